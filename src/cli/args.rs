@@ -1,0 +1,114 @@
+//! Command-line arguments (SPEC.md "Global options" and "Commands").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "attune-pack",
+    version,
+    about = "Install Attune automation packs from registries, git, archives and local paths",
+    long_about = None,
+    after_help = "Exit codes: 0 ok, 1 runtime (network, io, git, corrupt archive), 2 usage, 3 security (checksum, unsafe archive, host policy), 4 not found, 5 conflict, 6 invalid pack, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where packs are installed [default: /var/lib/attune/packs as root, else $XDG_DATA_HOME/attune/packs]
+    #[arg(long, global = true, env = "ATTUNE_PACKS_DIR", value_name = "DIR")]
+    pub packs_dir: Option<PathBuf>,
+    /// Download and index cache [default: $XDG_CACHE_HOME/attune-pack]
+    #[arg(long, global = true, env = "ATTUNE_PACK_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Config file [default: $XDG_CONFIG_HOME/attune-pack/config.yaml, then /etc/attune/attune-pack.yaml]
+    #[arg(long, global = true, env = "ATTUNE_PACK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Allow plain http:// sources and indices
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+    /// Use only cached indices and local sources
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Seconds to wait for another attune-pack command's store lock
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
+    pub lock_timeout: u64,
+    /// Print exactly one JSON document on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install a pack from a registry name, git URL, archive URL, local directory or archive
+    Install(InstallArgs),
+    /// Print the checksum of a file (its bytes) or a directory (its content checksum)
+    Checksum {
+        path: PathBuf,
+        #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512", "sha1", "md5"])]
+        algorithm: String,
+    },
+    /// List installed packs
+    List,
+    /// Show an installed pack's receipt
+    Show {
+        #[arg(value_name = "REF")]
+        pack_ref: String,
+    },
+    /// Remove a pack, its kept versions and its receipt
+    Uninstall {
+        #[arg(value_name = "REF")]
+        pack_ref: String,
+        /// Remove even if other installed packs depend on it
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// name[@version], index/name, git URL, archive URL, directory or archive file
+    pub source: String,
+    /// Git branch, tag or commit (makes an http(s) URL a git source)
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// Required checksum: ALGO:HEX or SRI (archive bytes; content checksum for git and directories)
+    #[arg(long)]
+    pub checksum: Option<String>,
+    /// Resolve registry names in this index only
+    #[arg(long, value_name = "NAME")]
+    pub registry: Option<String>,
+    /// Replace an installed version
+    #[arg(long)]
+    pub force: bool,
+    /// Do not run the pack's tests
+    #[arg(long)]
+    pub skip_tests: bool,
+    /// Install even when dependencies are unmet
+    #[arg(long, conflicts_with = "with_deps")]
+    pub skip_deps: bool,
+    /// Install unmet dependencies from the registry
+    #[arg(long)]
+    pub with_deps: bool,
+    /// Refuse registry names
+    #[arg(long)]
+    pub no_registry: bool,
+    /// Fetch and validate, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Install exactly the packs of a lock file
+    #[arg(long, value_name = "LOCKFILE")]
+    pub locked: Option<PathBuf>,
+}

@@ -1,0 +1,205 @@
+//! How results, progress and errors reach the user: results on stdout (human or one JSON
+//! document), everything else on stderr; progress bars only on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use attune_pack::{Error, Event, EventSink, Phase, Receipt};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+/// Output settings from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Output {
+    /// Prints a result document (JSON mode) or its human form.
+    pub fn result(&self, document: serde_json::Value, human: impl FnOnce() -> String) {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+
+    /// Reports a failure: the message on stderr, and in JSON mode the error document on
+    /// stdout. Returns the exit code.
+    pub fn error(&self, err: &Error) -> i32 {
+        if self.json {
+            let doc = json!({"error": {"code": err.code(), "category": err.category(), "message": err.to_string()}});
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        eprintln!("error: {err}");
+        err.exit_code()
+    }
+
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// The event sink for the library: status lines, warnings and progress bars on stderr.
+    pub fn events(&self) -> EventSink {
+        let out = *self;
+        let bars = self.bars_enabled();
+        let bar: Arc<Mutex<Option<ProgressBar>>> = Arc::new(Mutex::new(None));
+        Arc::new(move |event: &Event| match event {
+            Event::Detected { source, kind } => {
+                out.note(&format!("Installing pack from: {source} ({kind})"))
+            }
+            Event::Warning(w) => {
+                finish_bar(&bar);
+                out.note(&format!("warning: {w}"));
+            }
+            Event::WaitingForLock { path } => out.note(&format!(
+                "waiting for the store lock {path} (another attune-pack command is running)…"
+            )),
+            Event::Phase(phase) => {
+                finish_bar(&bar);
+                if out.verbose > 0 {
+                    out.note(&format!("  {}", phase_name(*phase)));
+                }
+            }
+            Event::Bytes { done, total } if bars => update_bar(&bar, *done, *total, true),
+            Event::Objects { done, total } if bars => update_bar(&bar, *done, *total, false),
+            _ => {}
+        })
+    }
+
+    fn bars_enabled(&self) -> bool {
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Resolving => "resolving",
+        Phase::Downloading => "downloading",
+        Phase::Fetching => "fetching",
+        Phase::Extracting => "extracting",
+        Phase::Validating => "validating",
+        Phase::CheckingDependencies => "checking dependencies",
+        Phase::RunningTests => "running pack tests",
+        Phase::Committing => "committing",
+    }
+}
+
+fn update_bar(slot: &Mutex<Option<ProgressBar>>, done: u64, total: Option<u64>, bytes: bool) {
+    let Ok(mut slot) = slot.lock() else { return };
+    let bar = slot.get_or_insert_with(|| {
+        let bar = ProgressBar::new(total.unwrap_or(0));
+        let template = match (bytes, total.is_some()) {
+            (true, true) => "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            (true, false) => "{spinner} {bytes} {bytes_per_sec}",
+            (false, true) => "{bar:30} {pos}/{len} objects",
+            (false, false) => "{spinner} {pos} objects",
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    if let Some(t) = total {
+        bar.set_length(t);
+    }
+    bar.set_position(done);
+}
+
+fn finish_bar(slot: &Mutex<Option<ProgressBar>>) {
+    if let Ok(mut slot) = slot.lock() {
+        if let Some(bar) = slot.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// One line per installed pack, aligned.
+pub fn receipt_table(receipts: &[Receipt]) -> String {
+    if receipts.is_empty() {
+        return "no packs installed".into();
+    }
+    let w_ref = receipts
+        .iter()
+        .map(|r| r.pack_ref.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let w_ver = receipts
+        .iter()
+        .map(|r| r.version.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut lines = vec![format!("{:w_ref$}  {:w_ver$}  SOURCE", "REF", "VERSION")];
+    for r in receipts {
+        lines.push(format!(
+            "{:w_ref$}  {:w_ver$}  {}",
+            r.pack_ref,
+            r.version,
+            source_text(r)
+        ));
+    }
+    lines.join("\n")
+}
+
+fn source_text(r: &Receipt) -> String {
+    let s = &r.source;
+    let place = s.url.clone().or_else(|| s.path.clone()).unwrap_or_default();
+    let kind = s
+        .kind
+        .map(|k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    match (&s.index, &s.commit) {
+        (Some(i), _) => format!("{kind} {place} (index {i})"),
+        (None, Some(c)) => format!("{kind} {place} @ {}", &c[..c.len().min(12)]),
+        _ => format!("{kind} {place}"),
+    }
+}
+
+/// A receipt as `key: value` lines.
+pub fn receipt_details(r: &Receipt) -> String {
+    let mut lines = vec![
+        format!("ref:          {}", r.pack_ref),
+        format!("version:      {}", r.version),
+        format!("label:        {}", r.label),
+        format!("path:         {}", r.path.display()),
+        format!("installed_at: {}", r.installed_at),
+        format!("source:       {}", source_text(r)),
+        format!("content:      {}", r.checksum.content),
+    ];
+    if let Some(a) = &r.checksum.archive {
+        lines.push(format!("archive:      {a}"));
+    }
+    lines.push(format!(
+        "tests:        {} ({} passed, {} failed, {} skipped)",
+        serde_json::to_value(r.tests.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        r.tests.passed,
+        r.tests.failed,
+        r.tests.skipped
+    ));
+    if !r.dependencies.is_empty() {
+        lines.push(format!("dependencies: {}", r.dependencies.join(", ")));
+    }
+    lines.join("\n")
+}

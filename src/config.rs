@@ -1,0 +1,314 @@
+//! The config file of SPEC.md (YAML). Its `pack_registry` section reads Attune's as is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole config file. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    pub packs_dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    /// The Attune version packs and indices are checked against (`attune_version` constraints).
+    pub attune_version: Option<String>,
+    /// How many displaced versions of each pack are kept for `rollback`.
+    pub keep_versions: usize,
+    pub pack_registry: RegistryConfig,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            packs_dir: None,
+            cache_dir: None,
+            attune_version: None,
+            keep_versions: 1,
+            pack_registry: RegistryConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Registry and network policy (Attune's `pack_registry` section, plus attune-pack's
+/// network settings).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RegistryConfig {
+    pub enabled: bool,
+    pub indices: Vec<IndexConfig>,
+    pub cache_ttl: u64,
+    pub cache_enabled: bool,
+    /// Seconds without progress (connect, or no bytes received), not a total.
+    pub timeout: u64,
+    pub verify_checksums: bool,
+    pub allowed_source_hosts: Vec<String>,
+    pub allow_http: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            enabled: true,
+            indices: Vec::new(),
+            cache_ttl: 3600,
+            cache_enabled: true,
+            timeout: 120,
+            verify_checksums: true,
+            allowed_source_hosts: Vec::new(),
+            allow_http: false,
+            ca_file: None,
+        }
+    }
+}
+
+/// One configured index.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IndexConfig {
+    pub url: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "default_priority")]
+    pub priority: i64,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Sent only to this index's origin; `${VAR}` is read from the environment at load time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_priority() -> i64 {
+    100
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Resource limits for one install; sizes may be written as numbers or as `"1GiB"`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Limits {
+    #[serde(deserialize_with = "byte_size")]
+    pub max_download_bytes: u64,
+    #[serde(deserialize_with = "byte_size")]
+    pub max_unpacked_bytes: u64,
+    pub max_entries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_download_bytes: 1 << 30,
+            max_unpacked_bytes: 4 << 30,
+            max_entries: 100_000,
+        }
+    }
+}
+
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Number(n) => Ok(n),
+        Raw::Text(s) => parse_byte_size(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Reads `1024`, `10KB`, `1.5 MiB`, `1GiB`, `2g`: decimal (KB/MB/GB/TB) and binary
+/// (KiB/MiB/GiB/TiB) units; a bare `K`/`M`/`G`/`T` is binary, as most tools read it.
+pub fn parse_byte_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (examples: 1048576, 500MB, 1GiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit `{other}` in `{s}`")),
+    };
+    Ok((num * mult as f64) as u64)
+}
+
+impl Config {
+    /// Loads the config: `explicit` (flag or `ATTUNE_PACK_CONFIG`) must exist; otherwise the
+    /// first of `$XDG_CONFIG_HOME/attune-pack/config.yaml` and `/etc/attune/attune-pack.yaml`
+    /// that exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let path = match explicit {
+            Some(p) => Some(p.to_owned()),
+            None => default_config_paths().into_iter().find(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok((Config::default(), None));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::Usage(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let config = Config::from_yaml(&text, &path.display().to_string())?;
+        Ok((config, Some(path)))
+    }
+
+    /// Parses config text; `origin` names it in errors. `${VAR}` in index headers is expanded.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config> {
+        let mut config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_norway::from_str(text)
+                .map_err(|e| Error::Usage(format!("invalid config file {origin}: {e}")))?
+        };
+        for index in &mut config.pack_registry.indices {
+            for (name, value) in index.headers.iter_mut() {
+                *value = expand_env(value).map_err(|var| {
+                    Error::Usage(format!(
+                        "config file {origin}: header `{name}` of index {} uses ${{{var}}}, which is not set in the environment",
+                        index.name.as_deref().unwrap_or(&index.url)
+                    ))
+                })?;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Replaces `${VAR}` with the variable's value; `Err(VAR)` when it is unset.
+fn expand_env(value: &str) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start + 2..].find('}') else {
+            break;
+        };
+        let var = &rest[start + 2..start + 2 + len];
+        out.push_str(&rest[..start]);
+        out.push_str(&std::env::var(var).map_err(|_| var.to_owned())?);
+        rest = &rest[start + 3 + len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> Option<PathBuf> {
+    env_path("HOME")
+}
+
+fn default_config_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if let Some(dir) = env_path("XDG_CONFIG_HOME").or_else(|| home().map(|h| h.join(".config"))) {
+        paths.push(dir.join("attune-pack").join("config.yaml"));
+    }
+    paths.push(PathBuf::from("/etc/attune/attune-pack.yaml"));
+    paths
+}
+
+fn is_root() -> bool {
+    #[cfg(unix)]
+    {
+        std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+            || std::fs::metadata("/proc/self")
+                .map(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    m.uid() == 0
+                })
+                .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The packs dir: flag or environment (already merged by the caller) > config > default.
+pub fn resolve_packs_dir(given: Option<&Path>, config: &Config) -> Result<PathBuf> {
+    if let Some(p) = given.or(config.packs_dir.as_deref()) {
+        return Ok(p.to_owned());
+    }
+    if is_root() {
+        return Ok(PathBuf::from("/var/lib/attune/packs"));
+    }
+    if let Some(dir) = env_path("XDG_DATA_HOME").or_else(|| home().map(|h| h.join(".local/share")))
+    {
+        return Ok(dir.join("attune").join("packs"));
+    }
+    Err(Error::Usage(
+        "no packs directory: neither HOME nor XDG_DATA_HOME is set and not running as root\n  hint: pass --packs-dir DIR or set ATTUNE_PACKS_DIR".into(),
+    ))
+}
+
+/// The cache dir: flag or environment > config > `$XDG_CACHE_HOME/attune-pack`, else under
+/// the packs dir (hosts with neither HOME nor XDG).
+pub fn resolve_cache_dir(given: Option<&Path>, config: &Config, packs_dir: &Path) -> PathBuf {
+    if let Some(p) = given.or(config.cache_dir.as_deref()) {
+        return p.to_owned();
+    }
+    match env_path("XDG_CACHE_HOME").or_else(|| home().map(|h| h.join(".cache"))) {
+        Some(dir) => dir.join("attune-pack"),
+        None => packs_dir.join(".attune-pack").join("cache"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_numbers_and_units() {
+        assert_eq!(parse_byte_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_byte_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_byte_size("1.5 KiB").unwrap(), 1536);
+        assert_eq!(parse_byte_size("42").unwrap(), 42);
+        assert!(parse_byte_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn config_reads_attune_section_and_limits() {
+        std::env::set_var("ATTUNE_PACK_TEST_TOKEN", "s3cret");
+        let c = Config::from_yaml(
+            "keep_versions: 2\npack_registry:\n  indices:\n    - url: https://r.example/index.json\n      headers: {Authorization: \"Bearer ${ATTUNE_PACK_TEST_TOKEN}\"}\nlimits: {max_download_bytes: 1GiB, max_entries: 10}\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(c.keep_versions, 2);
+        assert_eq!(c.pack_registry.indices[0].priority, 100);
+        assert_eq!(
+            c.pack_registry.indices[0].headers["Authorization"],
+            "Bearer s3cret"
+        );
+        assert_eq!(c.limits.max_download_bytes, 1 << 30);
+        assert_eq!(c.limits.max_unpacked_bytes, 4 << 30);
+        assert_eq!(c.limits.max_entries, 10);
+        let err = Config::from_yaml(
+            "pack_registry:\n  indices:\n    - url: x\n      headers: {A: \"${ATTUNE_PACK_SURELY_UNSET_VAR}\"}\n",
+            "cfg.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("ATTUNE_PACK_SURELY_UNSET_VAR"));
+    }
+}

@@ -1,0 +1,41 @@
+//! attune-pack: install Attune automation packs from registries, git repositories, archive
+//! URLs, local directories and local archives, with no external programs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), attune_pack::Error> {
+//! use attune_pack::{DetectOptions, InstallOptions, Installer, PackSource};
+//! let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+//! let source = PackSource::detect("./my-pack", &DetectOptions::default())?;
+//! let report = installer.install(source, InstallOptions::new()).await?;
+//! assert_eq!(report.receipt.pack_ref, "my_pack");
+//! # Ok(()) }
+//! ```
+
+pub mod checksum;
+pub mod config;
+mod deps;
+pub mod error;
+pub mod events;
+mod fsutil;
+pub mod hooks;
+mod installer;
+pub mod interrupt;
+pub mod locate;
+pub mod manifest;
+mod pack_tests;
+pub mod receipt;
+pub mod redact;
+pub mod safety;
+pub mod source;
+pub mod store;
+
+pub use checksum::{Algorithm, Checksum};
+pub use config::{Config, Limits};
+pub use error::{Error, Result};
+pub use events::{Event, EventSink, Phase};
+pub use hooks::{InstallHooks, PendingInstall};
+pub use installer::{InstallOptions, InstallReport, Installer, InstallerBuilder};
+pub use interrupt::Interrupt;
+pub use manifest::Manifest;
+pub use receipt::Receipt;
+pub use source::{DetectOptions, PackSource, VersionSpec};

@@ -1,0 +1,368 @@
+//! pack.yaml: Attune's and StackStorm's forms, read into one validated [`Manifest`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use semver::{Version, VersionReq};
+use serde::Deserialize;
+use serde_norway::Value;
+
+use crate::error::{Error, Result};
+
+/// A validated pack.yaml.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub pack_ref: String,
+    pub version: Version,
+    pub label: String,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub email: Option<String>,
+    pub keywords: Vec<String>,
+    pub runtime_deps: Vec<String>,
+    pub dependencies: Vec<Dependency>,
+    pub attune_version: Option<VersionReq>,
+    pub testing: Option<Testing>,
+    /// Things worth telling the user that do not stop the install (e.g. `version: "1.0"`).
+    pub warnings: Vec<String>,
+}
+
+/// A dependency on another pack: `ref@req`, or a bare `ref` for any version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub pack_ref: String,
+    pub req: VersionReq,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.req == VersionReq::STAR {
+            f.write_str(&self.pack_ref)
+        } else {
+            write!(f, "{}@{}", self.pack_ref, self.req)
+        }
+    }
+}
+
+/// The `testing` section.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Testing {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub runners: BTreeMap<String, Runner>,
+    #[serde(default = "full_pass")]
+    pub min_pass_rate: f64,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Runner {
+    #[serde(rename = "type")]
+    pub kind: RunnerKind,
+    pub entry_point: String,
+    /// Seconds; default 300.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    Script,
+    Unittest,
+    Pytest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    #[default]
+    Block,
+    Warn,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn full_pass() -> f64 {
+    1.0
+}
+
+/// Whether `s` may be a pack ref (it becomes a directory name): `[a-z0-9][a-z0-9_-]{0,63}`.
+pub fn is_valid_ref(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+pub(crate) const REF_RULE: &str =
+    "a pack ref is 1 to 64 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit";
+
+/// Reads a version the way packs write it: semver, or StackStorm's `1.0` / `1` (read as
+/// `1.0.0`, with a warning), with an optional leading `v`.
+pub fn parse_lenient_version(raw: &str) -> std::result::Result<(Version, Option<String>), String> {
+    if let Ok(v) = Version::parse(raw) {
+        return Ok((v, None));
+    }
+    let trimmed = raw.strip_prefix('v').unwrap_or(raw);
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    let numeric = !parts.is_empty()
+        && parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if numeric || Version::parse(trimmed).is_ok() {
+        let mut full = parts.clone();
+        while full.len() < 3 {
+            full.push("0");
+        }
+        let v = Version::parse(&full.join("."))
+            .or_else(|_| Version::parse(trimmed))
+            .map_err(|e| e.to_string())?;
+        return Ok((
+            v.clone(),
+            Some(format!("version `{raw}` is not semver; read as {v}")),
+        ));
+    }
+    Err(format!(
+        "`{raw}` is not a semantic version (expected MAJOR.MINOR.PATCH, e.g. 1.2.0)"
+    ))
+}
+
+/// Parses `ref@req` / `ref` (StackStorm's `ref=version` too).
+pub fn parse_dependency(s: &str) -> std::result::Result<Dependency, String> {
+    let s = s.trim();
+    let (name, req) = match s.split_once('@').or_else(|| s.split_once('=')) {
+        Some((n, r)) => (n, Some(r)),
+        None => (s, None),
+    };
+    if !is_valid_ref(name) {
+        return Err(format!("`{s}`: `{name}` is not a pack ref ({REF_RULE})"));
+    }
+    let req = match req {
+        None | Some("") | Some("latest") | Some("*") => VersionReq::STAR,
+        Some(r) => match Version::parse(r) {
+            Ok(v) => VersionReq::parse(&format!("={v}")).map_err(|e| e.to_string())?,
+            Err(_) => {
+                VersionReq::parse(r).map_err(|e| format!("`{s}`: bad version requirement: {e}"))?
+            }
+        },
+    };
+    Ok(Dependency {
+        pack_ref: name.to_owned(),
+        req,
+    })
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "ref")]
+    pack_ref: Option<Value>,
+    version: Option<Value>,
+    label: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    author: Option<Value>,
+    email: Option<String>,
+    keywords: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    runtime_deps: Option<Vec<String>>,
+    dependencies: Option<Value>,
+    attune_version: Option<Value>,
+    testing: Option<Value>,
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Manifest {
+    /// Reads and validates a pack.yaml file.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::InvalidPack(format!("{}: cannot read: {e}", path.display())))?;
+        Manifest::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses pack.yaml text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
+        let bad = |field: &str, why: String| {
+            Error::InvalidPack(format!("{origin}: field `{field}`: {why}"))
+        };
+        let raw: Raw = serde_norway::from_str(text)
+            .map_err(|e| Error::InvalidPack(format!("{origin}: not a valid pack.yaml: {e}")))?;
+        let mut warnings = Vec::new();
+
+        let pack_ref = raw
+            .pack_ref
+            .as_ref()
+            .ok_or_else(|| {
+                bad(
+                    "ref",
+                    "missing (required; StackStorm packs: add `ref: <name>`)".into(),
+                )
+            })
+            .and_then(|v| scalar_text(v).ok_or_else(|| bad("ref", "must be a string".into())))?;
+        if !is_valid_ref(&pack_ref) {
+            return Err(bad("ref", format!("`{pack_ref}` is not valid: {REF_RULE}")));
+        }
+
+        let raw_version = raw
+            .version
+            .as_ref()
+            .ok_or_else(|| {
+                bad(
+                    "version",
+                    "missing (required, e.g. `version: 1.0.0`)".into(),
+                )
+            })
+            .and_then(|v| {
+                scalar_text(v).ok_or_else(|| bad("version", "must be a string".into()))
+            })?;
+        let (version, warning) =
+            parse_lenient_version(&raw_version).map_err(|why| bad("version", why))?;
+        if let Some(w) = warning {
+            warnings.push(format!("{origin}: {w}"));
+        }
+
+        let label = raw.label.or(raw.name).unwrap_or_else(|| pack_ref.clone());
+
+        let dependencies = match &raw.dependencies {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => {
+                dependency_list(items).map_err(|why| bad("dependencies", why))?
+            }
+            Some(Value::Mapping(m)) => match m.get("packs") {
+                Some(Value::Sequence(items)) => {
+                    dependency_list(items).map_err(|why| bad("dependencies.packs", why))?
+                }
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => {
+                    return Err(bad(
+                        "dependencies.packs",
+                        "must be a list of `ref@requirement`".into(),
+                    ))
+                }
+            },
+            Some(_) => {
+                return Err(bad(
+                    "dependencies",
+                    "must be a list of `ref@requirement`".into(),
+                ))
+            }
+        };
+
+        let attune_version = match raw.attune_version.as_ref().and_then(scalar_text) {
+            None => None,
+            Some(s) => Some(
+                VersionReq::parse(&s).map_err(|e| bad("attune_version", format!("`{s}`: {e}")))?,
+            ),
+        };
+
+        let testing = match raw.testing {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                serde_norway::from_value::<Testing>(v)
+                    .map_err(|e| bad("testing", e.to_string()))?,
+            ),
+        };
+        if let Some(t) = &testing {
+            if !(0.0..=1.0).contains(&t.min_pass_rate) {
+                return Err(bad(
+                    "testing.min_pass_rate",
+                    format!("{} is not between 0 and 1", t.min_pass_rate),
+                ));
+            }
+        }
+
+        Ok(Manifest {
+            pack_ref,
+            version,
+            label,
+            description: raw.description,
+            author: raw.author.as_ref().and_then(scalar_text),
+            email: raw.email,
+            keywords: raw.keywords.or(raw.tags).unwrap_or_default(),
+            runtime_deps: raw.runtime_deps.unwrap_or_default(),
+            dependencies,
+            attune_version,
+            testing,
+            warnings,
+        })
+    }
+}
+
+fn dependency_list(items: &[Value]) -> std::result::Result<Vec<Dependency>, String> {
+    items
+        .iter()
+        .map(|v| {
+            scalar_text(v)
+                .ok_or_else(|| "entries must be strings like `core@^1`".to_owned())
+                .and_then(|s| parse_dependency(&s))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attune_form() {
+        let m = Manifest::parse(
+            "ref: slack\nlabel: Slack\nversion: 2.1.0\ndependencies: [\"core@^1\", http]\ntesting:\n  runners:\n    smoke: {type: script, entry_point: tests/run.sh}\n",
+            "pack.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.pack_ref, "slack");
+        assert_eq!(m.version, Version::new(2, 1, 0));
+        assert_eq!(m.label, "Slack");
+        assert_eq!(m.dependencies[0].to_string(), "core@^1");
+        assert_eq!(m.dependencies[1].req, VersionReq::STAR);
+        assert!(m.testing.unwrap().enabled);
+        assert!(m.warnings.is_empty());
+    }
+
+    #[test]
+    fn stackstorm_form_with_short_version_warns() {
+        let m = Manifest::parse(
+            "ref: st2pack\nname: St2 Pack\nversion: 1.0\npython_versions: [\"3\"]\ntags: [a]\nauthor: someone\n",
+            "p/pack.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.version, Version::new(1, 0, 0));
+        assert_eq!(m.label, "St2 Pack");
+        assert_eq!(m.keywords, vec!["a"]);
+        assert!(m.warnings[0].contains("p/pack.yaml"), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn errors_quote_file_and_field() {
+        let e = Manifest::parse("ref: ../evil\nversion: 1.0.0\n", "x/pack.yaml").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("x/pack.yaml") && msg.contains("`ref`"),
+            "{msg}"
+        );
+        assert_eq!(e.exit_code(), 6);
+        let e = Manifest::parse("ref: ok\nversion: banana\n", "x/pack.yaml").unwrap_err();
+        assert!(e.to_string().contains("`version`"));
+        let e = Manifest::parse("version: 1.0.0\n", "x/pack.yaml").unwrap_err();
+        assert!(e.to_string().contains("`ref`: missing"));
+        assert!(Manifest::parse("ref: Upper\nversion: 1.0.0\n", "p").is_err());
+        assert!(
+            Manifest::parse(&format!("ref: {}\nversion: 1.0.0\n", "a".repeat(65)), "p").is_err()
+        );
+    }
+}

@@ -1,0 +1,639 @@
+//! Path safety: the one place that decides what may be written into a staging tree.
+//!
+//! Every source (local directory, tar, zip, git checkout) hands its entries to a
+//! [`TreeWriter`], which refuses hostile names and links, writes files with normalised modes,
+//! enforces the size and count limits, and records each file's sha256 while writing it, so the
+//! content checksum never re-reads a file. The rules are at least as strict as Python's PEP 706
+//! `data` filter, and stricter where that filter was bypassed (links through links, links
+//! created before the entries that go through them): links are only created after every
+//! regular entry is written, so nothing is ever written through a link.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::checksum::{
+    kind_for_mode, sha256_bytes, ContentDigest, ContentEntry, EntryKind, HashingWriter,
+};
+use crate::config::Limits;
+use crate::error::{Error, IoContext, Result};
+use crate::interrupt::Interrupt;
+
+/// The rule an entry broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    EmptyName,
+    NotUtf8,
+    NulByte,
+    AbsolutePath,
+    DriveLetter,
+    Backslash,
+    ParentComponent,
+    LinkTargetAbsolute,
+    LinkTargetInvalid,
+    LinkEscapes,
+    LinkThroughLink { link: String },
+    LinkEscapesPack { pack_root: String },
+    HardlinkTarget,
+    SpecialFile(&'static str),
+    Duplicate,
+    CaseConflict { other: String },
+    ParentNotDirectory { parent: String },
+    TooManyEntries(u64),
+    UnpackedTooLarge(u64),
+    DownloadTooLarge(u64),
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::EmptyName => write!(f, "empty entry name"),
+            Rule::NotUtf8 => write!(f, "entry name is not valid UTF-8"),
+            Rule::NulByte => write!(f, "entry name contains a NUL byte"),
+            Rule::AbsolutePath => write!(f, "absolute paths are refused"),
+            Rule::DriveLetter => write!(f, "paths with a drive letter are refused"),
+            Rule::Backslash => write!(f, "paths containing a backslash are refused"),
+            Rule::ParentComponent => write!(f, "paths with a `..` component are refused"),
+            Rule::LinkTargetAbsolute => write!(f, "symlinks must have a relative target"),
+            Rule::LinkTargetInvalid => write!(
+                f,
+                "symlink target is empty or contains a backslash, drive letter or NUL byte"
+            ),
+            Rule::LinkEscapes => write!(f, "symlink target resolves outside the pack"),
+            Rule::LinkThroughLink { link } => {
+                write!(f, "symlink target passes through another symlink `{link}`")
+            }
+            Rule::LinkEscapesPack { pack_root } => {
+                write!(
+                    f,
+                    "symlink target resolves outside the pack root `{pack_root}`"
+                )
+            }
+            Rule::HardlinkTarget => write!(
+                f,
+                "hardlinks may only point to an earlier regular-file entry of the same archive"
+            ),
+            Rule::SpecialFile(kind) => write!(f, "{kind} entries are refused"),
+            Rule::Duplicate => write!(f, "duplicate entry"),
+            Rule::CaseConflict { other } => {
+                write!(f, "differs only in case from entry `{other}`")
+            }
+            Rule::ParentNotDirectory { parent } => {
+                write!(
+                    f,
+                    "parent `{parent}` is not a directory (a file or symlink)"
+                )
+            }
+            Rule::TooManyEntries(limit) => {
+                write!(f, "more than {limit} entries (limits.max_entries)")
+            }
+            Rule::UnpackedTooLarge(limit) => {
+                write!(
+                    f,
+                    "unpacked size exceeds {limit} bytes (limits.max_unpacked_bytes)"
+                )
+            }
+            Rule::DownloadTooLarge(limit) => {
+                write!(
+                    f,
+                    "download exceeds {limit} bytes (limits.max_download_bytes)"
+                )
+            }
+        }
+    }
+}
+
+/// A checked entry name: relative, `/`-separated, no `.`/`..`/empty components.
+enum Name {
+    /// The tree root itself (`./`), which carries nothing.
+    Root,
+    /// Inside a `.git` directory: never part of a pack.
+    GitDir,
+    Path(String),
+}
+
+/// Checks an entry name against the path rules. `.` components and repeated or trailing
+/// slashes are harmless spellings and are normalised; everything else is refused.
+fn check_name(raw: &str) -> Result<Name, Rule> {
+    if raw.is_empty() {
+        return Err(Rule::EmptyName);
+    }
+    if raw.contains('\0') {
+        return Err(Rule::NulByte);
+    }
+    if raw.contains('\\') {
+        return Err(Rule::Backslash);
+    }
+    if raw.starts_with('/') {
+        return Err(Rule::AbsolutePath);
+    }
+    if has_drive_letter(raw) {
+        return Err(Rule::DriveLetter);
+    }
+    let mut parts = Vec::new();
+    for comp in raw.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => return Err(Rule::ParentComponent),
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(Name::Root);
+    }
+    if parts.contains(&".git") {
+        return Ok(Name::GitDir);
+    }
+    Ok(Name::Path(parts.join("/")))
+}
+
+fn has_drive_letter(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+/// Resolves a link target lexically from the link's own directory. `None` when it climbs
+/// above the tree root.
+fn resolve_link(link_path: &str, target: &str) -> Option<Vec<String>> {
+    let mut stack: Vec<String> = link_path.split('/').map(str::to_owned).collect();
+    stack.pop();
+    for comp in target.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                stack.pop()?;
+            }
+            c => stack.push(c.to_owned()),
+        }
+    }
+    Some(stack)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File { digest_index: usize },
+    Symlink,
+}
+
+struct Seen {
+    path: String,
+    kind: Kind,
+}
+
+/// A symlink kept in the tree, with its lexically resolved target.
+#[derive(Debug, Clone)]
+pub struct KeptLink {
+    pub path: String,
+    pub resolved: String,
+}
+
+/// What a finished [`TreeWriter`] wrote.
+#[derive(Debug)]
+pub struct Tree {
+    pub root: PathBuf,
+    pub digest: ContentDigest,
+    pub links: Vec<KeptLink>,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Tree {
+    /// Refuses a tree whose links leave `pack_root` (a subdirectory of the tree, or `""`):
+    /// only the pack root is installed, so a link that was inside the archive can still point
+    /// out of the pack.
+    pub fn check_links_within(&self, pack_root: &str, origin: &str) -> Result<()> {
+        if pack_root.is_empty() {
+            return Ok(());
+        }
+        for link in &self.links {
+            if crate::checksum::strip_dir_prefix(&link.path, pack_root).is_some()
+                && link.resolved != pack_root
+                && crate::checksum::strip_dir_prefix(&link.resolved, pack_root).is_none()
+            {
+                return Err(Error::UnsafeArchive {
+                    origin: origin.to_owned(),
+                    entry: link.path.clone(),
+                    rule: Rule::LinkEscapesPack {
+                        pack_root: pack_root.to_owned(),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes entries into a staging tree, refusing anything unsafe. See the module docs.
+pub struct TreeWriter {
+    root: PathBuf,
+    origin: String,
+    limits: Limits,
+    interrupt: Interrupt,
+    seen: HashMap<String, Seen>,
+    pending_links: Vec<(String, String, String)>,
+    digest: ContentDigest,
+    unpacked: u64,
+    entries: u64,
+    files: u64,
+}
+
+const COPY_BUF: usize = 256 * 1024;
+
+impl TreeWriter {
+    /// `root` must be an existing empty directory; `origin` names the source in errors.
+    pub fn new(
+        root: &Path,
+        origin: impl Into<String>,
+        limits: Limits,
+        interrupt: Interrupt,
+    ) -> Self {
+        TreeWriter {
+            root: root.to_owned(),
+            origin: origin.into(),
+            limits,
+            interrupt,
+            seen: HashMap::new(),
+            pending_links: Vec::new(),
+            digest: ContentDigest::default(),
+            unpacked: 0,
+            entries: 0,
+            files: 0,
+        }
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn refuse(&self, entry: &str, rule: Rule) -> Error {
+        Error::UnsafeArchive {
+            origin: self.origin.clone(),
+            entry: entry.to_owned(),
+            rule,
+        }
+    }
+
+    /// Checks the name, counts the entry and makes the parent directories; `None` for entries
+    /// that carry nothing (the root, `.git`).
+    fn prepare(&mut self, raw: &str) -> Result<Option<String>> {
+        self.interrupt.check()?;
+        let path = match check_name(raw).map_err(|rule| self.refuse(raw, rule))? {
+            Name::Root | Name::GitDir => return Ok(None),
+            Name::Path(p) => p,
+        };
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(self.refuse(raw, Rule::TooManyEntries(self.limits.max_entries)));
+        }
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            let parent = &path[..end + i];
+            end += i + 1;
+            match self.seen.get(&parent.to_lowercase()) {
+                Some(s) if s.path == parent && s.kind == Kind::Dir => {}
+                Some(s) if s.path == parent => {
+                    return Err(self.refuse(
+                        raw,
+                        Rule::ParentNotDirectory {
+                            parent: parent.to_owned(),
+                        },
+                    ))
+                }
+                Some(s) => {
+                    return Err(self.refuse(
+                        raw,
+                        Rule::CaseConflict {
+                            other: s.path.clone(),
+                        },
+                    ))
+                }
+                None => {
+                    let parent = parent.to_owned();
+                    fs::create_dir(self.root.join(&parent))
+                        .ctx(|| format!("creating directory {parent} in staging"))?;
+                    self.seen.insert(
+                        parent.to_lowercase(),
+                        Seen {
+                            path: parent,
+                            kind: Kind::Dir,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(Some(path))
+    }
+
+    /// Records a new entry; refuses duplicates and case-only differences. A directory may be
+    /// named again (archives list parents implicitly and explicitly).
+    fn register(&mut self, raw: &str, path: &str, kind: Kind) -> Result<bool> {
+        if let Some(s) = self.seen.get(&path.to_lowercase()) {
+            if s.path != path {
+                return Err(self.refuse(
+                    raw,
+                    Rule::CaseConflict {
+                        other: s.path.clone(),
+                    },
+                ));
+            }
+            if s.kind == Kind::Dir && kind == Kind::Dir {
+                return Ok(false);
+            }
+            return Err(self.refuse(raw, Rule::Duplicate));
+        }
+        self.seen.insert(
+            path.to_lowercase(),
+            Seen {
+                path: path.to_owned(),
+                kind,
+            },
+        );
+        Ok(true)
+    }
+
+    pub fn dir(&mut self, raw: &str) -> Result<()> {
+        let Some(path) = self.prepare(raw)? else {
+            return Ok(());
+        };
+        if self.register(raw, &path, Kind::Dir)? {
+            fs::create_dir(self.root.join(&path))
+                .ctx(|| format!("creating directory {path} in staging"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a regular file from `reader`: mode 0755 when the owner could execute, else
+    /// 0644; its sha256 is taken while writing.
+    pub fn file(&mut self, raw: &str, mode: u32, reader: &mut dyn Read) -> Result<()> {
+        let Some(path) = self.prepare(raw)? else {
+            return Ok(());
+        };
+        let kind = kind_for_mode(mode);
+        let digest_index = self.digest.entries().len();
+        self.register(raw, &path, Kind::File { digest_index })?;
+        let dest = self.root.join(&path);
+        let file = create_new(&dest, kind).ctx(|| format!("creating {path} in staging"))?;
+        let mut out = HashingWriter::new(io::BufWriter::with_capacity(COPY_BUF, file));
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            self.interrupt.check()?;
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(raw, e)),
+            };
+            self.unpacked += n as u64;
+            if self.unpacked > self.limits.max_unpacked_bytes {
+                return Err(
+                    self.refuse(raw, Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes))
+                );
+            }
+            out.write_all(&buf[..n])
+                .ctx(|| format!("writing {path} in staging"))?;
+        }
+        let (writer, digest, _) = out.finish();
+        writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .ctx(|| format!("writing {path} in staging"))?;
+        self.files += 1;
+        self.digest.push(ContentEntry { path, kind, digest });
+        Ok(())
+    }
+
+    /// A read error inside an entry means the source is truncated or undecodable, unless it
+    /// is the download limit tripping underneath.
+    fn read_error(&self, raw: &str, e: io::Error) -> Error {
+        if e.to_string().contains(crate::checksum::LIMIT_EXCEEDED) {
+            return self.refuse(raw, Rule::DownloadTooLarge(self.limits.max_download_bytes));
+        }
+        Error::ArchiveCorrupt {
+            archive: self.origin.clone(),
+            message: format!("reading entry `{raw}`: {e}"),
+        }
+    }
+
+    /// Records a symlink; it is checked and created by [`TreeWriter::finish`], after every
+    /// other entry, so no entry can be written through it.
+    pub fn symlink(&mut self, raw: &str, target: &str) -> Result<()> {
+        let Some(path) = self.prepare(raw)? else {
+            return Ok(());
+        };
+        if target.starts_with('/') {
+            return Err(self.refuse(raw, Rule::LinkTargetAbsolute));
+        }
+        if target.is_empty()
+            || target.contains('\\')
+            || target.contains('\0')
+            || has_drive_letter(target)
+        {
+            return Err(self.refuse(raw, Rule::LinkTargetInvalid));
+        }
+        let resolved =
+            resolve_link(&path, target).ok_or_else(|| self.refuse(raw, Rule::LinkEscapes))?;
+        self.register(raw, &path, Kind::Symlink)?;
+        self.digest.push(ContentEntry {
+            path: path.clone(),
+            kind: EntryKind::Symlink,
+            digest: sha256_bytes(target.as_bytes()),
+        });
+        self.pending_links
+            .push((path, target.to_owned(), resolved.join("/")));
+        Ok(())
+    }
+
+    /// A hardlink to an earlier regular-file entry, written as a copy of it.
+    pub fn hardlink(&mut self, raw: &str, target_raw: &str) -> Result<()> {
+        let target = match check_name(target_raw) {
+            Ok(Name::Path(p)) => p,
+            _ => return Err(self.refuse(raw, Rule::HardlinkTarget)),
+        };
+        let digest_index = match self.seen.get(&target.to_lowercase()) {
+            Some(Seen {
+                path,
+                kind: Kind::File { digest_index },
+            }) if *path == target => *digest_index,
+            _ => return Err(self.refuse(raw, Rule::HardlinkTarget)),
+        };
+        let Some(path) = self.prepare(raw)? else {
+            return Ok(());
+        };
+        let source = self.digest.entries()[digest_index].clone();
+        let new_index = self.digest.entries().len();
+        self.register(
+            raw,
+            &path,
+            Kind::File {
+                digest_index: new_index,
+            },
+        )?;
+        let len = fs::metadata(self.root.join(&target))
+            .ctx(|| format!("reading {target} in staging"))?
+            .len();
+        self.unpacked += len;
+        if self.unpacked > self.limits.max_unpacked_bytes {
+            return Err(self.refuse(raw, Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes)));
+        }
+        let mut from = fs::File::open(self.root.join(&target))
+            .ctx(|| format!("reading {target} in staging"))?;
+        let mut to = create_new(&self.root.join(&path), source.kind)
+            .ctx(|| format!("creating {path} in staging"))?;
+        io::copy(&mut from, &mut to).ctx(|| format!("writing {path} in staging"))?;
+        self.files += 1;
+        self.digest.push(ContentEntry {
+            path,
+            kind: source.kind,
+            digest: source.digest,
+        });
+        Ok(())
+    }
+
+    /// Device files, FIFOs and sockets are never part of a pack.
+    pub fn special(&mut self, raw: &str, what: &'static str) -> Result<()> {
+        Err(self.refuse(raw, Rule::SpecialFile(what)))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Refuses an entry whose name (or link target) is not UTF-8.
+    pub fn not_utf8(&self, raw: &str) -> Error {
+        self.refuse(raw, Rule::NotUtf8)
+    }
+
+    /// Refuses the entry for passing the unpacked-size limit.
+    pub fn unpacked_limit_error(&self, raw: &str) -> Error {
+        self.refuse(raw, Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes))
+    }
+
+    /// Refuses the entry for passing the download limit (reported by the source reader).
+    pub fn download_limit_error(&self, raw: &str) -> Error {
+        self.refuse(raw, Rule::DownloadTooLarge(self.limits.max_download_bytes))
+    }
+
+    /// Checks the recorded links against the whole tree, creates them, and returns the tree.
+    pub fn finish(self) -> Result<Tree> {
+        let mut links = Vec::with_capacity(self.pending_links.len());
+        for (path, target, resolved) in &self.pending_links {
+            let mut prefix = String::new();
+            for comp in resolved.split('/').filter(|c| !c.is_empty()) {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(comp);
+                if let Some(Seen {
+                    path: other,
+                    kind: Kind::Symlink,
+                }) = self.seen.get(&prefix.to_lowercase())
+                {
+                    return Err(self.refuse(
+                        path,
+                        Rule::LinkThroughLink {
+                            link: other.clone(),
+                        },
+                    ));
+                }
+            }
+            links.push(KeptLink {
+                path: path.clone(),
+                resolved: resolved.clone(),
+            });
+            make_symlink(target, &self.root.join(path))
+                .ctx(|| format!("creating symlink {path} in staging"))?;
+        }
+        Ok(Tree {
+            root: self.root,
+            digest: self.digest,
+            links,
+            files: self.files,
+            bytes: self.unpacked,
+        })
+    }
+}
+
+/// Opens a new file, never following or replacing anything already there.
+fn create_new(path: &Path, kind: EntryKind) -> io::Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mode = if kind == EntryKind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        opts.mode(mode);
+        opts.custom_flags(libc_nofollow());
+        let file = opts.open(path)?;
+        // The process umask may have taken bits away; the store's modes are fixed.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = kind;
+        opts.open(path)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn libc_nofollow() -> i32 {
+    0o400000 // O_NOFOLLOW on Linux
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn libc_nofollow() -> i32 {
+    0x0100 // O_NOFOLLOW on the BSDs and macOS
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &str, at: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(not(unix))]
+fn make_symlink(_target: &str, _at: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "symlinks in packs are only supported on Unix",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(raw: &str) -> Result<Option<String>, Rule> {
+        check_name(raw).map(|n| match n {
+            Name::Path(p) => Some(p),
+            Name::Root | Name::GitDir => None,
+        })
+    }
+
+    #[test]
+    fn names_are_normalised_or_refused() {
+        assert_eq!(name("./a//b/./c/").unwrap().as_deref(), Some("a/b/c"));
+        assert_eq!(name("./").unwrap(), None);
+        assert_eq!(name(".git/config").unwrap(), None);
+        assert_eq!(name("/etc/passwd").unwrap_err(), Rule::AbsolutePath);
+        assert_eq!(name("C:/x").unwrap_err(), Rule::DriveLetter);
+        assert_eq!(name("a\\..\\b").unwrap_err(), Rule::Backslash);
+        assert_eq!(name("a/../b").unwrap_err(), Rule::ParentComponent);
+        assert_eq!(name("").unwrap_err(), Rule::EmptyName);
+    }
+
+    #[test]
+    fn links_resolve_lexically_from_their_directory() {
+        assert_eq!(resolve_link("a/b/l", "../c").unwrap(), vec!["a", "c"]);
+        assert_eq!(resolve_link("l", "x/./y").unwrap(), vec!["x", "y"]);
+        assert!(resolve_link("a/l", "../../x").is_none());
+    }
+}

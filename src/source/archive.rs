@@ -1,0 +1,349 @@
+//! Archives (.zip, .tar.gz/.tgz, .tar): format detection and extraction through the
+//! [`TreeWriter`], hashing the archive bytes in the same pass that extracts them.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::checksum::{Algorithm, Checksum, Hasher, HashingReader, LIMIT_EXCEEDED};
+use crate::error::{Error, IoContext, Result};
+use crate::safety::TreeWriter;
+
+/// An archive format attune-pack reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    Zip,
+    TarGz,
+    Tar,
+}
+
+impl ArchiveFormat {
+    /// From the magic bytes at the start of the data (at least 262 bytes for plain tar).
+    pub fn sniff(head: &[u8]) -> Option<ArchiveFormat> {
+        if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+            Some(ArchiveFormat::Zip)
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Some(ArchiveFormat::TarGz)
+        } else if head.len() >= 262 && &head[257..262] == b"ustar" || is_v7_tar_header(head) {
+            Some(ArchiveFormat::Tar)
+        } else {
+            None
+        }
+    }
+
+    /// From a file name or URL path (`.zip`, `.tar.gz`, `.tgz`, `.tar`); query strings ignored.
+    pub fn from_name(name: &str) -> Option<ArchiveFormat> {
+        let path = crate::source::url_path_or_name(name).to_ascii_lowercase();
+        if path.ends_with(".zip") {
+            Some(ArchiveFormat::Zip)
+        } else if path.ends_with(".tar.gz") || path.ends_with(".tgz") {
+            Some(ArchiveFormat::TarGz)
+        } else if path.ends_with(".tar") {
+            Some(ArchiveFormat::Tar)
+        } else {
+            None
+        }
+    }
+}
+
+/// A pre-POSIX tar header has no magic; its checksum field is the only way to tell.
+fn is_v7_tar_header(head: &[u8]) -> bool {
+    if head.len() < 512 {
+        return false;
+    }
+    let field = &head[148..156];
+    let text: String = field
+        .iter()
+        .take_while(|b| **b != 0 && **b != b' ')
+        .map(|b| *b as char)
+        .collect();
+    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = head[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                b' ' as u32
+            } else {
+                *b as u32
+            }
+        })
+        .sum();
+    sum == stored && head[0] != 0
+}
+
+/// What extraction measured about the archive bytes.
+#[derive(Debug, Clone)]
+pub struct ArchiveDigest {
+    pub checksums: Vec<Checksum>,
+    pub bytes: u64,
+}
+
+/// Maps a read error of the archive stream: the download limit, or a corrupt archive.
+fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
+    if e.to_string().contains(LIMIT_EXCEEDED) {
+        return writer.download_limit_error(what);
+    }
+    Error::ArchiveCorrupt {
+        archive: writer.origin().to_owned(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Extracts a tar or tar.gz stream (of either format, decided by its first bytes) read once
+/// from `reader`, hashing the raw bytes with `algorithms` as they pass. The stream is read to
+/// its end, so the digest covers every byte.
+pub fn extract_tar_stream<R: Read>(
+    reader: R,
+    writer: &mut TreeWriter,
+    algorithms: &[Algorithm],
+    max_download_bytes: u64,
+    gzip: bool,
+) -> Result<ArchiveDigest> {
+    let hashing = HashingReader::new(reader, algorithms, max_download_bytes);
+    let buffered = BufReader::with_capacity(256 * 1024, hashing);
+    let hashing = if gzip {
+        let mut decoder = flate2::bufread::GzDecoder::new(buffered);
+        unpack_tar(&mut decoder, writer)?;
+        drain_decoded(&mut decoder, writer)?;
+        decoder.into_inner().into_inner()
+    } else {
+        let mut buffered = buffered;
+        unpack_tar(&mut buffered, writer)?;
+        buffered.into_inner()
+    };
+    let (checksums, bytes) = hashing
+        .finish()
+        .map_err(|e| stream_error(writer, e, "reading the archive"))?;
+    Ok(ArchiveDigest { checksums, bytes })
+}
+
+/// Reads the decompressed stream to its end after the tar end marker, so the gzip trailer
+/// (CRC and length) is checked; what is left counts against the unpacked limit.
+fn drain_decoded<R: Read>(decoder: &mut R, writer: &TreeWriter) -> Result<()> {
+    let limit = writer.limits().max_unpacked_bytes;
+    let n = io::copy(&mut decoder.take(limit), &mut io::sink())
+        .map_err(|e| stream_error(writer, e, "reading the end of the gzip stream"))?;
+    if n == limit {
+        return Err(writer.unpacked_limit_error("(data after the end of the tar archive)"));
+    }
+    Ok(())
+}
+
+fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|e| stream_error(writer, e, "reading tar entries"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| stream_error(writer, e, "reading a tar header"))?;
+        let name = String::from_utf8(entry.path_bytes().into_owned())
+            .map_err(|e| writer.not_utf8(&String::from_utf8_lossy(e.as_bytes())))?;
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644);
+        use tar::EntryType as T;
+        match kind {
+            T::Regular | T::Continuous => writer.file(&name, mode, &mut entry)?,
+            T::Directory => writer.dir(&name)?,
+            T::Symlink | T::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8(b.into_owned()))
+                    .transpose()
+                    .map_err(|_| writer.not_utf8(&name))?
+                    .unwrap_or_default();
+                if kind == T::Symlink {
+                    writer.symlink(&name, &target)?
+                } else {
+                    writer.hardlink(&name, &target)?
+                }
+            }
+            T::Char | T::Block => writer.special(&name, "device file")?,
+            T::Fifo => writer.special(&name, "FIFO")?,
+            // Global pax headers carry metadata only.
+            T::XGlobalHeader => {}
+            T::GNUSparse => writer.special(&name, "sparse file")?,
+            _ => writer.special(&name, "unknown tar entry type")?,
+        }
+    }
+    Ok(())
+}
+
+/// Extracts a zip from a seekable reader. Zip readers jump to the central directory at the
+/// end and then walk the entries forwards, so [`SeqHasher`] hashes the bytes as they are read
+/// front to back and only reads again what extraction skipped (usually the small central
+/// directory).
+pub fn extract_zip<R: Read + Seek>(
+    reader: R,
+    writer: &mut TreeWriter,
+    algorithms: &[Algorithm],
+) -> Result<ArchiveDigest> {
+    let hasher = SeqHasher::new(reader, algorithms);
+    let mut zip = zip::ZipArchive::new(hasher).map_err(|e| Error::ArchiveCorrupt {
+        archive: writer.origin().to_owned(),
+        message: format!("not a readable zip: {e}"),
+    })?;
+    for i in 0..zip.len() {
+        let mut file = zip.by_index(i).map_err(|e| Error::ArchiveCorrupt {
+            archive: writer.origin().to_owned(),
+            message: format!("entry #{i}: {e}"),
+        })?;
+        let name = match String::from_utf8(file.name_raw().to_vec()) {
+            Ok(n) => n,
+            // Legacy (CP437) names: zip decodes them; the path rules then apply as usual.
+            Err(_) => file
+                .name()
+                .map(|n| n.into_owned())
+                .map_err(|_| writer.not_utf8(&String::from_utf8_lossy(file.name_raw())))?,
+        };
+        let mode = file.unix_mode().unwrap_or(0o644);
+        const S_IFMT: u32 = 0o170000;
+        match mode & S_IFMT {
+            0o120000 => {
+                let mut target = String::new();
+                file.read_to_string(&mut target)
+                    .map_err(|_| writer.not_utf8(&name))?;
+                writer.symlink(&name, &target)?;
+            }
+            0o010000 => writer.special(&name, "FIFO")?,
+            0o020000 | 0o060000 => writer.special(&name, "device file")?,
+            0o140000 => writer.special(&name, "socket")?,
+            _ if file.is_dir() => writer.dir(&name)?,
+            _ => writer.file(&name, mode, &mut file)?,
+        }
+    }
+    let hasher = zip.into_inner();
+    let (checksums, bytes) = hasher
+        .finish()
+        .map_err(|e| stream_error(writer, e, "reading the archive"))?;
+    Ok(ArchiveDigest { checksums, bytes })
+}
+
+/// Hashes a seekable input front to back as it is read; what the consumer skipped is read
+/// once more by [`SeqHasher::finish`].
+pub struct SeqHasher<R> {
+    inner: R,
+    hashers: Vec<Hasher>,
+    pos: u64,
+    hashed: u64,
+}
+
+impl<R: Read + Seek> SeqHasher<R> {
+    pub fn new(inner: R, algorithms: &[Algorithm]) -> Self {
+        SeqHasher {
+            inner,
+            hashers: algorithms.iter().map(|a| Hasher::new(*a)).collect(),
+            pos: 0,
+            hashed: 0,
+        }
+    }
+
+    pub fn finish(mut self) -> io::Result<(Vec<Checksum>, u64)> {
+        self.inner.seek(SeekFrom::Start(self.hashed))?;
+        self.pos = self.hashed;
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((
+            self.hashers.into_iter().map(Hasher::finish).collect(),
+            self.hashed,
+        ))
+    }
+}
+
+impl<R: Read + Seek> Read for SeqHasher<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.pos;
+        let end = start + n as u64;
+        if start <= self.hashed && end > self.hashed {
+            let fresh = &buf[(self.hashed - start) as usize..n];
+            for h in &mut self.hashers {
+                h.update(fresh);
+            }
+            self.hashed = end;
+        }
+        self.pos = end;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for SeqHasher<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
+/// Extracts a local archive file, its format decided by its magic bytes (never its name).
+pub fn extract_file(
+    path: &Path,
+    writer: &mut TreeWriter,
+    algorithms: &[Algorithm],
+) -> Result<ArchiveDigest> {
+    let file = File::open(path).ctx(|| format!("opening {}", path.display()))?;
+    let max = writer.limits().max_download_bytes;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        return Err(writer.download_limit_error("(the archive itself)"));
+    }
+    let mut buffered = BufReader::with_capacity(64 * 1024, file);
+    let head = buffered
+        .fill_buf()
+        .ctx(|| format!("reading {}", path.display()))?
+        .to_vec();
+    let head = if head.len() < 512 && len >= 512 {
+        let mut more = vec![0u8; 512];
+        let mut f = File::open(path).ctx(|| format!("opening {}", path.display()))?;
+        f.read_exact(&mut more)
+            .ctx(|| format!("reading {}", path.display()))?;
+        more
+    } else {
+        head
+    };
+    match ArchiveFormat::sniff(&head) {
+        Some(ArchiveFormat::Zip) => extract_zip(buffered, writer, algorithms),
+        Some(ArchiveFormat::TarGz) => extract_tar_stream(buffered, writer, algorithms, max, true),
+        Some(ArchiveFormat::Tar) => extract_tar_stream(buffered, writer, algorithms, max, false),
+        None => Err(Error::ArchiveCorrupt {
+            archive: path.display().to_string(),
+            message: "not a zip, tar.gz or tar archive (unrecognised first bytes)".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats_by_magic() {
+        assert_eq!(
+            ArchiveFormat::sniff(b"PK\x03\x04rest"),
+            Some(ArchiveFormat::Zip)
+        );
+        assert_eq!(
+            ArchiveFormat::sniff(&[0x1f, 0x8b, 8, 0]),
+            Some(ArchiveFormat::TarGz)
+        );
+        let mut tar = vec![0u8; 512];
+        tar[0] = b'a';
+        tar[257..262].copy_from_slice(b"ustar");
+        assert_eq!(ArchiveFormat::sniff(&tar), Some(ArchiveFormat::Tar));
+        assert_eq!(ArchiveFormat::sniff(b"<html>"), None);
+    }
+
+    #[test]
+    fn formats_from_names_ignore_queries() {
+        assert_eq!(
+            ArchiveFormat::from_name("https://h/a.tar.gz?sig=x.zip"),
+            Some(ArchiveFormat::TarGz)
+        );
+        assert_eq!(
+            ArchiveFormat::from_name("https://h/a.TGZ"),
+            Some(ArchiveFormat::TarGz)
+        );
+        assert_eq!(ArchiveFormat::from_name("https://h/archive/main"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! A local directory: copied entry by entry through the [`TreeWriter`], so the same link rule
+//! and limits apply as for archives; `.git/` is skipped and symlinks are never followed.
+
+use std::fs::File;
+use std::path::Path;
+
+use walkdir::WalkDir;
+
+use crate::checksum::mode_of;
+use crate::error::{Error, IoContext, Result};
+use crate::safety::TreeWriter;
+
+pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
+    let walker = WalkDir::new(src)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let at = e
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| src.display().to_string());
+            match e.into_io_error() {
+                Some(io) => Error::io(format!("reading {at}"), io),
+                None => Error::Internal(format!("file system loop at {at}")),
+            }
+        })?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(src)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let Some(name) = rel
+            .to_str()
+            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+        else {
+            return Err(writer.not_utf8(&rel.to_string_lossy()));
+        };
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            writer.dir(&name)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(entry.path())
+                .ctx(|| format!("reading link {}", entry.path().display()))?;
+            let target = target.to_str().ok_or_else(|| writer.not_utf8(&name))?;
+            writer.symlink(&name, target)?;
+        } else if ft.is_file() {
+            let mut file =
+                File::open(entry.path()).ctx(|| format!("opening {}", entry.path().display()))?;
+            let mode = file
+                .metadata()
+                .map(|m| mode_of(&m))
+                .ctx(|| format!("reading {}", entry.path().display()))?;
+            writer.file(&name, mode, &mut file)?;
+        } else {
+            writer.special(&name, special_kind(&ft))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else {
+        "device file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_ft: &std::fs::FileType) -> &'static str {
+    "special file"
+}

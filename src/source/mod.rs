@@ -1,0 +1,550 @@
+//! Where a pack comes from. [`PackSource::detect`] reads an install argument by SPEC.md's
+//! ordered rules; each source kind has a module that only materializes it into staging.
+
+pub mod archive;
+pub mod local_dir;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use semver::{Version, VersionReq};
+
+use crate::error::{Error, Result};
+use crate::manifest::{is_valid_ref, REF_RULE};
+use crate::redact::redact_url;
+
+/// What a version part of a registry reference asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSpec {
+    /// No version or `@latest`: the highest release.
+    Latest,
+    /// `@1.2.3`: exactly that version.
+    Exact(Version),
+    /// `@1.2`, `@^1`, `@~1.2`, `@>=1,<2`.
+    Req(VersionReq),
+}
+
+impl VersionSpec {
+    pub fn parse(s: &str) -> std::result::Result<VersionSpec, String> {
+        if s.is_empty() || s == "latest" {
+            return Ok(VersionSpec::Latest);
+        }
+        if let Ok(v) = Version::parse(s) {
+            return Ok(VersionSpec::Exact(v));
+        }
+        VersionReq::parse(s)
+            .map(VersionSpec::Req)
+            .map_err(|e| format!("`{s}` is neither a version nor a version requirement: {e}"))
+    }
+
+    pub fn matches(&self, v: &Version) -> bool {
+        match self {
+            VersionSpec::Latest => v.pre.is_empty(),
+            VersionSpec::Exact(want) => v == want,
+            VersionSpec::Req(req) => req.matches(v),
+        }
+    }
+}
+
+impl fmt::Display for VersionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionSpec::Latest => f.write_str("latest"),
+            VersionSpec::Exact(v) => write!(f, "={v}"),
+            VersionSpec::Req(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+/// A pack source, as detected from an install argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackSource {
+    Git {
+        url: String,
+        git_ref: Option<String>,
+    },
+    Archive {
+        url: String,
+    },
+    LocalDirectory {
+        path: PathBuf,
+    },
+    LocalArchive {
+        path: PathBuf,
+    },
+    Registry {
+        pack_ref: String,
+        version: VersionSpec,
+        index: Option<String>,
+    },
+}
+
+impl PackSource {
+    /// The kind's name as SPEC.md prints it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            PackSource::Git { .. } => "git repository",
+            PackSource::Archive { .. } => "archive URL",
+            PackSource::LocalDirectory { .. } => "local directory",
+            PackSource::LocalArchive { .. } => "local archive",
+            PackSource::Registry { .. } => "registry reference",
+        }
+    }
+
+    /// The source as it may be shown: URLs with credentials and query strings redacted.
+    pub fn display_name(&self) -> String {
+        match self {
+            PackSource::Git {
+                url,
+                git_ref: Some(r),
+            } => format!("{} (ref {r})", redact_url(url)),
+            PackSource::Git { url, .. } | PackSource::Archive { url } => redact_url(url),
+            PackSource::LocalDirectory { path } | PackSource::LocalArchive { path } => {
+                path.display().to_string()
+            }
+            PackSource::Registry {
+                pack_ref,
+                version: VersionSpec::Latest,
+                index,
+            } => {
+                format!(
+                    "{}{pack_ref}",
+                    index.as_ref().map(|i| format!("{i}/")).unwrap_or_default()
+                )
+            }
+            PackSource::Registry {
+                pack_ref,
+                version,
+                index,
+            } => format!(
+                "{}{pack_ref}@{}",
+                index.as_ref().map(|i| format!("{i}/")).unwrap_or_default(),
+                match version {
+                    VersionSpec::Exact(v) => v.to_string(),
+                    other => other.to_string(),
+                }
+            ),
+        }
+    }
+
+    /// Reads an install argument by SPEC.md's rules, looking at the real file system.
+    pub fn detect(input: &str, opts: &DetectOptions) -> Result<PackSource> {
+        detect_with(input, opts, &RealFs)
+    }
+}
+
+/// Flags that change how an argument is read.
+#[derive(Debug, Clone, Default)]
+pub struct DetectOptions {
+    /// `--ref`: makes an http(s) URL a git repository.
+    pub git_ref: Option<String>,
+    /// `--registry NAME`: pins a registry reference to one index.
+    pub registry: Option<String>,
+    /// `--no-registry`: a registry reference is an error.
+    pub no_registry: bool,
+}
+
+/// What detection needs to know about local paths; a trait so the rules are testable
+/// without touching the disk.
+pub trait PathProbe {
+    fn is_file(&self, path: &Path) -> bool;
+    fn is_dir(&self, path: &Path) -> bool;
+    /// A git repository: a work tree with `.git`, or a bare repository.
+    fn is_git_repo(&self, path: &Path) -> bool;
+}
+
+struct RealFs;
+
+impl PathProbe for RealFs {
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+    fn is_git_repo(&self, path: &Path) -> bool {
+        path.join(".git").exists() || (path.join("HEAD").is_file() && path.join("objects").is_dir())
+    }
+}
+
+fn strip_query_fragment(s: &str) -> &str {
+    let end = s.find(['?', '#']).unwrap_or(s.len());
+    &s[..end]
+}
+
+fn is_http(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `git@host:path` (scp-like ssh syntax).
+fn is_scp_like(s: &str) -> bool {
+    s.strip_prefix("git@")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
+}
+
+/// A `#REF` fragment on a git URL names the ref, as pip and cargo read it.
+fn split_fragment(s: &str, git_ref: Option<String>) -> (String, Option<String>) {
+    match s.split_once('#') {
+        Some((url, frag)) if !frag.is_empty() => {
+            (url.to_owned(), git_ref.or(Some(frag.to_owned())))
+        }
+        _ => (s.to_owned(), git_ref),
+    }
+}
+
+/// The path part of a URL (without scheme, authority, query and fragment), or a plain file
+/// name as it is.
+pub(crate) fn url_path_or_name(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) => strip_query_fragment(rest.find('/').map(|i| &rest[i..]).unwrap_or("")),
+        None => url,
+    }
+}
+
+/// Detection against any [`PathProbe`] (see [`PackSource::detect`]).
+pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Result<PackSource> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(Error::Usage("empty pack source".into()));
+    }
+    let lower = s.to_ascii_lowercase();
+
+    // Rule 1: unmistakably git.
+    if is_scp_like(s)
+        || lower.starts_with("ssh://")
+        || lower.starts_with("git://")
+        || strip_query_fragment(&lower).ends_with(".git")
+    {
+        let (url, git_ref) = split_fragment(s, opts.git_ref.clone());
+        return Ok(PackSource::Git { url, git_ref });
+    }
+    // Rule 2: a web URL with --ref.
+    if is_http(s) && opts.git_ref.is_some() {
+        let (url, git_ref) = split_fragment(s, opts.git_ref.clone());
+        return Ok(PackSource::Git { url, git_ref });
+    }
+    // Rule 3: file:// names a git repository, or else a local file or directory.
+    if lower.starts_with("file://") {
+        let path = PathBuf::from(strip_query_fragment(&s[7..]));
+        if fs.is_dir(&path) && fs.is_git_repo(&path) {
+            let (url, git_ref) = split_fragment(s, opts.git_ref.clone());
+            return Ok(PackSource::Git { url, git_ref });
+        }
+        return local(&path, fs).ok_or_else(|| {
+            Error::NotFound(format!(
+                "{s}: no such file or directory `{}`",
+                path.display()
+            ))
+        });
+    }
+    // Rules 4 and 5: web archives (rule 5 sniffs the first bytes, and tries git after).
+    if is_http(s) {
+        return Ok(PackSource::Archive { url: s.to_owned() });
+    }
+    // Rule 6: a local path wins over a registry name.
+    if let Some(src) = local(Path::new(s), fs) {
+        return Ok(src);
+    }
+    // Rule 7: a registry reference.
+    if let Some(src) = registry_ref(s, opts.registry.as_deref())? {
+        if opts.no_registry {
+            return Err(Error::Usage(format!(
+                "`{s}` is a registry reference, and --no-registry forbids registry installs\n  hint: give a path, an archive URL or a git URL"
+            )));
+        }
+        return Ok(src);
+    }
+    let looks_like_path = s.contains('/') || s.starts_with('.') || s.starts_with('~');
+    Err(Error::Usage(format!(
+        "cannot read `{s}` as a pack source; tried:\n  - git URL (git@host:path, ssh://, git://, …/x.git): no\n  - http(s) archive or git URL: no\n  - local file or directory: {}\n  - registry reference (name, name@version, index/name): {}",
+        if looks_like_path { "no such file or directory" } else { "does not exist" },
+        "not a valid pack name (".to_owned() + REF_RULE + ")"
+    )))
+}
+
+fn local(path: &Path, fs: &dyn PathProbe) -> Option<PackSource> {
+    if fs.is_file(path) {
+        Some(PackSource::LocalArchive {
+            path: path.to_owned(),
+        })
+    } else if fs.is_dir(path) {
+        Some(PackSource::LocalDirectory {
+            path: path.to_owned(),
+        })
+    } else {
+        None
+    }
+}
+
+/// `name`, `name@version`, `index/name@…`; `None` when the text is not of that form.
+fn registry_ref(s: &str, pinned: Option<&str>) -> Result<Option<PackSource>> {
+    let (path, version) = match s.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (s, None),
+    };
+    let (index, name) = match path.split_once('/') {
+        Some((i, n)) if !i.is_empty() && !n.contains('/') => (Some(i.to_owned()), n),
+        Some(_) => return Ok(None),
+        None => (None, path),
+    };
+    if !is_valid_ref(name) {
+        return Ok(None);
+    }
+    if let (Some(i), Some(p)) = (&index, pinned) {
+        if i != p {
+            return Err(Error::Usage(format!(
+                "`{s}` names index `{i}` but --registry names `{p}`"
+            )));
+        }
+    }
+    let version = match version {
+        None => VersionSpec::Latest,
+        Some(v) => VersionSpec::parse(v).map_err(|why| Error::Usage(format!("`{s}`: {why}")))?,
+    };
+    Ok(Some(PackSource::Registry {
+        pack_ref: name.to_owned(),
+        version,
+        index: index.or_else(|| pinned.map(str::to_owned)),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[derive(Default)]
+    struct FakeFs {
+        files: HashSet<PathBuf>,
+        dirs: HashSet<PathBuf>,
+        repos: HashSet<PathBuf>,
+    }
+
+    impl PathProbe for FakeFs {
+        fn is_file(&self, p: &Path) -> bool {
+            self.files.contains(p)
+        }
+        fn is_dir(&self, p: &Path) -> bool {
+            self.dirs.contains(p) || self.repos.contains(p)
+        }
+        fn is_git_repo(&self, p: &Path) -> bool {
+            self.repos.contains(p)
+        }
+    }
+
+    fn fs() -> FakeFs {
+        let mut f = FakeFs::default();
+        f.files.insert("pack.tgz".into());
+        f.files.insert("slack".into());
+        f.dirs.insert("/srv/packs/hello".into());
+        f.dirs.insert("/srv/plain".into());
+        f.repos.insert("/srv/repo".into());
+        f
+    }
+
+    fn detect(s: &str) -> Result<PackSource> {
+        detect_with(s, &DetectOptions::default(), &fs())
+    }
+
+    fn git(url: &str, r: Option<&str>) -> PackSource {
+        PackSource::Git {
+            url: url.into(),
+            git_ref: r.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn rule1_git_syntaxes() {
+        assert_eq!(
+            detect("git@github.com:org/pack.git").unwrap(),
+            git("git@github.com:org/pack.git", None)
+        );
+        assert_eq!(
+            detect("git@host:org/pack").unwrap(),
+            git("git@host:org/pack", None)
+        );
+        assert_eq!(
+            detect("ssh://git@host/x").unwrap(),
+            git("ssh://git@host/x", None)
+        );
+        assert_eq!(detect("git://host/x").unwrap(), git("git://host/x", None));
+        assert_eq!(
+            detect("https://h/x.git").unwrap(),
+            git("https://h/x.git", None)
+        );
+        assert_eq!(
+            detect("https://h/x.git?foo=1").unwrap(),
+            git("https://h/x.git?foo=1", None)
+        );
+        assert_eq!(
+            detect("https://h/x.git#v1.2").unwrap(),
+            git("https://h/x.git", Some("v1.2"))
+        );
+        // .git wins over rule 6 (a local bare repository named x.git).
+        assert_eq!(detect("/srv/x.git").unwrap(), git("/srv/x.git", None));
+    }
+
+    #[test]
+    fn rule2_http_with_ref_is_git() {
+        let opts = DetectOptions {
+            git_ref: Some("main".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            detect_with("https://h/pack.zip", &opts, &fs()).unwrap(),
+            git("https://h/pack.zip", Some("main"))
+        );
+        // --ref wins over a #fragment.
+        assert_eq!(
+            detect_with("https://h/x.git#dev", &opts, &fs()).unwrap(),
+            git("https://h/x.git", Some("main"))
+        );
+    }
+
+    #[test]
+    fn rule3_file_urls() {
+        assert_eq!(
+            detect("file:///srv/repo").unwrap(),
+            git("file:///srv/repo", None)
+        );
+        assert_eq!(
+            detect("file:///srv/packs/hello").unwrap(),
+            PackSource::LocalDirectory {
+                path: "/srv/packs/hello".into()
+            }
+        );
+        assert_eq!(detect("file:///nope").unwrap_err().exit_code(), 4);
+    }
+
+    #[test]
+    fn rules4_and_5_web_archives() {
+        for url in [
+            "https://h/p.zip",
+            "https://h/p.tar.gz?sig=1",
+            "http://h/p.tgz",
+            "https://h/p.tar",
+            "https://h/archive/main",
+            "https://h/download?id=3",
+        ] {
+            assert_eq!(
+                detect(url).unwrap(),
+                PackSource::Archive { url: url.into() },
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn rule6_local_paths_win_over_registry_names() {
+        assert_eq!(
+            detect("pack.tgz").unwrap(),
+            PackSource::LocalArchive {
+                path: "pack.tgz".into()
+            }
+        );
+        assert_eq!(
+            detect("slack").unwrap(),
+            PackSource::LocalArchive {
+                path: "slack".into()
+            }
+        );
+        assert_eq!(
+            detect("/srv/plain").unwrap(),
+            PackSource::LocalDirectory {
+                path: "/srv/plain".into()
+            }
+        );
+        // A git work tree given as a path is read as a directory.
+        assert_eq!(
+            detect("/srv/repo").unwrap(),
+            PackSource::LocalDirectory {
+                path: "/srv/repo".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rule7_registry_references() {
+        let reg = |r: &str, v: VersionSpec, i: Option<&str>| PackSource::Registry {
+            pack_ref: r.into(),
+            version: v,
+            index: i.map(Into::into),
+        };
+        assert_eq!(
+            detect("github").unwrap(),
+            reg("github", VersionSpec::Latest, None)
+        );
+        assert_eq!(
+            detect("github@latest").unwrap(),
+            reg("github", VersionSpec::Latest, None)
+        );
+        assert_eq!(
+            detect("github@2.1.0").unwrap(),
+            reg("github", VersionSpec::Exact(Version::new(2, 1, 0)), None)
+        );
+        assert_eq!(
+            detect("github@^2").unwrap(),
+            reg("github", VersionSpec::Req("^2".parse().unwrap()), None)
+        );
+        assert_eq!(
+            detect("github@1.2").unwrap(),
+            reg("github", VersionSpec::Req("1.2".parse().unwrap()), None)
+        );
+        assert_eq!(
+            detect("github@>=1,<2").unwrap(),
+            reg("github", VersionSpec::Req(">=1,<2".parse().unwrap()), None)
+        );
+        assert_eq!(
+            detect("main/github@~2.1").unwrap(),
+            reg(
+                "github",
+                VersionSpec::Req("~2.1".parse().unwrap()),
+                Some("main")
+            )
+        );
+        let pinned = DetectOptions {
+            registry: Some("corp".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            detect_with("github", &pinned, &fs()).unwrap(),
+            reg("github", VersionSpec::Latest, Some("corp"))
+        );
+        assert_eq!(
+            detect_with("main/github", &pinned, &fs())
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(detect("github@banana").unwrap_err().exit_code(), 2);
+        let no_reg = DetectOptions {
+            no_registry: true,
+            ..Default::default()
+        };
+        let e = detect_with("github", &no_reg, &fs()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--no-registry"));
+    }
+
+    #[test]
+    fn unrecognised_inputs_are_usage_errors_listing_what_was_tried() {
+        for s in ["Not A Pack", "./missing/dir/x", "a/b/c", "UPPER", ""] {
+            let e = detect(s).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{s}");
+        }
+        assert!(detect("Not A Pack")
+            .unwrap_err()
+            .to_string()
+            .contains("registry reference"));
+    }
+
+    #[test]
+    fn version_specs() {
+        assert!(VersionSpec::Latest.matches(&Version::new(1, 0, 0)));
+        assert!(!VersionSpec::Latest.matches(&"2.0.0-rc.1".parse().unwrap()));
+        assert!(VersionSpec::Req("^2.0.0-rc.1".parse().unwrap())
+            .matches(&"2.0.0-rc.1".parse().unwrap()));
+    }
+}

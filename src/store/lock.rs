@@ -1,0 +1,52 @@
+//! The store-wide lock: an advisory exclusive lock on `.attune-pack/lock`, held for the whole
+//! command, so concurrent attune-pack processes never interleave.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Holds the lock until dropped (the OS releases it with the file descriptor, also on crash).
+#[derive(Debug)]
+pub struct LockFile {
+    _file: File,
+}
+
+const POLL: Duration = Duration::from_millis(100);
+
+/// Takes the lock at `path`; when another process holds it, calls `on_wait` once (so the user
+/// hears why nothing happens) and retries until `timeout`.
+pub fn acquire(path: &Path, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<LockFile> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ctx(|| format!("opening lock file {}", path.display()))?;
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(LockFile { _file: file }),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", path.display()), e))
+            }
+        }
+        if !told {
+            on_wait(path);
+            told = true;
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Locked {
+                path: PathBuf::from(path),
+                secs: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(
+            POLL.min(timeout.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(1)),
+        );
+    }
+}
