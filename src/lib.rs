@@ -19,6 +19,7 @@ pub mod events;
 mod fsutil;
 pub mod hooks;
 mod installer;
+pub mod net;
 pub mod interrupt;
 pub mod locate;
 pub mod manifest;
