@@ -529,17 +529,9 @@ impl Installer {
                     expected: None,
                 })
             }
-            PackSource::Archive { .. } | PackSource::Git { .. } | PackSource::Registry { .. } => {
-                let _ = (staging, warnings);
-                Err(Error::Network {
-                    url: source.display_name(),
-                    message: format!(
-                        "installing from a {} is not supported yet",
-                        source.kind_name()
-                    ),
-                    source: None,
-                })
-            }
+            PackSource::Archive { .. } => Err(not_supported_yet(source, staging, warnings)),
+            PackSource::Git { .. } => Err(not_supported_yet(source, staging, warnings)),
+            PackSource::Registry { .. } => Err(not_supported_yet(source, staging, warnings)),
         }
     }
 
@@ -570,6 +562,17 @@ impl Installer {
             store.uninstall(&pack_ref)
         })
         .await
+    }
+}
+
+fn not_supported_yet(source: &PackSource, _staging: &Path, _warnings: &mut [String]) -> Error {
+    Error::Network {
+        url: source.display_name(),
+        message: format!(
+            "installing from a {} is not supported yet",
+            source.kind_name()
+        ),
+        source: None,
     }
 }
 

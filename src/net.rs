@@ -44,13 +44,25 @@ impl NetPolicy {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => return Err(Error::InsecureHttp(redact_url(url))),
-            other => return Err(Error::Usage(format!("unsupported URL scheme `{other}` in {}", redact_url(url)))),
+            other => {
+                return Err(Error::Usage(format!(
+                    "unsupported URL scheme `{other}` in {}",
+                    redact_url(url)
+                )))
+            }
         }
         let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
         if !self.allowed_hosts.is_empty()
-            && !self.allowed_hosts.iter().chain(also_allowed).any(|h| h.eq_ignore_ascii_case(&host))
+            && !self
+                .allowed_hosts
+                .iter()
+                .chain(also_allowed)
+                .any(|h| h.eq_ignore_ascii_case(&host))
         {
-            return Err(Error::HostNotAllowed { host, url: redact_url(url) });
+            return Err(Error::HostNotAllowed {
+                host,
+                url: redact_url(url),
+            });
         }
         Ok(())
     }
@@ -66,7 +78,10 @@ pub struct OriginHeaders {
 
 impl OriginHeaders {
     pub fn for_url(url: &str, headers: BTreeMap<String, String>) -> Option<Self> {
-        Some(OriginHeaders { origin: origin_of(url)?, headers })
+        Some(OriginHeaders {
+            origin: origin_of(url)?,
+            headers,
+        })
     }
 
     /// The headers to send to `url`: all of them on the same origin, none elsewhere.
@@ -78,7 +93,12 @@ impl OriginHeaders {
 /// `scheme://host:port` with the default port made explicit.
 pub fn origin_of(url: &str) -> Option<String> {
     let u = reqwest::Url::parse(url).ok()?;
-    Some(format!("{}://{}:{}", u.scheme(), u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+    Some(format!(
+        "{}://{}:{}",
+        u.scheme(),
+        u.host_str()?.to_ascii_lowercase(),
+        u.port_or_known_default()?
+    ))
 }
 
 #[cfg(test)]
@@ -86,21 +106,43 @@ mod tests {
     use super::*;
 
     fn policy() -> NetPolicy {
-        NetPolicy { allow_http: false, allowed_hosts: vec!["good.example".into()], timeout: Duration::from_secs(5), ca_file: None, offline: false }
+        NetPolicy {
+            allow_http: false,
+            allowed_hosts: vec!["good.example".into()],
+            timeout: Duration::from_secs(5),
+            ca_file: None,
+            offline: false,
+        }
     }
 
     #[test]
     fn http_and_hosts_are_policed() {
         let p = policy();
         assert!(p.check_url("https://good.example/a.tgz", &[]).is_ok());
-        assert_eq!(p.check_url("http://good.example/a.tgz", &[]).unwrap_err().code(), "insecure_http");
-        assert_eq!(p.check_url("https://evil.example/a.tgz", &[]).unwrap_err().code(), "host_not_allowed");
-        assert!(p.check_url("https://index.example/a.tgz", &["index.example".into()]).is_ok());
+        assert_eq!(
+            p.check_url("http://good.example/a.tgz", &[])
+                .unwrap_err()
+                .code(),
+            "insecure_http"
+        );
+        assert_eq!(
+            p.check_url("https://evil.example/a.tgz", &[])
+                .unwrap_err()
+                .code(),
+            "host_not_allowed"
+        );
+        assert!(p
+            .check_url("https://index.example/a.tgz", &["index.example".into()])
+            .is_ok());
     }
 
     #[test]
     fn headers_stay_on_their_origin() {
-        let h = OriginHeaders::for_url("https://r.example/index.json", BTreeMap::from([("A".into(), "b".into())])).unwrap();
+        let h = OriginHeaders::for_url(
+            "https://r.example/index.json",
+            BTreeMap::from([("A".into(), "b".into())]),
+        )
+        .unwrap();
         assert!(h.applicable("https://r.example:443/packs/x.tgz").is_some());
         assert!(h.applicable("http://r.example/x.tgz").is_none());
         assert!(h.applicable("https://r.example:8443/x.tgz").is_none());
