@@ -379,3 +379,169 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     bytes.push(b'\n');
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
+
+    fn receipt(store: &LockedStore, version: &str) -> Receipt {
+        Receipt {
+            pack_ref: "p".into(),
+            version: version.into(),
+            label: "P".into(),
+            path: store.active_dir("p"),
+            installed_at: crate::receipt::now_rfc3339(),
+            source: ReceiptSource::default(),
+            checksum: ReceiptChecksums::default(),
+            tests: TestSummary::default(),
+            dependencies: Vec::new(),
+        }
+    }
+
+    fn stage(store: &LockedStore, staging: &Staging, version: &str) -> PathBuf {
+        let dir = staging.path().join("tree");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("pack.yaml"),
+            format!("ref: p\nversion: {version}\n"),
+        )
+        .unwrap();
+        let _ = store;
+        dir
+    }
+
+    fn lock(root: &Path) -> LockedStore {
+        Store::new(root)
+            .lock(Duration::from_secs(1), &|_| {})
+            .unwrap()
+    }
+
+    fn active_version(root: &Path) -> String {
+        fs::read_to_string(root.join("p/pack.yaml")).unwrap()
+    }
+
+    fn staging_is_empty(root: &Path) -> bool {
+        fs::read_dir(root.join(".attune-pack/staging"))
+            .unwrap()
+            .next()
+            .is_none()
+    }
+
+    #[test]
+    fn commit_keeps_previous_version_and_prunes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = lock(tmp.path());
+        for v in ["1.0.0", "2.0.0", "3.0.0"] {
+            let s = store.staging().unwrap();
+            let dir = stage(&store, &s, v);
+            store.commit(&dir, &receipt(&store, v), 1).unwrap();
+        }
+        assert!(active_version(tmp.path()).contains("3.0.0"));
+        let kept = store.kept_versions("p").unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].version, "2.0.0");
+        assert_eq!(store.receipt("p").unwrap().unwrap().version, "3.0.0");
+        assert!(!tmp.path().join(".attune-pack/journal.json").exists());
+    }
+
+    /// A crash after the old version was moved away but before the new one was in place:
+    /// the next lock-taker puts the old version back.
+    #[test]
+    fn recovery_undoes_an_install_that_did_not_reach_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = lock(tmp.path());
+        let s = store.staging().unwrap();
+        let dir = stage(&store, &s, "1.0.0");
+        store.commit(&dir, &receipt(&store, "1.0.0"), 1).unwrap();
+
+        let s = store.staging().unwrap();
+        let staged = stage(&store, &s, "2.0.0");
+        let kept = Kept {
+            version: "1.0.0".into(),
+            dir: store.versions_dir("p").join("1.0.0"),
+            receipt: store.versions_dir("p").join("1.0.0.json"),
+        };
+        store
+            .write_journal(&Journal::Install {
+                pack_ref: "p".into(),
+                staged: staged.clone(),
+                previous: Some(kept.clone()),
+                receipt: Box::new(receipt(&store, "2.0.0")),
+                keep_versions: 1,
+            })
+            .unwrap();
+        fs::create_dir_all(store.versions_dir("p")).unwrap();
+        fs::rename(store.active_dir("p"), &kept.dir).unwrap();
+        std::mem::forget(s); // the crashed process never cleaned up
+        drop(store);
+
+        let store = lock(tmp.path());
+        assert!(active_version(tmp.path()).contains("1.0.0"));
+        assert_eq!(store.receipt("p").unwrap().unwrap().version, "1.0.0");
+        assert!(store.kept_versions("p").unwrap().is_empty());
+        assert!(staging_is_empty(tmp.path()));
+        assert!(!tmp.path().join(".attune-pack/journal.json").exists());
+    }
+
+    /// A crash after the new version became active but before its receipt was written: the
+    /// next lock-taker finishes the install.
+    #[test]
+    fn recovery_finishes_an_install_that_reached_the_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = lock(tmp.path());
+        let s = store.staging().unwrap();
+        let staged = stage(&store, &s, "1.0.0");
+        store
+            .write_journal(&Journal::Install {
+                pack_ref: "p".into(),
+                staged: staged.clone(),
+                previous: None,
+                receipt: Box::new(receipt(&store, "1.0.0")),
+                keep_versions: 1,
+            })
+            .unwrap();
+        fs::rename(&staged, store.active_dir("p")).unwrap();
+        drop(store);
+
+        let store = lock(tmp.path());
+        assert_eq!(store.receipt("p").unwrap().unwrap().version, "1.0.0");
+        assert!(active_version(tmp.path()).contains("1.0.0"));
+        assert!(!tmp.path().join(".attune-pack/journal.json").exists());
+    }
+
+    #[test]
+    fn recovery_finishes_an_interrupted_uninstall() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = lock(tmp.path());
+        let s = store.staging().unwrap();
+        let dir = stage(&store, &s, "1.0.0");
+        store.commit(&dir, &receipt(&store, "1.0.0"), 1).unwrap();
+        store
+            .write_journal(&Journal::Uninstall {
+                pack_ref: "p".into(),
+            })
+            .unwrap();
+        fs::remove_file(store.receipt_path("p")).unwrap();
+        drop(store);
+
+        let store = lock(tmp.path());
+        assert!(!store.is_installed("p"));
+        assert!(store.receipts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_second_locker_waits_then_gives_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let _held = lock(tmp.path());
+        let waited = std::sync::atomic::AtomicBool::new(false);
+        let err = Store::new(tmp.path())
+            .lock(Duration::from_millis(300), &|_| {
+                waited.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .unwrap_err();
+        assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(err.code(), "locked");
+        assert_eq!(err.exit_code(), 5);
+    }
+}

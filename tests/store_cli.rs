@@ -1,0 +1,302 @@
+//! The store seen from the command line: the lock between processes, Ctrl-C, uninstall and
+//! dependents, list/show, pack tests, dry runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+
+fn write_pack(dir: &Path, pack_ref: &str, version: &str, extra: &str) -> PathBuf {
+    let root = dir.join(format!("{pack_ref}-{version}"));
+    std::fs::create_dir_all(root.join("actions")).unwrap();
+    std::fs::write(
+        root.join("pack.yaml"),
+        format!("ref: {pack_ref}\nversion: {version}\n{extra}"),
+    )
+    .unwrap();
+    std::fs::write(root.join("actions/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    root
+}
+
+/// A pack whose own test sleeps, so an install holds the store lock for a while.
+fn slow_pack(dir: &Path) -> PathBuf {
+    let root = write_pack(
+        dir,
+        "slow",
+        "1.0.0",
+        "testing:\n  runners:\n    wait: {type: script, entry_point: tests/wait.sh, timeout: 60}\n",
+    );
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    std::fs::write(root.join("tests/wait.sh"), "#!/bin/sh\nsleep 30\n").unwrap();
+    root
+}
+
+fn run(packs: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--packs-dir")
+        .arg(packs)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Starts an install and returns once it is running the pack's tests (holding the lock).
+fn start_slow_install(packs: &Path, pack: &Path) -> Child {
+    let mut child = Command::new(BIN)
+        .arg("--packs-dir")
+        .arg(packs)
+        .args(["-v", "install"])
+        .arg(pack)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("install ended before running tests")
+            .unwrap();
+        if line.contains("running pack tests") {
+            break;
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn staging_is_empty(packs: &Path) -> bool {
+    std::fs::read_dir(packs.join(".attune-pack/staging"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+#[test]
+fn a_second_command_waits_for_the_lock_then_fails_with_exit_5() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let pack = slow_pack(tmp.path());
+    let mut first = start_slow_install(&packs, &pack);
+
+    let second = run(&packs, &["--lock-timeout", "1", "--json", "list"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("waiting for the store lock"), "{stderr}");
+    assert_eq!(json(&second)["error"]["code"], "locked");
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+#[test]
+fn ctrl_c_removes_staging_leaves_the_store_unchanged_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let pack = slow_pack(tmp.path());
+    let mut child = start_slow_install(&packs, &pack);
+    assert!(
+        !staging_is_empty(&packs),
+        "the install should be staged while its tests run"
+    );
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(staging_is_empty(&packs));
+    assert!(!packs.join("slow").exists());
+    assert!(!packs.join(".attune-pack/receipts/slow.json").exists());
+}
+
+#[test]
+fn uninstall_refuses_while_dependents_exist_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let core = write_pack(tmp.path(), "core", "1.2.0", "");
+    let app = write_pack(tmp.path(), "app", "1.0.0", "dependencies: [\"core@^1\"]\n");
+
+    let out = run(&packs, &["install", app.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("core@^1") && stderr.contains("not installed"),
+        "{stderr}"
+    );
+    assert!(!packs.join("app").exists());
+
+    assert_eq!(
+        run(&packs, &["install", core.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&packs, &["install", app.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let out = run(&packs, &["--json", "uninstall", "core"]);
+    assert_eq!(out.status.code(), Some(5));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["code"], "dependents_exist");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("app 1.0.0"));
+    assert!(packs.join("core/pack.yaml").exists());
+
+    let out = run(&packs, &["--json", "uninstall", "core", "--force"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out), serde_json::json!({"removed": "core"}));
+    assert!(!packs.join("core").exists());
+    assert!(!packs.join(".attune-pack/receipts/core.json").exists());
+
+    let out = run(&packs, &["uninstall", "core"]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn skip_deps_installs_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let app = write_pack(tmp.path(), "app", "1.0.0", "dependencies: [\"core@^1\"]\n");
+    let out = run(&packs, &["install", "--skip-deps", app.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("warning: installing with unmet dependencies"));
+}
+
+#[test]
+fn reinstall_keeps_the_previous_version_and_show_reports_the_new_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let v1 = write_pack(tmp.path(), "demo", "1.0.0", "");
+    let v2 = write_pack(tmp.path(), "demo", "2.0.0", "");
+    assert_eq!(
+        run(&packs, &["install", v1.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = run(&packs, &["--json", "install", v2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "replacing needs --force");
+    assert_eq!(json(&out)["error"]["code"], "already_installed");
+    let out = run(&packs, &["install", "--force", v2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replaced 1.0.0"));
+    assert!(packs
+        .join(".attune-pack/versions/demo/1.0.0/pack.yaml")
+        .exists());
+
+    let doc = json(&run(&packs, &["--json", "show", "demo"]));
+    assert_eq!(doc["version"], "2.0.0");
+    assert_eq!(doc["source"]["kind"], "local_directory");
+    assert_eq!(doc["tests"]["status"], "none");
+    assert!(doc["checksum"]["archive"].is_null());
+    assert!(doc["checksum"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+
+    let doc = json(&run(&packs, &["--json", "list"]));
+    assert_eq!(doc.as_array().unwrap().len(), 1);
+
+    let out = run(&packs, &["--json", "show", "nope"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(json(&out)["error"]["code"], "not_found");
+}
+
+#[test]
+fn failing_pack_tests_block_the_install_unless_skipped_or_warned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let testing = |on_failure: &str| {
+        format!("testing:\n  on_failure: {on_failure}\n  runners:\n    t: {{type: script, entry_point: tests/fail.sh}}\n")
+    };
+    let blocked = write_pack(tmp.path(), "blocked", "1.0.0", &testing("block"));
+    let warned = write_pack(tmp.path(), "warned", "1.0.0", &testing("warn"));
+    for p in [&blocked, &warned] {
+        std::fs::create_dir_all(p.join("tests")).unwrap();
+        std::fs::write(p.join("tests/fail.sh"), "echo boom-output\nexit 3\n").unwrap();
+    }
+    let out = run(&packs, &["--json", "install", blocked.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["code"], "tests_failed");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("boom-output"));
+    assert!(!packs.join("blocked").exists());
+    assert!(staging_is_empty(&packs));
+
+    let out = run(
+        &packs,
+        &[
+            "--json",
+            "install",
+            "--skip-tests",
+            blocked.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["tests"]["status"], "skipped");
+
+    let out = run(&packs, &["--json", "install", warned.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["tests"]["status"], "failed");
+    assert_eq!(doc["tests"]["failed"], 1);
+}
+
+#[test]
+fn dry_run_changes_nothing_and_prints_a_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let pack = write_pack(tmp.path(), "demo", "1.0.0", "");
+    let out = run(
+        &packs,
+        &["--json", "install", "--dry-run", pack.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["plan"][0]["ref"], "demo");
+    assert_eq!(doc["plan"][0]["action"], "install");
+    assert!(!packs.join("demo").exists());
+    assert!(staging_is_empty(&packs));
+}
+
+#[test]
+fn unrecognised_sources_and_bad_flags_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let out = run(&packs, &["--json", "install", "Not A Pack!"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["error"]["code"], "usage");
+    let out = run(&packs, &["--json", "install", "--no-such-flag", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["error"]["code"], "usage");
+    let out = run(&packs, &["install", "--no-registry", "slack"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&packs, &["install", "--checksum", "sha256:zz", "."]);
+    assert_eq!(out.status.code(), Some(2));
+}
