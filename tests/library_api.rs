@@ -1,0 +1,213 @@
+//! The library as an embedding program uses it: the builder, typed errors, hooks, events, and
+//! async entry points that leave the runtime free.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use attune_pack::{
+    DetectOptions, Error, Event, InstallHooks, InstallOptions, Installer, Interrupt, PackSource,
+    PendingInstall, Receipt,
+};
+
+fn pack(dir: &Path, files: usize) -> PathBuf {
+    let root = dir.join("src-pack");
+    std::fs::create_dir_all(root.join("actions")).unwrap();
+    std::fs::write(
+        root.join("pack.yaml"),
+        "ref: embedded\nlabel: Embedded\nversion: 0.3.0\n",
+    )
+    .unwrap();
+    for i in 0..files {
+        std::fs::write(
+            root.join(format!("actions/a{i}.yaml")),
+            format!("name: a{i}\n"),
+        )
+        .unwrap();
+    }
+    root
+}
+
+fn source(path: &Path) -> PackSource {
+    PackSource::detect(path.to_str().unwrap(), &DetectOptions::default()).unwrap()
+}
+
+/// Records every hook call; vetoes or interrupts on request.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    veto: bool,
+    interrupt_after_approval: Option<Interrupt>,
+}
+
+#[async_trait::async_trait]
+impl InstallHooks for Recorder {
+    async fn before_commit(&self, p: &PendingInstall) -> Result<(), String> {
+        self.calls.lock().unwrap().push(format!(
+            "before {} {}",
+            p.manifest.pack_ref, p.receipt.version
+        ));
+        if let Some(i) = &self.interrupt_after_approval {
+            i.trigger();
+        }
+        if self.veto {
+            Err("the server's database refused it".into())
+        } else {
+            Ok(())
+        }
+    }
+    async fn after_commit(&self, r: &Receipt) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("after {}", r.pack_ref));
+    }
+    async fn on_abort(&self, p: &PendingInstall, e: &Error) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("abort {} {}", p.manifest.pack_ref, e.code()));
+    }
+}
+
+fn store_is_untouched(packs: &Path) {
+    assert!(!packs.join("embedded").exists());
+    assert!(!packs.join(".attune-pack/receipts/embedded.json").exists());
+    assert_eq!(
+        std::fs::read_dir(packs.join(".attune-pack/staging"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn hooks_see_the_commit_and_events_reach_the_caller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let hooks = Arc::new(Recorder::default());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let installer = Installer::builder()
+        .packs_dir(&packs)
+        .hooks(hooks.clone())
+        .on_event(Arc::new(move |e: &Event| {
+            sink.lock().unwrap().push(e.clone())
+        }))
+        .build()
+        .unwrap();
+    let report = installer
+        .install(source(&pack(tmp.path(), 3)), InstallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(report.receipt.pack_ref, "embedded");
+    assert_eq!(report.receipt.label, "Embedded");
+    assert_eq!(report.receipt.path, packs.join("embedded"));
+    assert!(packs.join("embedded/actions/a2.yaml").is_file());
+    assert_eq!(
+        *hooks.calls.lock().unwrap(),
+        vec!["before embedded 0.3.0", "after embedded"]
+    );
+    let events = events.lock().unwrap();
+    assert!(
+        matches!(
+            &events[0],
+            Event::Detected {
+                kind: "local directory",
+                ..
+            }
+        ),
+        "{events:?}"
+    );
+    assert_eq!(installer.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_veto_leaves_the_store_unchanged_with_exit_5() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let hooks = Arc::new(Recorder {
+        veto: true,
+        ..Default::default()
+    });
+    let installer = Installer::builder()
+        .packs_dir(&packs)
+        .hooks(hooks.clone())
+        .build()
+        .unwrap();
+    let err = installer
+        .install(source(&pack(tmp.path(), 1)), InstallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "hook_veto");
+    assert_eq!(err.exit_code(), 5);
+    assert!(err.to_string().contains("database refused it"));
+    store_is_untouched(&packs);
+    assert_eq!(*hooks.calls.lock().unwrap(), vec!["before embedded 0.3.0"]);
+}
+
+#[tokio::test]
+async fn a_failure_after_approval_calls_on_abort() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let interrupt = Interrupt::new();
+    let hooks = Arc::new(Recorder {
+        interrupt_after_approval: Some(interrupt.clone()),
+        ..Default::default()
+    });
+    let installer = Installer::builder()
+        .packs_dir(&packs)
+        .hooks(hooks.clone())
+        .interrupt(interrupt)
+        .build()
+        .unwrap();
+    let err = installer
+        .install(source(&pack(tmp.path(), 1)), InstallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 130);
+    store_is_untouched(&packs);
+    assert_eq!(
+        *hooks.calls.lock().unwrap(),
+        vec!["before embedded 0.3.0", "abort embedded interrupted"]
+    );
+}
+
+/// Extraction and hashing run on the blocking pool: a single-threaded runtime keeps running
+/// other tasks while a 2,000-file pack installs.
+#[test]
+fn install_does_not_block_the_runtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = pack(tmp.path(), 2000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ticks_during_install = rt.block_on(async {
+        let done = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let (d, t) = (done.clone(), ticks.clone());
+        let ticker = tokio::spawn(async move {
+            while !d.load(Ordering::SeqCst) {
+                t.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        });
+        let installer = Installer::builder()
+            .packs_dir(tmp.path().join("packs"))
+            .build()
+            .unwrap();
+        installer
+            .install(source(&src), InstallOptions::new())
+            .await
+            .unwrap();
+        let n = ticks.load(Ordering::SeqCst);
+        done.store(true, Ordering::SeqCst);
+        ticker.await.unwrap();
+        n
+    });
+    assert!(
+        ticks_during_install > 1000,
+        "the runtime was starved: {ticks_during_install} ticks"
+    );
+}
