@@ -155,21 +155,46 @@ fn has_drive_letter(s: &str) -> bool {
     b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
 }
 
+/// A link target resolved lexically from the link's own directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resolution {
+    /// Every path the resolution enters by naming a component, in order (the last is the
+    /// target itself). The kernel follows a symlink at each of them, even when a later `..`
+    /// climbs back out, so none of them may be a symlink.
+    steps: Vec<String>,
+    /// Where the target resolves to.
+    resolved: String,
+    /// The shallowest directory the resolution passes through (the link's own directory, or
+    /// an ancestor that a `..` climbed to): every step lies under it.
+    shallowest: String,
+}
+
 /// Resolves a link target lexically from the link's own directory. `None` when it climbs
 /// above the tree root.
-fn resolve_link(link_path: &str, target: &str) -> Option<Vec<String>> {
-    let mut stack: Vec<String> = link_path.split('/').map(str::to_owned).collect();
+fn resolve_link(link_path: &str, target: &str) -> Option<Resolution> {
+    let mut stack: Vec<&str> = link_path.split('/').collect();
     stack.pop();
+    let mut shallowest = stack.len();
+    let mut steps = Vec::new();
     for comp in target.split('/') {
         match comp {
             "" | "." => {}
             ".." => {
                 stack.pop()?;
+                shallowest = shallowest.min(stack.len());
             }
-            c => stack.push(c.to_owned()),
+            c => {
+                stack.push(c);
+                steps.push(stack.join("/"));
+            }
         }
     }
-    Some(stack)
+    let start: Vec<&str> = link_path.split('/').collect();
+    Some(Resolution {
+        steps,
+        resolved: stack.join("/"),
+        shallowest: start[..shallowest].join("/"),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +214,9 @@ struct Seen {
 pub struct KeptLink {
     pub path: String,
     pub resolved: String,
+    /// The shallowest directory that resolving the target passes through (`a/l -> ../a/x`
+    /// resolves to `a/x` but passes through the tree root on the way).
+    pub shallowest: String,
 }
 
 /// What a finished [`TreeWriter`] wrote.
@@ -209,11 +237,12 @@ impl Tree {
         if pack_root.is_empty() {
             return Ok(());
         }
+        let within =
+            |p: &str| p == pack_root || crate::checksum::strip_dir_prefix(p, pack_root).is_some();
         for link in &self.links {
-            if crate::checksum::strip_dir_prefix(&link.path, pack_root).is_some()
-                && link.resolved != pack_root
-                && crate::checksum::strip_dir_prefix(&link.resolved, pack_root).is_none()
-            {
+            // Once installed, the pack root's parent is PACKS_DIR: a target that climbs above
+            // the pack root, even only to come back down (`../ROOT/x`), names another pack.
+            if within(&link.path) && (!within(&link.resolved) || !within(&link.shallowest)) {
                 return Err(Error::UnsafeArchive {
                     origin: origin.to_owned(),
                     entry: link.path.clone(),
@@ -234,11 +263,13 @@ pub struct TreeWriter {
     limits: Limits,
     interrupt: Interrupt,
     seen: HashMap<String, Seen>,
-    pending_links: Vec<(String, String, String)>,
+    /// Symlinks to create in [`TreeWriter::finish`]: path, target, resolution.
+    pending_links: Vec<(String, String, Resolution)>,
     digest: ContentDigest,
     unpacked: u64,
     entries: u64,
     files: u64,
+    buf: Vec<u8>,
 }
 
 const COPY_BUF: usize = 256 * 1024;
@@ -262,6 +293,7 @@ impl TreeWriter {
             unpacked: 0,
             entries: 0,
             files: 0,
+            buf: Vec::new(),
         }
     }
 
@@ -377,8 +409,11 @@ impl TreeWriter {
         self.register(raw, &path, Kind::File { digest_index })?;
         let dest = self.root.join(&path);
         let file = create_new(&dest, kind).ctx(|| format!("creating {path} in staging"))?;
-        let mut out = HashingWriter::new(io::BufWriter::with_capacity(COPY_BUF, file));
-        let mut buf = vec![0u8; COPY_BUF];
+        // Chunks go straight to the file: the buffer is reused across entries, because
+        // allocating (and zeroing) one per file dominated extraction of many small files.
+        let mut out = HashingWriter::new(file);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(COPY_BUF, 0);
         loop {
             self.interrupt.check()?;
             let n = match reader.read(&mut buf) {
@@ -396,11 +431,8 @@ impl TreeWriter {
             out.write_all(&buf[..n])
                 .ctx(|| format!("writing {path} in staging"))?;
         }
-        let (writer, digest, _) = out.finish();
-        writer
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .ctx(|| format!("writing {path} in staging"))?;
+        self.buf = buf;
+        let (_, digest, _) = out.finish();
         self.files += 1;
         self.digest.push(ContentEntry { path, kind, digest });
         Ok(())
@@ -442,8 +474,7 @@ impl TreeWriter {
             kind: EntryKind::Symlink,
             digest: sha256_bytes(target.as_bytes()),
         });
-        self.pending_links
-            .push((path, target.to_owned(), resolved.join("/")));
+        self.pending_links.push((path, target.to_owned(), resolved));
         Ok(())
     }
 
@@ -520,17 +551,12 @@ impl TreeWriter {
     /// Checks the recorded links against the whole tree, creates them, and returns the tree.
     pub fn finish(self) -> Result<Tree> {
         let mut links = Vec::with_capacity(self.pending_links.len());
-        for (path, target, resolved) in &self.pending_links {
-            let mut prefix = String::new();
-            for comp in resolved.split('/').filter(|c| !c.is_empty()) {
-                if !prefix.is_empty() {
-                    prefix.push('/');
-                }
-                prefix.push_str(comp);
+        for (path, target, resolution) in &self.pending_links {
+            for step in &resolution.steps {
                 if let Some(Seen {
                     path: other,
                     kind: Kind::Symlink,
-                }) = self.seen.get(&prefix.to_lowercase())
+                }) = self.seen.get(&step.to_lowercase())
                 {
                     return Err(self.refuse(
                         path,
@@ -542,7 +568,8 @@ impl TreeWriter {
             }
             links.push(KeptLink {
                 path: path.clone(),
-                resolved: resolved.clone(),
+                resolved: resolution.resolved.clone(),
+                shallowest: resolution.shallowest.clone(),
             });
             make_symlink(target, &self.root.join(path))
                 .ctx(|| format!("creating symlink {path} in staging"))?;
@@ -632,8 +659,20 @@ mod tests {
 
     #[test]
     fn links_resolve_lexically_from_their_directory() {
-        assert_eq!(resolve_link("a/b/l", "../c").unwrap(), vec!["a", "c"]);
-        assert_eq!(resolve_link("l", "x/./y").unwrap(), vec!["x", "y"]);
+        let r = resolve_link("a/b/l", "../c").unwrap();
+        assert_eq!((r.resolved.as_str(), r.shallowest.as_str()), ("a/c", "a"));
+        assert_eq!(r.steps, vec!["a/c"]);
+        let r = resolve_link("l", "x/./y").unwrap();
+        assert_eq!((r.resolved.as_str(), r.shallowest.as_str()), ("x/y", ""));
+        assert_eq!(r.steps, vec!["x", "x/y"]);
         assert!(resolve_link("a/l", "../../x").is_none());
+        // `s/..` enters `s` before climbing back: the step is recorded.
+        let r = resolve_link("up", "s/..").unwrap();
+        assert_eq!(
+            (r.resolved.as_str(), r.steps.clone()),
+            ("", vec!["s".into()])
+        );
+        let r = resolve_link("top/l", "../top/x").unwrap();
+        assert_eq!((r.resolved.as_str(), r.shallowest.as_str()), ("top/x", ""));
     }
 }
