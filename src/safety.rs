@@ -612,12 +612,12 @@ fn create_new(path: &Path, kind: EntryKind) -> io::Result<fs::File> {
 }
 
 #[cfg(target_os = "linux")]
-fn libc_nofollow() -> i32 {
+pub(crate) fn libc_nofollow() -> i32 {
     0o400000 // O_NOFOLLOW on Linux
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
-fn libc_nofollow() -> i32 {
+pub(crate) fn libc_nofollow() -> i32 {
     0x0100 // O_NOFOLLOW on the BSDs and macOS
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::checksum::{Algorithm, Checksum, Hasher, HashingReader, LIMIT_EXCEEDED};
 use crate::error::{Error, IoContext, Result};
-use crate::safety::TreeWriter;
+use crate::safety::{Rule, TreeWriter};
 
 /// An archive format attune-pack reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,19 @@ pub fn extract_zip<R: Read + Seek>(
         archive: writer.origin().to_owned(),
         message: format!("not a readable zip: {e}"),
     })?;
+    // The zip reader keys entries by name and keeps only the last of a repeated name, so a
+    // duplicate would otherwise be replaced silently instead of refused.
+    if zip.has_duplicate_names() {
+        let start = zip.central_directory_start();
+        let mut inner = zip.into_inner();
+        let entry = first_duplicate_name(&mut inner, start)
+            .unwrap_or_else(|| "(a name listed twice in the central directory)".into());
+        return Err(Error::UnsafeArchive {
+            origin: writer.origin().to_owned(),
+            entry,
+            rule: Rule::Duplicate,
+        });
+    }
     for i in 0..zip.len() {
         let mut file = zip.by_index(i).map_err(|e| Error::ArchiveCorrupt {
             archive: writer.origin().to_owned(),
@@ -220,6 +233,28 @@ pub fn extract_zip<R: Read + Seek>(
         .finish()
         .map_err(|e| stream_error(writer, e, "reading the archive"))?;
     Ok(ArchiveDigest { checksums, bytes })
+}
+
+/// The first name that the zip central directory at `start` lists twice, read straight from
+/// the central file headers (the zip reader has already merged them).
+fn first_duplicate_name<R: Read + Seek>(reader: &mut R, start: u64) -> Option<String> {
+    reader.seek(SeekFrom::Start(start)).ok()?;
+    let mut seen = std::collections::HashSet::new();
+    let mut fixed = [0u8; 46];
+    loop {
+        reader.read_exact(&mut fixed).ok()?;
+        if fixed[..4] != *b"PK\x01\x02" {
+            return None;
+        }
+        let field = |at: usize| usize::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+        let (name_len, skip) = (field(28), field(30) + field(32));
+        let mut name = vec![0u8; name_len];
+        reader.read_exact(&mut name).ok()?;
+        if !seen.insert(name.clone()) {
+            return Some(String::from_utf8_lossy(&name).into_owned());
+        }
+        reader.seek(SeekFrom::Current(skip as i64)).ok()?;
+    }
 }
 
 /// Hashes a seekable input front to back as it is read; what the consumer skipped is read

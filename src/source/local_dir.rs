@@ -49,18 +49,35 @@ pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
             let target = target.to_str().ok_or_else(|| writer.not_utf8(&name))?;
             writer.symlink(&name, target)?;
         } else if ft.is_file() {
-            let mut file =
-                File::open(entry.path()).ctx(|| format!("opening {}", entry.path().display()))?;
-            let mode = file
+            // Never follow a link: the file may have been replaced by one since the walk saw it.
+            let mut file = open_no_follow(entry.path())
+                .ctx(|| format!("opening {}", entry.path().display()))?;
+            let meta = file
                 .metadata()
-                .map(|m| mode_of(&m))
                 .ctx(|| format!("reading {}", entry.path().display()))?;
-            writer.file(&name, mode, &mut file)?;
+            if !meta.is_file() {
+                return writer.special(&name, special_kind(&meta.file_type()));
+            }
+            writer.file(&name, mode_of(&meta), &mut file)?;
         } else {
             writer.special(&name, special_kind(&ft))?;
         }
     }
     Ok(())
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::safety::libc_nofollow())
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    File::open(path)
 }
 
 #[cfg(unix)]

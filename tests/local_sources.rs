@@ -1,0 +1,1020 @@
+//! Local sources through the real binary: archives and directories, big packs, checksums
+//! (files against the coreutils tools, directories against SPEC.md's definition and fixed
+//! vectors), pack.yaml location and validation, and the `--json` documents.
+
+#[path = "support/archives.rs"]
+mod archives;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use archives::*;
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    packs: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let packs = root.join("packs");
+        Env {
+            _tmp: tmp,
+            root,
+            packs,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--packs-dir")
+            .arg(&self.packs)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn install(&self, source: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["install", source.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Nothing installed: no pack directory, no receipt, empty staging.
+    fn assert_store_empty(&self) {
+        if !self.packs.exists() {
+            return;
+        }
+        let top = names_in(&self.packs);
+        assert!(
+            top.iter().all(|n| n == ".attune-pack"),
+            "packs dir holds {top:?}"
+        );
+        for sub in ["staging", "receipts", "versions"] {
+            let dir = self.packs.join(".attune-pack").join(sub);
+            if dir.exists() {
+                assert!(names_in(&dir).is_empty(), "{sub}/ is not empty");
+            }
+        }
+    }
+}
+
+fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: &Output) -> &Output {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+/// Asserts a failure's exit code and, in `--json` mode, its error document.
+fn assert_error(out: &Output, exit: i32, code: &str) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(exit),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+    let doc = json(out);
+    assert_eq!(doc["error"]["code"], code, "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap().to_owned();
+    assert!(!message.is_empty());
+    // clap's own usage errors carry a shorter summary in the document; every other error
+    // repeats the document's message on stderr.
+    if code != "usage" || !message.contains("argument") {
+        assert!(stderr(out).contains(&message), "stderr repeats the message");
+    }
+    message
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The files of a generated pack: (relative path, bytes, mode).
+fn generated_pack(pack_ref: &str, files: usize) -> Vec<(String, Vec<u8>, u32)> {
+    let mut out = vec![(
+        "pack.yaml".to_owned(),
+        format!("ref: {pack_ref}\nversion: 2.3.4\nlabel: Generated\n").into_bytes(),
+        0o644,
+    )];
+    for i in 0..files {
+        let mode = if i % 7 == 0 { 0o755 } else { 0o644 };
+        out.push((
+            format!("actions/d{:02}/f{i:04}.txt", i / 100),
+            format!("file {i}\n").into_bytes(),
+            mode,
+        ));
+    }
+    out
+}
+
+fn entries_of(files: &[(String, Vec<u8>, u32)]) -> Vec<Entry> {
+    files.iter().map(|(p, d, m)| file_mode(p, d, *m)).collect()
+}
+
+fn write_tree(dir: &Path, files: &[(String, Vec<u8>, u32)]) {
+    for (p, d, m) in files {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, d).unwrap();
+        #[cfg(unix)]
+        set_mode(&path, *m);
+        #[cfg(not(unix))]
+        let _ = m;
+    }
+}
+
+/// Every regular file under `dir`, relative, `/`-separated.
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn checksum_of(env: &Env, path: &Path) -> String {
+    let out = env.run(&["checksum", path.to_str().unwrap()]);
+    String::from_utf8(ok(&out).stdout.clone())
+        .unwrap()
+        .trim_end()
+        .to_owned()
+}
+
+fn assert_big_pack_installed(env: &Env, out: &Output, files: &[(String, Vec<u8>, u32)]) {
+    let receipt = json(ok(out));
+    let root = env.packs.join("bigpack");
+    assert_eq!(receipt["ref"], "bigpack");
+    assert_eq!(receipt["version"], "2.3.4");
+    assert_eq!(receipt["path"], root.to_str().unwrap());
+    let on_disk = files_under(&root);
+    assert_eq!(on_disk.len(), 5001);
+    let expected: BTreeSet<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    assert_eq!(on_disk, expected);
+    for i in [0usize, 1, 777, 4999] {
+        let path = root.join(format!("actions/d{:02}/f{i:04}.txt", i / 100));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("file {i}\n")
+        );
+        #[cfg(unix)]
+        assert_eq!(mode(&path), if i % 7 == 0 { 0o755 } else { 0o644 });
+    }
+    // The receipt's content checksum is the checksum of what is on disk.
+    assert_eq!(receipt["checksum"]["content"], checksum_of(env, &root));
+    let listed = json(ok(&env.run(&["--json", "list"])));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(names_in(&env.packs.join(".attune-pack/staging")).is_empty());
+}
+
+// ---- big packs -------------------------------------------------------------------------
+
+#[test]
+fn installs_5000_files_from_a_local_tar_gz_and_a_local_directory_with_equal_content() {
+    let files = generated_pack("bigpack", 5000);
+
+    let from_archive = Env::new();
+    let archive = from_archive.write("big.tar.gz", &tar_gz(&entries_of(&files)));
+    let out = from_archive.install(&archive, &["--json"]);
+    assert_big_pack_installed(&from_archive, &out, &files);
+    let archive_receipt = json(&out);
+    assert_eq!(archive_receipt["source"]["kind"], "local_archive");
+    assert_eq!(
+        archive_receipt["checksum"]["archive"],
+        format!("sha256:{}", sha256_hex(&std::fs::read(&archive).unwrap()))
+    );
+
+    let from_dir = Env::new();
+    let src = from_dir.root.join("bigpack-src");
+    write_tree(&src, &files);
+    let out = from_dir.install(&src, &["--json"]);
+    assert_big_pack_installed(&from_dir, &out, &files);
+    let dir_receipt = json(&out);
+    assert_eq!(dir_receipt["source"]["kind"], "local_directory");
+    assert_eq!(dir_receipt["source"]["path"], src.to_str().unwrap());
+    assert_eq!(dir_receipt["checksum"]["archive"], serde_json::Value::Null);
+    // Same files, same content checksum, whatever the source; and it is the source dir's.
+    assert_eq!(
+        dir_receipt["checksum"]["content"],
+        archive_receipt["checksum"]["content"]
+    );
+    assert_eq!(
+        dir_receipt["checksum"]["content"],
+        checksum_of(&from_dir, &src)
+    );
+}
+
+// ---- checksum FILE ---------------------------------------------------------------------
+
+fn coreutils(tool: &str, path: &Path) -> String {
+    let out = Command::new(tool).arg(path).output().unwrap();
+    assert!(out.status.success(), "{tool} failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn checksum_of_a_file_matches_the_coreutils_tools() {
+    let env = Env::new();
+    let mut bytes = Vec::new();
+    for i in 0..200_000u32 {
+        bytes.extend_from_slice(&i.to_le_bytes());
+    }
+    let path = env.write("blob.bin", &bytes);
+    let p = path.to_str().unwrap();
+    let out = env.run(&["checksum", p]);
+    assert_eq!(
+        String::from_utf8(ok(&out).stdout.clone()).unwrap(),
+        format!("sha256:{}\n", coreutils("sha256sum", &path)),
+        "exactly `ALGO:HEX` on one line"
+    );
+    for (algo, tool) in [
+        ("sha256", "sha256sum"),
+        ("sha512", "sha512sum"),
+        ("sha1", "sha1sum"),
+        ("md5", "md5sum"),
+    ] {
+        let out = env.run(&["checksum", p, "--algorithm", algo]);
+        assert_eq!(
+            String::from_utf8(ok(&out).stdout.clone())
+                .unwrap()
+                .trim_end(),
+            format!("{algo}:{}", coreutils(tool, &path)),
+            "{algo}"
+        );
+    }
+    let doc = json(ok(&env.run(&[
+        "--json",
+        "checksum",
+        p,
+        "--algorithm",
+        "sha512",
+    ])));
+    assert_eq!(
+        doc,
+        serde_json::json!({"path": p, "checksum": format!("sha512:{}", coreutils("sha512sum", &path))})
+    );
+}
+
+#[test]
+fn checksum_of_an_empty_file_is_the_well_known_empty_digest() {
+    let env = Env::new();
+    let path = env.write("empty", b"");
+    assert_eq!(
+        checksum_of(&env, &path),
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+}
+
+#[test]
+fn checksum_errors_have_the_right_exit_codes() {
+    let env = Env::new();
+    let dir = env.root.join("d");
+    std::fs::create_dir(&dir).unwrap();
+    let file = env.write("f", b"x");
+    let out = env.run(&[
+        "--json",
+        "checksum",
+        dir.to_str().unwrap(),
+        "--algorithm",
+        "md5",
+    ]);
+    let msg = assert_error(&out, 2, "usage");
+    assert!(msg.contains("sha256"), "{msg}");
+    let out = env.run(&[
+        "--json",
+        "checksum",
+        file.to_str().unwrap(),
+        "--algorithm",
+        "crc32",
+    ]);
+    assert_error(&out, 2, "usage");
+    let missing = env.root.join("missing");
+    let out = env.run(&["--json", "checksum", missing.to_str().unwrap()]);
+    assert_error(&out, 4, "not_found");
+}
+
+// ---- checksum DIR: SPEC.md's content checksum --------------------------------------------
+
+/// The test-vector directory: a file, an uppercase name, an executable, a symlink, names whose
+/// byte order differs from a per-component order (`sub-file` < `sub/b.txt`), an empty
+/// directory and a `.git/` that must not count.
+#[cfg(unix)]
+fn vector_dir(at: &Path) {
+    std::fs::create_dir_all(at.join("sub")).unwrap();
+    std::fs::create_dir_all(at.join("empty/nested")).unwrap();
+    std::fs::create_dir_all(at.join(".git/objects")).unwrap();
+    std::fs::write(at.join("Z.txt"), "upper\n").unwrap();
+    std::fs::write(at.join("a.txt"), "hello\n").unwrap();
+    std::fs::write(at.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    set_mode(&at.join("run.sh"), 0o755);
+    std::os::unix::fs::symlink("a.txt", at.join("link")).unwrap();
+    std::fs::write(at.join("sub-file"), "").unwrap();
+    std::fs::write(at.join("sub/b.txt"), "b\n").unwrap();
+    set_mode(&at.join("sub/b.txt"), 0o600);
+    std::fs::write(at.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(at.join(".git/objects/x"), "blob").unwrap();
+}
+
+/// SPEC.md's definition, computed here independently of the crate: sha256 over
+/// `PATH\0KIND\0DIGEST\n` lines sorted by path bytes.
+fn spec_content_checksum(lines: &[(&str, char, &[u8])]) -> String {
+    let mut lines = lines.to_vec();
+    lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut text = Vec::new();
+    for (path, kind, content) in lines {
+        text.extend_from_slice(path.as_bytes());
+        text.push(0);
+        text.push(kind as u8);
+        text.push(0);
+        text.extend_from_slice(sha256_hex(content).as_bytes());
+        text.push(b'\n');
+    }
+    format!("sha256:{}", sha256_hex(&text))
+}
+
+const VECTOR_DIR: &str = "sha256:44c16ff6fade8e870519e5df0a7696acfc2ca0077807f512100bf852483ea92e";
+const VECTOR_ONE_FILE: &str =
+    "sha256:490e9b050b6317817fedd12b8e2929290296ce1964ec6023cf6905dca9cf3379";
+const VECTOR_EMPTY: &str =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+#[cfg(unix)]
+#[test]
+fn checksum_of_a_directory_follows_the_spec_definition_and_vectors() {
+    let env = Env::new();
+    let dir = env.root.join("vector");
+    vector_dir(&dir);
+    let independent = spec_content_checksum(&[
+        ("Z.txt", 'f', b"upper\n"),
+        ("a.txt", 'f', b"hello\n"),
+        ("run.sh", 'x', b"#!/bin/sh\necho hi\n"),
+        ("link", 'l', b"a.txt"),
+        ("sub-file", 'f', b""),
+        ("sub/b.txt", 'f', b"b\n"),
+    ]);
+    assert_eq!(independent, VECTOR_DIR);
+    assert_eq!(checksum_of(&env, &dir), VECTOR_DIR);
+    let doc = json(ok(&env.run(&["--json", "checksum", dir.to_str().unwrap()])));
+    assert_eq!(doc["checksum"], VECTOR_DIR);
+    assert_eq!(doc["path"], dir.to_str().unwrap());
+
+    // `.git/` and empty directories contribute nothing.
+    std::fs::write(dir.join(".git/HEAD"), "changed").unwrap();
+    std::fs::create_dir_all(dir.join("another/empty")).unwrap();
+    assert_eq!(checksum_of(&env, &dir), VECTOR_DIR);
+    // The executable bit is part of it.
+    set_mode(&dir.join("run.sh"), 0o644);
+    assert_ne!(checksum_of(&env, &dir), VECTOR_DIR);
+}
+
+#[test]
+fn checksum_of_tiny_directories_matches_fixed_vectors() {
+    let env = Env::new();
+    let one = env.root.join("one");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::write(one.join("a.txt"), "hello\n").unwrap();
+    assert_eq!(
+        spec_content_checksum(&[("a.txt", 'f', b"hello\n")]),
+        VECTOR_ONE_FILE
+    );
+    assert_eq!(checksum_of(&env, &one), VECTOR_ONE_FILE);
+    let empty = env.root.join("empty");
+    std::fs::create_dir_all(empty.join("only/dirs")).unwrap();
+    assert_eq!(checksum_of(&env, &empty), VECTOR_EMPTY);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_installed_content_checksum_is_the_checksum_of_the_installed_directory() {
+    let env = Env::new();
+    let src = env.root.join("src");
+    vector_dir(&src);
+    std::fs::write(src.join("pack.yaml"), "ref: vec\nversion: 1.0.0\n").unwrap();
+    let pack_line = ("pack.yaml", 'f', b"ref: vec\nversion: 1.0.0\n".as_slice());
+    let expected = spec_content_checksum(&[
+        ("Z.txt", 'f', b"upper\n"),
+        ("a.txt", 'f', b"hello\n"),
+        ("run.sh", 'x', b"#!/bin/sh\necho hi\n"),
+        ("link", 'l', b"a.txt"),
+        ("sub-file", 'f', b""),
+        ("sub/b.txt", 'f', b"b\n"),
+        pack_line,
+    ]);
+    let receipt = json(ok(&env.install(&src, &["--json"])));
+    assert_eq!(receipt["checksum"]["content"], expected);
+    assert_eq!(checksum_of(&env, &env.packs.join("vec")), expected);
+    assert_eq!(checksum_of(&env, &src), expected);
+    // The installed tree has the link, the modes, and neither `.git/` nor empty dirs matter.
+    let root = env.packs.join("vec");
+    assert_eq!(
+        std::fs::read_link(root.join("link")).unwrap(),
+        Path::new("a.txt")
+    );
+    assert!(!root.join(".git").exists());
+    assert_eq!(mode(&root.join("sub/b.txt")), 0o644);
+    assert_eq!(mode(&root.join("run.sh")), 0o755);
+
+    // From an archive of the same files in a GitHub-style subdirectory: the same content
+    // checksum (paths are relative to the pack root).
+    let env2 = Env::new();
+    let archive = env2.write(
+        "vec.tar.gz",
+        &tar_gz(&[
+            file("vec-main/pack.yaml", b"ref: vec\nversion: 1.0.0\n"),
+            file("vec-main/Z.txt", b"upper\n"),
+            file("vec-main/a.txt", b"hello\n"),
+            file_mode("vec-main/run.sh", b"#!/bin/sh\necho hi\n", 0o775),
+            symlink("vec-main/link", "a.txt"),
+            file("vec-main/sub-file", b""),
+            file_mode("vec-main/sub/b.txt", b"b\n", 0o600),
+            dir("vec-main/empty/"),
+        ]),
+    );
+    let receipt = json(ok(&env2.install(&archive, &["--json"])));
+    assert_eq!(receipt["checksum"]["content"], expected);
+}
+
+// ---- --checksum on local sources ---------------------------------------------------------
+
+fn small_pack_entries(pack_ref: &str) -> Vec<Entry> {
+    vec![
+        pack_yaml("", pack_ref),
+        file_mode("actions/run.sh", b"#!/bin/sh\necho hi\n", 0o755),
+    ]
+}
+
+#[test]
+fn install_checksum_matches_the_archive_bytes() {
+    let env = Env::new();
+    let bytes = tar_gz(&small_pack_entries("sumpack"));
+    let archive = env.write("sumpack.tar.gz", &bytes);
+    let sha256 = format!("sha256:{}", sha256_hex(&bytes).to_uppercase());
+    let receipt = json(ok(
+        &env.install(&archive, &["--json", "--checksum", &sha256])
+    ));
+    assert_eq!(
+        receipt["checksum"]["archive"],
+        format!("sha256:{}", sha256_hex(&bytes))
+    );
+
+    // sha512 and the SRI form are read too.
+    let env = Env::new();
+    let archive = env.write("sumpack.tar.gz", &bytes);
+    let sha512 = format!("sha512:{}", coreutils("sha512sum", &archive));
+    ok(&env.install(&archive, &["--checksum", &sha512]));
+    let env = Env::new();
+    let archive = env.write("sumpack.tar.gz", &bytes);
+    use base64::Engine as _;
+    let sri = format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes))
+    );
+    ok(&env.install(&archive, &["--checksum", &sri]));
+    assert!(env.packs.join("sumpack/pack.yaml").is_file());
+}
+
+#[test]
+fn install_checksum_mismatch_is_refused_with_expected_actual_source_and_hint() {
+    let env = Env::new();
+    let bytes = zip(&small_pack_entries("sumpack"));
+    let archive = env.write("sumpack.zip", &bytes);
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let out = env.install(&archive, &["--json", "--checksum", &wrong]);
+    let msg = assert_error(&out, 3, "checksum_mismatch");
+    assert!(msg.contains(&wrong), "expected: {msg}");
+    assert!(
+        msg.contains(&format!("sha256:{}", sha256_hex(&bytes))),
+        "actual: {msg}"
+    );
+    assert!(msg.contains(archive.to_str().unwrap()), "source: {msg}");
+    assert!(msg.contains("hint"), "hint: {msg}");
+    let err = stderr(&out);
+    assert!(err.contains("expected") && err.contains("actual"), "{err}");
+    env.assert_store_empty();
+}
+
+#[test]
+fn install_checksum_of_a_directory_is_its_content_checksum() {
+    let env = Env::new();
+    let src = env.root.join("dirpack");
+    write_tree(
+        &src,
+        &[
+            (
+                "pack.yaml".into(),
+                b"ref: dirpack\nversion: 1.0.0\n".to_vec(),
+                0o644,
+            ),
+            ("a.txt".into(), b"a\n".to_vec(), 0o644),
+        ],
+    );
+    let content = checksum_of(&env, &src);
+    let wrong = format!("sha256:{}", "f".repeat(64));
+    let msg = assert_error(
+        &env.install(&src, &["--json", "--checksum", &wrong]),
+        3,
+        "checksum_mismatch",
+    );
+    assert!(msg.contains(&content) && msg.contains(&wrong), "{msg}");
+    env.assert_store_empty();
+    let receipt = json(ok(&env.install(&src, &["--json", "--checksum", &content])));
+    assert_eq!(receipt["checksum"]["content"], content);
+}
+
+// ---- pack.yaml location and validation ----------------------------------------------------
+
+#[test]
+fn pack_yaml_is_found_in_root_pack_dir_and_a_single_subdirectory() {
+    for (layout, prefix) in [("root", ""), ("pack/", "pack/"), ("subdir", "repo-1.0.0/")] {
+        for format in ["tar.gz", "zip", "dir"] {
+            let env = Env::new();
+            let entries = vec![
+                pack_yaml(prefix, "located"),
+                file(&format!("{prefix}actions/a.txt"), b"a\n"),
+                file("README-outside.md", b"not in the pack unless at the root"),
+            ];
+            let source = match format {
+                "tar.gz" => env.write("src.tar.gz", &tar_gz(&entries)),
+                "zip" => env.write("src.zip", &zip(&entries)),
+                _ => {
+                    let dir = env.root.join("src");
+                    write_tree(
+                        &dir,
+                        &[
+                            (
+                                format!("{prefix}pack.yaml"),
+                                b"ref: located\nversion: 1.0.0\n".to_vec(),
+                                0o644,
+                            ),
+                            (format!("{prefix}actions/a.txt"), b"a\n".to_vec(), 0o644),
+                            (
+                                "README-outside.md".into(),
+                                b"not in the pack unless at the root".to_vec(),
+                                0o644,
+                            ),
+                        ],
+                    );
+                    dir
+                }
+            };
+            let out = env.install(&source, &["--json"]);
+            ok(&out);
+            let root = env.packs.join("located");
+            assert!(root.join("pack.yaml").is_file(), "{layout} {format}");
+            assert!(root.join("actions/a.txt").is_file(), "{layout} {format}");
+            assert_eq!(
+                root.join("README-outside.md").exists(),
+                prefix.is_empty(),
+                "{layout} {format}: only the pack root is installed"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_pack_yaml_is_exit_4_listing_every_path_searched() {
+    let env = Env::new();
+    let archive = env.write(
+        "nopack.tar.gz",
+        &tar_gz(&[file("docs/readme.md", b"x"), file("README", b"x")]),
+    );
+    let msg = assert_error(&env.install(&archive, &["--json"]), 4, "pack_yaml_missing");
+    for searched in [
+        "pack.yaml",
+        "pack/pack.yaml",
+        "docs/pack.yaml",
+        "docs/pack/pack.yaml",
+    ] {
+        assert!(msg.contains(searched), "`{searched}` not listed: {msg}");
+    }
+    env.assert_store_empty();
+}
+
+#[test]
+fn two_candidate_subdirectories_are_an_ambiguity_exit_6() {
+    let env = Env::new();
+    let src = env.root.join("two");
+    write_tree(
+        &src,
+        &[
+            (
+                "alpha/pack.yaml".into(),
+                b"ref: alpha\nversion: 1.0.0\n".to_vec(),
+                0o644,
+            ),
+            (
+                "beta/pack.yaml".into(),
+                b"ref: beta\nversion: 1.0.0\n".to_vec(),
+                0o644,
+            ),
+        ],
+    );
+    let msg = assert_error(&env.install(&src, &["--json"]), 6, "invalid_pack");
+    assert!(msg.contains("ambiguous"), "{msg}");
+    assert!(msg.contains("alpha") && msg.contains("beta"), "{msg}");
+    env.assert_store_empty();
+}
+
+#[test]
+fn invalid_ref_or_version_is_exit_6_naming_file_and_field() {
+    for (yaml, field) in [
+        ("ref: Bad Ref\nversion: 1.0.0\n", "ref"),
+        ("ref: ../escape\nversion: 1.0.0\n", "ref"),
+        ("version: 1.0.0\n", "ref"),
+        ("ref: okref\nversion: not-a-version\n", "version"),
+        ("ref: okref\n", "version"),
+    ] {
+        let env = Env::new();
+        let archive = env.write("bad.tar.gz", &tar_gz(&[file("pack.yaml", yaml.as_bytes())]));
+        let msg = assert_error(&env.install(&archive, &["--json"]), 6, "invalid_pack");
+        assert!(msg.contains("pack.yaml"), "{yaml:?}: {msg}");
+        assert!(msg.contains(&format!("`{field}`")), "{yaml:?}: {msg}");
+        env.assert_store_empty();
+    }
+}
+
+#[test]
+fn stackstorm_short_version_installs_as_semver_with_a_warning() {
+    let env = Env::new();
+    let src = env.root.join("st2");
+    write_tree(
+        &src,
+        &[(
+            "pack.yaml".into(),
+            b"ref: st2pack\nname: StackStorm pack\nversion: \"1.0\"\ntags: [legacy]\n".to_vec(),
+            0o644,
+        )],
+    );
+    let out = env.install(&src, &["--json"]);
+    let receipt = json(ok(&out));
+    assert_eq!(receipt["version"], "1.0.0");
+    assert_eq!(receipt["label"], "StackStorm pack");
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning") && err.contains("`1.0`") && err.contains("1.0.0"),
+        "{err}"
+    );
+}
+
+// ---- local directories ---------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_local_directory_is_copied_without_git_and_with_exec_bits() {
+    let env = Env::new();
+    let src = env.root.join("work-tree");
+    write_tree(
+        &src,
+        &[
+            (
+                "pack.yaml".into(),
+                b"ref: tree\nversion: 0.1.0\n".to_vec(),
+                0o644,
+            ),
+            ("actions/run.sh".into(), b"#!/bin/sh\n".to_vec(), 0o755),
+            ("actions/group.sh".into(), b"#!/bin/sh\n".to_vec(), 0o775),
+            ("actions/data.json".into(), b"{}".to_vec(), 0o664),
+            (
+                ".git/HEAD".into(),
+                b"ref: refs/heads/main\n".to_vec(),
+                0o644,
+            ),
+            (
+                ".git/hooks/pre-commit".into(),
+                b"#!/bin/sh\n".to_vec(),
+                0o755,
+            ),
+            (
+                "sub/.git".into(),
+                b"gitdir: ../.git/modules/sub\n".to_vec(),
+                0o644,
+            ),
+        ],
+    );
+    std::os::unix::fs::symlink("run.sh", src.join("actions/alias.sh")).unwrap();
+    std::fs::create_dir(src.join("empty")).unwrap();
+    let receipt = json(ok(&env.install(&src, &["--json"])));
+    let root = env.packs.join("tree");
+    assert!(!root.join(".git").exists());
+    assert!(!root.join("sub/.git").exists());
+    assert_eq!(mode(&root.join("actions/run.sh")), 0o755);
+    assert_eq!(mode(&root.join("actions/group.sh")), 0o755);
+    assert_eq!(mode(&root.join("actions/data.json")), 0o644);
+    assert_eq!(
+        std::fs::read_link(root.join("actions/alias.sh")).unwrap(),
+        Path::new("run.sh")
+    );
+    assert!(root.join("empty").is_dir());
+    // The source is untouched.
+    assert!(src.join(".git/HEAD").is_file());
+    assert_eq!(mode(&src.join("actions/group.sh")), 0o775);
+    assert_eq!(receipt["checksum"]["content"], checksum_of(&env, &src));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_local_directory_with_an_escaping_symlink_is_refused() {
+    for (name, target, rule) in [
+        ("etc", "/etc", "symlinks must have a relative target"),
+        ("up", "../..", "symlink target resolves outside the pack"),
+        ("hop", "self/..", "passes through another symlink"),
+    ] {
+        let env = Env::new();
+        let src = env.root.join("linky");
+        write_tree(
+            &src,
+            &[(
+                "pack.yaml".into(),
+                b"ref: linky\nversion: 1.0.0\n".to_vec(),
+                0o644,
+            )],
+        );
+        std::os::unix::fs::symlink(".", src.join("self")).unwrap();
+        std::os::unix::fs::symlink(target, src.join(name)).unwrap();
+        let msg = assert_error(&env.install(&src, &["--json"]), 3, "unsafe_archive");
+        assert!(
+            msg.contains(&format!("`{name}`")) && msg.contains(rule),
+            "{msg}"
+        );
+        env.assert_store_empty();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_local_directory_with_a_fifo_is_refused() {
+    let env = Env::new();
+    let src = env.root.join("fifo");
+    write_tree(
+        &src,
+        &[(
+            "pack.yaml".into(),
+            b"ref: fifo\nversion: 1.0.0\n".to_vec(),
+            0o644,
+        )],
+    );
+    let status = Command::new("mkfifo")
+        .arg(src.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let msg = assert_error(&env.install(&src, &["--json"]), 3, "unsafe_archive");
+    assert!(msg.contains("`pipe`") && msg.contains("FIFO"), "{msg}");
+    env.assert_store_empty();
+}
+
+// ---- formats by magic bytes, no external programs -------------------------------------------
+
+#[test]
+fn archive_format_comes_from_magic_bytes_not_the_name() {
+    for (name, bytes) in [
+        ("really-a-zip.tar.gz", zip(&small_pack_entries("magic"))),
+        ("really-a-tar.zip", tar(&small_pack_entries("magic"))),
+        ("really-a-tgz.tar", tar_gz(&small_pack_entries("magic"))),
+        ("no-extension", tar_gz(&small_pack_entries("magic"))),
+    ] {
+        let env = Env::new();
+        let archive = env.write(name, &bytes);
+        ok(&env.install(&archive, &[]));
+        assert!(env.packs.join("magic/actions/run.sh").is_file(), "{name}");
+    }
+    let env = Env::new();
+    let junk = env.write("junk.tar.gz", b"<html>not an archive</html>");
+    assert_error(&env.install(&junk, &["--json"]), 1, "archive_corrupt");
+    env.assert_store_empty();
+}
+
+#[test]
+fn a_truncated_archive_is_archive_corrupt() {
+    let env = Env::new();
+    let mut bytes = tar_gz(
+        &generated_pack("cut", 50)
+            .iter()
+            .map(|(p, d, m)| file_mode(p, d, *m))
+            .collect::<Vec<_>>(),
+    );
+    bytes.truncate(bytes.len() / 2);
+    let archive = env.write("cut.tar.gz", &bytes);
+    assert_error(&env.install(&archive, &["--json"]), 1, "archive_corrupt");
+    env.assert_store_empty();
+}
+
+#[test]
+fn install_works_with_an_empty_environment_and_no_programs() {
+    let env = Env::new();
+    let archive = env.write("envpack.tar.gz", &tar_gz(&small_pack_entries("envpack")));
+    let src = env.root.join("envdir");
+    write_tree(
+        &src,
+        &[
+            (
+                "pack.yaml".into(),
+                b"ref: envdir\nversion: 1.0.0\n".to_vec(),
+                0o644,
+            ),
+            ("a.txt".into(), b"a".to_vec(), 0o644),
+        ],
+    );
+    for source in [&archive, &src] {
+        let out = Command::new(BIN)
+            .env_clear()
+            .env("PATH", "/nonexistent")
+            .arg("--packs-dir")
+            .arg(&env.packs)
+            .arg("install")
+            .arg(source)
+            .output()
+            .unwrap();
+        ok(&out);
+    }
+    assert!(env.packs.join("envpack/actions/run.sh").is_file());
+    assert!(env.packs.join("envdir/a.txt").is_file());
+    // The same for `checksum` and `list`.
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("PATH", "/nonexistent")
+        .arg("--packs-dir")
+        .arg(&env.packs)
+        .arg("list")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(ok(&out).stdout.clone()).unwrap();
+    assert!(
+        text.contains("envpack") && text.contains("envdir"),
+        "{text}"
+    );
+}
+
+// ---- --json documents ------------------------------------------------------------------------
+
+#[test]
+fn json_documents_for_install_list_show_uninstall_checksum_and_errors() {
+    let env = Env::new();
+    let bytes = tar_gz(&small_pack_entries("jsonpack"));
+    let archive = env.write("jsonpack.tgz", &bytes);
+
+    let install = json(ok(&env.install(&archive, &["--json"])));
+    let root = env.packs.join("jsonpack");
+    for key in [
+        "ref",
+        "version",
+        "label",
+        "path",
+        "installed_at",
+        "source",
+        "checksum",
+        "tests",
+    ] {
+        assert!(
+            install.get(key).is_some(),
+            "receipt lacks `{key}`: {install}"
+        );
+    }
+    assert_eq!(install["ref"], "jsonpack");
+    assert_eq!(install["version"], "1.0.0");
+    assert_eq!(install["label"], "Test pack");
+    assert_eq!(install["path"], root.to_str().unwrap());
+    let at = install["installed_at"].as_str().unwrap();
+    assert!(
+        at.len() >= 20 && at.as_bytes()[10] == b'T' && (at.ends_with('Z') || at.contains('+')),
+        "RFC 3339: {at}"
+    );
+    assert_eq!(install["source"]["kind"], "local_archive");
+    assert_eq!(install["source"]["path"], archive.to_str().unwrap());
+    assert_eq!(
+        install["checksum"]["archive"],
+        format!("sha256:{}", sha256_hex(&bytes))
+    );
+    assert_eq!(install["checksum"]["content"], checksum_of(&env, &root));
+    assert_eq!(install["tests"]["status"], "none");
+    for n in ["passed", "failed", "skipped"] {
+        assert_eq!(install["tests"][n], 0);
+    }
+
+    let list = json(ok(&env.run(&["--json", "list"])));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["ref"], "jsonpack");
+    assert_eq!(list[0]["checksum"], install["checksum"]);
+
+    let show = json(ok(&env.run(&["--json", "show", "jsonpack"])));
+    assert_eq!(show, install);
+
+    let checksum = json(ok(&env.run(&[
+        "--json",
+        "checksum",
+        archive.to_str().unwrap(),
+    ])));
+    assert_eq!(
+        checksum,
+        serde_json::json!({"path": archive.to_str().unwrap(), "checksum": format!("sha256:{}", sha256_hex(&bytes))})
+    );
+
+    // Errors: exactly one document on stdout, with the exit code of SPEC.md's table.
+    let again = env.install(&archive, &["--json"]);
+    let msg = assert_error(&again, 5, "already_installed");
+    assert!(msg.contains("--force"), "{msg}");
+    let msg = assert_error(&env.run(&["--json", "show", "nosuch"]), 4, "not_found");
+    assert!(msg.contains("nosuch"), "{msg}");
+    assert_error(&env.run(&["--json", "uninstall", "nosuch"]), 4, "not_found");
+    assert_error(
+        &env.run(&["--json", "install", "--bogus-flag", "x"]),
+        2,
+        "usage",
+    );
+
+    // --force replaces it.
+    let forced = json(ok(&env.install(&archive, &["--json", "--force"])));
+    assert_eq!(forced["ref"], "jsonpack");
+
+    let removed = json(ok(&env.run(&["--json", "uninstall", "jsonpack"])));
+    assert_eq!(removed, serde_json::json!({"removed": "jsonpack"}));
+    assert!(!root.exists());
+    assert_eq!(
+        json(ok(&env.run(&["--json", "list"]))),
+        serde_json::json!([])
+    );
+    env.assert_store_empty();
+}
+
+#[test]
+fn install_reports_the_detected_source_kind_on_stderr() {
+    let env = Env::new();
+    let archive = env.write("kind.tar.gz", &tar_gz(&small_pack_entries("kind")));
+    let out = env.install(&archive, &[]);
+    let err = stderr(ok(&out));
+    assert!(
+        err.contains("Installing pack from:") && err.contains("local archive"),
+        "{err}"
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains("kind") && text.contains("1.0.0"), "{text}");
+}
