@@ -235,24 +235,23 @@ fn is_executable(_path: &Path) -> bool {
     false
 }
 
-/// `N word` pairs from a summary line such as `3 passed, 1 failed, 2 skipped in 0.1s`.
+/// The count a summary line gives for `word`: pytest writes `3 passed, 1 failed`, unittest
+/// writes `FAILED (failures=1, errors=2)`.
 fn count_of(line: &str, word: &str) -> u32 {
     let tokens: Vec<&str> = line
-        .split(|c: char| c == ',' || c.is_whitespace() || c == '=' || c == '(' || c == ')')
+        .split(|c: char| c == ',' || c.is_whitespace() || c == '(' || c == ')')
         .filter(|t| !t.is_empty())
         .collect();
-    tokens
+    let keyed = tokens
+        .iter()
+        .filter_map(|t| t.split_once('='))
+        .filter(|(k, _)| k.starts_with(word))
+        .filter_map(|(_, v)| v.parse::<u32>().ok());
+    let counted = tokens
         .windows(2)
-        .filter_map(|w| {
-            if w[1].starts_with(word) {
-                w[0].parse::<u32>().ok()
-            } else if w[0].starts_with(word) {
-                w[1].parse::<u32>().ok()
-            } else {
-                None
-            }
-        })
-        .sum()
+        .filter(|w| w[1].starts_with(word))
+        .filter_map(|w| w[0].parse::<u32>().ok());
+    keyed.chain(counted).sum()
 }
 
 fn pytest_counts(output: &str) -> Option<(u32, u32, u32)> {

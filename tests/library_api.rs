@@ -108,7 +108,7 @@ async fn hooks_see_the_commit_and_events_reach_the_caller() {
         *hooks.calls.lock().unwrap(),
         vec!["before embedded 0.3.0", "after embedded"]
     );
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     assert!(
         matches!(
             &events[0],
