@@ -12,6 +12,17 @@ pub struct Located {
     pub dir: PathBuf,
 }
 
+impl Located {
+    /// `name` inside the pack root, as a path relative to the source (`pack/pack.yaml`).
+    pub fn rel_file(&self, name: &str) -> String {
+        if self.rel.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.rel)
+        }
+    }
+}
+
 /// Finds the pack root in `tree`; `origin` names the source in errors.
 pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
     let mut searched = Vec::new();

@@ -190,9 +190,14 @@ fn scalar_text(v: &Value) -> Option<String> {
 impl Manifest {
     /// Reads and validates a pack.yaml file.
     pub fn load(path: &Path) -> Result<Manifest> {
+        Manifest::load_as(path, &path.display().to_string())
+    }
+
+    /// Reads and validates a pack.yaml file, naming it `origin` in errors and warnings.
+    pub fn load_as(path: &Path, origin: &str) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidPack(format!("{}: cannot read: {e}", path.display())))?;
-        Manifest::parse(&text, &path.display().to_string())
+            .map_err(|e| Error::InvalidPack(format!("{origin}: cannot read: {e}")))?;
+        Manifest::parse(&text, origin)
     }
 
     /// Parses pack.yaml text; `origin` names the file in errors.

@@ -300,3 +300,20 @@ fn unrecognised_sources_and_bad_flags_are_usage_errors() {
     let out = run(&packs, &["install", "--checksum", "sha256:zz", "."]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn pack_yaml_errors_name_the_source_and_the_file_in_it_not_staging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let src = tmp.path().join("badp");
+    std::fs::create_dir_all(src.join("pack")).unwrap();
+    std::fs::write(src.join("pack/pack.yaml"), "ref: Bad Ref\nversion: 1.0.0\n").unwrap();
+    let out = run(&packs, &["install", src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: pack/pack.yaml: field `ref`", src.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("staging"), "{stderr}");
+}

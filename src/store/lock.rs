@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
+use crate::interrupt::Interrupt;
 
 /// Holds the lock until dropped (the OS releases it with the file descriptor, also on crash).
 #[derive(Debug)]
@@ -17,7 +18,12 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Takes the lock at `path`; when another process holds it, calls `on_wait` once (so the user
 /// hears why nothing happens) and retries until `timeout`.
-pub fn acquire(path: &Path, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<LockFile> {
+pub fn acquire(
+    path: &Path,
+    timeout: Duration,
+    on_wait: &dyn Fn(&Path),
+    interrupt: &Interrupt,
+) -> Result<LockFile> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -34,6 +40,7 @@ pub fn acquire(path: &Path, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Resul
                 return Err(Error::io(format!("locking {}", path.display()), e))
             }
         }
+        interrupt.check()?;
         if !told {
             on_wait(path);
             told = true;

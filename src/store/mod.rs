@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{exists, remove_any, write_atomic};
+use crate::interrupt::Interrupt;
 use crate::receipt::Receipt;
 
 const META: &str = ".attune-pack";
@@ -36,13 +37,18 @@ impl Store {
 
     /// Takes the store-wide lock (waiting up to `timeout`, calling `on_wait` once if another
     /// process holds it), then recovers from any interrupted command. Blocking.
-    pub fn lock(&self, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<LockedStore> {
+    pub fn lock(
+        &self,
+        timeout: Duration,
+        on_wait: &dyn Fn(&Path),
+        interrupt: &Interrupt,
+    ) -> Result<LockedStore> {
         let meta = self.packs_dir.join(META);
         for dir in ["receipts", "versions", "staging"] {
             fs::create_dir_all(meta.join(dir))
                 .ctx(|| format!("creating the pack store in {}", self.packs_dir.display()))?;
         }
-        let lock = lock::acquire(&meta.join("lock"), timeout, on_wait)?;
+        let lock = lock::acquire(&meta.join("lock"), timeout, on_wait, interrupt)?;
         let store = LockedStore {
             packs_dir: self.packs_dir.clone(),
             meta,
@@ -174,7 +180,7 @@ impl LockedStore {
                 ));
             }
         }
-        kept.sort_by(|a, b| b.0.cmp(&a.0));
+        kept.sort_by_key(|k| std::cmp::Reverse(k.0));
         Ok(kept
             .into_iter()
             .map(|(_, k)| k)
@@ -413,7 +419,7 @@ mod tests {
 
     fn lock(root: &Path) -> LockedStore {
         Store::new(root)
-            .lock(Duration::from_secs(1), &|_| {})
+            .lock(Duration::from_secs(1), &|_| {}, &Interrupt::new())
             .unwrap()
     }
 
@@ -536,9 +542,11 @@ mod tests {
         let _held = lock(tmp.path());
         let waited = std::sync::atomic::AtomicBool::new(false);
         let err = Store::new(tmp.path())
-            .lock(Duration::from_millis(300), &|_| {
-                waited.store(true, std::sync::atomic::Ordering::SeqCst)
-            })
+            .lock(
+                Duration::from_millis(300),
+                &|_| waited.store(true, std::sync::atomic::Ordering::SeqCst),
+                &Interrupt::new(),
+            )
             .unwrap_err();
         assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(err.code(), "locked");
