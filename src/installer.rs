@@ -87,6 +87,8 @@ pub(crate) struct Materialized {
     pub record: ReceiptSource,
     /// A checksum the source itself requires (a registry index entry), with where it is from.
     pub expected: Option<(Checksum, String)>,
+    /// The ref and version the source promises (a registry index entry).
+    pub identity: Option<crate::registry::Identity>,
 }
 
 /// Builds an [`Installer`].
@@ -171,6 +173,7 @@ impl InstallerBuilder {
                 interrupt: self.interrupt.unwrap_or_default(),
                 allow_http,
                 offline: self.offline,
+                http: tokio::sync::OnceCell::new(),
                 config,
             }),
         })
@@ -187,6 +190,8 @@ pub(crate) struct Inner {
     pub interrupt: Interrupt,
     pub allow_http: bool,
     pub offline: bool,
+    /// Built on first network use (see `Inner::http` in net.rs).
+    pub http: tokio::sync::OnceCell<crate::net::Http>,
 }
 
 impl Inner {
@@ -242,7 +247,10 @@ impl Installer {
                     path: path.display().to_string(),
                 });
             };
-            inner.store.lock(inner.lock_timeout, &on_wait).map(Arc::new)
+            inner
+                .store
+                .lock(inner.lock_timeout, &on_wait, &inner.interrupt)
+                .map(Arc::new)
         })
         .await
     }
@@ -276,7 +284,15 @@ impl Installer {
         let origin = source.display_name();
         let located = locate(&tree_root, &origin)?;
         m.tree.check_links_within(&located.rel, &origin)?;
-        let manifest = Manifest::load(&located.dir.join("pack.yaml"))?;
+        // Errors name the source and the file inside it: the staging path is gone by the
+        // time anyone reads them.
+        let manifest = Manifest::load_as(
+            &located.dir.join("pack.yaml"),
+            &format!("{origin}: {}", located.rel_file("pack.yaml")),
+        )?;
+        if let Some(identity) = &m.identity {
+            identity.check(&manifest)?;
+        }
         for w in &manifest.warnings {
             inner.warn(&mut warnings, w.clone());
         }
@@ -443,7 +459,7 @@ impl Installer {
             (
                 content.clone(),
                 "content of",
-                "for git and directory sources the checksum is the content checksum of the pack root (SPEC.md); `attune-pack checksum DIR` prints it for a directory",
+                "for git and directory sources the checksum is the content checksum of the pack root (SPEC.md); `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry",
             )
         } else {
             let actual = m
@@ -454,7 +470,7 @@ impl Installer {
                 .ok_or_else(|| {
                     Error::Internal(format!("{} was not computed", expected.algorithm))
                 })?;
-            (actual, "archive", "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy")
+            (actual, "archive", "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry")
         };
         if &actual != expected {
             return Err(Error::ChecksumMismatch {
@@ -504,6 +520,7 @@ impl Installer {
                     archive: Vec::new(),
                     record,
                     expected: None,
+                    identity: None,
                 })
             }
             PackSource::LocalArchive { path } => {
@@ -527,11 +544,40 @@ impl Installer {
                     archive,
                     record,
                     expected: None,
+                    identity: None,
                 })
             }
-            PackSource::Archive { .. } => Err(not_supported_yet(source, staging, warnings)),
-            PackSource::Git { .. } => Err(not_supported_yet(source, staging, warnings)),
-            PackSource::Registry { .. } => Err(not_supported_yet(source, staging, warnings)),
+            PackSource::Archive { url } => {
+                source::http_archive::materialize(inner, url, writer, staging, algorithms).await
+            }
+            PackSource::Git { url, git_ref } => {
+                source::git::materialize(inner, url, git_ref.as_deref(), writer, staging, warnings)
+                    .await
+            }
+            PackSource::Registry {
+                pack_ref,
+                version,
+                index,
+            } => {
+                let plan = self
+                    .registry_plan(pack_ref, version, index.as_deref(), algorithms, warnings)
+                    .await?;
+                for (i, candidate) in plan.candidates.iter().enumerate() {
+                    let fetched = Box::pin(self.materialize(
+                        &candidate.source,
+                        tree_root,
+                        staging,
+                        &plan.algorithms,
+                        warnings,
+                    ))
+                    .await;
+                    match fetched {
+                        Ok(m) => return Ok(plan.finish(candidate, m)),
+                        Err(e) => self.registry_fallback(&plan, i, e, tree_root, warnings)?,
+                    }
+                }
+                Err(Error::Internal("a registry plan without sources".into()))
+            }
         }
     }
 
@@ -562,17 +608,6 @@ impl Installer {
             store.uninstall(&pack_ref)
         })
         .await
-    }
-}
-
-fn not_supported_yet(source: &PackSource, _staging: &Path, _warnings: &mut [String]) -> Error {
-    Error::Network {
-        url: source.display_name(),
-        message: format!(
-            "installing from a {} is not supported yet",
-            source.kind_name()
-        ),
-        source: None,
     }
 }
 

@@ -1,13 +1,37 @@
 //! The network policy of SPEC.md (https only unless allowed, allowed source hosts, timeouts,
 //! extra CA roots, proxies from the environment) and the one HTTP client that applies it.
 //! Every network access of attune-pack (archive downloads, index fetches) goes through here.
+//!
+//! [`Http::get`] is the one entry point: it checks every hop against the policy, follows
+//! redirects itself (so index headers never leak to another origin), retries transient
+//! failures before any byte is handed out, and returns a [`Response`] whose body is read
+//! chunk by chunk ([`Response::chunk`]) or whole ([`Response::bytes`]).
+//!
+//! ```no_run
+//! # async fn demo(config: &attune_pack::Config) -> attune_pack::Result<()> {
+//! use attune_pack::net::{Conditional, Http};
+//! let http = Http::new(config, false, false)?;
+//! let since = Conditional { etag: Some("\"v1\""), last_modified: None };
+//! let response = http.get("https://r.example/index.json", Some(&since)).await?;
+//! if !response.is_not_modified() {
+//!     let etag = response.header("etag").map(str::to_owned);
+//!     let body = response.bytes(16 << 20).await?;
+//! #   let _ = (etag, body);
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Certificate, StatusCode, Url};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::installer::Inner;
 use crate::redact::redact_url;
 
 /// What the network may be used for, from config and flags.
@@ -101,6 +125,402 @@ pub fn origin_of(url: &str) -> Option<String> {
     ))
 }
 
+/// Redirects followed for one request; a longer chain is a loop or a misconfiguration.
+const MAX_REDIRECTS: usize = 10;
+/// Tries per request for transient failures (connection errors, 5xx, 429).
+const MAX_ATTEMPTS: u32 = 4;
+/// The wait before the first retry; it doubles for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// A server's `Retry-After` is obeyed up to this long; beyond it, failing is more useful.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Validators of a cached copy, sent as `If-None-Match` / `If-Modified-Since`; a server that
+/// agrees answers 304 ([`Response::is_not_modified`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditional<'a> {
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+}
+
+/// The HTTP client of attune-pack, with the network policy built in. Cheap to share by
+/// reference; build one per process (building loads the root certificates).
+#[derive(Debug)]
+pub struct Http {
+    client: reqwest::Client,
+    policy: NetPolicy,
+    /// Hosts of the configured indices: allowed even when `allowed_source_hosts` is set.
+    index_hosts: Vec<String>,
+    /// The configured indices' headers, each sent only to its own origin.
+    index_headers: Vec<OriginHeaders>,
+}
+
+impl Http {
+    /// A client for `config`'s network settings; `allow_http` and `offline` are the flags
+    /// (`allow_http` is also read from the config).
+    ///
+    /// Roots: the system's certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` name them instead,
+    /// as OpenSSL reads them), plus the built-in Mozilla roots when the system has none or
+    /// when those variables are set (so they add to a public root set rather than replace
+    /// it), plus `ca_file`. Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+    pub fn new(config: &Config, allow_http: bool, offline: bool) -> Result<Http> {
+        let policy = NetPolicy::from_config(config, allow_http, offline);
+        let indices = &config.pack_registry.indices;
+        let index_hosts = indices
+            .iter()
+            .filter_map(|i| Some(Url::parse(&i.url).ok()?.host_str()?.to_ascii_lowercase()))
+            .collect();
+        let index_headers = indices
+            .iter()
+            .filter(|i| !i.headers.is_empty())
+            .filter_map(|i| OriginHeaders::for_url(&i.url, i.headers.clone()))
+            .collect();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("attune-pack/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.timeout)
+            .read_timeout(policy.timeout)
+            .tls_certs_only(root_certificates(policy.ca_file.as_deref())?)
+            .build()
+            .map_err(|e| Error::Internal(format!("building the HTTP client: {}", chain(&e))))?;
+        Ok(Http {
+            client,
+            policy,
+            index_hosts,
+            index_headers,
+        })
+    }
+
+    /// GETs `url`, following up to 10 redirects (each hop checked against the policy and
+    /// given only its own origin's index headers), retrying connection errors, 5xx and 429
+    /// with exponential backoff. Returns 2xx responses, and 304 when `conditional` was given;
+    /// any other status is an [`Error::Network`] naming it and the (redacted) URL.
+    pub async fn get(&self, url: &str, conditional: Option<&Conditional<'_>>) -> Result<Response> {
+        if self.policy.offline {
+            return Err(network(url, "offline (--offline): not downloading", None));
+        }
+        let mut current = url.to_owned();
+        for _ in 0..=MAX_REDIRECTS {
+            self.policy.check_url(&current, &self.index_hosts)?;
+            let response = self.send_with_retries(&current, conditional).await?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                current = redirect_target(&current, &response)?;
+                continue;
+            }
+            if status.is_success() || (status == StatusCode::NOT_MODIFIED && conditional.is_some())
+            {
+                return Ok(Response {
+                    inner: response,
+                    url: redact_url(&current),
+                    timeout: self.policy.timeout,
+                });
+            }
+            return Err(network(&current, &status_text(status), None));
+        }
+        Err(network(
+            url,
+            &format!("more than {MAX_REDIRECTS} redirects"),
+            None,
+        ))
+    }
+
+    /// One hop, retried while the failure is transient. Nothing of the body has been read,
+    /// so a retry cannot duplicate what a caller already consumed.
+    async fn send_with_retries(
+        &self,
+        url: &str,
+        conditional: Option<&Conditional<'_>>,
+    ) -> Result<reqwest::Response> {
+        let headers = self.headers_for(url, conditional)?;
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let may_retry = attempt < MAX_ATTEMPTS;
+            let wait = match self.client.get(url).headers(headers.clone()).send().await {
+                Ok(r) if may_retry && is_transient_status(r.status()) => {
+                    retry_after(&r).unwrap_or(backoff)
+                }
+                Ok(r) => return Ok(r),
+                Err(e) if may_retry && is_transient_error(&e) => backoff,
+                Err(e) => return Err(send_error(url, e, self.policy.timeout)),
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+            backoff *= 2;
+        }
+    }
+
+    /// The index headers for `url`'s origin, plus the conditional validators.
+    fn headers_for(&self, url: &str, conditional: Option<&Conditional<'_>>) -> Result<HeaderMap> {
+        let mut map = HeaderMap::new();
+        let configured = self
+            .index_headers
+            .iter()
+            .filter_map(|h| h.applicable(url))
+            .flatten();
+        let validators = conditional.into_iter().flat_map(|c| {
+            [
+                c.etag.map(|v| ("if-none-match", v)),
+                c.last_modified.map(|v| ("if-modified-since", v)),
+            ]
+            .into_iter()
+            .flatten()
+        });
+        let bad = |name: &str| {
+            Error::Usage(format!(
+                "header `{name}` configured for {} is not a valid HTTP header",
+                redact_url(url)
+            ))
+        };
+        for (name, value) in configured
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(validators)
+        {
+            let header = HeaderName::try_from(name).map_err(|_| bad(name))?;
+            let mut value = HeaderValue::try_from(value).map_err(|_| bad(name))?;
+            value.set_sensitive(true);
+            // The first index configured for an origin wins, as in index priority ties.
+            map.entry(header).or_insert(value);
+        }
+        Ok(map)
+    }
+}
+
+/// A response whose status was accepted by [`Http::get`]; the body is not read yet.
+#[derive(Debug)]
+pub struct Response {
+    inner: reqwest::Response,
+    /// The final URL, redacted: for error messages.
+    url: String,
+    timeout: Duration,
+}
+
+impl Response {
+    pub fn status(&self) -> u16 {
+        self.inner.status().as_u16()
+    }
+
+    /// The server confirmed the cached copy named by the [`Conditional`].
+    pub fn is_not_modified(&self) -> bool {
+        self.inner.status() == StatusCode::NOT_MODIFIED
+    }
+
+    /// A response header as text (`None` when absent or not visible ASCII).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.inner.headers().get(name)?.to_str().ok()
+    }
+
+    /// The body length the server announced.
+    pub fn content_length(&self) -> Option<u64> {
+        self.inner.content_length()
+    }
+
+    /// The next piece of the body; `None` at its end. A stall of `pack_registry.timeout`
+    /// seconds, a connection cut short or a body shorter than its `Content-Length` is an
+    /// [`Error::Network`].
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        self.inner.chunk().await.map_err(|e| {
+            let message = if e.is_timeout() {
+                format!(
+                    "no data received for {} s (pack_registry.timeout) while downloading",
+                    self.timeout.as_secs()
+                )
+            } else {
+                format!("download failed: {}", chain(&e))
+            };
+            network(&self.url, &message, Some(e))
+        })
+    }
+
+    /// The whole body, refused beyond `limit` bytes (for documents such as indices).
+    pub async fn bytes(mut self, limit: u64) -> Result<Vec<u8>> {
+        if self.content_length().is_some_and(|n| n > limit) {
+            return Err(self.too_large(limit));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = self.chunk().await? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(self.too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn too_large(&self, limit: u64) -> Error {
+        network(
+            &self.url,
+            &format!("response larger than {limit} bytes"),
+            None,
+        )
+    }
+}
+
+impl Inner {
+    /// The installer's HTTP client, built on first use: local installs never load the
+    /// root certificates.
+    pub(crate) async fn http(&self) -> Result<&Http> {
+        self.http
+            .get_or_try_init(|| async { Http::new(&self.config, self.allow_http, self.offline) })
+            .await
+    }
+}
+
+/// `Error::Network` for `url` (redacted here, so no caller can forget).
+fn network(url: &str, message: &str, source: Option<reqwest::Error>) -> Error {
+    Error::Network {
+        url: redact_url(url),
+        message: message.to_owned(),
+        source: source.map(|e| Box::new(e.without_url()) as _),
+    }
+}
+
+fn send_error(url: &str, e: reqwest::Error, timeout: Duration) -> Error {
+    let message = if e.is_timeout() {
+        format!(
+            "no answer within {} s (pack_registry.timeout)",
+            timeout.as_secs()
+        )
+    } else if is_tls_failure(&e) {
+        format!(
+            "TLS handshake failed (for a private CA, set pack_registry.ca_file or SSL_CERT_FILE): {}",
+            chain(&e)
+        )
+    } else if e.is_connect() {
+        format!("cannot connect: {}", chain(&e))
+    } else {
+        format!("request failed: {}", chain(&e))
+    };
+    network(url, &message, Some(e))
+}
+
+/// An error and its causes on one line. reqwest's own text names the URL, with any
+/// credentials in it, so it is left out; the causes say what actually went wrong.
+fn chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their cause's text; keep each statement once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+fn status_text(status: StatusCode) -> String {
+    format!(
+        "HTTP {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_owned()
+}
+
+fn redirect_target(from: &str, response: &reqwest::Response) -> Result<String> {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            network(
+                from,
+                &format!(
+                    "{} without a Location header",
+                    status_text(response.status())
+                ),
+                None,
+            )
+        })?;
+    Url::parse(from)
+        .and_then(|base| base.join(location))
+        .map(String::from)
+        .map_err(|_| network(from, "redirect to an invalid Location", None))
+}
+
+fn is_transient_status(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// Connection failures are worth another try; a timeout already waited as long as the user
+/// allows, and a TLS failure will not change by itself.
+fn is_transient_error(e: &reqwest::Error) -> bool {
+    !(e.is_timeout() || e.is_builder() || e.is_redirect() || is_tls_failure(e))
+}
+
+/// A failed TLS handshake (usually an untrusted certificate), which rustls reports as an
+/// I/O error of kind `InvalidData`.
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            // An io::Error's `source` skips the error it wraps; the TLS one is in there.
+            if let Some(inner) = io.get_ref() {
+                source = Some(inner);
+                continue;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for 429/503 and not worth a parser).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The trust roots (see [`Http::new`]). System certificates that rustls cannot use are
+/// skipped: one odd certificate in a distribution bundle must not break every download.
+fn root_certificates(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
+    let mut usable = rustls::RootCertStore::empty();
+    let mut roots: Vec<Certificate> = rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .filter(|der| usable.add(der.clone()).is_ok())
+        .filter_map(|der| Certificate::from_der(&der).ok())
+        .collect();
+    let env_named = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if roots.is_empty() || env_named {
+        roots.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|der| Certificate::from_der(der).ok()),
+        );
+    }
+    if let Some(path) = ca_file {
+        let bad =
+            |why: String| Error::Usage(format!("pack_registry.ca_file {}: {why}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let certs = Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +567,132 @@ mod tests {
         assert!(h.applicable("http://r.example/x.tgz").is_none());
         assert!(h.applicable("https://r.example:8443/x.tgz").is_none());
         assert!(h.applicable("https://cdn.example/x.tgz").is_none());
+    }
+
+    /// Answers each connection on 127.0.0.1 with the next canned response and records the
+    /// request heads, in lower case.
+    fn serve(responses: Vec<&'static str>) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for response in responses {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut head = String::new();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                while reader.read_line(&mut head).unwrap() > 2 && !head.ends_with("\r\n\r\n") {}
+                tx.send(head.to_ascii_lowercase()).unwrap();
+                conn.write_all(response.as_bytes()).unwrap();
+            }
+        });
+        (base, rx)
+    }
+
+    fn config_with_index(base: &str) -> Config {
+        Config::from_yaml(
+            &format!(
+                "pack_registry:\n  allow_http: true\n  indices:\n    - url: {base}/index.json\n      headers: {{X-Token: s3cret}}\n"
+            ),
+            "test",
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn conditional_gets_send_validators_and_origin_headers() {
+        let (base, seen) = serve(vec![
+            "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n",
+        ]);
+        let http = Http::new(&config_with_index(&base), false, false).unwrap();
+        let url = format!("{base}/index.json");
+        let response = http.get(&url, None).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(!response.is_not_modified());
+        assert_eq!(response.header("etag"), Some("\"v1\""));
+        assert_eq!(response.bytes(100).await.unwrap(), b"hello");
+        let first = seen.recv().unwrap();
+        assert!(first.contains("x-token: s3cret"), "{first}");
+        assert!(!first.contains("if-none-match"), "{first}");
+
+        let since = Conditional {
+            etag: Some("\"v1\""),
+            last_modified: Some("Tue, 01 Jul 2025 00:00:00 GMT"),
+        };
+        let response = http.get(&url, Some(&since)).await.unwrap();
+        assert!(response.is_not_modified());
+        let second = seen.recv().unwrap();
+        assert!(second.contains("if-none-match: \"v1\""), "{second}");
+        assert!(
+            second.contains("if-modified-since: tue, 01 jul 2025"),
+            "{second}"
+        );
+    }
+
+    #[tokio::test]
+    async fn whole_bodies_are_bounded_and_statuses_are_errors() {
+        let (base, _seen) = serve(vec![
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ]);
+        let http = Http::new(&config_with_index(&base), false, false).unwrap();
+        for _ in 0..2 {
+            let response = http.get(&format!("{base}/big"), None).await.unwrap();
+            let e = response.bytes(4).await.unwrap_err();
+            assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
+        }
+        let e = http
+            .get(&format!("{base}/gone?sig=x"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "network");
+        assert_eq!(
+            e.to_string(),
+            format!("HTTP 404 Not Found: {base}/gone?***")
+        );
+    }
+
+    #[tokio::test]
+    async fn offline_and_policy_refusals_send_nothing() {
+        let config = Config::default();
+        let offline = Http::new(&config, true, true).unwrap();
+        let e = offline.get("http://127.0.0.1:9/x", None).await.unwrap_err();
+        assert!(e.to_string().contains("offline"), "{e}");
+        let strict = Http::new(&config, false, false).unwrap();
+        let e = strict.get("http://127.0.0.1:9/x", None).await.unwrap_err();
+        assert_eq!(e.code(), "insecure_http");
+    }
+
+    #[test]
+    fn transient_statuses() {
+        for code in [500, 502, 503, 429] {
+            assert!(is_transient_status(StatusCode::from_u16(code).unwrap()));
+        }
+        for code in [400, 401, 403, 404, 410] {
+            assert!(!is_transient_status(StatusCode::from_u16(code).unwrap()));
+        }
+    }
+
+    #[test]
+    fn a_bad_ca_file_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        assert_eq!(
+            root_certificates(Some(&missing)).unwrap_err().code(),
+            "usage"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = root_certificates(Some(&empty)).unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.example".to_owned()]).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        let with = root_certificates(Some(&good)).unwrap().len();
+        let without = root_certificates(None).unwrap().len();
+        assert_eq!(with, without + 1);
+        assert!(without > 0, "built-in roots serve when the system has none");
     }
 }

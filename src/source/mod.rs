@@ -2,6 +2,8 @@
 //! ordered rules; each source kind has a module that only materializes it into staging.
 
 pub mod archive;
+pub mod git;
+pub mod http_archive;
 pub mod local_dir;
 
 use std::fmt;

@@ -1,0 +1,240 @@
+//! Archive URLs: the body is extracted while it downloads, in one pass. tar and tar.gz flow
+//! download → hash → gunzip → untar into staging and are never written whole to disk; a zip
+//! (whose central directory is at its end) is spooled into staging while hashed, then
+//! extracted. The format is read from the first bytes, so `/archive/main` and
+//! `download?id=` URLs work like `.tar.gz` ones.
+
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::checksum::{Algorithm, Checksum, HashingReader, LIMIT_EXCEEDED};
+use crate::error::{Error, IoContext, Result};
+use crate::events::{Event, Phase};
+use crate::installer::{blocking, Inner, Materialized};
+use crate::interrupt::Interrupt;
+use crate::net::Response;
+use crate::receipt::{ReceiptSource, SourceKind};
+use crate::redact::redact_url;
+use crate::safety::{Tree, TreeWriter};
+use crate::source::archive::{self, ArchiveFormat};
+
+/// Enough of the body to tell the formats apart (a tar header is 512 bytes).
+const SNIFF_BYTES: usize = 512;
+/// Chunks in flight between the download and the extractor: enough to keep both busy,
+/// little enough that memory stays flat however large the archive.
+const CHANNEL_CHUNKS: usize = 16;
+/// How often a stalled download looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(100);
+/// Progress events at most this often (in bytes), not once per network packet.
+const PROGRESS_STEP: u64 = 256 * 1024;
+
+/// Downloads the archive at `url` and extracts it through `writer` into the staging tree;
+/// `staging` holds the zip spool. `algorithms` are hashed over the archive bytes.
+pub(crate) async fn materialize(
+    inner: &Inner,
+    url: &str,
+    writer: TreeWriter,
+    staging: &Path,
+    algorithms: &[Algorithm],
+) -> Result<Materialized> {
+    inner.emit(Event::Phase(Phase::Downloading));
+    inner.interrupt.check()?;
+    let mut response = inner.http().await?.get(url, None).await?;
+    let max = inner.config.limits.max_download_bytes;
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(writer.download_limit_error("(the archive itself)"));
+    }
+    let mut download = Download {
+        total: response.content_length(),
+        done: 0,
+        reported: 0,
+        inner,
+    };
+
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    while head.len() < SNIFF_BYTES {
+        match download.next(&mut response).await? {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    let format = ArchiveFormat::sniff(&head).ok_or_else(|| not_an_archive(url, &response))?;
+
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let spool = staging.to_owned();
+    let algos = algorithms.to_vec();
+    let extract = blocking(move || {
+        let reader = ChannelReader {
+            rx,
+            current: Bytes::new(),
+        };
+        extract(format, reader, writer, &spool, &algos, max)
+    });
+    // Moved in, so the sender is dropped when the body ends: that is the extractor's EOF.
+    let feed = async move {
+        // The first bytes were read to sniff the format; they are part of the archive.
+        let mut next = Some(Bytes::from(head));
+        while let Some(chunk) = next {
+            if tx.send(Ok(chunk)).await.is_err() {
+                // The extractor stopped (and says why); reading on would be wasted.
+                return Ok(());
+            }
+            let got = tokio::select! {
+                got = download.next(&mut response) => got,
+                // The extractor stopped while the server was silent: no need to wait for it.
+                _ = tx.closed() => return Ok(()),
+            };
+            next = match got {
+                Ok(next) => next,
+                Err(e) => {
+                    // Without this the extractor would see a clean end of a cut-off body.
+                    let _ = tx.send(Err(io::Error::other("download failed"))).await;
+                    return Err(e);
+                }
+            };
+        }
+        download.report_end();
+        Ok(())
+    };
+    let (fed, extracted) = tokio::join!(feed, extract);
+    // A failed download explains the extractor's failure, not the other way round.
+    fed?;
+    let (tree, archive) = extracted?;
+    Ok(Materialized {
+        tree,
+        archive,
+        record: ReceiptSource {
+            kind: Some(SourceKind::Archive),
+            url: Some(redact_url(url)),
+            ..Default::default()
+        },
+        expected: None,
+        identity: None,
+    })
+}
+
+/// Reads the body with progress events, stopping at an interrupt even when the server
+/// sends nothing.
+struct Download<'a> {
+    total: Option<u64>,
+    done: u64,
+    reported: u64,
+    inner: &'a Inner,
+}
+
+impl Download<'_> {
+    async fn next(&mut self, response: &mut Response) -> Result<Option<Bytes>> {
+        let chunk = next_chunk(response, &self.inner.interrupt).await?;
+        if let Some(c) = &chunk {
+            self.done += c.len() as u64;
+            if self.done - self.reported >= PROGRESS_STEP {
+                self.report_end();
+            }
+        }
+        Ok(chunk)
+    }
+
+    fn report_end(&mut self) {
+        self.reported = self.done;
+        self.inner.emit(Event::Bytes {
+            done: self.done,
+            total: self.total,
+        });
+    }
+}
+
+async fn next_chunk(response: &mut Response, interrupt: &Interrupt) -> Result<Option<Bytes>> {
+    loop {
+        tokio::select! {
+            chunk = response.chunk() => return chunk,
+            _ = tokio::time::sleep(INTERRUPT_POLL) => interrupt.check()?,
+        }
+    }
+}
+
+fn not_an_archive(url: &str, response: &Response) -> Error {
+    let content_type = response
+        .header("content-type")
+        .map(|t| format!(" (the server sent {t})"))
+        .unwrap_or_default();
+    Error::ArchiveCorrupt {
+        archive: redact_url(url),
+        message: format!(
+            "the download is not a zip, tar.gz or tar archive{content_type}\n  hint: a git repository is installed from its .git URL, or with --ref"
+        ),
+    }
+}
+
+/// Runs on the blocking pool: extracts the stream and returns the tree and the archive
+/// checksums.
+fn extract(
+    format: ArchiveFormat,
+    reader: ChannelReader,
+    mut writer: TreeWriter,
+    spool_dir: &Path,
+    algorithms: &[Algorithm],
+    max: u64,
+) -> Result<(Tree, Vec<Checksum>)> {
+    let checksums = match format {
+        ArchiveFormat::TarGz | ArchiveFormat::Tar => {
+            let gzip = format == ArchiveFormat::TarGz;
+            archive::extract_tar_stream(reader, &mut writer, algorithms, max, gzip)?.checksums
+        }
+        ArchiveFormat::Zip => {
+            let mut spool = tempfile::tempfile_in(spool_dir)
+                .ctx(|| format!("creating a spool file in {}", spool_dir.display()))?;
+            let checksums = spool_hashed(reader, &mut spool, algorithms, max, &writer)?;
+            spool.rewind().ctx(|| "rewinding the zip spool file")?;
+            // Hashed while spooling; extraction need not hash again.
+            archive::extract_zip(BufReader::new(spool), &mut writer, &[])?;
+            checksums
+        }
+    };
+    Ok((writer.finish()?, checksums))
+}
+
+/// Copies the stream into `spool`, hashing it on the way.
+fn spool_hashed(
+    reader: ChannelReader,
+    spool: &mut std::fs::File,
+    algorithms: &[Algorithm],
+    max: u64,
+    writer: &TreeWriter,
+) -> Result<Vec<Checksum>> {
+    let mut hashing = HashingReader::new(reader, algorithms, max);
+    let mut out = BufWriter::new(spool);
+    let copied = io::copy(&mut hashing, &mut out).and_then(|_| out.flush());
+    if let Err(e) = copied {
+        return Err(if e.to_string().contains(LIMIT_EXCEEDED) {
+            writer.download_limit_error("(the archive itself)")
+        } else {
+            Error::io("spooling the zip download", e)
+        });
+    }
+    let (checksums, _) = hashing.finish().ctx(|| "finishing the zip download")?;
+    Ok(checksums)
+}
+
+/// The async download as a blocking `Read` for the extractors.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}

@@ -1,0 +1,438 @@
+//! Git fixtures for the tests: repositories built with the `git` CLI, served by `git daemon`
+//! (git://) and by `git http-backend` as CGI behind a tiny HTTP/1.1 server (smart HTTP), both
+//! on 127.0.0.1 and stopped on drop. Only the tests use git; attune-pack never does.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Runs git hermetically (no user or system config) in `dir`; panics on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_command(dir).args(args).output().expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z");
+    cmd
+}
+
+/// A work-tree repository being built by a test.
+pub struct Repo {
+    pub dir: PathBuf,
+}
+
+impl Repo {
+    pub fn init(dir: &Path) -> Repo {
+        std::fs::create_dir_all(dir).unwrap();
+        git(dir, &["init", "-q", "-b", "main"]);
+        Repo {
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.dir, args)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    pub fn write_exec(&self, rel: &str, content: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(rel, content);
+        let path = self.dir.join(rel);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    pub fn symlink(&self, rel: &str, target: &str) {
+        let path = self.dir.join(rel);
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(target, path).unwrap();
+    }
+
+    /// Commits everything; returns the full commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// A bare clone next to it (`NAME.git`), as servers hold repositories.
+    pub fn bare_clone(&self, at: &Path) -> PathBuf {
+        git(
+            at.parent().unwrap(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                self.dir.to_str().unwrap(),
+                at.to_str().unwrap(),
+            ],
+        );
+        at.to_owned()
+    }
+}
+
+/// Waits until something listens on `port`.
+fn wait_for_port(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `git daemon` exporting every repository under a base path.
+pub struct GitDaemon {
+    child: Child,
+    pub port: u16,
+}
+
+impl GitDaemon {
+    pub fn start(base: &Path) -> GitDaemon {
+        let port = free_port();
+        let mut child = git_command(base)
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--informative-errors",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        wait_for_port(port, &mut child);
+        GitDaemon { child, port }
+    }
+
+    /// `git://127.0.0.1:PORT/NAME`.
+    pub fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Smart HTTP: `git http-backend` run as CGI per request.
+pub struct SmartHttp {
+    pub port: u16,
+    scheme: &'static str,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// Request lines seen (`GET /x.git/info/refs?service=git-upload-pack`).
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn http_backend() -> PathBuf {
+    let exec = git(Path::new("/"), &["--exec-path"]);
+    let path = Path::new(&exec).join("git-http-backend");
+    assert!(
+        path.exists(),
+        "git-http-backend not found at {}",
+        path.display()
+    );
+    path
+}
+
+impl SmartHttp {
+    pub fn start(root: &Path) -> SmartHttp {
+        SmartHttp::spawn(root, None)
+    }
+
+    /// The same over HTTPS, presenting a certificate for 127.0.0.1 issued by `ca`.
+    pub fn start_tls(root: &Path, ca: &TestCa) -> SmartHttp {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(ca.server_cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(ca.server_key_pem.as_bytes()).expect("key PEM");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate");
+        SmartHttp::spawn(root, Some(Arc::new(config)))
+    }
+
+    fn spawn(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> SmartHttp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let backend = http_backend();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (root, st, seen) = (root.to_owned(), stop.clone(), requests.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let (root, backend, seen) = (root.clone(), backend.clone(), seen.clone());
+                        let tls = tls.clone();
+                        std::thread::spawn(move || {
+                            let _ = conn.set_nonblocking(false);
+                            let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                            let _ = match tls {
+                                None => serve(conn, &root, &backend, &seen),
+                                Some(config) => match rustls::ServerConnection::new(config) {
+                                    Ok(session) => serve(
+                                        rustls::StreamOwned::new(session, conn),
+                                        &root,
+                                        &backend,
+                                        &seen,
+                                    ),
+                                    Err(_) => return,
+                                },
+                            };
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        SmartHttp {
+            port,
+            scheme,
+            stop,
+            thread: Some(thread),
+            requests,
+        }
+    }
+
+    /// `http(s)://127.0.0.1:PORT/NAME`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}://127.0.0.1:{}/{name}", self.scheme, self.port)
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SmartHttp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves requests on one connection (keep-alive) until the client closes it.
+fn serve<S: Read + Write>(
+    conn: S,
+    root: &Path,
+    backend: &Path,
+    seen: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let request_line = line.trim_end().to_owned();
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or_default().to_owned();
+        let target = parts.next().unwrap_or_default().to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        seen.lock().unwrap().push(request_line.clone());
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            read_chunked(&mut reader)?
+        } else {
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body)?;
+            body
+        };
+        let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+        let mut cmd = Command::new(backend);
+        cmd.env_clear()
+            .env("GIT_PROJECT_ROOT", root)
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("REQUEST_METHOD", &method)
+            .env("PATH_INFO", path)
+            .env("QUERY_STRING", query)
+            .env("REMOTE_ADDR", "127.0.0.1")
+            .env("CONTENT_LENGTH", body.len().to_string());
+        if let Some(ct) = header("content-type") {
+            cmd.env("CONTENT_TYPE", ct);
+        }
+        if let Some(p) = header("git-protocol") {
+            cmd.env("GIT_PROTOCOL", p);
+        }
+        if let Some(enc) = header("content-encoding") {
+            cmd.env("HTTP_CONTENT_ENCODING", enc);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&body);
+        });
+        let mut cgi = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut cgi)?;
+        let _ = writer.join();
+        child.wait()?;
+        let split = cgi
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| (i, 4))
+            .or_else(|| cgi.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+        let out = reader.get_mut();
+        let Some((end, sep)) = split else {
+            out.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")?;
+            continue;
+        };
+        let head = String::from_utf8_lossy(&cgi[..end]).into_owned();
+        let content = &cgi[end + sep..];
+        let mut status = "200 OK".to_owned();
+        let mut response = String::new();
+        for h in head.lines() {
+            match h.split_once(':') {
+                Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_owned(),
+                Some(_) => {
+                    response.push_str(h);
+                    response.push_str("\r\n");
+                }
+                None => {}
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\n\r\n",
+            content.len()
+        );
+        out.write_all(head.as_bytes())?;
+        out.write_all(content)?;
+        out.flush()?;
+    }
+}
+
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size)?;
+        let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if size == 0 {
+            let mut trailer = String::new();
+            while reader.read_line(&mut trailer)? > 2 {
+                trailer.clear();
+            }
+            return Ok(body);
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0; 2];
+        reader.read_exact(&mut crlf)?;
+    }
+}
+
+/// A test certificate authority and a server certificate it issued for 127.0.0.1.
+pub struct TestCa {
+    pub ca_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "attune-pack git test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        TestCa {
+            ca_pem: ca.pem(),
+            server_cert_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! An HTTP/1.1 (and HTTPS) server for download tests, on 127.0.0.1:0, in the test process.
+//! Each path answers with a script of replies (the last one repeats), so a test can serve
+//! 500-then-200, redirect chains, bodies cut off mid-stream, stalls and lying
+//! `Content-Length`s. It also answers proxy requests (absolute-form targets) and records
+//! every request it sees.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How a reply's body is delivered.
+#[derive(Debug, Clone)]
+enum Delivery {
+    Whole,
+    /// Send this many body bytes, then close the connection.
+    CutAfter(usize),
+    /// Send this many body bytes, then wait this long before closing.
+    StallAfter(usize, Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    length: Length,
+    delivery: Delivery,
+}
+
+/// The `Content-Length` a reply announces.
+#[derive(Debug, Clone, Copy)]
+enum Length {
+    /// The body's real length.
+    Actual,
+    Announce(u64),
+    /// None: the body ends when the connection closes.
+    Unsized,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::status(200, body)
+    }
+
+    pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            length: Length::Actual,
+            delivery: Delivery::Whole,
+        }
+    }
+
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::status(status, Vec::new()).header("Location", location)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Announces this `Content-Length` whatever the body's real length.
+    pub fn content_length(mut self, n: u64) -> Reply {
+        self.length = Length::Announce(n);
+        self
+    }
+
+    /// No `Content-Length`: the body ends when the connection closes.
+    pub fn without_length(mut self) -> Reply {
+        self.length = Length::Unsized;
+        self
+    }
+
+    pub fn cut_after(mut self, n: usize) -> Reply {
+        self.delivery = Delivery::CutAfter(n);
+        self
+    }
+
+    pub fn stall_after(mut self, n: usize, pause: Duration) -> Reply {
+        self.delivery = Delivery::StallAfter(n, pause);
+        self
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The request target as sent (absolute for proxy requests).
+    pub target: String,
+    /// The path, without the query.
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct State {
+    scripts: HashMap<String, Vec<Reply>>,
+    hits: HashMap<String, usize>,
+    seen: Vec<Seen>,
+}
+
+pub struct HttpServer {
+    addr: std::net::SocketAddr,
+    scheme: &'static str,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    pub fn start() -> HttpServer {
+        HttpServer::spawn(None)
+    }
+
+    /// An HTTPS server presenting `cert_pem` (with its chain) and `key_pem`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> HttpServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate");
+        HttpServer::spawn(Some(Arc::new(config)))
+    }
+
+    fn spawn(tls: Option<Arc<rustls::ServerConfig>>) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (s, st) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (s, tls) = (s.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => serve(conn, &s),
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        serve(rustls::StreamOwned::new(session, conn), &s)
+                    }
+                });
+            }
+        });
+        HttpServer {
+            addr,
+            scheme,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http(s)://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}://{}/{}",
+            self.scheme,
+            self.addr,
+            path.trim_start_matches('/')
+        )
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves `body` with 200 at `path`.
+    pub fn serve(&self, path: &str, body: impl Into<Vec<u8>>) {
+        self.script(path, vec![Reply::ok(body)]);
+    }
+
+    /// Answers requests for `path` with these replies in order; the last one repeats.
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        assert!(!replies.is_empty());
+        self.state
+            .lock()
+            .unwrap()
+            .scripts
+            .insert(normalise(path), replies);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .hits
+            .get(&normalise(path))
+            .unwrap_or(&0)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag and drops the listener.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+fn normalise(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/'))
+}
+
+fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
+    // A proxy request names the whole URL; the path is what follows its authority.
+    let path_and_query = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => target.as_str(),
+    };
+    let path = path_and_query.split('?').next().unwrap_or("/").to_owned();
+
+    let reply = {
+        let mut s = state.lock().unwrap();
+        let hit = {
+            let h = s.hits.entry(path.clone()).or_default();
+            *h += 1;
+            *h
+        };
+        s.seen.push(Seen {
+            target: target.clone(),
+            path: path.clone(),
+            headers,
+        });
+        match s.scripts.get(&path) {
+            None => Reply::status(404, "not found"),
+            Some(script) => script[(hit - 1).min(script.len() - 1)].clone(),
+        }
+    };
+
+    let stream = reader.get_mut();
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nConnection: close\r\n",
+        reply.status,
+        reason(reply.status)
+    );
+    match reply.length {
+        Length::Actual => head.push_str(&format!("Content-Length: {}\r\n", reply.body.len())),
+        Length::Announce(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
+        Length::Unsized => {}
+    }
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let body = &reply.body;
+    let _ = match reply.delivery {
+        Delivery::Whole => stream.write_all(body),
+        Delivery::CutAfter(n) => stream.write_all(&body[..n.min(body.len())]),
+        Delivery::StallAfter(n, pause) => {
+            let sent = stream
+                .write_all(&body[..n.min(body.len())])
+                .and_then(|_| stream.flush());
+            std::thread::sleep(pause);
+            sent
+        }
+    };
+    let _ = stream.flush();
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Whatever",
+    }
+}
+
+/// A test certificate authority and a server certificate it issued for 127.0.0.1.
+pub struct TestCa {
+    pub ca_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "attune-pack test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        TestCa {
+            ca_pem: ca.pem(),
+            server_cert_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        }
+    }
+}
