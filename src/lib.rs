@@ -26,6 +26,7 @@ pub mod net;
 mod pack_tests;
 pub mod receipt;
 pub mod redact;
+pub mod registry;
 pub mod safety;
 pub mod source;
 pub mod store;

@@ -75,6 +75,63 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Search the registry indices (ref, label, keywords, description)
+    Search {
+        query: String,
+        /// Search this index only
+        #[arg(long, value_name = "NAME")]
+        registry: Option<String>,
+    },
+    /// List the configured registry indices with their cache age and reachability
+    Registries,
+    /// Build and maintain registry index files (for pack authors)
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Print the index entry of a pack directory or archive
+    Entry {
+        pack_path: PathBuf,
+        #[command(flatten)]
+        publish: PublishArgs,
+    },
+    /// Add or replace a pack's entry in an index file (created when missing)
+    Update {
+        #[arg(value_name = "INDEX.json")]
+        index: PathBuf,
+        pack_path: PathBuf,
+        #[command(flatten)]
+        publish: PublishArgs,
+    },
+    /// Combine index files; the same ref and version with different content is refused
+    Merge {
+        #[arg(value_name = "IN.json", required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(short, long, value_name = "OUT.json")]
+        output: PathBuf,
+        /// On conflicting duplicates keep the later input's entry
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Where a pack is published (the sources of its index entry).
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Git repository URL (its checksum is the pack's content checksum)
+    #[arg(long, value_name = "URL")]
+    pub git_url: Option<String>,
+    /// Git tag, branch or commit [default: v<version>]
+    #[arg(long, value_name = "REF", requires = "git_url")]
+    pub git_ref: Option<String>,
+    /// URL the archive is published at
+    #[arg(long, value_name = "URL")]
+    pub archive_url: Option<String>,
+    /// The archive file published at --archive-url [default: PACK_PATH when it is an archive]
+    #[arg(long, value_name = "FILE", requires = "archive_url")]
+    pub archive: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

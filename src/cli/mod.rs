@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use attune_pack::checksum::{directory_checksum, file_checksum};
+use attune_pack::registry::publish::{self, Publish, Updated};
 use attune_pack::{
     Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, Installer, Interrupt,
     PackSource,
@@ -15,7 +16,7 @@ use attune_pack::{
 use clap::Parser;
 use serde_json::json;
 
-use args::{Cli, Command, GlobalArgs, InstallArgs};
+use args::{Cli, Command, GlobalArgs, IndexCommand, InstallArgs, PublishArgs};
 use output::{receipt_details, receipt_table, Output};
 
 /// Runs the command line and returns the process exit code.
@@ -73,7 +74,7 @@ fn usage_error(e: clap::Error) -> i32 {
         };
     }
     if std::env::args().any(|a| a == "--json") {
-        let doc = json!({"error": {"code": "usage", "category": "usage", "message": e.kind().to_string()}});
+        let doc = json!({"error": {"code": "usage", "category": "usage", "message": e.render().to_string().trim()}});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     let _ = e.print();
@@ -127,7 +128,146 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
             });
             Ok(())
         }
+        Command::Search { query, registry } => {
+            let hits = installer(&cli.global, &out, interrupt)?
+                .search(&query, registry.as_deref())
+                .await?;
+            out.result(json!(hits), || {
+                if hits.is_empty() {
+                    return format!("no pack matches `{query}`");
+                }
+                let mut rows = vec![["REF", "VERSION", "INDEX", "DESCRIPTION"].map(String::from)];
+                rows.extend(hits.iter().map(|h| {
+                    [
+                        h.pack_ref.clone(),
+                        h.version.clone(),
+                        h.index.clone(),
+                        h.description.clone(),
+                    ]
+                }));
+                columns(&rows)
+            });
+            Ok(())
+        }
+        Command::Registries => {
+            let list = installer(&cli.global, &out, interrupt)?
+                .registries()
+                .await?;
+            out.result(json!(list), || {
+                let mut rows = vec![[
+                    "NAME",
+                    "PRIORITY",
+                    "ENABLED",
+                    "REACHABLE",
+                    "CACHE AGE",
+                    "URL",
+                ]
+                .map(String::from)];
+                rows.extend(list.iter().map(|i| {
+                    [
+                        i.name.clone(),
+                        i.priority.to_string(),
+                        i.enabled.to_string(),
+                        i.reachable.map_or("-".into(), |r| r.to_string()),
+                        i.cache_age_secs.map_or("-".into(), |s| format!("{s} s")),
+                        i.url.clone(),
+                    ]
+                }));
+                columns(&rows)
+            });
+            Ok(())
+        }
+        Command::Index(cmd) => index_command(cmd, &cli.global, &out),
     }
+}
+
+/// Rows as left-aligned columns (the last column unpadded).
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(c, (cell, w))| {
+                    if c + 1 == N {
+                        cell.clone()
+                    } else {
+                        format!("{cell:w$}  ")
+                    }
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `index entry|update|merge`: files only, no store and no network.
+fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune_pack::Result<()> {
+    let mut warn = |w: String| out.note(&format!("warning: {w}"));
+    let entry_of = |pack_path: &Path, p: PublishArgs, warn: &mut dyn FnMut(String)| {
+        let (config, _) = Config::load(global.config.as_deref())?;
+        let publish = Publish {
+            git_url: p.git_url,
+            git_ref: p.git_ref,
+            archive_url: p.archive_url,
+            archive: p.archive,
+        };
+        publish::build_entry(pack_path, &publish, config.limits, warn)
+    };
+    match cmd {
+        IndexCommand::Entry { pack_path, publish } => {
+            let entry = entry_of(&pack_path, publish, &mut warn)?;
+            let doc = json!(entry);
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            out.result(doc, || text);
+        }
+        IndexCommand::Update {
+            index,
+            pack_path,
+            publish,
+        } => {
+            let entry = entry_of(&pack_path, publish, &mut warn)?;
+            let outcome = publish::update_index(&index, &entry)?;
+            let action = match outcome {
+                Updated::Added => "added",
+                Updated::Replaced => "replaced",
+            };
+            out.result(
+                json!({"index": index, "action": action, "entry": entry}),
+                || {
+                    format!(
+                        "{}: {action} {} {}",
+                        index.display(),
+                        entry.pack_ref,
+                        entry.version
+                    )
+                },
+            );
+        }
+        IndexCommand::Merge {
+            inputs,
+            output,
+            force,
+        } => {
+            let doc = publish::merge_indices(&inputs, force, &mut warn)?;
+            publish::write_index(&output, &doc)?;
+            let count = doc["packs"].as_array().map_or(0, Vec::len);
+            out.result(
+                json!({"index": output, "packs": count, "inputs": inputs}),
+                || {
+                    format!(
+                        "{}: {count} entries from {} files",
+                        output.display(),
+                        inputs.len()
+                    )
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 fn checksum(path: &Path, algorithm: &str, out: &Output) -> attune_pack::Result<()> {

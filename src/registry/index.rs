@@ -1,0 +1,506 @@
+//! Attune's registry index document (SPEC.md "Registry index"), read leniently: one bad pack
+//! entry costs that entry (with a warning naming the index, the entry and the field), not the
+//! whole index; only a document that is not an index at all makes the index unavailable.
+
+use std::collections::HashMap;
+
+use semver::Version;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::checksum::Checksum;
+use crate::manifest::{is_valid_ref, parse_lenient_version, REF_RULE};
+
+/// A parsed index: its valid pack entries, findable by ref.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    pub registry_name: Option<String>,
+    pub packs: Vec<PackEntry>,
+    /// Positions in `packs` per ref, so resolving does not scan every entry.
+    by_ref: HashMap<String, Vec<usize>>,
+}
+
+/// One pack version of an index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackEntry {
+    #[serde(rename = "ref")]
+    pub pack_ref: String,
+    pub label: String,
+    pub description: String,
+    pub version: Version,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    pub keywords: Vec<String>,
+    pub runtime_deps: Vec<String>,
+    pub install_sources: Vec<InstallSource>,
+    pub contents: Contents,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Dependencies>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// Where an entry's pack can be fetched from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum InstallSource {
+    Git {
+        url: String,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        git_ref: Option<String>,
+        /// The content checksum of the checked-out pack.
+        #[serde(serialize_with = "checksum_text")]
+        checksum: Option<Checksum>,
+    },
+    Archive {
+        url: String,
+        /// The checksum of the archive bytes.
+        #[serde(serialize_with = "checksum_text")]
+        checksum: Option<Checksum>,
+    },
+}
+
+impl InstallSource {
+    pub fn url(&self) -> &str {
+        match self {
+            InstallSource::Git { url, .. } | InstallSource::Archive { url, .. } => url,
+        }
+    }
+
+    pub fn checksum(&self) -> Option<&Checksum> {
+        match self {
+            InstallSource::Git { checksum, .. } | InstallSource::Archive { checksum, .. } => {
+                checksum.as_ref()
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InstallSource::Git { .. } => "git",
+            InstallSource::Archive { .. } => "archive",
+        }
+    }
+}
+
+fn checksum_text<S: Serializer>(c: &Option<Checksum>, s: S) -> Result<S::Ok, S::Error> {
+    match c {
+        Some(c) => s.serialize_str(&c.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What a pack provides, as listed in its index entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Contents {
+    pub actions: Vec<ContentItem>,
+    pub sensors: Vec<ContentItem>,
+    pub triggers: Vec<ContentItem>,
+    pub rules: Vec<ContentItem>,
+    pub workflows: Vec<ContentItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContentItem {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dependencies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attune_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodejs_version: Option<String>,
+    pub packs: Vec<String>,
+}
+
+impl Index {
+    /// Parses an index document. `Err` (a sentence) when the document is not an index at all;
+    /// skipped entries and ignored sources are reported through `warn`. `name` is the index's
+    /// name as the user knows it, for those warnings.
+    pub fn parse(bytes: &[u8], name: &str, warn: &mut dyn FnMut(String)) -> Result<Index, String> {
+        let doc: Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("index `{name}` is not valid JSON: {e}"))?;
+        let Value::Object(mut top) = doc else {
+            return Err(format!("index `{name}` is not a JSON object"));
+        };
+        let Some(Value::Array(raw_packs)) = top.remove("packs") else {
+            return Err(format!(
+                "index `{name}` has no `packs` list; is it an Attune registry index?"
+            ));
+        };
+        let mut index = Index {
+            registry_name: top
+                .get("registry_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            ..Index::default()
+        };
+        for (pos, raw) in raw_packs.into_iter().enumerate() {
+            match parse_entry(raw, pos, name, warn) {
+                Ok(entry) => {
+                    if index.find(&entry.pack_ref, &entry.version).is_some() {
+                        warn(format!(
+                            "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
+                            entry.pack_ref, entry.version
+                        ));
+                        continue;
+                    }
+                    index.push(entry);
+                }
+                Err(skipped) => warn(skipped),
+            }
+        }
+        Ok(index)
+    }
+
+    fn push(&mut self, entry: PackEntry) {
+        self.by_ref
+            .entry(entry.pack_ref.clone())
+            .or_default()
+            .push(self.packs.len());
+        self.packs.push(entry);
+    }
+
+    /// Every version of a pack in this index, in index order.
+    pub fn versions_of<'a>(&'a self, pack_ref: &str) -> impl Iterator<Item = &'a PackEntry> {
+        self.by_ref
+            .get(pack_ref)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.packs[i])
+    }
+
+    pub fn find(&self, pack_ref: &str, version: &Version) -> Option<&PackEntry> {
+        self.versions_of(pack_ref).find(|e| &e.version == version)
+    }
+}
+
+/// `#POS`, with the entry's ref and version when it has readable ones: `` `slack@2.1.0` (#3)``.
+fn entry_label(pack_ref: Option<&Value>, version: Option<&Value>, pos: usize) -> String {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match (text(pack_ref), text(version)) {
+        (Some(r), Some(v)) => format!("`{r}@{v}` (#{pos})"),
+        (Some(r), None) => format!("`{r}` (#{pos})"),
+        _ => format!("#{pos}"),
+    }
+}
+
+/// Why an entry was skipped: the field and what is wrong with it.
+#[derive(Debug)]
+struct FieldError {
+    field: String,
+    why: String,
+}
+
+fn field_err(field: impl Into<String>, why: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        why: why.into(),
+    }
+}
+
+/// Typed reads of an object's fields, moving the values out (an index can hold tens of
+/// thousands of entries; copying every string would double the load time). `null` counts as
+/// absent, a wrong type is an error.
+struct Fields {
+    obj: Map<String, Value>,
+    prefix: String,
+}
+
+impl Fields {
+    fn new(obj: Map<String, Value>, prefix: impl Into<String>) -> Self {
+        Fields {
+            obj,
+            prefix: prefix.into(),
+        }
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn text(&mut self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.obj.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => into_text(v)
+                .map(Some)
+                .ok_or_else(|| field_err(self.name(key), "must be a string")),
+        }
+    }
+
+    fn required(&mut self, key: &str) -> Result<String, FieldError> {
+        self.text(key)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| field_err(self.name(key), "missing (required)"))
+    }
+
+    fn list(&mut self, key: &str) -> Result<Vec<Value>, FieldError> {
+        match self.obj.remove(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(field_err(self.name(key), "must be a list")),
+        }
+    }
+
+    fn text_list(&mut self, key: &str) -> Result<Vec<String>, FieldError> {
+        self.list(key)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                into_text(v)
+                    .ok_or_else(|| field_err(format!("{}[{i}]", self.name(key)), "not a string"))
+            })
+            .collect()
+    }
+
+    /// A nested object; its field names are reported as `key.field`.
+    fn object(&mut self, key: &str) -> Result<Option<Fields>, FieldError> {
+        match self.obj.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(obj)) => Ok(Some(Fields::new(obj, format!("{}.", self.name(key))))),
+            Some(_) => Err(field_err(self.name(key), "must be an object")),
+        }
+    }
+
+    /// The objects of a list, each as [`Fields`] named `key[i].field`.
+    fn objects(&mut self, key: &str) -> Result<Vec<Fields>, FieldError> {
+        self.list(key)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let field = format!("{}[{i}]", self.name(key));
+                match v {
+                    Value::Object(obj) => Ok(Fields::new(obj, format!("{field}."))),
+                    _ => Err(field_err(field, "must be an object")),
+                }
+            })
+            .collect()
+    }
+}
+
+fn into_text(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One entry, or the warning that says why it is skipped. `warn` gets the entry's lesser
+/// problems, already prefixed with the index and entry.
+fn parse_entry(
+    raw: Value,
+    pos: usize,
+    index: &str,
+    warn: &mut dyn FnMut(String),
+) -> Result<PackEntry, String> {
+    let Value::Object(mut obj) = raw else {
+        return Err(format!(
+            "index `{index}`, pack entry #{pos}: not an object; entry skipped"
+        ));
+    };
+    let raw_ref = obj.remove("ref");
+    let raw_version = obj.remove("version");
+    let label = entry_label(raw_ref.as_ref(), raw_version.as_ref(), pos);
+    let prefix = format!("index `{index}`, pack entry {label}");
+    let meta = obj.remove("meta").filter(|m| !m.is_null());
+    let mut f = Fields::new(obj, "");
+    if let Some(v) = raw_ref {
+        f.obj.insert("ref".into(), v);
+    }
+    if let Some(v) = raw_version {
+        f.obj.insert("version".into(), v);
+    }
+    fields_of(f, meta, &mut |w| warn(format!("{prefix}: {w}")))
+        .map_err(|e| format!("{prefix}: field `{}`: {}; entry skipped", e.field, e.why))
+}
+
+fn fields_of(
+    mut f: Fields,
+    meta: Option<Value>,
+    warn: &mut dyn FnMut(String),
+) -> Result<PackEntry, FieldError> {
+    let pack_ref = f.required("ref")?;
+    if !is_valid_ref(&pack_ref) {
+        return Err(field_err(
+            "ref",
+            format!("`{pack_ref}` is not valid: {REF_RULE}"),
+        ));
+    }
+    let raw_version = f.required("version")?;
+    let (version, _) =
+        parse_lenient_version(&raw_version).map_err(|why| field_err("version", why))?;
+
+    let mut install_sources = Vec::new();
+    for mut s in f.objects("install_sources")? {
+        let url = s.required("url")?;
+        let checksum = s
+            .text("checksum")?
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse::<Checksum>())
+            .transpose()
+            .map_err(|e| field_err(s.name("checksum"), e.to_string()))?;
+        match s.required("type")?.as_str() {
+            "git" => install_sources.push(InstallSource::Git {
+                url,
+                git_ref: s.text("ref")?.filter(|r| !r.is_empty()),
+                checksum,
+            }),
+            "archive" => install_sources.push(InstallSource::Archive { url, checksum }),
+            // A source type a newer registry added must not cost the whole entry.
+            other => warn(format!(
+                "field `{}`: unknown source type `{other}` ignored",
+                s.name("type")
+            )),
+        }
+    }
+    if install_sources.is_empty() {
+        return Err(field_err(
+            "install_sources",
+            "no git or archive source to install from",
+        ));
+    }
+
+    let contents = match f.object("contents")? {
+        None => Contents::default(),
+        Some(mut c) => {
+            let mut items = |key: &str| -> Result<Vec<ContentItem>, FieldError> {
+                c.objects(key)?
+                    .into_iter()
+                    .map(|mut item| {
+                        Ok(ContentItem {
+                            name: item.required("name")?,
+                            description: item.text("description")?.unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            };
+            Contents {
+                actions: items("actions")?,
+                sensors: items("sensors")?,
+                triggers: items("triggers")?,
+                rules: items("rules")?,
+                workflows: items("workflows")?,
+            }
+        }
+    };
+
+    let dependencies = match f.object("dependencies")? {
+        None => None,
+        Some(mut d) => Some(Dependencies {
+            attune_version: d.text("attune_version")?,
+            python_version: d.text("python_version")?,
+            nodejs_version: d.text("nodejs_version")?,
+            packs: d.text_list("packs")?,
+        }),
+    };
+
+    Ok(PackEntry {
+        label: f.text("label")?.unwrap_or_else(|| pack_ref.clone()),
+        description: f.text("description")?.unwrap_or_default(),
+        author: f.text("author")?,
+        license: f.text("license")?,
+        email: f.text("email")?,
+        homepage: f.text("homepage")?,
+        repository: f.text("repository")?,
+        keywords: f.text_list("keywords")?,
+        runtime_deps: f.text_list("runtime_deps")?,
+        install_sources,
+        contents,
+        dependencies,
+        meta,
+        pack_ref,
+        version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn parse(doc: &str) -> (Result<Index, String>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let r = Index::parse(doc.as_bytes(), "main", &mut |w| warnings.push(w));
+        (r, warnings)
+    }
+
+    #[test]
+    fn reads_attune_index_and_skips_bad_entries_with_field_warnings() {
+        let doc = format!(
+            r#"{{"registry_name":"Main","version":"1.0","packs":[
+              {{"ref":"slack","label":"Slack","version":"2.1.0","keywords":["chat"],
+                "install_sources":[{{"type":"git","url":"https://g/slack.git","ref":"v2.1.0","checksum":"{SHA}"}},
+                                   {{"type":"oci","url":"x"}}],
+                "contents":{{"actions":[{{"name":"post","description":"Post"}}]}},
+                "dependencies":{{"attune_version":">=0.2","packs":["core@^1"]}},"meta":{{"x":1}}}},
+              {{"ref":"slack","version":"2.1.0","install_sources":[{{"type":"archive","url":"a.tgz"}}]}},
+              {{"ref":"bad","version":"banana","install_sources":[]}},
+              {{"ref":"nosrc","version":"1.0.0"}},
+              {{"ref":"badsum","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","checksum":"sha256:zz"}}]}},
+              42,
+              {{"ref":"short","version":"1.0","install_sources":[{{"type":"archive","url":"u"}}]}}
+            ]}}"#
+        );
+        let (index, w) = parse(&doc);
+        let index = index.unwrap();
+        assert_eq!(index.registry_name.as_deref(), Some("Main"));
+        let refs: Vec<_> = index.packs.iter().map(|p| p.pack_ref.as_str()).collect();
+        assert_eq!(refs, ["slack", "short"]);
+        let slack = &index.packs[0];
+        assert_eq!(slack.install_sources.len(), 1);
+        assert_eq!(slack.contents.actions[0].name, "post");
+        assert_eq!(slack.dependencies.as_ref().unwrap().packs, ["core@^1"]);
+        assert_eq!(index.packs[1].version, Version::new(1, 0, 0));
+        let all = w.join("\n");
+        for needle in [
+            "`install_sources[1].type`: unknown source type `oci`",
+            "appears more than once",
+            "`bad@banana` (#2): field `version`",
+            "`nosrc@1.0.0` (#3): field `install_sources`",
+            "field `install_sources[0].checksum`",
+            "#5: not an object",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert!(w.iter().all(|w| w.starts_with("index `main`")));
+    }
+
+    #[test]
+    fn documents_that_are_not_indices_are_refused() {
+        for doc in ["<html>", "[]", r#"{"packages": []}"#] {
+            let e = parse(doc).0.unwrap_err();
+            assert!(e.contains("index `main`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn entries_serialize_in_index_form() {
+        let (index, _) = parse(&format!(
+            r#"{{"packs":[{{"ref":"a","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","checksum":"{SHA}"}}]}}]}}"#
+        ));
+        let v = serde_json::to_value(&index.unwrap().packs[0]).unwrap();
+        assert_eq!(v["ref"], "a");
+        assert_eq!(v["version"], "1.0.0");
+        assert_eq!(v["install_sources"][0]["type"], "archive");
+        assert_eq!(v["install_sources"][0]["checksum"], SHA);
+        assert!(v["contents"]["actions"].as_array().unwrap().is_empty());
+    }
+}

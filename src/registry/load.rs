@@ -1,0 +1,310 @@
+//! Getting an index document: local files directly; remote ones through the cache, fetched
+//! when stale (conditionally, with the cached validators), falling back to a stale copy when
+//! the index cannot be reached, and never touching the network when offline.
+
+use std::path::PathBuf;
+
+use crate::config::IndexConfig;
+use crate::error::Result;
+use crate::installer::Inner;
+use crate::net::Conditional;
+use crate::redact::redact_url;
+
+use super::cache::{now_secs, Cached, IndexCache, Validators};
+use super::index::Index;
+use super::resolve::index_name;
+
+/// How the document in hand was obtained; `registries` reports reachability from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A local file, read now.
+    Local,
+    /// The cached copy, younger than `cache_ttl`; the server was not asked.
+    Fresh,
+    /// The server confirmed the cached copy (304).
+    Revalidated,
+    /// The server sent a new document.
+    Downloaded,
+    /// The server could not be used; the cached copy stands in.
+    Stale,
+    /// `--offline`: the cached copy, whatever its age.
+    Offline,
+}
+
+impl Freshness {
+    /// Whether the index answered just now (`None`: it was not asked).
+    pub fn reachable(self) -> Option<bool> {
+        match self {
+            Freshness::Local | Freshness::Revalidated | Freshness::Downloaded => Some(true),
+            Freshness::Stale => Some(false),
+            Freshness::Fresh | Freshness::Offline => None,
+        }
+    }
+}
+
+/// Where an index lives; relative source URLs in it are read against it.
+#[derive(Debug, Clone)]
+pub enum Location {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Location {
+    pub fn of(config: &IndexConfig) -> Location {
+        let url = config.url.as_str();
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Location::Url(url.to_owned())
+        } else {
+            Location::File(PathBuf::from(url.strip_prefix("file://").unwrap_or(url)))
+        }
+    }
+
+    /// A source URL of the index made absolute: URLs (and scp-like git addresses) as they
+    /// are, anything else relative to the index document.
+    pub fn join(&self, source: &str) -> String {
+        let has_scheme = source.contains("://")
+            || source
+                .split_once(':')
+                .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
+        if has_scheme {
+            return source.to_owned();
+        }
+        match self {
+            Location::Url(base) => reqwest::Url::parse(base)
+                .and_then(|b| b.join(source))
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| source.to_owned()),
+            Location::File(path) => {
+                let dir = path.parent().unwrap_or(std::path::Path::new("."));
+                let joined = dir.join(source);
+                let abs = std::path::absolute(&joined).unwrap_or(joined);
+                format!("file://{}", abs.display())
+            }
+        }
+    }
+}
+
+/// An index ready for resolving.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: String,
+    pub index: Index,
+    pub location: Location,
+    pub freshness: Freshness,
+    /// Age of the cached copy in use (remote indices only).
+    pub cache_age: Option<u64>,
+}
+
+/// What a conditional GET returned.
+pub(crate) enum Fetched {
+    NotModified,
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
+}
+
+/// Loads indices for one command, with the installer's config and network settings.
+pub(crate) struct Loader<'a> {
+    inner: &'a Inner,
+    cache: IndexCache,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(inner: &'a Inner) -> Self {
+        Loader {
+            inner,
+            cache: IndexCache::new(&inner.cache_dir),
+        }
+    }
+
+    /// Age of the cached copy of a remote index, if any.
+    pub fn cache_age(&self, config: &IndexConfig) -> Option<u64> {
+        match Location::of(config) {
+            Location::Url(url) => self.cache.read(&url).map(|c| c.age_secs()),
+            Location::File(_) => None,
+        }
+    }
+
+    /// The index, or `Ok(None)` when it is unavailable (the reason went to `warn`). Only a
+    /// policy refusal (plain http without `allow_http`, exit 3) is an error: a config to fix, not an
+    /// outage to route around. `revalidate` asks the server even when the cache is fresh.
+    pub async fn load(
+        &self,
+        config: &IndexConfig,
+        revalidate: bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Option<Loaded>> {
+        let name = index_name(config);
+        let location = Location::of(config);
+        let got = match &location {
+            Location::File(path) => std::fs::read(path)
+                .map(|bytes| (bytes, Freshness::Local, None))
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+            Location::Url(url) => self.remote(config, url, revalidate, warn).await?,
+        };
+        let (bytes, freshness, cache_age) = match got {
+            Ok(got) => got,
+            Err(why) => {
+                warn(format!(
+                    "index `{name}` is unavailable and was skipped: {why}"
+                ));
+                return Ok(None);
+            }
+        };
+        match Index::parse(&bytes, &name, warn) {
+            Ok(index) => Ok(Some(Loaded {
+                name,
+                index,
+                location,
+                freshness,
+                cache_age,
+            })),
+            Err(why) => {
+                warn(format!("{why}; the index was skipped"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// A remote document: `Ok(Err(why))` when neither the server nor the cache has one.
+    async fn remote(
+        &self,
+        config: &IndexConfig,
+        url: &str,
+        revalidate: bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<std::result::Result<(Vec<u8>, Freshness, Option<u64>), String>> {
+        let settings = &self.inner.config.pack_registry;
+        let name = index_name(config);
+        let cached = settings
+            .cache_enabled
+            .then(|| self.cache.read(url))
+            .flatten();
+        let use_cached = |c: Cached, f: Freshness| {
+            let age = c.age_secs();
+            Ok(Ok((c.body, f, Some(age))))
+        };
+        if self.inner.offline {
+            return match cached {
+                Some(c) => use_cached(c, Freshness::Offline),
+                None => Ok(Err(
+                    "offline (--offline) and there is no cached copy of it".into()
+                )),
+            };
+        }
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| !revalidate && c.age_secs() < settings.cache_ttl)
+        {
+            return use_cached(c.clone(), Freshness::Fresh);
+        }
+        let fetched = self
+            .fetch(url, cached.as_ref().map(|c| &c.validators))
+            .await;
+        let store = |c: &Cached, warn: &mut dyn FnMut(String)| {
+            if settings.cache_enabled {
+                if let Err(e) = self.cache.write(url, c) {
+                    warn(format!("could not cache index `{name}`: {e}"));
+                }
+            }
+        };
+        match (fetched, cached) {
+            (Err(e), _) if e.exit_code() == 3 => Err(e),
+            (Ok(Fetched::NotModified), Some(mut c)) => {
+                c.fetched_at = now_secs();
+                store(&c, warn);
+                use_cached(c, Freshness::Revalidated)
+            }
+            (Ok(Fetched::Body { bytes, validators }), cached) => {
+                // A document that is not an index (a captive portal, an error page served
+                // with 200) must not replace a good cached copy.
+                if let Err(why) = Index::parse(&bytes, &name, &mut |_| {}) {
+                    return match cached {
+                        Some(c) => {
+                            warn(format!(
+                                "{why}; using the cached copy from {} ago",
+                                age_text(c.age_secs())
+                            ));
+                            use_cached(c, Freshness::Stale)
+                        }
+                        None => Ok(Err(why)),
+                    };
+                }
+                let c = Cached {
+                    body: bytes,
+                    validators,
+                    fetched_at: now_secs(),
+                };
+                store(&c, warn);
+                Ok(Ok((c.body, Freshness::Downloaded, Some(0))))
+            }
+            (Ok(Fetched::NotModified), None) => Ok(Err(format!(
+                "{} answered 304 Not Modified to an unconditional request",
+                redact_url(url)
+            ))),
+            (Err(e), Some(c)) => {
+                warn(format!(
+                    "index `{name}` is unreachable ({e}); using the cached copy from {} ago",
+                    age_text(c.age_secs())
+                ));
+                use_cached(c, Freshness::Stale)
+            }
+            (Err(e), None) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// A conditional GET of an index document (the index's headers are added by [`crate::net::Http`]
+    /// for its origin only).
+    async fn fetch(&self, url: &str, validators: Option<&Validators>) -> Result<Fetched> {
+        let conditional = validators.map(|v| Conditional {
+            etag: v.etag.as_deref(),
+            last_modified: v.last_modified.as_deref(),
+        });
+        let response = self
+            .inner
+            .http()
+            .await?
+            .get(url, conditional.as_ref())
+            .await?;
+        if response.is_not_modified() {
+            return Ok(Fetched::NotModified);
+        }
+        let validators = Validators {
+            etag: response.header("etag").map(str::to_owned),
+            last_modified: response.header("last-modified").map(str::to_owned),
+        };
+        let bytes = response
+            .bytes(self.inner.config.limits.max_download_bytes)
+            .await?;
+        Ok(Fetched::Body { bytes, validators })
+    }
+}
+
+fn age_text(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sources_are_read_against_the_index() {
+        let web = Location::Url("https://r.example/v1/index.json".into());
+        assert_eq!(web.join("packs/a.tgz"), "https://r.example/v1/packs/a.tgz");
+        assert_eq!(web.join("/a.tgz"), "https://r.example/a.tgz");
+        assert_eq!(web.join("https://cdn/a.tgz"), "https://cdn/a.tgz");
+        assert_eq!(web.join("git@host:o/r.git"), "git@host:o/r.git");
+        let file = Location::File("/srv/reg/index.json".into());
+        assert_eq!(file.join("a.tgz"), "file:///srv/reg/a.tgz");
+        assert_eq!(file.join("/abs/a.tgz"), "file:///abs/a.tgz");
+        assert_eq!(file.join("file:///x/a.tgz"), "file:///x/a.tgz");
+    }
+}

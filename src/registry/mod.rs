@@ -1,0 +1,165 @@
+//! Registries: Attune's index documents ([`index`]), getting them through the on-disk cache
+//! ([`load`], [`cache`]), resolving `name[@version]` against prioritized indices
+//! ([`resolve`]), installing what was resolved, and the pack author's tools ([`publish`]).
+
+pub mod cache;
+pub mod index;
+mod install;
+pub mod load;
+pub mod publish;
+pub mod resolve;
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::installer::Installer;
+use crate::manifest::Manifest;
+use crate::redact::redact_url;
+use crate::source::VersionSpec;
+
+use load::Loader;
+use resolve::{best, index_name, search_order};
+
+/// The ref and version an index entry promises; the pack.yaml found in its source must say
+/// the same, or a compromised or sloppy source could install something else under its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub pack_ref: String,
+    pub version: Version,
+    /// Where the promise comes from, for the error ("index `main`, entry slack 2.1.0").
+    pub from: String,
+}
+
+impl Identity {
+    pub fn check(&self, manifest: &Manifest) -> Result<()> {
+        if manifest.pack_ref == self.pack_ref && manifest.version == self.version {
+            return Ok(());
+        }
+        Err(Error::InvalidPack(format!(
+            "pack.yaml says `{}` {}, but {} promises `{}` {}\n  hint: the index entry and the published pack disagree; the index maintainer must fix one of them",
+            manifest.pack_ref, manifest.version, self.from, self.pack_ref, self.version
+        )))
+    }
+}
+
+/// A `search` result: the newest version of a matching pack in one index.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    #[serde(rename = "ref")]
+    pub pack_ref: String,
+    pub version: String,
+    pub label: String,
+    pub description: String,
+    pub index: String,
+}
+
+/// A `registries` line: one configured index and how it is doing.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStatus {
+    pub name: String,
+    /// Credentials and query strings redacted.
+    pub url: String,
+    pub priority: i64,
+    pub enabled: bool,
+    /// Age of the cached copy (remote indices only).
+    pub cache_age_secs: Option<u64>,
+    /// Whether it answered now; `None` when it was not asked (disabled, or `--offline`).
+    pub reachable: Option<bool>,
+}
+
+impl Installer {
+    /// Packs whose ref, label, keywords or description contain `query` (case-insensitive),
+    /// in the enabled indices (or only `registry`), in search order.
+    pub async fn search(&self, query: &str, registry: Option<&str>) -> Result<Vec<SearchHit>> {
+        let _store = self.lock().await?;
+        let inner = &self.inner;
+        let loader = Loader::new(inner);
+        let mut warn = |w: String| inner.emit(Event::Warning(w));
+        let needle = query.to_lowercase();
+        let order = search_order(&inner.config.pack_registry, registry)?;
+        let mut hits = Vec::new();
+        let mut read_any = false;
+        for config in &order {
+            let Some(loaded) = loader.load(config, false, &mut warn).await? else {
+                continue;
+            };
+            read_any = true;
+            let mut refs: Vec<&str> = loaded
+                .index
+                .packs
+                .iter()
+                .filter(|e| matches_query(e, &needle))
+                .map(|e| e.pack_ref.as_str())
+                .collect();
+            refs.sort_unstable();
+            refs.dedup();
+            for r in refs {
+                // The newest release, or the newest pre-release of a pack that has no release.
+                let entry = best(&loaded.index, r, &VersionSpec::Latest).or_else(|| {
+                    loaded
+                        .index
+                        .versions_of(r)
+                        .max_by(|a, b| a.version.cmp(&b.version))
+                });
+                if let Some(e) = entry {
+                    hits.push(SearchHit {
+                        pack_ref: e.pack_ref.clone(),
+                        version: e.version.to_string(),
+                        label: e.label.clone(),
+                        description: e.description.clone(),
+                        index: loaded.name.clone(),
+                    });
+                }
+            }
+        }
+        if !read_any {
+            let names: Vec<String> = order.iter().map(|c| index_name(c)).collect();
+            return Err(Error::IndexUnavailable(format!(
+                "none of the indices could be read ({}); see the warnings above",
+                names.join(", ")
+            )));
+        }
+        Ok(hits)
+    }
+
+    /// Every configured index (disabled ones too) with its cache age and whether it answers
+    /// now; enabled remote indices are revalidated, which also refreshes their cache.
+    pub async fn registries(&self) -> Result<Vec<IndexStatus>> {
+        let _store = self.lock().await?;
+        let inner = &self.inner;
+        let loader = Loader::new(inner);
+        let mut warn = |w: String| inner.emit(Event::Warning(w));
+        let mut out = Vec::new();
+        for config in &inner.config.pack_registry.indices {
+            let reachable = if config.enabled && inner.config.pack_registry.enabled {
+                match loader.load(config, true, &mut warn).await {
+                    Ok(Some(loaded)) => loaded.freshness.reachable(),
+                    Ok(None) if inner.offline => None,
+                    Ok(None) => Some(false),
+                    Err(e) => {
+                        warn(format!("index `{}`: {e}", index_name(config)));
+                        Some(false)
+                    }
+                }
+            } else {
+                None
+            };
+            out.push(IndexStatus {
+                name: index_name(config),
+                url: redact_url(&config.url),
+                priority: config.priority,
+                enabled: config.enabled,
+                cache_age_secs: loader.cache_age(config),
+                reachable,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn matches_query(e: &index::PackEntry, needle: &str) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    has(&e.pack_ref) || has(&e.label) || has(&e.description) || e.keywords.iter().any(|k| has(k))
+}

@@ -1,0 +1,445 @@
+//! The pack author's side: building an index entry from a pack (`index entry`), putting it
+//! into an index file (`index update`) and combining index files (`index merge`). Entries
+//! carry the same checksums the installer verifies, computed the same way.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use serde_norway::Value as Yaml;
+
+use crate::checksum::{directory_checksum, file_checksum, Algorithm, Checksum};
+use crate::config::Limits;
+use crate::error::{Error, IoContext, Result};
+use crate::interrupt::Interrupt;
+use crate::locate::locate;
+use crate::manifest::Manifest;
+use crate::receipt::now_rfc3339;
+use crate::safety::TreeWriter;
+use crate::source::archive::extract_file;
+
+use super::index::{ContentItem, Contents, Dependencies, Index, InstallSource, PackEntry};
+
+/// Where the pack will be published (the `index entry` flags).
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    pub git_url: Option<String>,
+    /// Default: the tag `v<version>`.
+    pub git_ref: Option<String>,
+    pub archive_url: Option<String>,
+    /// The archive file published at `archive_url`; default: PACK_PATH when it is an archive.
+    pub archive: Option<PathBuf>,
+}
+
+/// Builds the index entry of the pack at `pack_path` (a directory or an archive file).
+pub fn build_entry(
+    pack_path: &Path,
+    publish: &Publish,
+    limits: Limits,
+    warn: &mut dyn FnMut(String),
+) -> Result<PackEntry> {
+    if publish.git_url.is_none() && publish.archive_url.is_none() {
+        return Err(Error::Usage(
+            "an index entry needs at least one install source: pass --git-url URL [--git-ref REF] and/or --archive-url URL [--archive FILE]".into(),
+        ));
+    }
+    if publish.archive.is_some() && publish.archive_url.is_none() {
+        return Err(Error::Usage(
+            "--archive needs --archive-url (where that file is published)".into(),
+        ));
+    }
+    let meta = std::fs::metadata(pack_path)
+        .map_err(|e| Error::NotFound(format!("{}: {e}", pack_path.display())))?;
+    // An archive is unpacked (with the installer's safety rules) so the content checksum is
+    // the one an install of that archive's pack would compute.
+    let unpacked;
+    let (root, content) = if meta.is_dir() {
+        let located = locate(pack_path, &pack_path.display().to_string())?;
+        let content = directory_checksum(&located.dir)?;
+        (located.dir, content)
+    } else {
+        unpacked = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
+        let origin = pack_path.display().to_string();
+        let mut writer = TreeWriter::new(unpacked.path(), &origin, limits, Interrupt::new());
+        extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
+        let tree = writer.finish()?;
+        let located = locate(unpacked.path(), &origin)?;
+        tree.check_links_within(&located.rel, &origin)?;
+        (located.dir, tree.digest.checksum_under(&located.rel))
+    };
+    let manifest = Manifest::load(&root.join("pack.yaml"))?;
+    let raw: Yaml = std::fs::read_to_string(root.join("pack.yaml"))
+        .ok()
+        .and_then(|t| serde_norway::from_str(&t).ok())
+        .unwrap_or(Yaml::Null);
+    let text = |key: &str| raw.get(key).and_then(yaml_text);
+
+    let mut install_sources = Vec::new();
+    if let Some(url) = &publish.git_url {
+        install_sources.push(InstallSource::Git {
+            url: url.clone(),
+            git_ref: Some(
+                publish
+                    .git_ref
+                    .clone()
+                    .unwrap_or_else(|| format!("v{}", manifest.version)),
+            ),
+            checksum: Some(content),
+        });
+    }
+    if let Some(url) = &publish.archive_url {
+        let file = match &publish.archive {
+            Some(f) => f.as_path(),
+            None if meta.is_file() => pack_path,
+            None => {
+                return Err(Error::Usage(
+                    "--archive-url needs --archive FILE (the file published there) when PACK_PATH is a directory, so its checksum can be computed".into(),
+                ))
+            }
+        };
+        install_sources.push(InstallSource::Archive {
+            url: url.clone(),
+            checksum: Some(archive_checksum(file)?),
+        });
+    }
+
+    let python = text("python_versions").or_else(|| text("python"));
+    let dependencies = Dependencies {
+        attune_version: manifest.attune_version.as_ref().map(ToString::to_string),
+        python_version: python,
+        nodejs_version: text("nodejs"),
+        packs: manifest
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    };
+    Ok(PackEntry {
+        label: manifest.label,
+        description: manifest.description.unwrap_or_default(),
+        version: manifest.version,
+        author: manifest.author,
+        license: text("license"),
+        email: manifest.email,
+        homepage: text("homepage"),
+        repository: text("repository"),
+        keywords: manifest.keywords,
+        runtime_deps: manifest.runtime_deps,
+        install_sources,
+        contents: read_contents(&root, warn),
+        dependencies: (dependencies != Dependencies::default()).then_some(dependencies),
+        meta: None,
+        pack_ref: manifest.pack_ref,
+    })
+}
+
+fn archive_checksum(file: &Path) -> Result<Checksum> {
+    file_checksum(file, Algorithm::Sha256).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("archive {}: no such file", file.display()))
+        }
+        other => other,
+    })
+}
+
+/// Text of a scalar, or of a list of scalars joined by `, ` (`python_versions: ["3.9"]`).
+fn yaml_text(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Sequence(items) => {
+            let parts: Vec<String> = items.iter().filter_map(yaml_text).collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        _ => None,
+    }
+}
+
+/// The `contents` lists, from the YAML files of the pack's component directories (Attune
+/// also keeps workflows under `actions/workflows/`).
+fn read_contents(root: &Path, warn: &mut dyn FnMut(String)) -> Contents {
+    let mut items = |dirs: &[&str]| -> Vec<ContentItem> {
+        let mut out: Vec<ContentItem> = dirs
+            .iter()
+            .flat_map(|d| yaml_files(&root.join(d)))
+            .filter_map(|path| content_item(root, &path, warn))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    };
+    Contents {
+        actions: items(&["actions"]),
+        sensors: items(&["sensors"]),
+        triggers: items(&["triggers"]),
+        rules: items(&["rules"]),
+        workflows: items(&["workflows", "actions/workflows"]),
+    }
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"))
+        })
+        .collect()
+}
+
+/// Name (`name`, else `ref`, else the file stem) and description of one component file.
+fn content_item(root: &Path, path: &Path, warn: &mut dyn FnMut(String)) -> Option<ContentItem> {
+    let shown = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let doc: Yaml = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_norway::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(doc) => doc,
+        Err(e) => {
+            warn(format!(
+                "{shown}: not readable YAML ({e}); left out of `contents`"
+            ));
+            return None;
+        }
+    };
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
+    let field = |k: &str| doc.get(k).and_then(yaml_text);
+    Some(ContentItem {
+        name: field("name").or_else(|| field("ref")).unwrap_or(stem),
+        description: field("description").unwrap_or_default(),
+    })
+}
+
+/// Whether `index update` added a new entry or replaced one of the same ref and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    Added,
+    Replaced,
+}
+
+/// Adds `entry` to the index file at `path` (created when missing), replacing an entry of the
+/// same ref and version; the file is replaced atomically. Other entries are kept as written.
+pub fn update_index(path: &Path, entry: &PackEntry) -> Result<Updated> {
+    let mut doc = match std::fs::read(path) {
+        Ok(bytes) => read_index_document(path, &bytes)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            json!({"version": "1.0", "packs": []})
+        }
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let new = serde_json::to_value(entry).map_err(|e| Error::Internal(e.to_string()))?;
+    let packs = doc["packs"]
+        .as_array_mut()
+        .ok_or_else(|| Error::Internal("packs vanished".into()))?;
+    let same = packs
+        .iter()
+        .position(|p| entry_key(p).is_some_and(|(r, v)| r == entry.pack_ref && v == entry.version));
+    let outcome = match same {
+        Some(i) => {
+            packs[i] = new;
+            Updated::Replaced
+        }
+        None => {
+            packs.push(new);
+            Updated::Added
+        }
+    };
+    doc["last_updated"] = json!(now_rfc3339());
+    write_index(path, &doc)?;
+    Ok(outcome)
+}
+
+/// Combines index files into one document: entries in input order, one per ref and version.
+/// The same ref and version with different content is refused unless `force` (then the later
+/// input wins, with a warning). Top-level fields come from the first input.
+pub fn merge_indices(
+    inputs: &[PathBuf],
+    force: bool,
+    warn: &mut dyn FnMut(String),
+) -> Result<Value> {
+    let mut top: Option<Map<String, Value>> = None;
+    let mut merged: Vec<(PackEntry, Value, String)> = Vec::new();
+    for path in inputs {
+        let bytes = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
+        let shown = path.display().to_string();
+        let index = Index::parse(&bytes, &shown, warn)
+            .map_err(|why| Error::Usage(format!("cannot merge {shown}: {why}")))?;
+        if top.is_none() {
+            if let Ok(Value::Object(mut t)) = serde_json::from_slice::<Value>(&bytes) {
+                t.remove("packs");
+                top = Some(t);
+            }
+        }
+        for entry in index.packs {
+            let value = serde_json::to_value(&entry).map_err(|e| Error::Internal(e.to_string()))?;
+            let same = merged
+                .iter()
+                .position(|(e, _, _)| e.pack_ref == entry.pack_ref && e.version == entry.version);
+            match same {
+                None => merged.push((entry, value, shown.clone())),
+                Some(i) if merged[i].1 == value => {}
+                Some(i) if force => {
+                    warn(format!(
+                        "`{}` {}: the entry of {shown} replaces the different one of {} (--force)",
+                        entry.pack_ref, entry.version, merged[i].2
+                    ));
+                    merged[i] = (entry, value, shown.clone());
+                }
+                Some(i) => {
+                    return Err(Error::Usage(format!(
+                        "conflicting entries for `{}` {}: {} and {shown} differ\n  hint: publish a new version, remove one of them, or pass --force to keep the later one",
+                        entry.pack_ref, entry.version, merged[i].2
+                    )))
+                }
+            }
+        }
+    }
+    let mut doc = top.unwrap_or_default();
+    doc.insert("last_updated".into(), json!(now_rfc3339()));
+    doc.insert(
+        "packs".into(),
+        Value::Array(merged.into_iter().map(|(_, v, _)| v).collect()),
+    );
+    Ok(Value::Object(doc))
+}
+
+/// Writes an index document, pretty-printed, atomically.
+pub fn write_index(path: &Path, doc: &Value) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    text.push(b'\n');
+    crate::fsutil::write_atomic(path, &text)
+}
+
+fn read_index_document(path: &Path, bytes: &[u8]) -> Result<Value> {
+    let doc: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Usage(format!("{} is not JSON: {e}", path.display())))?;
+    if !doc.get("packs").is_some_and(Value::is_array) {
+        return Err(Error::Usage(format!(
+            "{} is not a registry index (no `packs` list)",
+            path.display()
+        )));
+    }
+    Ok(doc)
+}
+
+/// The ref and version of a raw entry, when readable.
+fn entry_key(raw: &Value) -> Option<(&str, semver::Version)> {
+    let r = raw.get("ref")?.as_str()?;
+    let v = crate::manifest::parse_lenient_version(raw.get("version")?.as_str()?).ok()?;
+    Some((r, v.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(dir: &Path, version: &str) {
+        std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
+        std::fs::create_dir_all(dir.join("sensors")).unwrap();
+        std::fs::write(
+            dir.join("pack.yaml"),
+            format!("ref: demo\nlabel: Demo\nversion: {version}\ndescription: A demo\nlicense: MIT\nkeywords: [x]\npython_versions: [\"3.11\"]\ndependencies: [\"core@^1\"]\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("actions/post.yaml"),
+            "name: post\ndescription: Posts\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("actions/post.sh"), "echo\n").unwrap();
+        std::fs::write(dir.join("actions/workflows/flow.yaml"), "ref: demo.flow\n").unwrap();
+        std::fs::write(dir.join("sensors/watch.yml"), "description: Watches\n").unwrap();
+    }
+
+    #[test]
+    fn entry_from_a_directory_has_checksums_and_contents() {
+        let tmp = tempfile::tempdir().unwrap();
+        pack(tmp.path(), "1.2.0");
+        let archive = tmp.path().join("a.bin");
+        std::fs::write(&archive, b"bytes").unwrap();
+        let publish = Publish {
+            git_url: Some("https://g/demo.git".into()),
+            archive_url: Some("https://h/demo.tgz".into()),
+            archive: Some(archive.clone()),
+            ..Default::default()
+        };
+        let e = build_entry(tmp.path(), &publish, Limits::default(), &mut |w| {
+            panic!("{w}")
+        })
+        .unwrap();
+        assert_eq!(e.pack_ref, "demo");
+        assert_eq!(e.license.as_deref(), Some("MIT"));
+        let content = directory_checksum(tmp.path()).unwrap();
+        assert_eq!(
+            e.install_sources[0],
+            InstallSource::Git {
+                url: "https://g/demo.git".into(),
+                git_ref: Some("v1.2.0".into()),
+                checksum: Some(content)
+            }
+        );
+        assert_eq!(
+            e.install_sources[1].checksum(),
+            Some(&file_checksum(&archive, Algorithm::Sha256).unwrap())
+        );
+        assert_eq!(e.contents.actions[0].name, "post");
+        assert_eq!(e.contents.workflows[0].name, "demo.flow");
+        assert_eq!(e.contents.sensors[0].name, "watch");
+        assert_eq!(e.contents.sensors[0].description, "Watches");
+        let d = e.dependencies.unwrap();
+        assert_eq!(d.packs, ["core@^1"]);
+        assert_eq!(d.python_version.as_deref(), Some("3.11"));
+        let none = Publish::default();
+        assert_eq!(
+            build_entry(tmp.path(), &none, Limits::default(), &mut |_| {})
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn update_adds_then_replaces_and_merge_refuses_conflicts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("p");
+        pack(&dir, "1.0.0");
+        let publish = Publish {
+            git_url: Some("https://g/demo.git".into()),
+            ..Default::default()
+        };
+        let entry = build_entry(&dir, &publish, Limits::default(), &mut |_| {}).unwrap();
+        let a = tmp.path().join("a.json");
+        assert_eq!(update_index(&a, &entry).unwrap(), Updated::Added);
+        assert_eq!(update_index(&a, &entry).unwrap(), Updated::Replaced);
+        let mut changed = entry.clone();
+        changed.description = "changed".into();
+        let b = tmp.path().join("b.json");
+        update_index(&b, &changed).unwrap();
+        let mut v2 = entry.clone();
+        v2.version = semver::Version::new(2, 0, 0);
+        update_index(&b, &v2).unwrap();
+
+        let inputs = [a.clone(), b.clone()];
+        assert_eq!(
+            merge_indices(&inputs, false, &mut |_| {})
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        let mut warnings = Vec::new();
+        let merged = merge_indices(&inputs, true, &mut |w| warnings.push(w)).unwrap();
+        let packs = merged["packs"].as_array().unwrap();
+        assert_eq!(packs.len(), 2);
+        assert_eq!(packs[0]["description"], "changed");
+        assert_eq!(warnings.len(), 1);
+        let same = merge_indices(&[a.clone(), a], false, &mut |_| {}).unwrap();
+        assert_eq!(same["packs"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,901 @@
+//! Registry installs end to end: the real binary against indices on local HTTP servers and
+//! in files, with priorities, versions, caching, checksums, identity checks, private-index
+//! headers, and the pack author's `index` commands.
+
+#[path = "support/index_server.rs"]
+mod index_server;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use index_server::IndexServer;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+struct Env {
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    /// Writes the config file: `indices` is a YAML list, `extra` more `pack_registry` keys.
+    fn config(&self, indices: &str, extra: &str) {
+        std::fs::write(
+            self.path("config.yaml"),
+            format!("pack_registry:\n  allow_http: true\n{extra}  indices:\n{indices}"),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attune-pack"));
+        cmd.arg("--packs-dir")
+            .arg(self.path("packs"))
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .arg("--config")
+            .arg(self.path("config.yaml"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", self.path("xdg"))
+            .env("XDG_CACHE_HOME", self.path("xdg"))
+            .env("XDG_DATA_HOME", self.path("xdg"))
+            .env("REGISTRY_TEST_TOKEN", "tok-123")
+            .env_remove("ATTUNE_PACKS_DIR")
+            .env_remove("ATTUNE_PACK_CACHE_DIR")
+            .env_remove("ATTUNE_PACK_CONFIG");
+        cmd.output().unwrap()
+    }
+
+    /// Runs with `--json`; returns (exit code, document, stderr).
+    fn json(&self, args: &[&str]) -> (i32, Value, String) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (out.status.code().unwrap_or(-1), doc, stderr)
+    }
+
+    /// `install --dry-run`: (exit, version planned, index it came from, stderr).
+    fn plan(&self, args: &[&str]) -> (i32, String, String, String) {
+        let mut all = vec!["install", "--dry-run", "--skip-tests"];
+        all.extend_from_slice(args);
+        let (code, doc, stderr) = self.json(&all);
+        let p = &doc["plan"][0];
+        (
+            code,
+            p["version"].as_str().unwrap_or_default().to_owned(),
+            p["source"]["index"].as_str().unwrap_or_default().to_owned(),
+            format!(
+                "{stderr}{}",
+                doc["error"]["message"].as_str().unwrap_or_default()
+            ),
+        )
+    }
+}
+
+/// A .tgz of a pack whose pack.yaml says `pack_ref` `version`, its files under `pack/`.
+fn pack_tgz(pack_ref: &str, version: &str) -> Vec<u8> {
+    let files = [
+        (
+            "pack/pack.yaml".to_owned(),
+            format!("ref: {pack_ref}\nlabel: {pack_ref} pack\nversion: {version}\ndescription: The {pack_ref} pack\nkeywords: [demo]\n"),
+        ),
+        (
+            "pack/actions/run.yaml".to_owned(),
+            "name: run\ndescription: Runs it\n".to_owned(),
+        ),
+    ];
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        tar.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn entry(pack_ref: &str, version: &str, sources: Vec<Value>) -> Value {
+    json!({
+        "ref": pack_ref, "label": format!("{pack_ref} pack"), "version": version,
+        "description": format!("The {pack_ref} pack"), "author": "t", "license": "MIT",
+        "keywords": ["demo", format!("kw-{pack_ref}")], "runtime_deps": [],
+        "install_sources": sources,
+        "contents": {"actions": [{"name": "run", "description": "Runs it"}], "sensors": [], "triggers": [], "rules": [], "workflows": []}
+    })
+}
+
+fn archive(url: &str, bytes: &[u8]) -> Value {
+    json!({"type": "archive", "url": url, "checksum": sha256(bytes)})
+}
+
+fn index(entries: Vec<Value>) -> String {
+    json!({"registry_name": "test", "version": "1.0", "last_updated": "2025-01-01T00:00:00Z", "packs": entries}).to_string()
+}
+
+/// Serves `versions` of `pack_ref` from `server` (archives under `/packs/`), as entries.
+fn served(server: &IndexServer, pack_ref: &str, versions: &[&str]) -> Vec<Value> {
+    versions
+        .iter()
+        .map(|v| {
+            let bytes = pack_tgz(pack_ref, v);
+            let path = format!("packs/{pack_ref}-{v}.tgz");
+            server.put(&path, bytes.clone());
+            entry(pack_ref, v, vec![archive(&server.url(&path), &bytes)])
+        })
+        .collect()
+}
+
+/// Writes `versions` of `pack_ref` as archives into `dir`; entries use URLs relative to an
+/// index in `dir`.
+fn local(dir: &Path, pack_ref: &str, versions: &[&str]) -> Vec<Value> {
+    local_with(dir, pack_ref, versions, |name| name.to_owned())
+}
+
+/// Like [`local`], with absolute `file://` URLs (for indices served over HTTP).
+fn local_abs(dir: &Path, pack_ref: &str, versions: &[&str]) -> Vec<Value> {
+    local_with(dir, pack_ref, versions, |name| {
+        format!("file://{}", dir.join(name).display())
+    })
+}
+
+fn local_with(
+    dir: &Path,
+    pack_ref: &str,
+    versions: &[&str],
+    url: impl Fn(&str) -> String,
+) -> Vec<Value> {
+    versions
+        .iter()
+        .map(|v| {
+            let bytes = pack_tgz(pack_ref, v);
+            let name = format!("{pack_ref}-{v}.tgz");
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(&name), &bytes).unwrap();
+            entry(pack_ref, v, vec![archive(&url(&name), &bytes)])
+        })
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+#[test]
+fn priorities_versions_and_pins_across_http_and_file_indices() {
+    let env = Env::new();
+    let a = IndexServer::start();
+    let b = IndexServer::start();
+    let (a_dir, b_dir) = (env.path("a"), env.path("b"));
+    let mut a_entries = local_abs(
+        &a_dir,
+        "alpha",
+        &["1.0.0", "1.2.3", "1.2.9", "2.0.0", "3.0.0-rc.1"],
+    );
+    a_entries.extend(local_abs(&a_dir, "beta", &["0.1.0"]));
+    a.put("index.json", index(a_entries));
+    let mut b_entries = local_abs(&b_dir, "alpha", &["4.0.0"]);
+    b_entries.extend(local_abs(&b_dir, "beta", &["1.0.0"]));
+    b_entries.extend(local_abs(&b_dir, "delta", &["1.0.0-beta.1"]));
+    b.put("index.json", index(b_entries));
+    let c_dir = env.path("c");
+    write(
+        &c_dir.join("index.json"),
+        &index(local(&c_dir, "gamma", &["1.0.0", "1.1.0"])),
+    );
+    // b is listed first but a has the lower priority number; c ties with b and comes later.
+    env.config(
+        &format!(
+            "    - {{name: b, url: \"{}\", priority: 5}}\n    - {{name: a, url: \"{}\", priority: 1}}\n    - {{name: c, url: \"{}\", priority: 5}}\n",
+            b.url("index.json"),
+            a.url("index.json"),
+            c_dir.join("index.json").display()
+        ),
+        "",
+    );
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["alpha"], "2.0.0", "a"),
+        (&["alpha@latest"], "2.0.0", "a"),
+        (&["alpha@1.2.3"], "1.2.3", "a"),
+        (&["alpha@^1"], "1.2.9", "a"),
+        (&["alpha@~1.2"], "1.2.9", "a"),
+        (&["alpha@>=1.0,<1.2"], "1.0.0", "a"),
+        (&["alpha@3.0.0-rc.1"], "3.0.0-rc.1", "a"),
+        // a has no 4.x: the next index with a match wins.
+        (&["alpha@^4"], "4.0.0", "b"),
+        (&["b/alpha"], "4.0.0", "b"),
+        (&["alpha", "--registry", "b"], "4.0.0", "b"),
+        // The first index with a match wins, even when a later one has a higher version.
+        (&["beta"], "0.1.0", "a"),
+        (&["b/beta"], "1.0.0", "b"),
+        (&["gamma"], "1.1.0", "c"),
+        (&["gamma@1.0.0"], "1.0.0", "c"),
+        (&["delta@1.0.0-beta.1"], "1.0.0-beta.1", "b"),
+    ];
+    for (args, version, idx) in cases {
+        let (code, v, i, err) = env.plan(args);
+        assert_eq!(
+            (code, v.as_str(), i.as_str()),
+            (0, *version, *idx),
+            "{args:?}: {err}"
+        );
+    }
+    // A pre-release only when asked for: `delta` has nothing else.
+    let (code, _, _, err) = env.plan(&["delta"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("1.0.0-beta.1") && err.contains("pre-release"),
+        "{err}"
+    );
+
+    // A real install records the registry source.
+    let (code, doc, err) = env.json(&["install", "alpha@^1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["version"], "1.2.9");
+    assert_eq!(doc["source"]["kind"], "registry");
+    assert_eq!(doc["source"]["index"], "a");
+    assert_eq!(
+        doc["source"]["url"],
+        format!("file://{}", a_dir.join("alpha-1.2.9.tgz").display())
+    );
+    assert!(doc["checksum"]["archive"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(env.path("packs/alpha/pack.yaml").is_file());
+}
+
+#[test]
+fn not_found_names_pack_requirement_indices_and_versions() {
+    let env = Env::new();
+    let dir = env.path("idx");
+    write(
+        &dir.join("index.json"),
+        &index(local(&dir, "alpha", &["1.0.0", "2.0.0"])),
+    );
+    env.config(
+        &format!(
+            "    - {{name: main, url: \"{}\"}}\n",
+            dir.join("index.json").display()
+        ),
+        "",
+    );
+    let (code, doc, _) = env.json(&["install", "alpha@^3"]);
+    assert_eq!(code, 4);
+    assert_eq!(doc["error"]["code"], "not_found");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    for needle in ["`alpha`", "^3", "main", "1.0.0, 2.0.0"] {
+        assert!(msg.contains(needle), "{needle} missing in {msg}");
+    }
+    let (code, doc, _) = env.json(&["install", "nosuch"]);
+    assert_eq!(code, 4, "{doc}");
+    // An unknown index name, or the registry turned off, are usage errors.
+    assert_eq!(env.json(&["install", "other/alpha"]).0, 2);
+    env.config(
+        &format!(
+            "    - {{name: main, url: \"{}\"}}\n",
+            dir.join("index.json").display()
+        ),
+        "  enabled: false\n",
+    );
+    let (code, doc, _) = env.json(&["install", "alpha"]);
+    assert_eq!(code, 2);
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pack_registry.enabled"));
+}
+
+#[test]
+fn a_failing_index_is_skipped_and_all_failing_is_index_unavailable() {
+    let env = Env::new();
+    let good = IndexServer::start();
+    good.put(
+        "index.json",
+        index(local_abs(&env.path("good"), "alpha", &["1.0.0"])),
+    );
+    let broken = IndexServer::start();
+    broken.put_with("index.json", 500, "oops", None);
+    let html = IndexServer::start();
+    html.put("index.json", "<html>captive portal</html>");
+    let gone = IndexServer::start();
+    let gone_url = gone.url("index.json");
+    gone.shutdown();
+    env.config(
+        &format!(
+            "    - {{name: broken, url: \"{}\", priority: 1}}\n    - {{name: html, url: \"{}\", priority: 2}}\n    - {{name: gone, url: \"{gone_url}\", priority: 3}}\n    - {{name: good, url: \"{}\", priority: 4}}\n",
+            broken.url("index.json"),
+            html.url("index.json"),
+            good.url("index.json")
+        ),
+        "",
+    );
+    let (code, v, i, err) = env.plan(&["alpha"]);
+    assert_eq!(
+        (code, v.as_str(), i.as_str()),
+        (0, "1.0.0", "good"),
+        "{err}"
+    );
+    for name in ["`broken`", "`html`", "`gone`"] {
+        assert!(err.contains(name), "no warning for {name}: {err}");
+    }
+    // Every index failing is exit 1 (index_unavailable).
+    env.config(&format!("    - {{name: gone, url: \"{gone_url}\"}}\n"), "");
+    let (code, doc, _) = env.json(&["install", "alpha"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (1, Some("index_unavailable"))
+    );
+    let (code, doc, _) = env.json(&["search", "alpha"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (1, Some("index_unavailable"))
+    );
+}
+
+#[test]
+fn cache_ttl_revalidation_stale_fallback_and_offline() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    // Archives as local files, so installs work once the server is gone.
+    let dir = env.path("archives");
+    let bytes = pack_tgz("alpha", "1.0.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("alpha.tgz"), &bytes).unwrap();
+    let url = format!("file://{}", dir.join("alpha.tgz").display());
+    server.put_with_etag(
+        "index.json",
+        index(vec![entry("alpha", "1.0.0", vec![archive(&url, &bytes)])]),
+        "\"v1\"",
+    );
+    let cfg = format!(
+        "    - {{name: main, url: \"{}\"}}\n",
+        server.url("index.json")
+    );
+
+    // Offline without a cache: nothing to read.
+    env.config(&cfg, "  cache_ttl: 3600\n");
+    let (code, doc, _) = env.json(&["--offline", "install", "--dry-run", "alpha"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (1, Some("index_unavailable")),
+        "{doc}"
+    );
+    assert_eq!(server.hits("index.json"), 0);
+
+    // A fresh cache is used without asking the server.
+    assert_eq!(env.plan(&["alpha"]).0, 0);
+    assert_eq!(env.plan(&["alpha"]).0, 0);
+    assert_eq!(server.hits("index.json"), 1);
+
+    // With cache_ttl 0 every use revalidates: 304 keeps the cached copy.
+    env.config(&cfg, "  cache_ttl: 0\n");
+    assert_eq!(env.plan(&["alpha"]).0, 0);
+    assert_eq!(server.hits("index.json"), 2);
+    assert_eq!(server.not_modified(), 1);
+
+    // Offline with a cache: no request at all.
+    let (code, v, _, err) = env.plan(&["--offline", "alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    assert_eq!(server.hits("index.json"), 2);
+
+    // The server is gone: the stale cache is used, with a warning.
+    server.shutdown();
+    let (code, v, _, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains("cached copy"),
+        "{err}"
+    );
+    let (code, doc, _) = env.json(&["registries"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc[0]["reachable"], false);
+    assert!(doc[0]["cache_age_secs"].is_u64());
+}
+
+#[test]
+fn checksums_from_the_index_are_enforced() {
+    let env = Env::new();
+    let dir = env.path("idx");
+    let good = pack_tgz("alpha", "1.0.0");
+    let other = pack_tgz("alpha", "9.9.9");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("alpha.tgz"), &good).unwrap();
+    let entries = vec![
+        // The index's checksum is of another archive.
+        entry("alpha", "1.0.0", vec![archive("alpha.tgz", &other)]),
+        entry(
+            "beta",
+            "1.0.0",
+            vec![json!({"type": "archive", "url": "alpha.tgz"})],
+        ),
+    ];
+    write(&dir.join("index.json"), &index(entries));
+    let cfg = format!(
+        "    - {{name: main, url: \"{}\"}}\n",
+        dir.join("index.json").display()
+    );
+    env.config(&cfg, "");
+    let (code, doc, _) = env.json(&["install", "alpha"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("checksum_mismatch")),
+        "{doc}"
+    );
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("index `main`") && msg.contains("attune-pack index entry"),
+        "{msg}"
+    );
+    assert!(!env.path("packs/alpha").exists());
+
+    let (code, doc, _) = env.json(&["install", "beta"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("checksum_missing")),
+        "{doc}"
+    );
+
+    // verify_checksums off: installs, with a warning every time.
+    env.config(&cfg, "  verify_checksums: false\n");
+    let (code, _, _, err) = env.plan(&["alpha"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("verify_checksums: false"), "{err}");
+}
+
+#[test]
+fn pack_yaml_must_match_the_index_entry() {
+    let env = Env::new();
+    let dir = env.path("idx");
+    let bytes = pack_tgz("alpha", "1.0.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.tgz"), &bytes).unwrap();
+    let entries = vec![
+        entry("alpha", "2.0.0", vec![archive("a.tgz", &bytes)]),
+        entry("impostor", "1.0.0", vec![archive("a.tgz", &bytes)]),
+    ];
+    write(&dir.join("index.json"), &index(entries));
+    env.config(
+        &format!(
+            "    - {{name: main, url: \"{}\"}}\n",
+            dir.join("index.json").display()
+        ),
+        "",
+    );
+    for name in ["alpha", "impostor"] {
+        let (code, doc, _) = env.json(&["install", name]);
+        assert_eq!(
+            (code, doc["error"]["code"].as_str()),
+            (6, Some("invalid_pack")),
+            "{doc}"
+        );
+        assert!(doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("index `main`"));
+    }
+}
+
+#[test]
+fn a_failing_source_falls_back_to_the_next() {
+    let env = Env::new();
+    let dir = env.path("idx");
+    let bytes = pack_tgz("alpha", "1.0.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("good.tgz"), &bytes).unwrap();
+    // Listed archive-first on purpose: git is tried first anyway; then the archives in order.
+    let sources = vec![
+        archive("missing.tgz", &bytes),
+        json!({"type": "git", "url": format!("file://{}", dir.join("no-repo").display()),
+               "ref": "v1.0.0", "checksum": sha256(b"x")}),
+        archive("good.tgz", &bytes),
+    ];
+    write(
+        &dir.join("index.json"),
+        &index(vec![entry("alpha", "1.0.0", sources)]),
+    );
+    env.config(
+        &format!(
+            "    - {{name: main, url: \"{}\"}}\n",
+            dir.join("index.json").display()
+        ),
+        "",
+    );
+    let (code, v, _, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    let git = err.find("the git source").expect(&err);
+    let missing = err.find("missing.tgz").expect(&err);
+    assert!(git < missing, "{err}");
+    assert!(err.contains("trying the archive source"), "{err}");
+}
+
+/// Index-level check of origin-bound headers (no archive download needed).
+#[test]
+fn private_index_headers_are_sent_to_that_index_only() {
+    let env = Env::new();
+    let private = IndexServer::start();
+    private.require_auth("Bearer tok-123");
+    private.put(
+        "index.json",
+        index(local_abs(&env.path("p"), "alpha", &["1.0.0"])),
+    );
+    let public = IndexServer::start();
+    public.put(
+        "index.json",
+        index(local_abs(&env.path("q"), "beta", &["1.0.0"])),
+    );
+    let indices = format!(
+        "    - name: corp\n      url: \"{}\"\n      headers: {{Authorization: \"Bearer ${{REGISTRY_TEST_TOKEN}}\"}}\n    - {{name: pub, url: \"{}\"}}\n",
+        private.url("index.json"),
+        public.url("index.json")
+    );
+    env.config(&indices, "");
+    let (code, doc, err) = env.json(&["search", "pack"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc.as_array().unwrap().len(), 2, "{doc} {err}");
+    assert!(!err.contains("tok-123"));
+    assert_eq!(private.auth_seen().len(), 1);
+    assert!(public.auth_seen().iter().all(|(_, a)| a.is_none()));
+    let (code, _, _, err) = env.plan(&["alpha"]);
+    assert_eq!(code, 0, "{err}");
+    for f in std::fs::read_dir(env.path("cache/indices")).unwrap() {
+        let f = f.unwrap();
+        assert!(!std::fs::read_to_string(f.path())
+            .unwrap()
+            .contains("tok-123"));
+    }
+    // Without the header the server refuses, and the index is skipped.
+    env.config(
+        &format!(
+            "    - {{name: corp, url: \"{}\"}}\n",
+            private.url("index.json")
+        ),
+        "  cache_enabled: false\n",
+    );
+    let (code, doc, err) = env.json(&["search", "alpha"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(err.contains("401"), "{err}");
+}
+
+#[test]
+fn private_index_headers_go_only_to_its_origin() {
+    let env = Env::new();
+    let private = IndexServer::start();
+    private.require_auth("Bearer tok-123");
+    let cdn = IndexServer::start();
+    let own = pack_tgz("alpha", "1.0.0");
+    let elsewhere = pack_tgz("beta", "1.0.0");
+    private.put("packs/alpha.tgz", own.clone());
+    cdn.put("beta.tgz", elsewhere.clone());
+    private.put(
+        "index.json",
+        index(vec![
+            entry(
+                "alpha",
+                "1.0.0",
+                vec![archive(&private.url("packs/alpha.tgz"), &own)],
+            ),
+            entry(
+                "beta",
+                "1.0.0",
+                vec![archive(&cdn.url("beta.tgz"), &elsewhere)],
+            ),
+        ]),
+    );
+    let indices = format!(
+        "    - name: corp\n      url: \"{}\"\n      headers: {{Authorization: \"Bearer ${{REGISTRY_TEST_TOKEN}}\"}}\n",
+        private.url("index.json")
+    );
+    env.config(&indices, "");
+    let (code, doc, err) = env.json(&["install", "--skip-tests", "alpha"]);
+    assert_eq!(code, 0, "{doc} {err}");
+    let (code, doc, err) = env.json(&["install", "--skip-tests", "beta"]);
+    assert_eq!(code, 0, "{doc} {err}");
+    assert!(private
+        .auth_seen()
+        .iter()
+        .all(|(_, a)| a.as_deref() == Some("Bearer tok-123")));
+    assert!(!cdn.auth_seen().is_empty());
+    assert!(
+        cdn.auth_seen().iter().all(|(_, a)| a.is_none()),
+        "{:?}",
+        cdn.auth_seen()
+    );
+    // The token never appears in output or in the cache's file names.
+    let receipts = std::fs::read_dir(env.path("packs/.attune-pack/receipts")).unwrap();
+    for r in receipts {
+        let text = std::fs::read_to_string(r.unwrap().path()).unwrap();
+        assert!(!text.contains("tok-123"));
+    }
+    for f in std::fs::read_dir(env.path("cache/indices")).unwrap() {
+        let f = f.unwrap();
+        assert!(!f.file_name().to_string_lossy().contains("127.0.0.1"));
+        assert!(!std::fs::read_to_string(f.path())
+            .unwrap()
+            .contains("tok-123"));
+    }
+    // Without the header the server refuses: the index is unavailable.
+    env.config(
+        &format!(
+            "    - {{name: corp, url: \"{}\"}}\n",
+            private.url("index.json")
+        ),
+        "  cache_enabled: false\n",
+    );
+    let (code, doc, _) = env.json(&["install", "--dry-run", "alpha"]);
+    assert_eq!(code, 1, "{doc}");
+}
+
+#[test]
+fn search_and_registries() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    let mut entries = served(&server, "slack", &["1.0.0", "2.1.0", "3.0.0-rc.1"]);
+    entries.extend(served(&server, "github", &["1.0.0"]));
+    server.put("index.json", index(entries));
+    let dir = env.path("idx");
+    write(
+        &dir.join("index.json"),
+        &index(local(&dir, "jira", &["0.5.0"])),
+    );
+    env.config(
+        &format!(
+            "    - {{name: web, url: \"{}\", priority: 1}}\n    - {{name: files, url: \"{}\", priority: 2}}\n    - {{name: off, url: \"https://user:pw@example.invalid/i.json?sig=x\", enabled: false}}\n",
+            server.url("index.json"),
+            dir.join("index.json").display()
+        ),
+        "",
+    );
+    let (code, doc, err) = env.json(&["search", "slack"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        doc,
+        json!([{"ref": "slack", "version": "2.1.0", "label": "slack pack", "description": "The slack pack", "index": "web"}])
+    );
+    // Keywords and descriptions match too; every index is searched.
+    let (_, doc, _) = env.json(&["search", "DEMO"]);
+    let refs: Vec<&str> = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["github", "slack", "jira"]);
+    let (_, doc, _) = env.json(&["search", "kw-jira"]);
+    assert_eq!(doc[0]["index"], "files");
+    let (_, doc, _) = env.json(&["search", "demo", "--registry", "files"]);
+    assert_eq!(doc.as_array().unwrap().len(), 1);
+
+    let (code, doc, err) = env.json(&["registries"]);
+    assert_eq!(code, 0, "{err}");
+    let list = doc.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["name"], "web");
+    assert_eq!(list[0]["reachable"], true);
+    assert!(list[0]["cache_age_secs"].as_u64().unwrap() < 60);
+    assert_eq!(list[1]["reachable"], true);
+    assert_eq!(list[1]["cache_age_secs"], Value::Null);
+    assert_eq!(list[2]["enabled"], false);
+    assert_eq!(list[2]["reachable"], Value::Null);
+    assert_eq!(list[2]["url"], "https://***@example.invalid/i.json?***");
+    assert_eq!(list[2]["priority"], 100);
+}
+
+#[test]
+fn index_entry_update_merge_then_install_round_trip() {
+    let env = Env::new();
+    let work = env.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    write(&env.path("config.yaml"), "{}\n");
+    // A pack directory and a published archive of it.
+    let pack_dir = env.path("src/alpha");
+    write(
+        &pack_dir.join("pack.yaml"),
+        "ref: alpha\nlabel: Alpha\nversion: 1.0.0\ndescription: First\n",
+    );
+    write(
+        &pack_dir.join("actions/run.yaml"),
+        "name: run\ndescription: Runs\n",
+    );
+    write(&pack_dir.join("sensors/watch.yaml"), "name: watch\n");
+    let beta = pack_tgz("beta", "2.0.0");
+    std::fs::write(work.join("beta.tgz"), &beta).unwrap();
+    let alpha_tgz = work.join("alpha.tgz");
+    {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&alpha_tgz).unwrap(),
+            flate2::Compression::default(),
+        );
+        let mut t = tar::Builder::new(gz);
+        t.append_dir_all("alpha", &pack_dir).unwrap();
+        t.into_inner().unwrap().finish().unwrap();
+    }
+    let pack_dir_s = pack_dir.display().to_string();
+    let alpha_s = alpha_tgz.display().to_string();
+    let beta_s = work.join("beta.tgz").display().to_string();
+
+    // `index entry` of a directory: content checksum for git, archive checksum for --archive.
+    let (code, e, err) = env.json(&[
+        "index",
+        "entry",
+        &pack_dir_s,
+        "--git-url",
+        "https://git.example/alpha.git",
+        "--archive-url",
+        "alpha.tgz",
+        "--archive",
+        &alpha_s,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(e["ref"], "alpha");
+    assert_eq!(e["contents"]["actions"][0]["name"], "run");
+    assert_eq!(e["contents"]["sensors"][0]["name"], "watch");
+    assert_eq!(e["install_sources"][0]["type"], "git");
+    assert_eq!(e["install_sources"][0]["ref"], "v1.0.0");
+    let dir_sum = env.run(&["checksum", &pack_dir_s]);
+    assert_eq!(
+        e["install_sources"][0]["checksum"].as_str().unwrap(),
+        String::from_utf8_lossy(&dir_sum.stdout).trim()
+    );
+    assert_eq!(
+        e["install_sources"][1]["checksum"].as_str().unwrap(),
+        sha256(&std::fs::read(&alpha_tgz).unwrap())
+    );
+    // Usage errors: no source at all.
+    assert_eq!(env.json(&["index", "entry", &pack_dir_s]).0, 2);
+
+    // `index update` creates, adds, replaces.
+    let one = work.join("one.json").display().to_string();
+    let two = work.join("two.json").display().to_string();
+    let (code, doc, err) = env.json(&[
+        "index",
+        "update",
+        &one,
+        &alpha_s,
+        "--archive-url",
+        "alpha.tgz",
+    ]);
+    assert_eq!((code, doc["action"].as_str()), (0, Some("added")), "{err}");
+    let (_, doc, _) = env.json(&[
+        "index",
+        "update",
+        &one,
+        &alpha_s,
+        "--archive-url",
+        "alpha.tgz",
+    ]);
+    assert_eq!(doc["action"], "replaced");
+    let (code, _, err) = env.json(&[
+        "index",
+        "update",
+        &two,
+        &beta_s,
+        "--archive-url",
+        "beta.tgz",
+    ]);
+    assert_eq!(code, 0, "{err}");
+
+    // `index merge`, then install both from the merged index.
+    let merged = work.join("merged.json").display().to_string();
+    let (code, doc, err) = env.json(&["index", "merge", &one, &two, "-o", &merged]);
+    assert_eq!((code, doc["packs"].as_u64()), (0, Some(2)), "{err}");
+    env.config(&format!("    - {{name: mine, url: \"{merged}\"}}\n"), "");
+    for (name, version) in [("alpha", "1.0.0"), ("beta", "2.0.0")] {
+        let (code, doc, err) = env.json(&["install", "--skip-tests", name]);
+        assert_eq!(code, 0, "{name}: {doc} {err}");
+        assert_eq!(doc["version"], version);
+        assert_eq!(doc["source"]["index"], "mine");
+    }
+
+    // A conflicting duplicate (same ref and version, other content) is refused without --force.
+    let three = work.join("three.json").display().to_string();
+    env.json(&[
+        "index",
+        "update",
+        &three,
+        &alpha_s,
+        "--archive-url",
+        "https://elsewhere/alpha.tgz",
+    ]);
+    let out = work.join("out.json").display().to_string();
+    let (code, doc, _) = env.json(&["index", "merge", &one, &three, "-o", &out]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("alpha"));
+    assert!(!Path::new(&out).exists());
+    let (code, _, err) = env.json(&["index", "merge", &one, &three, "-o", &out, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--force"), "{err}");
+}
+
+/// A git install source from an index generated by `index update --git-url`: the checkout is
+/// verified against the content checksum, and the receipt records ref and commit.
+#[test]
+fn git_source_from_a_generated_index() {
+    let env = Env::new();
+    write(&env.path("config.yaml"), "{}\n");
+    let repo = env.path("repo");
+    write(&repo.join("pack.yaml"), "ref: gitpack\nversion: 1.0.0\n");
+    write(&repo.join("actions/run.yaml"), "name: run\n");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "v1"]);
+    git(&["tag", "v1.0.0"]);
+    let idx = env.path("index.json").display().to_string();
+    let url = format!("file://{}", repo.display());
+    let (code, _, err) = env.json(&[
+        "index",
+        "update",
+        &idx,
+        &repo.display().to_string(),
+        "--git-url",
+        &url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    env.config(&format!("    - {{name: g, url: \"{idx}\"}}\n"), "");
+    let (code, doc, err) = env.json(&["install", "--skip-tests", "gitpack"]);
+    assert_eq!(code, 0, "{doc} {err}");
+    assert_eq!(doc["source"]["kind"], "registry");
+    assert_eq!(doc["source"]["index"], "g");
+    assert_eq!(doc["source"]["ref"], "v1.0.0");
+    assert_eq!(doc["source"]["commit"].as_str().map(str::len), Some(40));
+    // A changed checkout no longer matches the index's content checksum.
+    write(
+        &repo.join("actions/run.yaml"),
+        "name: run\ndescription: changed\n",
+    );
+    git(&["commit", "-q", "-am", "change"]);
+    git(&["tag", "-f", "v1.0.0"]);
+    let (code, doc, _) = env.json(&["install", "--force", "--skip-tests", "gitpack"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("checksum_mismatch")),
+        "{doc}"
+    );
+}
