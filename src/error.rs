@@ -18,6 +18,8 @@ pub enum Error {
     Network {
         url: String,
         message: String,
+        /// The HTTP status, when the server answered with an unaccepted one.
+        status: Option<u16>,
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
@@ -98,6 +100,10 @@ pub enum Error {
     #[error("could not lock the pack store {path} within {secs} s: another attune-pack command holds it\n  hint: wait for it to finish, or raise --lock-timeout")]
     Locked { path: PathBuf, secs: u64 },
 
+    /// Two things that must agree do not (conflicting index entries of one version).
+    #[error("{0}")]
+    Conflict(String),
+
     #[error("install vetoed by hook: {0}")]
     HookVeto(String),
 
@@ -131,6 +137,7 @@ impl Error {
             Error::DependentsExist(_) => "dependents_exist",
             Error::TestsFailed(_) => "tests_failed",
             Error::Locked { .. } => "locked",
+            Error::Conflict(_) => "conflict",
             Error::HookVeto(_) => "hook_veto",
             Error::InvalidPack(_) => "invalid_pack",
             Error::Interrupted => "interrupted",
@@ -145,7 +152,7 @@ impl Error {
             | "insecure_http" => 3,
             "not_found" | "pack_yaml_missing" => 4,
             "already_installed" | "dependency_unmet" | "dependents_exist" | "tests_failed"
-            | "locked" | "hook_veto" => 5,
+            | "locked" | "hook_veto" | "conflict" => 5,
             "invalid_pack" => 6,
             "interrupted" => 130,
             _ => 1,

@@ -493,12 +493,15 @@ impl Installer {
         warnings: &mut Vec<String>,
     ) -> Result<Materialized> {
         let inner = &self.inner;
-        let writer = TreeWriter::new(
-            tree_root,
-            source.display_name(),
-            inner.config.limits,
-            inner.interrupt.clone(),
-        );
+        let new_writer = || {
+            TreeWriter::new(
+                tree_root,
+                source.display_name(),
+                inner.config.limits,
+                inner.interrupt.clone(),
+            )
+        };
+        let writer = new_writer();
         match source {
             PackSource::LocalDirectory { path } => {
                 inner.emit(Event::Phase(Phase::Extracting));
@@ -548,7 +551,15 @@ impl Installer {
                 })
             }
             PackSource::Archive { url } => {
-                source::http_archive::materialize(inner, url, writer, staging, algorithms).await
+                use source::http_archive::{self, Fetched};
+                match http_archive::materialize(inner, url, writer, staging, algorithms).await? {
+                    Fetched::Archive(m) => Ok(*m),
+                    Fetched::NotAnArchive(why) => {
+                        let writer = new_writer();
+                        http_archive::as_git_repository(inner, url, why, writer, staging, warnings)
+                            .await
+                    }
+                }
             }
             PackSource::Git { url, git_ref } => {
                 source::git::materialize(inner, url, git_ref.as_deref(), writer, staging, warnings)

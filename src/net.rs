@@ -75,20 +75,67 @@ impl NetPolicy {
                 )))
             }
         }
-        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-        if !self.allowed_hosts.is_empty()
-            && !self
+        self.check_host(parsed.host_str().unwrap_or_default(), url, also_allowed)
+    }
+
+    /// Refuses a `host` outside `allowed_source_hosts` (`host_not_allowed`) for any scheme;
+    /// `also_allowed` as in [`NetPolicy::check_url`].
+    pub fn check_host(&self, host: &str, url: &str, also_allowed: &[String]) -> Result<()> {
+        let allowed = self.allowed_hosts.is_empty()
+            || self
                 .allowed_hosts
                 .iter()
                 .chain(also_allowed)
-                .any(|h| h.eq_ignore_ascii_case(&host))
-        {
-            return Err(Error::HostNotAllowed {
-                host,
-                url: redact_url(url),
-            });
+                .any(|h| h.eq_ignore_ascii_case(host));
+        if allowed {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::HostNotAllowed {
+            host: host.to_ascii_lowercase(),
+            url: redact_url(url),
+        })
+    }
+}
+
+/// What the configured indices are trusted with: their hosts pass `allowed_source_hosts`,
+/// and their headers go to their own origin (the index and sources beside it), nowhere else.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IndexTrust {
+    pub hosts: Vec<String>,
+    headers: Vec<OriginHeaders>,
+}
+
+impl IndexTrust {
+    pub fn from_config(config: &Config) -> Self {
+        let indices = &config.pack_registry.indices;
+        IndexTrust {
+            hosts: indices
+                .iter()
+                .filter_map(|i| Some(Url::parse(&i.url).ok()?.host_str()?.to_ascii_lowercase()))
+                .collect(),
+            headers: indices
+                .iter()
+                .filter(|i| !i.headers.is_empty())
+                .filter_map(|i| OriginHeaders::for_url(&i.url, i.headers.clone()))
+                .collect(),
+        }
+    }
+
+    /// The headers to send to `url`; when two indices share an origin and a header name, the
+    /// first configured wins, as in index priority ties.
+    pub fn headers_for(&self, url: &str) -> Vec<(&str, &str)> {
+        let mut chosen: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in self
+            .headers
+            .iter()
+            .filter_map(|h| h.applicable(url))
+            .flatten()
+        {
+            if !chosen.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                chosen.push((name, value));
+            }
+        }
+        chosen
     }
 }
 
@@ -148,10 +195,7 @@ pub struct Conditional<'a> {
 pub struct Http {
     client: reqwest::Client,
     policy: NetPolicy,
-    /// Hosts of the configured indices: allowed even when `allowed_source_hosts` is set.
-    index_hosts: Vec<String>,
-    /// The configured indices' headers, each sent only to its own origin.
-    index_headers: Vec<OriginHeaders>,
+    trust: IndexTrust,
 }
 
 impl Http {
@@ -164,16 +208,6 @@ impl Http {
     /// it), plus `ca_file`. Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
     pub fn new(config: &Config, allow_http: bool, offline: bool) -> Result<Http> {
         let policy = NetPolicy::from_config(config, allow_http, offline);
-        let indices = &config.pack_registry.indices;
-        let index_hosts = indices
-            .iter()
-            .filter_map(|i| Some(Url::parse(&i.url).ok()?.host_str()?.to_ascii_lowercase()))
-            .collect();
-        let index_headers = indices
-            .iter()
-            .filter(|i| !i.headers.is_empty())
-            .filter_map(|i| OriginHeaders::for_url(&i.url, i.headers.clone()))
-            .collect();
         let client = reqwest::Client::builder()
             .user_agent(concat!("attune-pack/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -185,8 +219,7 @@ impl Http {
         Ok(Http {
             client,
             policy,
-            index_hosts,
-            index_headers,
+            trust: IndexTrust::from_config(config),
         })
     }
 
@@ -200,7 +233,7 @@ impl Http {
         }
         let mut current = url.to_owned();
         for _ in 0..=MAX_REDIRECTS {
-            self.policy.check_url(&current, &self.index_hosts)?;
+            self.policy.check_url(&current, &self.trust.hosts)?;
             let response = self.send_with_retries(&current, conditional).await?;
             let status = response.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
@@ -215,7 +248,12 @@ impl Http {
                     timeout: self.policy.timeout,
                 });
             }
-            return Err(network(&current, &status_text(status), None));
+            return Err(Error::Network {
+                url: redact_url(&current),
+                message: status_text(status),
+                status: Some(status.as_u16()),
+                source: None,
+            });
         }
         Err(network(
             url,
@@ -253,11 +291,7 @@ impl Http {
     /// The index headers for `url`'s origin, plus the conditional validators.
     fn headers_for(&self, url: &str, conditional: Option<&Conditional<'_>>) -> Result<HeaderMap> {
         let mut map = HeaderMap::new();
-        let configured = self
-            .index_headers
-            .iter()
-            .filter_map(|h| h.applicable(url))
-            .flatten();
+        let configured = self.trust.headers_for(url);
         let validators = conditional.into_iter().flat_map(|c| {
             [
                 c.etag.map(|v| ("if-none-match", v)),
@@ -272,15 +306,11 @@ impl Http {
                 redact_url(url)
             ))
         };
-        for (name, value) in configured
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain(validators)
-        {
+        for (name, value) in configured.into_iter().chain(validators) {
             let header = HeaderName::try_from(name).map_err(|_| bad(name))?;
             let mut value = HeaderValue::try_from(value).map_err(|_| bad(name))?;
             value.set_sensitive(true);
-            // The first index configured for an origin wins, as in index priority ties.
-            map.entry(header).or_insert(value);
+            map.insert(header, value);
         }
         Ok(map)
     }
@@ -371,6 +401,7 @@ fn network(url: &str, message: &str, source: Option<reqwest::Error>) -> Error {
     Error::Network {
         url: redact_url(url),
         message: message.to_owned(),
+        status: None,
         source: source.map(|e| Box::new(e.without_url()) as _),
     }
 }
@@ -490,7 +521,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 
 /// The trust roots (see [`Http::new`]). System certificates that rustls cannot use are
 /// skipped: one odd certificate in a distribution bundle must not break every download.
-fn root_certificates(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
+pub(crate) fn root_certificates(ca_file: Option<&Path>) -> Result<Vec<Certificate>> {
     let mut usable = rustls::RootCertStore::empty();
     let mut roots: Vec<Certificate> = rustls_native_certs::load_native_certs()
         .certs

@@ -324,6 +324,55 @@ fn smart_http_urls_install_every_kind_of_ref() {
 }
 
 #[test]
+fn a_web_url_that_serves_no_archive_is_installed_as_smart_http_git() {
+    let f = fixture();
+    // Served as `/pack`: no `.git` and no --ref, so only SPEC.md rule 5 makes it git.
+    f.work.bare_clone(&f.srv.join("pack"));
+    let server = SmartHttp::start(&f.srv);
+    let url = server.url("pack");
+    let out = f.install(&url, None, &["--allow-http"]);
+    f.assert_installed(
+        &out,
+        &url,
+        None,
+        &Expect {
+            commit: &f.c4,
+            version: "1.2.0",
+            run: "echo four",
+            dev_file: false,
+        },
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(archive URL)") && stderr.contains("trying it as a git repository"),
+        "{stderr}"
+    );
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /pack "))
+            && requests
+                .iter()
+                .any(|r| r.contains("/pack/info/refs?service=git-upload-pack")),
+        "the archive attempt, then git: {requests:?}"
+    );
+}
+
+#[test]
+fn a_web_url_that_is_neither_archive_nor_repository_says_both() {
+    let f = fixture();
+    let server = SmartHttp::start(&f.srv);
+    let url = server.url("nothing");
+    let message = assert_error(&f.install(&url, None, &["--allow-http"]), 1, "network");
+    assert!(message.contains("404"), "{message}");
+    assert!(message.contains(&url), "{message}");
+    assert!(
+        message.contains("also tried as a git repository (smart HTTP)"),
+        "{message}"
+    );
+    f.assert_nothing_installed();
+}
+
+#[test]
 fn plain_http_git_needs_allow_http() {
     let f = fixture();
     let server = SmartHttp::start(&f.srv);

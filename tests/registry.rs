@@ -826,7 +826,8 @@ fn index_entry_update_merge_then_install_round_trip() {
     ]);
     let out = work.join("out.json").display().to_string();
     let (code, doc, _) = env.json(&["index", "merge", &one, &three, "-o", &out]);
-    assert_eq!(code, 2, "{doc}");
+    assert_eq!(code, 5, "{doc}");
+    assert_eq!(doc["error"]["code"], "conflict", "{doc}");
     assert!(doc["error"]["message"].as_str().unwrap().contains("alpha"));
     assert!(!Path::new(&out).exists());
     let (code, _, err) = env.json(&["index", "merge", &one, &three, "-o", &out, "--force"]);

@@ -310,6 +310,28 @@ fn a_download_that_is_not_an_archive_is_archive_corrupt() {
         .failure(1, "archive_corrupt");
     assert!(message.contains("not a zip, tar.gz or tar"), "{message}");
     assert!(message.contains("text/html"), "{message}");
+    // SPEC.md rule 5: a URL not named like an archive may be a git repository; it is not.
+    assert!(
+        message.contains("also tried as a git repository (smart HTTP)"),
+        "{message}"
+    );
+    assert_eq!(
+        server.hits("/archive/main/info/refs"),
+        1,
+        "git's discovery request was made"
+    );
+    env.assert_nothing_installed();
+
+    // A URL named like an archive is not tried as git (rule 4).
+    server.script(
+        "/pack.tar.gz",
+        vec![Reply::ok("<html>sign in</html>").header("Content-Type", "text/html")],
+    );
+    let message = env
+        .install(&server.url("/pack.tar.gz"), &["--allow-http"])
+        .failure(1, "archive_corrupt");
+    assert!(!message.contains("also tried"), "{message}");
+    assert_eq!(server.hits("/pack.tar.gz/info/refs"), 0);
     env.assert_nothing_installed();
 }
 

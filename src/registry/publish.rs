@@ -293,7 +293,7 @@ pub fn merge_indices(
                     merged[i] = (entry, value, shown.clone());
                 }
                 Some(i) => {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Conflict(format!(
                         "conflicting entries for `{}` {}: {} and {shown} differ\n  hint: publish a new version, remove one of them, or pass --force to keep the later one",
                         entry.pack_ref, entry.version, merged[i].2
                     )))
@@ -430,8 +430,8 @@ mod tests {
         assert_eq!(
             merge_indices(&inputs, false, &mut |_| {})
                 .unwrap_err()
-                .exit_code(),
-            2
+                .code(),
+            "conflict"
         );
         let mut warnings = Vec::new();
         let merged = merge_indices(&inputs, true, &mut |w| warnings.push(w)).unwrap();

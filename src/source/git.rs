@@ -19,20 +19,18 @@
 //! Transports:
 //! - https, and http with `allow_http`: gix's reqwest transport (rustls). The network policy
 //!   reaches it as far as its transport honours it: `timeout` becomes the connect timeout and
-//!   the per-read timeout (seconds without progress), `ca_file` and `SSL_CERT_FILE` add PEM
-//!   roots to reqwest's own (the system's), proxies come from `HTTPS_PROXY`/`HTTP_PROXY`/
-//!   `NO_PROXY` (reqwest reads them), an index's headers are sent when the repository is on
-//!   that index's origin. Not honoured: `limits.max_download_bytes` while the pack streams in
-//!   (the unpacked size and entry count are enforced when the tree is written), the built-in
-//!   Mozilla roots on a system without any (archive downloads have them), and redirects once
-//!   extra headers are configured (gix refuses to follow them). gix also refuses to send
-//!   URL credentials over plain http.
+//!   the per-read timeout (seconds without progress); the trust roots are the archive
+//!   downloads' (the system's, built-in Mozilla roots when it has none, `ca_file`;
+//!   `SSL_CERT_FILE` names the system's); proxies come from `HTTPS_PROXY`/`HTTP_PROXY`/
+//!   `NO_PROXY` (reqwest reads them); an index's headers are sent when the repository is on
+//!   that index's origin; `limits.max_download_bytes` stops the fetch once the pack data
+//!   received passes it. Not honoured: redirects once extra headers are configured (gix
+//!   refuses to follow them). gix also refuses to send URL credentials over plain http.
 //! - `git://`: a plain TCP connection, integrity resting on `--checksum` as for `file://`.
 //! - ssh (`git@host:path`, `ssh://`): the one part of attune-pack that runs an external
 //!   program, the system `ssh` client (`ssh -o BatchMode=yes`, so it never prompts), with the
 //!   user's ssh configuration, keys and agent.
 
-use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -49,7 +47,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, EventSink, Phase};
 use crate::installer::{blocking, Inner, Materialized};
 use crate::interrupt::Interrupt;
-use crate::net::NetPolicy;
+use crate::net::{IndexTrust, NetPolicy};
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Rule, TreeWriter};
@@ -66,33 +64,17 @@ pub(crate) async fn materialize(
     staging: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<Materialized> {
-    let index_hosts = inner
-        .config
-        .pack_registry
-        .indices
-        .iter()
-        .filter_map(|i| {
-            reqwest::Url::parse(&i.url)
-                .ok()?
-                .host_str()
-                .map(str::to_owned)
-        })
+    let trust = IndexTrust::from_config(&inner.config);
+    let headers = trust
+        .headers_for(url)
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}"))
         .collect();
-    let headers = inner
-        .config
-        .pack_registry
-        .indices
-        .iter()
-        .find(|i| {
-            crate::net::origin_of(&i.url).is_some_and(|o| Some(o) == crate::net::origin_of(url))
-        })
-        .map(|i| i.headers.clone())
-        .unwrap_or_default();
     let fetch = GitFetch {
         url: url.to_owned(),
         git_ref: git_ref.map(str::to_owned),
         policy: NetPolicy::from_config(&inner.config, inner.allow_http, inner.offline),
-        index_hosts,
+        index_hosts: trust.hosts,
         headers,
         events: inner.events.clone(),
         interrupt: inner.interrupt.clone(),
@@ -131,8 +113,8 @@ struct GitFetch {
     policy: NetPolicy,
     /// Hosts of the configured indices, trusted even when `allowed_source_hosts` is set.
     index_hosts: Vec<String>,
-    /// Headers of the index on the repository's origin.
-    headers: BTreeMap<String, String>,
+    /// Headers of the indices on the repository's origin (`Name: value`).
+    headers: Vec<String>,
     events: EventSink,
     interrupt: Interrupt,
     /// `limits.max_download_bytes`, checked against the pack bytes gix reports.
@@ -192,6 +174,7 @@ impl GitFetch {
     fn check_policy(&self, url: &gix::Url) -> Result<()> {
         if self.policy.offline {
             return Err(Error::Network {
+                status: None,
                 url: self.shown_url(),
                 message: "cannot fetch a git repository while offline (--offline)".into(),
                 source: None,
@@ -202,21 +185,8 @@ impl GitFetch {
                 self.policy.check_url(&self.url, &self.index_hosts)
             }
             _ => {
-                let host = url.host().unwrap_or_default().to_ascii_lowercase();
-                let allowed = &self.policy.allowed_hosts;
-                if allowed.is_empty()
-                    || allowed
-                        .iter()
-                        .chain(&self.index_hosts)
-                        .any(|h| h.eq_ignore_ascii_case(&host))
-                {
-                    Ok(())
-                } else {
-                    Err(Error::HostNotAllowed {
-                        host,
-                        url: self.shown_url(),
-                    })
-                }
+                self.policy
+                    .check_host(url.host().unwrap_or_default(), &self.url, &self.index_hosts)
             }
         }
     }
@@ -410,18 +380,8 @@ impl GitFetch {
         }
         Some(HttpSettings {
             timeout: self.policy.timeout,
-            ca_files: self
-                .policy
-                .ca_file
-                .iter()
-                .cloned()
-                .chain(std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))
-                .collect(),
-            headers: self
-                .headers
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect(),
+            ca_file: self.policy.ca_file.clone(),
+            headers: self.headers.clone(),
         })
     }
 
@@ -564,7 +524,7 @@ fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Unresolved> {
 #[derive(Clone)]
 struct HttpSettings {
     timeout: Duration,
-    ca_files: Vec<PathBuf>,
+    ca_file: Option<PathBuf>,
     headers: Vec<String>,
 }
 
@@ -573,17 +533,15 @@ impl HttpSettings {
         let settings = self.clone();
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| {
-                let mut builder = builder
+                // The same roots as archive downloads: built-in ones on a system without any.
+                let roots = crate::net::root_certificates(settings.ca_file.as_deref())
+                    .map_err(gix::Error::from_error)?;
+                // reqwest's blocking `timeout` applies per read of the body (and to the wait
+                // for response headers), so it bounds time without progress, not the total.
+                Ok(builder
                     .connect_timeout(settings.timeout)
-                    .timeout(settings.timeout);
-                for file in &settings.ca_files {
-                    let pem = std::fs::read(file)
-                        .map_err(|e| gix::Error::from_error(ca_error(file, e.to_string())))?;
-                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                        .map_err(|e| gix::Error::from_error(ca_error(file, e.to_string())))?;
-                    builder = builder.tls_certs_merge(certs);
-                }
-                Ok(builder)
+                    .timeout(settings.timeout)
+                    .tls_certs_only(roots))
             })),
             configure_request: None,
         };
@@ -594,10 +552,6 @@ impl HttpSettings {
             ..Default::default()
         }
     }
-}
-
-fn ca_error(file: &Path, why: String) -> std::io::Error {
-    std::io::Error::other(format!("reading CA file {}: {why}", file.display()))
 }
 
 /// gix progress → [`Event::Objects`] and [`Event::Bytes`], at most every 100 ms per kind.

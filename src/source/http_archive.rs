@@ -21,6 +21,7 @@ use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::{self, ArchiveFormat};
+use crate::source::git;
 
 /// Enough of the body to tell the formats apart (a tar header is 512 bytes).
 const SNIFF_BYTES: usize = 512;
@@ -32,6 +33,15 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 /// Progress events at most this often (in bytes), not once per network packet.
 const PROGRESS_STEP: u64 = 256 * 1024;
 
+/// What a web URL turned out to be.
+pub(crate) enum Fetched {
+    Archive(Box<Materialized>),
+    /// No archive: the first bytes are something else, or the server has nothing at the URL
+    /// itself (a git server answers only below it, at `info/refs`). Holds the error to report
+    /// if the URL is not a git repository either.
+    NotAnArchive(Error),
+}
+
 /// Downloads the archive at `url` and extracts it through `writer` into the staging tree;
 /// `staging` holds the zip spool. `algorithms` are hashed over the archive bytes.
 pub(crate) async fn materialize(
@@ -40,10 +50,18 @@ pub(crate) async fn materialize(
     writer: TreeWriter,
     staging: &Path,
     algorithms: &[Algorithm],
-) -> Result<Materialized> {
+) -> Result<Fetched> {
     inner.emit(Event::Phase(Phase::Downloading));
     inner.interrupt.check()?;
-    let mut response = inner.http().await?.get(url, None).await?;
+    let mut response = match inner.http().await?.get(url, None).await {
+        Ok(response) => response,
+        Err(
+            e @ Error::Network {
+                status: Some(404), ..
+            },
+        ) => return Ok(Fetched::NotAnArchive(e)),
+        Err(e) => return Err(e),
+    };
     let max = inner.config.limits.max_download_bytes;
     if response.content_length().is_some_and(|n| n > max) {
         return Err(writer.download_limit_error("(the archive itself)"));
@@ -62,7 +80,9 @@ pub(crate) async fn materialize(
             None => break,
         }
     }
-    let format = ArchiveFormat::sniff(&head).ok_or_else(|| not_an_archive(url, &response))?;
+    let Some(format) = ArchiveFormat::sniff(&head) else {
+        return Ok(Fetched::NotAnArchive(not_an_archive(url, &response)));
+    };
 
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let spool = staging.to_owned();
@@ -104,7 +124,7 @@ pub(crate) async fn materialize(
     // A failed download explains the extractor's failure, not the other way round.
     fed?;
     let (tree, archive) = extracted?;
-    Ok(Materialized {
+    Ok(Fetched::Archive(Box::new(Materialized {
         tree,
         archive,
         record: ReceiptSource {
@@ -114,7 +134,62 @@ pub(crate) async fn materialize(
         },
         expected: None,
         identity: None,
-    })
+    })))
+}
+
+/// SPEC.md rule 5: a web URL that is not named like an archive and served none may be a git
+/// repository over smart HTTP (`https://host/org/repo`). `writer` must be fresh, on the
+/// empty tree the archive attempt left.
+pub(crate) async fn as_git_repository(
+    inner: &Inner,
+    url: &str,
+    not_an_archive: Error,
+    writer: TreeWriter,
+    staging: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Materialized> {
+    if ArchiveFormat::from_name(url).is_some() {
+        return Err(not_an_archive);
+    }
+    inner.emit(Event::Detected {
+        source: redact_url(url),
+        kind: "no archive there: trying it as a git repository over smart HTTP",
+    });
+    git::materialize(inner, url, None, writer, staging, warnings)
+        .await
+        .map_err(|git| neither(not_an_archive, git))
+}
+
+/// The archive attempt's error, saying what git answered too, when git did not get far
+/// enough for its own error to matter more (a refusal, an interrupt).
+fn neither(not_an_archive: Error, git: Error) -> Error {
+    if git.exit_code() != 1 {
+        return git;
+    }
+    let tried = format!("\n  also tried as a git repository (smart HTTP): {git}");
+    // Before any hint, so the hint stays last.
+    let add = |message: String| match message.find("\n  hint:") {
+        Some(i) => format!("{}{tried}{}", &message[..i], &message[i..]),
+        None => message + &tried,
+    };
+    match not_an_archive {
+        Error::Network {
+            url,
+            message,
+            status,
+            source,
+        } => Error::Network {
+            url,
+            message: add(message),
+            status,
+            source,
+        },
+        Error::ArchiveCorrupt { archive, message } => Error::ArchiveCorrupt {
+            archive,
+            message: add(message),
+        },
+        other => other,
+    }
 }
 
 /// Reads the body with progress events, stopping at an interrupt even when the server
