@@ -4,31 +4,56 @@
 use semver::Version;
 
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::manifest::{Dependency, Manifest};
 use crate::receipt::Receipt;
+
+/// The pack dependencies that no installed version satisfies, with the installed receipt
+/// when there is one. `pending` packs are being installed by the caller (they depend on this
+/// one) and count as present.
+fn unsatisfied<'a>(
+    manifest: &'a Manifest,
+    installed: &'a [Receipt],
+    pending: &'a [String],
+) -> impl Iterator<Item = (&'a Dependency, Option<&'a Receipt>)> {
+    manifest
+        .dependencies
+        .iter()
+        .filter(|dep| dep.pack_ref != manifest.pack_ref && !pending.contains(&dep.pack_ref))
+        .filter_map(|dep| {
+            let have = installed.iter().find(|r| r.pack_ref == dep.pack_ref);
+            let ok =
+                have.is_some_and(|r| Version::parse(&r.version).is_ok_and(|v| dep.req.matches(&v)));
+            (!ok).then_some((dep, have))
+        })
+}
+
+/// The pack dependencies to install for `--with-deps`.
+pub fn missing_packs(
+    manifest: &Manifest,
+    installed: &[Receipt],
+    pending: &[String],
+) -> Vec<Dependency> {
+    unsatisfied(manifest, installed, pending)
+        .map(|(dep, _)| dep.clone())
+        .collect()
+}
 
 /// Returns the unmet requirements as sentences; empty when all are met.
 pub fn unmet(
     manifest: &Manifest,
     installed: &[Receipt],
+    pending: &[String],
     attune_version: Option<&str>,
 ) -> Vec<String> {
-    let mut problems = Vec::new();
-    for dep in &manifest.dependencies {
-        if dep.pack_ref == manifest.pack_ref {
-            continue;
-        }
-        match installed.iter().find(|r| r.pack_ref == dep.pack_ref) {
-            None => problems.push(format!("`{dep}` is not installed")),
-            Some(r) => match Version::parse(&r.version) {
-                Ok(v) if dep.req.matches(&v) => {}
-                _ => problems.push(format!(
-                    "`{dep}` is required, {} {} is installed",
-                    r.pack_ref, r.version
-                )),
-            },
-        }
-    }
+    let mut problems: Vec<String> = unsatisfied(manifest, installed, pending)
+        .map(|(dep, have)| match have {
+            None => format!("`{dep}` is not installed"),
+            Some(r) => format!(
+                "`{dep}` is required, {} {} is installed",
+                r.pack_ref, r.version
+            ),
+        })
+        .collect();
     if let (Some(req), Some(have)) = (&manifest.attune_version, attune_version) {
         match Version::parse(have) {
             Ok(v) if req.matches(&v) => {}

@@ -13,13 +13,13 @@ use crate::events::{Event, EventSink, Phase};
 use crate::hooks::{InstallHooks, NoHooks, PendingInstall};
 use crate::interrupt::Interrupt;
 use crate::locate::locate;
-use crate::manifest::Manifest;
+use crate::manifest::{Dependency, Manifest};
 use crate::pack_tests;
 use crate::receipt::{
     now_rfc3339, Receipt, ReceiptChecksums, ReceiptSource, TestStatus, TestSummary,
 };
 use crate::safety::{Tree, TreeWriter};
-use crate::source::{self, PackSource};
+use crate::source::{self, PackSource, VersionSpec};
 use crate::store::{LockedStore, Store};
 
 /// Per-install choices (the `install` command's flags).
@@ -77,6 +77,8 @@ pub struct InstallReport {
     pub replaced: Option<String>,
     pub dry_run: bool,
     pub warnings: Vec<String>,
+    /// `with_deps`: the dependencies installed (or planned) first, in that order.
+    pub dependencies: Vec<InstallReport>,
 }
 
 /// A materialized source, ready for validation.
@@ -255,14 +257,27 @@ impl Installer {
         .await
     }
 
-    /// Installs a pack from `source`.
+    /// Installs a pack from `source` (and, with `with_deps`, its missing dependencies from the
+    /// registry first).
     pub async fn install(&self, source: PackSource, opts: InstallOptions) -> Result<InstallReport> {
+        let store = self.lock().await?;
+        self.install_locked(&store, source, &opts, &[]).await
+    }
+
+    /// One install under the held lock. `pending` are the packs whose installs are waiting
+    /// for this one (it is their dependency): they count as present, so a cycle ends.
+    async fn install_locked(
+        &self,
+        store: &Arc<LockedStore>,
+        source: PackSource,
+        opts: &InstallOptions,
+        pending: &[String],
+    ) -> Result<InstallReport> {
         let inner = &self.inner;
         inner.emit(Event::Detected {
             source: source.display_name(),
             kind: source.kind_name(),
         });
-        let store = self.lock().await?;
         let staging = store.staging()?;
         let tree_root = staging.path().join("tree");
         std::fs::create_dir(&tree_root).ctx(|| format!("creating {}", tree_root.display()))?;
@@ -323,8 +338,32 @@ impl Installer {
         }
 
         inner.emit(Event::Phase(Phase::CheckingDependencies));
-        let receipts = store.receipts()?;
-        let problems = deps::unmet(&manifest, &receipts, inner.config.attune_version.as_deref());
+        let mut receipts = store.receipts()?;
+        let mut dependencies = Vec::new();
+        if opts.with_deps {
+            let mut waiting = pending.to_vec();
+            waiting.push(manifest.pack_ref.clone());
+            for dep in deps::missing_packs(&manifest, &receipts, pending) {
+                let report = self
+                    .install_dependency(store, &manifest, &dep, opts, &waiting)
+                    .await?;
+                // A dry run installs nothing: the plan counts as installed from here on.
+                for r in report.dependencies.iter().chain([&report]) {
+                    receipts.retain(|have| have.pack_ref != r.receipt.pack_ref);
+                    receipts.push(r.receipt.clone());
+                }
+                warnings.extend(report.warnings.iter().cloned());
+                let mut report = report;
+                dependencies.append(&mut report.dependencies);
+                dependencies.push(report);
+            }
+        }
+        let problems = deps::unmet(
+            &manifest,
+            &receipts,
+            pending,
+            inner.config.attune_version.as_deref(),
+        );
         if !problems.is_empty() {
             if opts.skip_deps {
                 inner.warn(
@@ -390,6 +429,7 @@ impl Installer {
                 replaced,
                 dry_run: true,
                 warnings,
+                dependencies,
             });
         }
 
@@ -425,6 +465,38 @@ impl Installer {
             replaced,
             dry_run: false,
             warnings,
+            dependencies,
+        })
+    }
+
+    /// `--with-deps`: installs `dep` of `manifest` from the registry (replacing an installed
+    /// version that does not match), with the same choices as the pack that needs it.
+    async fn install_dependency(
+        &self,
+        store: &Arc<LockedStore>,
+        manifest: &Manifest,
+        dep: &Dependency,
+        opts: &InstallOptions,
+        pending: &[String],
+    ) -> Result<InstallReport> {
+        let source = PackSource::Registry {
+            pack_ref: dep.pack_ref.clone(),
+            version: VersionSpec::from_req(&dep.req),
+            index: None,
+        };
+        let opts = InstallOptions {
+            force: true,
+            checksum: None,
+            ..opts.clone()
+        };
+        let installed = Box::pin(self.install_locked(store, source, &opts, pending)).await;
+        installed.inspect_err(|e| {
+            self.inner.emit(Event::Warning(format!(
+                "could not install `{dep}`, a dependency of {} {} (--with-deps): {}",
+                manifest.pack_ref,
+                manifest.version,
+                e.code()
+            )))
         })
     }
 

@@ -91,10 +91,15 @@ impl Env {
 
 /// A .tgz of a pack whose pack.yaml says `pack_ref` `version`, its files under `pack/`.
 fn pack_tgz(pack_ref: &str, version: &str) -> Vec<u8> {
+    pack_tgz_with(pack_ref, version, "")
+}
+
+/// Like [`pack_tgz`], with `extra` appended to pack.yaml.
+fn pack_tgz_with(pack_ref: &str, version: &str, extra: &str) -> Vec<u8> {
     let files = [
         (
             "pack/pack.yaml".to_owned(),
-            format!("ref: {pack_ref}\nlabel: {pack_ref} pack\nversion: {version}\ndescription: The {pack_ref} pack\nkeywords: [demo]\n"),
+            format!("ref: {pack_ref}\nlabel: {pack_ref} pack\nversion: {version}\ndescription: The {pack_ref} pack\nkeywords: [demo]\n{extra}"),
         ),
         (
             "pack/actions/run.yaml".to_owned(),
@@ -899,4 +904,71 @@ fn git_source_from_a_generated_index() {
         (3, Some("checksum_mismatch")),
         "{doc}"
     );
+}
+
+#[test]
+fn with_deps_installs_missing_dependencies_from_the_registry_first() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    let mut entries = served(&server, "beta", &["1.0.0", "1.2.0", "2.0.0"]);
+    let alpha = pack_tgz_with("alpha", "1.0.0", "dependencies: [\"beta@^1\"]\n");
+    server.put("packs/alpha.tgz", alpha.clone());
+    entries.push(entry(
+        "alpha",
+        "1.0.0",
+        vec![archive(&server.url("packs/alpha.tgz"), &alpha)],
+    ));
+    server.put("index.json", index(entries));
+    env.config(
+        &format!(
+            "    - {{name: main, url: \"{}\"}}\n",
+            server.url("index.json")
+        ),
+        "",
+    );
+
+    // Without --with-deps the unmet dependency is refused and nothing is installed.
+    let (code, doc, err) = env.json(&["install", "alpha"]);
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(doc["error"]["code"], "dependency_unmet", "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("beta@^1"), "{message}");
+    assert!(!env.path("packs/alpha").exists());
+
+    // The plan lists the dependency (highest matching version) before the pack.
+    let (code, doc, err) = env.json(&["install", "--dry-run", "--with-deps", "alpha"]);
+    assert_eq!(code, 0, "{err}");
+    let plan: Vec<(String, String)> = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["ref"].as_str().unwrap().to_owned(),
+                p["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        plan,
+        [
+            ("beta".to_owned(), "1.2.0".to_owned()),
+            ("alpha".to_owned(), "1.0.0".to_owned())
+        ],
+        "{doc}"
+    );
+    assert!(!env.path("packs/beta").exists() && !env.path("packs/alpha").exists());
+
+    let (code, doc, err) = env.json(&["install", "--with-deps", "alpha"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["ref"], "alpha");
+    assert!(err.contains("beta 1.2.0"), "{err}");
+    let (_, beta, _) = env.json(&["show", "beta"]);
+    assert_eq!(beta["version"], "1.2.0", "{beta}");
+    assert!(env.path("packs/alpha/pack.yaml").is_file());
+
+    // An installed dependency that already satisfies the requirement is not reinstalled.
+    let (code, _, err) = env.json(&["install", "--with-deps", "--force", "alpha"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("Installed dependency"), "{err}");
 }

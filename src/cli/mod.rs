@@ -10,8 +10,8 @@ use std::time::Duration;
 use attune_pack::checksum::{directory_checksum, file_checksum};
 use attune_pack::registry::publish::{self, Publish, Updated};
 use attune_pack::{
-    Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, Installer, Interrupt,
-    PackSource,
+    Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, InstallReport, Installer,
+    Interrupt, PackSource,
 };
 use clap::Parser;
 use serde_json::json;
@@ -291,6 +291,24 @@ fn checksum(path: &Path, algorithm: &str, out: &Output) -> attune_pack::Result<(
     Ok(())
 }
 
+fn plan_action(step: &InstallReport) -> &'static str {
+    if step.replaced.is_some() {
+        "replace"
+    } else {
+        "install"
+    }
+}
+
+/// One entry of `install --dry-run`'s `plan`.
+fn plan_step(step: &InstallReport) -> serde_json::Value {
+    let r = &step.receipt;
+    json!({
+        "ref": r.pack_ref, "version": r.version, "action": plan_action(step),
+        "replaces": step.replaced, "path": r.path, "source": r.source, "checksum": r.checksum,
+        "tests": r.tests,
+    })
+}
+
 async fn install(
     args: InstallArgs,
     global: &GlobalArgs,
@@ -320,32 +338,40 @@ async fn install(
         .dry_run(args.dry_run)
         .checksum(checksum);
     let report = installer.install(source, opts).await?;
-    let r = &report.receipt;
+    // Dependencies (--with-deps) come first, in the order they were installed.
+    let steps: Vec<&InstallReport> = report.dependencies.iter().chain([&report]).collect();
     if report.dry_run {
-        let action = if report.replaced.is_some() {
-            "replace"
-        } else {
-            "install"
-        };
-        let plan = json!({"plan": [{
-            "ref": r.pack_ref, "version": r.version, "action": action, "replaces": report.replaced,
-            "path": r.path, "source": r.source, "checksum": r.checksum, "tests": r.tests,
-        }]});
-        out.result(plan, || {
-            format!(
-                "Would {action} {} {} into {}{} (dry run: nothing changed)",
-                r.pack_ref,
-                r.version,
-                r.path.display(),
-                report
-                    .replaced
-                    .as_ref()
-                    .map(|v| format!(", replacing {v}"))
-                    .unwrap_or_default()
-            )
+        let plan: Vec<_> = steps.iter().map(|s| plan_step(s)).collect();
+        out.result(json!({ "plan": plan }), || {
+            let mut lines: Vec<String> = steps
+                .iter()
+                .map(|s| {
+                    let r = &s.receipt;
+                    format!(
+                        "Would {} {} {} into {}{}",
+                        plan_action(s),
+                        r.pack_ref,
+                        r.version,
+                        r.path.display(),
+                        s.replaced
+                            .as_ref()
+                            .map(|v| format!(", replacing {v}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            lines.push("(dry run: nothing changed)".into());
+            lines.join("\n")
         });
         return Ok(());
     }
+    for dep in &report.dependencies {
+        out.note(&format!(
+            "Installed dependency {} {}",
+            dep.receipt.pack_ref, dep.receipt.version
+        ));
+    }
+    let r = &report.receipt;
     out.result(json!(r), || {
         format!(
             "Installed {} {} into {}{}\n  content {}",

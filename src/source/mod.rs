@@ -39,6 +39,15 @@ impl VersionSpec {
             .map_err(|e| format!("`{s}` is neither a version nor a version requirement: {e}"))
     }
 
+    /// A dependency's requirement (`*`: the latest release).
+    pub fn from_req(req: &VersionReq) -> VersionSpec {
+        if *req == VersionReq::STAR {
+            VersionSpec::Latest
+        } else {
+            VersionSpec::Req(req.clone())
+        }
+    }
+
     pub fn matches(&self, v: &Version) -> bool {
         match self {
             VersionSpec::Latest => v.pre.is_empty(),
