@@ -11,16 +11,7 @@ bin=$PWD/target/release/attune-pack
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$work/pack" "$files" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(root)
-open(f"{root}/pack.yaml", "w").write("ref: bench\nversion: 1.0.0\n")
-for i in range(n):
-    d = f"{root}/actions/group{i % 50}"
-    os.makedirs(d, exist_ok=True)
-    open(f"{d}/a{i}.yaml", "w").write(f"name: action{i}\n# {'x' * (1024 + (i * 37) % 3072)}\n")
-PY
+python3 benches/gen-pack.py "$work/pack" "$files"
 tar -C "$work/pack" -czf "$work/pack.tar.gz" .
 (cd "$work/pack" && python3 -c "import shutil; shutil.make_archive('../pack', 'zip', '.')")
 

@@ -32,16 +32,7 @@ mkdir -p "$work/www/cgi-bin" "$work/git"
 tar -C "$work/big" -czf "$work/www/big.tar.gz" .
 
 # The git pack: the same generator as compare.sh, committed twice, served bare.
-python3 - "$work/src" "$files" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(root)
-open(f"{root}/pack.yaml", "w").write("ref: bench\nversion: 1.0.0\n")
-for i in range(n):
-    d = f"{root}/actions/group{i % 50}"
-    os.makedirs(d, exist_ok=True)
-    open(f"{d}/a{i}.yaml", "w").write(f"name: action{i}\n# {'x' * (1024 + (i * 37) % 3072)}\n")
-PY
+python3 benches/gen-pack.py "$work/src" "$files"
 g() { git -C "$work/src" -c user.name=b -c user.email=b@b "$@" >/dev/null; }
 g init -b main && g add -A && g commit -m one
 echo "# two" >>"$work/src/actions/group0/a0.yaml" && g commit -am two
