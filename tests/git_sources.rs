@@ -77,6 +77,46 @@ struct Expect<'a> {
 }
 
 impl Fixture {
+    /// `main`'s tip, c4 (the default branch).
+    fn expect_c4(&self) -> Expect<'_> {
+        Expect {
+            commit: &self.c4,
+            version: "1.2.0",
+            run: "echo four",
+            dev_file: false,
+        }
+    }
+
+    /// `dev`'s tip, c3.
+    fn expect_c3(&self) -> Expect<'_> {
+        Expect {
+            commit: &self.c3,
+            version: "2.0.0",
+            run: "echo two",
+            dev_file: true,
+        }
+    }
+
+    /// c2, where `dev` branches off `main`.
+    fn expect_c2(&self) -> Expect<'_> {
+        Expect {
+            commit: &self.c2,
+            version: "1.1.0",
+            run: "echo two",
+            dev_file: false,
+        }
+    }
+
+    /// c1, tagged `v1.0.0`.
+    fn expect_c1(&self) -> Expect<'_> {
+        Expect {
+            commit: &self.c1,
+            version: "1.0.0",
+            run: "echo one",
+            dev_file: false,
+        }
+    }
+
     fn packs(&self) -> PathBuf {
         self.root.join("packs")
     }
@@ -103,51 +143,11 @@ impl Fixture {
     fn install_every_kind_of_ref(&self, url: &str, extra: &[&str]) {
         let short_c1 = &self.c1[..7];
         let cases: [(Option<&str>, Expect); 5] = [
-            (
-                None,
-                Expect {
-                    commit: &self.c4,
-                    version: "1.2.0",
-                    run: "echo four",
-                    dev_file: false,
-                },
-            ),
-            (
-                Some("dev"),
-                Expect {
-                    commit: &self.c3,
-                    version: "2.0.0",
-                    run: "echo two",
-                    dev_file: true,
-                },
-            ),
-            (
-                Some("v1.0.0"),
-                Expect {
-                    commit: &self.c1,
-                    version: "1.0.0",
-                    run: "echo one",
-                    dev_file: false,
-                },
-            ),
-            (
-                Some(&self.c2),
-                Expect {
-                    commit: &self.c2,
-                    version: "1.1.0",
-                    run: "echo two",
-                    dev_file: false,
-                },
-            ),
-            (
-                Some(short_c1),
-                Expect {
-                    commit: &self.c1,
-                    version: "1.0.0",
-                    run: "echo one",
-                    dev_file: false,
-                },
-            ),
+            (None, self.expect_c4()),
+            (Some("dev"), self.expect_c3()),
+            (Some("v1.0.0"), self.expect_c1()),
+            (Some(&self.c2), self.expect_c2()),
+            (Some(short_c1), self.expect_c1()),
         ];
         for (git_ref, expect) in cases {
             let out = self.install(url, git_ref, extra);
@@ -216,6 +216,14 @@ impl Fixture {
         }
     }
 
+    /// Asserts a failure's exit and error codes, that its message contains `needle`, and that
+    /// nothing was installed.
+    fn assert_refused(&self, out: &Output, exit: i32, code: &str, needle: &str) {
+        let message = assert_error(out, exit, code);
+        assert!(message.contains(needle), "{message}");
+        self.assert_nothing_installed();
+    }
+
     /// Nothing installed and staging empty.
     fn assert_nothing_installed(&self) {
         assert!(!self.packs().join(PACK).exists(), "nothing installed");
@@ -269,17 +277,7 @@ fn file_urls_install_every_kind_of_ref_without_a_transport() {
     // A work tree's repository, by file:// URL, reads the committed tree (not the work tree).
     f.work.write("uncommitted.txt", "not committed\n");
     let out = f.install(&file_url(&f.work.dir), None, &[]);
-    f.assert_installed(
-        &out,
-        "work tree",
-        None,
-        &Expect {
-            commit: &f.c4,
-            version: "1.2.0",
-            run: "echo four",
-            dev_file: false,
-        },
-    );
+    f.assert_installed(&out, "work tree", None, &f.expect_c4());
     assert!(!f.packs().join(PACK).join("uncommitted.txt").exists());
 }
 
@@ -288,17 +286,7 @@ fn a_local_bare_repository_path_ending_in_dot_git_is_read_in_place() {
     let f = fixture();
     let path = f.srv.join("pack.git");
     let out = f.install(path.to_str().unwrap(), Some("dev"), &[]);
-    f.assert_installed(
-        &out,
-        "bare path",
-        Some("dev"),
-        &Expect {
-            commit: &f.c3,
-            version: "2.0.0",
-            run: "echo two",
-            dev_file: true,
-        },
-    );
+    f.assert_installed(&out, "bare path", Some("dev"), &f.expect_c3());
 }
 
 #[test]
@@ -331,17 +319,7 @@ fn a_web_url_that_serves_no_archive_is_installed_as_smart_http_git() {
     let server = SmartHttp::start(&f.srv);
     let url = server.url("pack");
     let out = f.install(&url, None, &["--allow-http"]);
-    f.assert_installed(
-        &out,
-        &url,
-        None,
-        &Expect {
-            commit: &f.c4,
-            version: "1.2.0",
-            run: "echo four",
-            dev_file: false,
-        },
-    );
+    f.assert_installed(&out, &url, None, &f.expect_c4());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("(archive URL)") && stderr.contains("trying it as a git repository"),
@@ -428,9 +406,7 @@ fn unknown_commits_are_a_clear_error_and_install_nothing() {
         }
     }
     let out = f.install(&daemon.url("pack.git"), Some("no-such-branch"), &[]);
-    let message = assert_error(&out, 1, "git");
-    assert!(message.contains("no-such-branch"), "{message}");
-    f.assert_nothing_installed();
+    f.assert_refused(&out, 1, "git", "no-such-branch");
     let out = f.install(&daemon.url("missing.git"), None, &[]);
     assert_error(&out, 1, "git");
     f.assert_nothing_installed();
@@ -487,9 +463,7 @@ fn an_ambiguous_abbreviation_is_refused() {
         .find(|p| !seen.insert(p.clone()))
         .expect("two commits share 4 leading hex digits");
     let out = f.install(&file_url(&repo.dir), Some(&prefix), &[]);
-    let message = assert_error(&out, 1, "git");
-    assert!(message.contains("ambiguous"), "{message}");
-    f.assert_nothing_installed();
+    f.assert_refused(&out, 1, "git", "ambiguous");
 }
 
 #[test]
@@ -502,9 +476,7 @@ fn a_symlink_escaping_the_repository_is_unsafe() {
     let daemon = GitDaemon::start(&f.root);
     for url in [file_url(&repo.dir), daemon.url("evil")] {
         let out = f.install(&url, None, &[]);
-        let message = assert_error(&out, 3, "unsafe_archive");
-        assert!(message.contains("passwd"), "{message}");
-        f.assert_nothing_installed();
+        f.assert_refused(&out, 3, "unsafe_archive", "passwd");
     }
 }
 
@@ -543,17 +515,7 @@ fn git_installs_need_no_external_program() {
             .args(["install", &url, "--json", "--force", "--ref", "dev"])
             .args(&extra);
         let out = cmd.output().unwrap();
-        f.assert_installed(
-            &out,
-            &url,
-            Some("dev"),
-            &Expect {
-                commit: &f.c3,
-                version: "2.0.0",
-                run: "echo two",
-                dev_file: true,
-            },
-        );
+        f.assert_installed(&out, &url, Some("dev"), &f.expect_c3());
     }
 }
 
@@ -618,17 +580,7 @@ fn https_git_trusts_the_configured_ca_file_only() {
         Some("v1.0.0"),
         &["--config", config.to_str().unwrap()],
     );
-    f.assert_installed(
-        &out,
-        &url,
-        Some("v1.0.0"),
-        &Expect {
-            commit: &f.c1,
-            version: "1.0.0",
-            run: "echo one",
-            dev_file: false,
-        },
-    );
+    f.assert_installed(&out, &url, Some("v1.0.0"), &f.expect_c1());
     // Credentials in an https URL are used, and shown nowhere.
     let with_token = url.replace("https://", "https://user:s3cr3t-t0ken@");
     let out = f.install(&with_token, None, &["--config", config.to_str().unwrap()]);
@@ -673,9 +625,7 @@ fn a_fetch_over_max_download_bytes_is_stopped() {
         None,
         &["--config", config.to_str().unwrap()],
     );
-    let message = assert_error(&out, 3, "unsafe_archive");
-    assert!(message.contains("max_download_bytes"), "{message}");
-    f.assert_nothing_installed();
+    f.assert_refused(&out, 3, "unsafe_archive", "max_download_bytes");
     // Without the limit the same repository installs.
     let out = f.install(&daemon.url("big"), None, &[]);
     ok(&out, "install without a limit");

@@ -51,8 +51,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         let packs = root.join("packs");
         let sentinel = root.join("sentinel");
         std::fs::create_dir(&packs).unwrap();
@@ -88,13 +87,6 @@ impl Env {
         }
         cmd.arg("install").arg(archive).output().unwrap()
     }
-}
-
-fn names_in(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -675,16 +667,6 @@ fn install_ok(env: &Env, format: Format, entries: &[Entry]) -> serde_json::Value
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o7777
 }
 
 fn safe_links(format: Format) {

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use attune_pack::{
-    DetectOptions, Error, Event, InstallHooks, InstallOptions, Installer, Interrupt, PackSource,
-    PendingInstall, Receipt,
+    DetectOptions, Error, Event, InstallHooks, InstallOptions, InstallReport, Installer,
+    InstallerBuilder, Interrupt, PackSource, PendingInstall, Receipt,
 };
 
 fn pack(dir: &Path, files: usize) -> PathBuf {
@@ -70,6 +70,22 @@ impl InstallHooks for Recorder {
     }
 }
 
+/// An installer's builder for the store `packs` that reports to `hooks`.
+fn hooked(packs: &Path, hooks: &Arc<Recorder>) -> InstallerBuilder {
+    Installer::builder().packs_dir(packs).hooks(hooks.clone())
+}
+
+/// Installs the pack [`pack`] writes under `dir` with `files` actions.
+async fn install_pack(
+    installer: &Installer,
+    dir: &Path,
+    files: usize,
+) -> attune_pack::Result<InstallReport> {
+    installer
+        .install(source(&pack(dir, files)), InstallOptions::new())
+        .await
+}
+
 fn store_is_untouched(packs: &Path) {
     assert!(!packs.join("embedded").exists());
     assert!(!packs.join(".attune-pack/receipts/embedded.json").exists());
@@ -88,18 +104,13 @@ async fn hooks_see_the_commit_and_events_reach_the_caller() {
     let hooks = Arc::new(Recorder::default());
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let installer = Installer::builder()
-        .packs_dir(&packs)
-        .hooks(hooks.clone())
+    let installer = hooked(&packs, &hooks)
         .on_event(Arc::new(move |e: &Event| {
             sink.lock().unwrap().push(e.clone())
         }))
         .build()
         .unwrap();
-    let report = installer
-        .install(source(&pack(tmp.path(), 3)), InstallOptions::new())
-        .await
-        .unwrap();
+    let report = install_pack(&installer, tmp.path(), 3).await.unwrap();
     assert_eq!(report.receipt.pack_ref, "embedded");
     assert_eq!(report.receipt.label, "Embedded");
     assert_eq!(report.receipt.path, packs.join("embedded"));
@@ -130,15 +141,8 @@ async fn a_veto_leaves_the_store_unchanged_with_exit_5() {
         veto: true,
         ..Default::default()
     });
-    let installer = Installer::builder()
-        .packs_dir(&packs)
-        .hooks(hooks.clone())
-        .build()
-        .unwrap();
-    let err = installer
-        .install(source(&pack(tmp.path(), 1)), InstallOptions::new())
-        .await
-        .unwrap_err();
+    let installer = hooked(&packs, &hooks).build().unwrap();
+    let err = install_pack(&installer, tmp.path(), 1).await.unwrap_err();
     assert_eq!(err.code(), "hook_veto");
     assert_eq!(err.exit_code(), 5);
     assert!(err.to_string().contains("database refused it"));
@@ -155,16 +159,8 @@ async fn a_failure_after_approval_calls_on_abort() {
         interrupt_after_approval: Some(interrupt.clone()),
         ..Default::default()
     });
-    let installer = Installer::builder()
-        .packs_dir(&packs)
-        .hooks(hooks.clone())
-        .interrupt(interrupt)
-        .build()
-        .unwrap();
-    let err = installer
-        .install(source(&pack(tmp.path(), 1)), InstallOptions::new())
-        .await
-        .unwrap_err();
+    let installer = hooked(&packs, &hooks).interrupt(interrupt).build().unwrap();
+    let err = install_pack(&installer, tmp.path(), 1).await.unwrap_err();
     assert_eq!(err.exit_code(), 130);
     store_is_untouched(&packs);
     assert_eq!(

@@ -22,8 +22,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
+        let (tmp, root) = temp_root();
         let packs = root.join("packs");
         Env {
             _tmp: tmp,
@@ -54,6 +53,24 @@ impl Env {
         path
     }
 
+    /// Writes file entries as a directory tree at `rel`, with their modes.
+    fn write_tree(&self, rel: &str, files: &[Entry]) -> PathBuf {
+        let dir = self.root.join(rel);
+        for entry in files {
+            let Entry::File { name, data, mode } = entry else {
+                panic!("write_tree writes files only, not {entry:?}");
+            };
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, data).unwrap();
+            #[cfg(unix)]
+            set_mode(&path, *mode);
+            #[cfg(not(unix))]
+            let _ = mode;
+        }
+        dir
+    }
+
     /// Nothing installed: no pack directory, no receipt, empty staging.
     fn assert_store_empty(&self) {
         if !self.packs.exists() {
@@ -71,13 +88,6 @@ impl Env {
             }
         }
     }
-}
-
-fn names_in(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 fn stderr(out: &Output) -> String {
@@ -131,52 +141,31 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o7777
-}
-
-#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// The files of a generated pack: (relative path, bytes, mode).
-fn generated_pack(pack_ref: &str, files: usize) -> Vec<(String, Vec<u8>, u32)> {
-    let mut out = vec![(
-        "pack.yaml".to_owned(),
-        format!("ref: {pack_ref}\nversion: 2.3.4\nlabel: Generated\n").into_bytes(),
-        0o644,
-    )];
+/// The files of a generated pack.
+fn generated_pack(pack_ref: &str, files: usize) -> Vec<Entry> {
+    let yaml = format!("ref: {pack_ref}\nversion: 2.3.4\nlabel: Generated\n");
+    let mut out = vec![file("pack.yaml", yaml.as_bytes())];
     for i in 0..files {
         let mode = if i % 7 == 0 { 0o755 } else { 0o644 };
-        out.push((
-            format!("actions/d{:02}/f{i:04}.txt", i / 100),
-            format!("file {i}\n").into_bytes(),
+        out.push(file_mode(
+            &format!("actions/d{:02}/f{i:04}.txt", i / 100),
+            format!("file {i}\n").as_bytes(),
             mode,
         ));
     }
     out
 }
 
-fn entries_of(files: &[(String, Vec<u8>, u32)]) -> Vec<Entry> {
-    files.iter().map(|(p, d, m)| file_mode(p, d, *m)).collect()
-}
-
-fn write_tree(dir: &Path, files: &[(String, Vec<u8>, u32)]) {
-    for (p, d, m) in files {
-        let path = dir.join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, d).unwrap();
-        #[cfg(unix)]
-        set_mode(&path, *m);
-        #[cfg(not(unix))]
-        let _ = m;
+/// The path of a file entry.
+fn file_name(entry: &Entry) -> &str {
+    match entry {
+        Entry::File { name, .. } => name,
+        other => panic!("not a file: {other:?}"),
     }
 }
 
@@ -205,7 +194,7 @@ fn checksum_of(env: &Env, path: &Path) -> String {
         .to_owned()
 }
 
-fn assert_big_pack_installed(env: &Env, out: &Output, files: &[(String, Vec<u8>, u32)]) {
+fn assert_big_pack_installed(env: &Env, out: &Output, files: &[Entry]) {
     let receipt = json(ok(out));
     let root = env.packs.join("bigpack");
     assert_eq!(receipt["ref"], "bigpack");
@@ -213,7 +202,7 @@ fn assert_big_pack_installed(env: &Env, out: &Output, files: &[(String, Vec<u8>,
     assert_eq!(receipt["path"], root.to_str().unwrap());
     let on_disk = files_under(&root);
     assert_eq!(on_disk.len(), 5001);
-    let expected: BTreeSet<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    let expected: BTreeSet<String> = files.iter().map(|e| file_name(e).to_owned()).collect();
     assert_eq!(on_disk, expected);
     for i in [0usize, 1, 777, 4999] {
         let path = root.join(format!("actions/d{:02}/f{i:04}.txt", i / 100));
@@ -238,7 +227,7 @@ fn installs_5000_files_from_a_local_tar_gz_and_a_local_directory_with_equal_cont
     let files = generated_pack("bigpack", 5000);
 
     let from_archive = Env::new();
-    let archive = from_archive.write("big.tar.gz", &tar_gz(&entries_of(&files)));
+    let archive = from_archive.write("big.tar.gz", &tar_gz(&files));
     let out = from_archive.install(&archive, &["--json"]);
     assert_big_pack_installed(&from_archive, &out, &files);
     let archive_receipt = json(&out);
@@ -249,8 +238,7 @@ fn installs_5000_files_from_a_local_tar_gz_and_a_local_directory_with_equal_cont
     );
 
     let from_dir = Env::new();
-    let src = from_dir.root.join("bigpack-src");
-    write_tree(&src, &files);
+    let src = from_dir.write_tree("bigpack-src", &files);
     let out = from_dir.install(&src, &["--json"]);
     assert_big_pack_installed(&from_dir, &out, &files);
     let dir_receipt = json(&out);
@@ -384,6 +372,17 @@ fn vector_dir(at: &Path) {
     std::fs::write(at.join(".git/objects/x"), "blob").unwrap();
 }
 
+/// What counts of [`vector_dir`] for the content checksum: (path, kind, content).
+#[cfg(unix)]
+const VECTOR_LINES: [(&str, char, &[u8]); 6] = [
+    ("Z.txt", 'f', b"upper\n"),
+    ("a.txt", 'f', b"hello\n"),
+    ("run.sh", 'x', b"#!/bin/sh\necho hi\n"),
+    ("link", 'l', b"a.txt"),
+    ("sub-file", 'f', b""),
+    ("sub/b.txt", 'f', b"b\n"),
+];
+
 /// SPEC.md's definition, computed here independently of the crate: sha256 over
 /// `PATH\0KIND\0DIGEST\n` lines sorted by path bytes.
 fn spec_content_checksum(lines: &[(&str, char, &[u8])]) -> String {
@@ -413,14 +412,7 @@ fn checksum_of_a_directory_follows_the_spec_definition_and_vectors() {
     let env = Env::new();
     let dir = env.root.join("vector");
     vector_dir(&dir);
-    let independent = spec_content_checksum(&[
-        ("Z.txt", 'f', b"upper\n"),
-        ("a.txt", 'f', b"hello\n"),
-        ("run.sh", 'x', b"#!/bin/sh\necho hi\n"),
-        ("link", 'l', b"a.txt"),
-        ("sub-file", 'f', b""),
-        ("sub/b.txt", 'f', b"b\n"),
-    ]);
+    let independent = spec_content_checksum(&VECTOR_LINES);
     assert_eq!(independent, VECTOR_DIR);
     assert_eq!(checksum_of(&env, &dir), VECTOR_DIR);
     let doc = json(ok(&env.run(&["--json", "checksum", dir.to_str().unwrap()])));
@@ -460,15 +452,7 @@ fn the_installed_content_checksum_is_the_checksum_of_the_installed_directory() {
     vector_dir(&src);
     std::fs::write(src.join("pack.yaml"), "ref: vec\nversion: 1.0.0\n").unwrap();
     let pack_line = ("pack.yaml", 'f', b"ref: vec\nversion: 1.0.0\n".as_slice());
-    let expected = spec_content_checksum(&[
-        ("Z.txt", 'f', b"upper\n"),
-        ("a.txt", 'f', b"hello\n"),
-        ("run.sh", 'x', b"#!/bin/sh\necho hi\n"),
-        ("link", 'l', b"a.txt"),
-        ("sub-file", 'f', b""),
-        ("sub/b.txt", 'f', b"b\n"),
-        pack_line,
-    ]);
+    let expected = spec_content_checksum(&[VECTOR_LINES.as_slice(), &[pack_line]].concat());
     let receipt = json(ok(&env.install(&src, &["--json"])));
     assert_eq!(receipt["checksum"]["content"], expected);
     assert_eq!(checksum_of(&env, &env.packs.join("vec")), expected);
@@ -489,7 +473,7 @@ fn the_installed_content_checksum_is_the_checksum_of_the_installed_directory() {
     let archive = env2.write(
         "vec.tar.gz",
         &tar_gz(&[
-            file("vec-main/pack.yaml", b"ref: vec\nversion: 1.0.0\n"),
+            minimal_pack_yaml("vec-main/", "vec"),
             file("vec-main/Z.txt", b"upper\n"),
             file("vec-main/a.txt", b"hello\n"),
             file_mode("vec-main/run.sh", b"#!/bin/sh\necho hi\n", 0o775),
@@ -504,6 +488,14 @@ fn the_installed_content_checksum_is_the_checksum_of_the_installed_directory() {
 }
 
 // ---- --checksum on local sources ---------------------------------------------------------
+
+/// A pack.yaml with only `ref` and version 1.0.0 (no label), under `prefix`.
+fn minimal_pack_yaml(prefix: &str, pack_ref: &str) -> Entry {
+    file(
+        &format!("{prefix}pack.yaml"),
+        format!("ref: {pack_ref}\nversion: 1.0.0\n").as_bytes(),
+    )
+}
 
 fn small_pack_entries(pack_ref: &str) -> Vec<Entry> {
     vec![
@@ -565,17 +557,9 @@ fn install_checksum_mismatch_is_refused_with_expected_actual_source_and_hint() {
 #[test]
 fn install_checksum_of_a_directory_is_its_content_checksum() {
     let env = Env::new();
-    let src = env.root.join("dirpack");
-    write_tree(
-        &src,
-        &[
-            (
-                "pack.yaml".into(),
-                b"ref: dirpack\nversion: 1.0.0\n".to_vec(),
-                0o644,
-            ),
-            ("a.txt".into(), b"a\n".to_vec(), 0o644),
-        ],
+    let src = env.write_tree(
+        "dirpack",
+        &[minimal_pack_yaml("", "dirpack"), file("a.txt", b"a\n")],
     );
     let content = checksum_of(&env, &src);
     let wrong = format!("sha256:{}", "f".repeat(64));
@@ -605,26 +589,14 @@ fn pack_yaml_is_found_in_root_pack_dir_and_a_single_subdirectory() {
             let source = match format {
                 "tar.gz" => env.write("src.tar.gz", &tar_gz(&entries)),
                 "zip" => env.write("src.zip", &zip(&entries)),
-                _ => {
-                    let dir = env.root.join("src");
-                    write_tree(
-                        &dir,
-                        &[
-                            (
-                                format!("{prefix}pack.yaml"),
-                                b"ref: located\nversion: 1.0.0\n".to_vec(),
-                                0o644,
-                            ),
-                            (format!("{prefix}actions/a.txt"), b"a\n".to_vec(), 0o644),
-                            (
-                                "README-outside.md".into(),
-                                b"not in the pack unless at the root".to_vec(),
-                                0o644,
-                            ),
-                        ],
-                    );
-                    dir
-                }
+                _ => env.write_tree(
+                    "src",
+                    &[
+                        minimal_pack_yaml(prefix, "located"),
+                        file(&format!("{prefix}actions/a.txt"), b"a\n"),
+                        file("README-outside.md", b"not in the pack unless at the root"),
+                    ],
+                ),
             };
             let out = env.install(&source, &["--json"]);
             ok(&out);
@@ -662,20 +634,11 @@ fn no_pack_yaml_is_exit_4_listing_every_path_searched() {
 #[test]
 fn two_candidate_subdirectories_are_an_ambiguity_exit_6() {
     let env = Env::new();
-    let src = env.root.join("two");
-    write_tree(
-        &src,
+    let src = env.write_tree(
+        "two",
         &[
-            (
-                "alpha/pack.yaml".into(),
-                b"ref: alpha\nversion: 1.0.0\n".to_vec(),
-                0o644,
-            ),
-            (
-                "beta/pack.yaml".into(),
-                b"ref: beta\nversion: 1.0.0\n".to_vec(),
-                0o644,
-            ),
+            minimal_pack_yaml("alpha/", "alpha"),
+            minimal_pack_yaml("beta/", "beta"),
         ],
     );
     let msg = assert_error(&env.install(&src, &["--json"]), 6, "invalid_pack");
@@ -705,13 +668,11 @@ fn invalid_ref_or_version_is_exit_6_naming_file_and_field() {
 #[test]
 fn stackstorm_short_version_installs_as_semver_with_a_warning() {
     let env = Env::new();
-    let src = env.root.join("st2");
-    write_tree(
-        &src,
-        &[(
-            "pack.yaml".into(),
-            b"ref: st2pack\nname: StackStorm pack\nversion: \"1.0\"\ntags: [legacy]\n".to_vec(),
-            0o644,
+    let src = env.write_tree(
+        "st2",
+        &[file(
+            "pack.yaml",
+            b"ref: st2pack\nname: StackStorm pack\nversion: \"1.0\"\ntags: [legacy]\n",
         )],
     );
     let out = env.install(&src, &["--json"]);
@@ -731,33 +692,16 @@ fn stackstorm_short_version_installs_as_semver_with_a_warning() {
 #[test]
 fn a_local_directory_is_copied_without_git_and_with_exec_bits() {
     let env = Env::new();
-    let src = env.root.join("work-tree");
-    write_tree(
-        &src,
+    let src = env.write_tree(
+        "work-tree",
         &[
-            (
-                "pack.yaml".into(),
-                b"ref: tree\nversion: 0.1.0\n".to_vec(),
-                0o644,
-            ),
-            ("actions/run.sh".into(), b"#!/bin/sh\n".to_vec(), 0o755),
-            ("actions/group.sh".into(), b"#!/bin/sh\n".to_vec(), 0o775),
-            ("actions/data.json".into(), b"{}".to_vec(), 0o664),
-            (
-                ".git/HEAD".into(),
-                b"ref: refs/heads/main\n".to_vec(),
-                0o644,
-            ),
-            (
-                ".git/hooks/pre-commit".into(),
-                b"#!/bin/sh\n".to_vec(),
-                0o755,
-            ),
-            (
-                "sub/.git".into(),
-                b"gitdir: ../.git/modules/sub\n".to_vec(),
-                0o644,
-            ),
+            file("pack.yaml", b"ref: tree\nversion: 0.1.0\n"),
+            file_mode("actions/run.sh", b"#!/bin/sh\n", 0o755),
+            file_mode("actions/group.sh", b"#!/bin/sh\n", 0o775),
+            file_mode("actions/data.json", b"{}", 0o664),
+            file(".git/HEAD", b"ref: refs/heads/main\n"),
+            file_mode(".git/hooks/pre-commit", b"#!/bin/sh\n", 0o755),
+            file("sub/.git", b"gitdir: ../.git/modules/sub\n"),
         ],
     );
     std::os::unix::fs::symlink("run.sh", src.join("actions/alias.sh")).unwrap();
@@ -789,15 +733,7 @@ fn a_local_directory_with_an_escaping_symlink_is_refused() {
         ("hop", "self/..", "passes through another symlink"),
     ] {
         let env = Env::new();
-        let src = env.root.join("linky");
-        write_tree(
-            &src,
-            &[(
-                "pack.yaml".into(),
-                b"ref: linky\nversion: 1.0.0\n".to_vec(),
-                0o644,
-            )],
-        );
+        let src = env.write_tree("linky", &[minimal_pack_yaml("", "linky")]);
         std::os::unix::fs::symlink(".", src.join("self")).unwrap();
         std::os::unix::fs::symlink(target, src.join(name)).unwrap();
         let msg = assert_error(&env.install(&src, &["--json"]), 3, "unsafe_archive");
@@ -813,15 +749,7 @@ fn a_local_directory_with_an_escaping_symlink_is_refused() {
 #[test]
 fn a_local_directory_with_a_fifo_is_refused() {
     let env = Env::new();
-    let src = env.root.join("fifo");
-    write_tree(
-        &src,
-        &[(
-            "pack.yaml".into(),
-            b"ref: fifo\nversion: 1.0.0\n".to_vec(),
-            0o644,
-        )],
-    );
+    let src = env.write_tree("fifo", &[minimal_pack_yaml("", "fifo")]);
     let status = Command::new("mkfifo")
         .arg(src.join("pipe"))
         .status()
@@ -856,12 +784,7 @@ fn archive_format_comes_from_magic_bytes_not_the_name() {
 #[test]
 fn a_truncated_archive_is_archive_corrupt() {
     let env = Env::new();
-    let mut bytes = tar_gz(
-        &generated_pack("cut", 50)
-            .iter()
-            .map(|(p, d, m)| file_mode(p, d, *m))
-            .collect::<Vec<_>>(),
-    );
+    let mut bytes = tar_gz(&generated_pack("cut", 50));
     bytes.truncate(bytes.len() / 2);
     let archive = env.write("cut.tar.gz", &bytes);
     assert_error(&env.install(&archive, &["--json"]), 1, "archive_corrupt");
@@ -872,17 +795,9 @@ fn a_truncated_archive_is_archive_corrupt() {
 fn install_works_with_an_empty_environment_and_no_programs() {
     let env = Env::new();
     let archive = env.write("envpack.tar.gz", &tar_gz(&small_pack_entries("envpack")));
-    let src = env.root.join("envdir");
-    write_tree(
-        &src,
-        &[
-            (
-                "pack.yaml".into(),
-                b"ref: envdir\nversion: 1.0.0\n".to_vec(),
-                0o644,
-            ),
-            ("a.txt".into(), b"a".to_vec(), 0o644),
-        ],
+    let src = env.write_tree(
+        "envdir",
+        &[minimal_pack_yaml("", "envdir"), file("a.txt", b"a")],
     );
     for source in [&archive, &src] {
         let out = Command::new(BIN)

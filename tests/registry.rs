@@ -71,6 +71,40 @@ impl Env {
         (out.status.code().unwrap_or(-1), doc, stderr)
     }
 
+    /// Writes `entries` as the index `dir/index.json` and makes it the only index, `main`;
+    /// returns that `indices` line.
+    fn use_file_index(&self, dir: &Path, entries: Vec<Value>) -> String {
+        let path = dir.join("index.json");
+        write(&path, index(entries));
+        let line = index_line("main", path.display());
+        self.config(&line, "");
+        line
+    }
+
+    /// Runs with `--json` and asserts the exit code and the error document's code; returns
+    /// the document.
+    fn refused(&self, args: &[&str], exit: i32, error: &str) -> Value {
+        let (code, doc, stderr) = self.json(args);
+        assert_eq!(
+            (code, doc["error"]["code"].as_str()),
+            (exit, Some(error)),
+            "{doc}\nstderr: {stderr}"
+        );
+        doc
+    }
+
+    /// The index cache: (file name, content) of every file.
+    fn cached_indices(&self) -> Vec<(String, String)> {
+        std::fs::read_dir(self.path("cache/indices"))
+            .unwrap()
+            .map(|f| {
+                let f = f.unwrap();
+                let text = std::fs::read_to_string(f.path()).unwrap();
+                (f.file_name().to_string_lossy().into_owned(), text)
+            })
+            .collect()
+    }
+
     /// `install --dry-run`: (exit, version planned, index it came from, stderr).
     fn plan(&self, args: &[&str]) -> (i32, String, String, String) {
         let mut all = vec!["install", "--dry-run", "--skip-tests"];
@@ -87,6 +121,26 @@ impl Env {
             ),
         )
     }
+}
+
+/// One entry of the config's `indices` list.
+fn index_line(name: &str, url: impl std::fmt::Display) -> String {
+    format!("    - {{name: {name}, url: \"{url}\"}}\n")
+}
+
+/// An index server that demands the token the binary is run with (`REGISTRY_TEST_TOKEN`).
+fn private_index_server() -> IndexServer {
+    let server = IndexServer::start();
+    server.require_auth("Bearer tok-123");
+    server
+}
+
+/// The `corp` entry of the `indices` list: `server`'s index.json, sent with the token header.
+fn corp_index_with_token(server: &IndexServer) -> String {
+    format!(
+        "    - name: corp\n      url: \"{}\"\n      headers: {{Authorization: \"Bearer ${{REGISTRY_TEST_TOKEN}}\"}}\n",
+        server.url("index.json")
+    )
 }
 
 /// A .tgz of a pack whose pack.yaml says `pack_ref` `version`, its files under `pack/`.
@@ -178,18 +232,18 @@ fn local_with(
         .map(|v| {
             let bytes = pack_tgz(pack_ref, v);
             let name = format!("{pack_ref}-{v}.tgz");
-            std::fs::create_dir_all(dir).unwrap();
-            std::fs::write(dir.join(&name), &bytes).unwrap();
+            write(&dir.join(&name), &bytes);
             entry(pack_ref, v, vec![archive(&url(&name), &bytes)])
         })
         .collect()
 }
 
-fn write(path: &Path, text: &str) {
+/// Writes a file, creating its directory.
+fn write(path: &Path, contents: impl AsRef<[u8]>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::File::create(path)
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(contents.as_ref())
         .unwrap();
 }
 
@@ -213,7 +267,7 @@ fn priorities_versions_and_pins_across_http_and_file_indices() {
     let c_dir = env.path("c");
     write(
         &c_dir.join("index.json"),
-        &index(local(&c_dir, "gamma", &["1.0.0", "1.1.0"])),
+        index(local(&c_dir, "gamma", &["1.0.0", "1.1.0"])),
     );
     // b is listed first but a has the lower priority number; c ties with b and comes later.
     env.config(
@@ -281,20 +335,8 @@ fn priorities_versions_and_pins_across_http_and_file_indices() {
 fn not_found_names_pack_requirement_indices_and_versions() {
     let env = Env::new();
     let dir = env.path("idx");
-    write(
-        &dir.join("index.json"),
-        &index(local(&dir, "alpha", &["1.0.0", "2.0.0"])),
-    );
-    env.config(
-        &format!(
-            "    - {{name: main, url: \"{}\"}}\n",
-            dir.join("index.json").display()
-        ),
-        "",
-    );
-    let (code, doc, _) = env.json(&["install", "alpha@^3"]);
-    assert_eq!(code, 4);
-    assert_eq!(doc["error"]["code"], "not_found");
+    let cfg = env.use_file_index(&dir, local(&dir, "alpha", &["1.0.0", "2.0.0"]));
+    let doc = env.refused(&["install", "alpha@^3"], 4, "not_found");
     let msg = doc["error"]["message"].as_str().unwrap();
     for needle in ["`alpha`", "^3", "main", "1.0.0, 2.0.0"] {
         assert!(msg.contains(needle), "{needle} missing in {msg}");
@@ -303,13 +345,7 @@ fn not_found_names_pack_requirement_indices_and_versions() {
     assert_eq!(code, 4, "{doc}");
     // An unknown index name, or the registry turned off, are usage errors.
     assert_eq!(env.json(&["install", "other/alpha"]).0, 2);
-    env.config(
-        &format!(
-            "    - {{name: main, url: \"{}\"}}\n",
-            dir.join("index.json").display()
-        ),
-        "  enabled: false\n",
-    );
+    env.config(&cfg, "  enabled: false\n");
     let (code, doc, _) = env.json(&["install", "alpha"]);
     assert_eq!(code, 2);
     assert!(doc["error"]["message"]
@@ -352,17 +388,9 @@ fn a_failing_index_is_skipped_and_all_failing_is_index_unavailable() {
         assert!(err.contains(name), "no warning for {name}: {err}");
     }
     // Every index failing is exit 1 (index_unavailable).
-    env.config(&format!("    - {{name: gone, url: \"{gone_url}\"}}\n"), "");
-    let (code, doc, _) = env.json(&["install", "alpha"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (1, Some("index_unavailable"))
-    );
-    let (code, doc, _) = env.json(&["search", "alpha"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (1, Some("index_unavailable"))
-    );
+    env.config(&index_line("gone", &gone_url), "");
+    env.refused(&["install", "alpha"], 1, "index_unavailable");
+    env.refused(&["search", "alpha"], 1, "index_unavailable");
 }
 
 #[test]
@@ -372,26 +400,21 @@ fn cache_ttl_revalidation_stale_fallback_and_offline() {
     // Archives as local files, so installs work once the server is gone.
     let dir = env.path("archives");
     let bytes = pack_tgz("alpha", "1.0.0");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("alpha.tgz"), &bytes).unwrap();
+    write(&dir.join("alpha.tgz"), &bytes);
     let url = format!("file://{}", dir.join("alpha.tgz").display());
     server.put_with_etag(
         "index.json",
         index(vec![entry("alpha", "1.0.0", vec![archive(&url, &bytes)])]),
         "\"v1\"",
     );
-    let cfg = format!(
-        "    - {{name: main, url: \"{}\"}}\n",
-        server.url("index.json")
-    );
+    let cfg = index_line("main", server.url("index.json"));
 
     // Offline without a cache: nothing to read.
     env.config(&cfg, "  cache_ttl: 3600\n");
-    let (code, doc, _) = env.json(&["--offline", "install", "--dry-run", "alpha"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (1, Some("index_unavailable")),
-        "{doc}"
+    env.refused(
+        &["--offline", "install", "--dry-run", "alpha"],
+        1,
+        "index_unavailable",
     );
     assert_eq!(server.hits("index.json"), 0);
 
@@ -431,8 +454,7 @@ fn checksums_from_the_index_are_enforced() {
     let dir = env.path("idx");
     let good = pack_tgz("alpha", "1.0.0");
     let other = pack_tgz("alpha", "9.9.9");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("alpha.tgz"), &good).unwrap();
+    write(&dir.join("alpha.tgz"), &good);
     let entries = vec![
         // The index's checksum is of another archive.
         entry("alpha", "1.0.0", vec![archive("alpha.tgz", &other)]),
@@ -442,18 +464,8 @@ fn checksums_from_the_index_are_enforced() {
             vec![json!({"type": "archive", "url": "alpha.tgz"})],
         ),
     ];
-    write(&dir.join("index.json"), &index(entries));
-    let cfg = format!(
-        "    - {{name: main, url: \"{}\"}}\n",
-        dir.join("index.json").display()
-    );
-    env.config(&cfg, "");
-    let (code, doc, _) = env.json(&["install", "alpha"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (3, Some("checksum_mismatch")),
-        "{doc}"
-    );
+    let cfg = env.use_file_index(&dir, entries);
+    let doc = env.refused(&["install", "alpha"], 3, "checksum_mismatch");
     let msg = doc["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains("index `main`") && msg.contains("attune-pack index entry"),
@@ -461,12 +473,7 @@ fn checksums_from_the_index_are_enforced() {
     );
     assert!(!env.path("packs/alpha").exists());
 
-    let (code, doc, _) = env.json(&["install", "beta"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (3, Some("checksum_missing")),
-        "{doc}"
-    );
+    env.refused(&["install", "beta"], 3, "checksum_missing");
 
     // verify_checksums off: installs, with a warning every time.
     env.config(&cfg, "  verify_checksums: false\n");
@@ -480,27 +487,14 @@ fn pack_yaml_must_match_the_index_entry() {
     let env = Env::new();
     let dir = env.path("idx");
     let bytes = pack_tgz("alpha", "1.0.0");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a.tgz"), &bytes).unwrap();
+    write(&dir.join("a.tgz"), &bytes);
     let entries = vec![
         entry("alpha", "2.0.0", vec![archive("a.tgz", &bytes)]),
         entry("impostor", "1.0.0", vec![archive("a.tgz", &bytes)]),
     ];
-    write(&dir.join("index.json"), &index(entries));
-    env.config(
-        &format!(
-            "    - {{name: main, url: \"{}\"}}\n",
-            dir.join("index.json").display()
-        ),
-        "",
-    );
+    env.use_file_index(&dir, entries);
     for name in ["alpha", "impostor"] {
-        let (code, doc, _) = env.json(&["install", name]);
-        assert_eq!(
-            (code, doc["error"]["code"].as_str()),
-            (6, Some("invalid_pack")),
-            "{doc}"
-        );
+        let doc = env.refused(&["install", name], 6, "invalid_pack");
         assert!(doc["error"]["message"]
             .as_str()
             .unwrap()
@@ -513,8 +507,7 @@ fn a_failing_source_falls_back_to_the_next() {
     let env = Env::new();
     let dir = env.path("idx");
     let bytes = pack_tgz("alpha", "1.0.0");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("good.tgz"), &bytes).unwrap();
+    write(&dir.join("good.tgz"), &bytes);
     // Listed archive-first on purpose: git is tried first anyway; then the archives in order.
     let sources = vec![
         archive("missing.tgz", &bytes),
@@ -522,17 +515,7 @@ fn a_failing_source_falls_back_to_the_next() {
                "ref": "v1.0.0", "checksum": sha256(b"x")}),
         archive("good.tgz", &bytes),
     ];
-    write(
-        &dir.join("index.json"),
-        &index(vec![entry("alpha", "1.0.0", sources)]),
-    );
-    env.config(
-        &format!(
-            "    - {{name: main, url: \"{}\"}}\n",
-            dir.join("index.json").display()
-        ),
-        "",
-    );
+    env.use_file_index(&dir, vec![entry("alpha", "1.0.0", sources)]);
     let (code, v, _, err) = env.plan(&["alpha"]);
     assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
     let git = err.find("the git source").expect(&err);
@@ -545,8 +528,7 @@ fn a_failing_source_falls_back_to_the_next() {
 #[test]
 fn private_index_headers_are_sent_to_that_index_only() {
     let env = Env::new();
-    let private = IndexServer::start();
-    private.require_auth("Bearer tok-123");
+    let private = private_index_server();
     private.put(
         "index.json",
         index(local_abs(&env.path("p"), "alpha", &["1.0.0"])),
@@ -557,9 +539,9 @@ fn private_index_headers_are_sent_to_that_index_only() {
         index(local_abs(&env.path("q"), "beta", &["1.0.0"])),
     );
     let indices = format!(
-        "    - name: corp\n      url: \"{}\"\n      headers: {{Authorization: \"Bearer ${{REGISTRY_TEST_TOKEN}}\"}}\n    - {{name: pub, url: \"{}\"}}\n",
-        private.url("index.json"),
-        public.url("index.json")
+        "{}{}",
+        corp_index_with_token(&private),
+        index_line("pub", public.url("index.json"))
     );
     env.config(&indices, "");
     let (code, doc, err) = env.json(&["search", "pack"]);
@@ -570,18 +552,12 @@ fn private_index_headers_are_sent_to_that_index_only() {
     assert!(public.auth_seen().iter().all(|(_, a)| a.is_none()));
     let (code, _, _, err) = env.plan(&["alpha"]);
     assert_eq!(code, 0, "{err}");
-    for f in std::fs::read_dir(env.path("cache/indices")).unwrap() {
-        let f = f.unwrap();
-        assert!(!std::fs::read_to_string(f.path())
-            .unwrap()
-            .contains("tok-123"));
+    for (_, text) in env.cached_indices() {
+        assert!(!text.contains("tok-123"));
     }
     // Without the header the server refuses, and the index is skipped.
     env.config(
-        &format!(
-            "    - {{name: corp, url: \"{}\"}}\n",
-            private.url("index.json")
-        ),
+        &index_line("corp", private.url("index.json")),
         "  cache_enabled: false\n",
     );
     let (code, doc, err) = env.json(&["search", "alpha"]);
@@ -592,8 +568,7 @@ fn private_index_headers_are_sent_to_that_index_only() {
 #[test]
 fn private_index_headers_go_only_to_its_origin() {
     let env = Env::new();
-    let private = IndexServer::start();
-    private.require_auth("Bearer tok-123");
+    let private = private_index_server();
     let cdn = IndexServer::start();
     let own = pack_tgz("alpha", "1.0.0");
     let elsewhere = pack_tgz("beta", "1.0.0");
@@ -614,10 +589,7 @@ fn private_index_headers_go_only_to_its_origin() {
             ),
         ]),
     );
-    let indices = format!(
-        "    - name: corp\n      url: \"{}\"\n      headers: {{Authorization: \"Bearer ${{REGISTRY_TEST_TOKEN}}\"}}\n",
-        private.url("index.json")
-    );
+    let indices = corp_index_with_token(&private);
     env.config(&indices, "");
     let (code, doc, err) = env.json(&["install", "--skip-tests", "alpha"]);
     assert_eq!(code, 0, "{doc} {err}");
@@ -639,19 +611,13 @@ fn private_index_headers_go_only_to_its_origin() {
         let text = std::fs::read_to_string(r.unwrap().path()).unwrap();
         assert!(!text.contains("tok-123"));
     }
-    for f in std::fs::read_dir(env.path("cache/indices")).unwrap() {
-        let f = f.unwrap();
-        assert!(!f.file_name().to_string_lossy().contains("127.0.0.1"));
-        assert!(!std::fs::read_to_string(f.path())
-            .unwrap()
-            .contains("tok-123"));
+    for (name, text) in env.cached_indices() {
+        assert!(!name.contains("127.0.0.1"));
+        assert!(!text.contains("tok-123"));
     }
     // Without the header the server refuses: the index is unavailable.
     env.config(
-        &format!(
-            "    - {{name: corp, url: \"{}\"}}\n",
-            private.url("index.json")
-        ),
+        &index_line("corp", private.url("index.json")),
         "  cache_enabled: false\n",
     );
     let (code, doc, _) = env.json(&["install", "--dry-run", "alpha"]);
@@ -668,7 +634,7 @@ fn search_and_registries() {
     let dir = env.path("idx");
     write(
         &dir.join("index.json"),
-        &index(local(&dir, "jira", &["0.5.0"])),
+        index(local(&dir, "jira", &["0.5.0"])),
     );
     env.config(
         &format!(
@@ -811,7 +777,7 @@ fn index_entry_update_merge_then_install_round_trip() {
     let merged = work.join("merged.json").display().to_string();
     let (code, doc, err) = env.json(&["index", "merge", &one, &two, "-o", &merged]);
     assert_eq!((code, doc["packs"].as_u64()), (0, Some(2)), "{err}");
-    env.config(&format!("    - {{name: mine, url: \"{merged}\"}}\n"), "");
+    env.config(&index_line("mine", &merged), "");
     for (name, version) in [("alpha", "1.0.0"), ("beta", "2.0.0")] {
         let (code, doc, err) = env.json(&["install", "--skip-tests", name]);
         assert_eq!(code, 0, "{name}: {doc} {err}");
@@ -830,9 +796,7 @@ fn index_entry_update_merge_then_install_round_trip() {
         "https://elsewhere/alpha.tgz",
     ]);
     let out = work.join("out.json").display().to_string();
-    let (code, doc, _) = env.json(&["index", "merge", &one, &three, "-o", &out]);
-    assert_eq!(code, 5, "{doc}");
-    assert_eq!(doc["error"]["code"], "conflict", "{doc}");
+    let doc = env.refused(&["index", "merge", &one, &three, "-o", &out], 5, "conflict");
     assert!(doc["error"]["message"].as_str().unwrap().contains("alpha"));
     assert!(!Path::new(&out).exists());
     let (code, _, err) = env.json(&["index", "merge", &one, &three, "-o", &out, "--force"]);
@@ -884,7 +848,7 @@ fn git_source_from_a_generated_index() {
         &url,
     ]);
     assert_eq!(code, 0, "{err}");
-    env.config(&format!("    - {{name: g, url: \"{idx}\"}}\n"), "");
+    env.config(&index_line("g", &idx), "");
     let (code, doc, err) = env.json(&["install", "--skip-tests", "gitpack"]);
     assert_eq!(code, 0, "{doc} {err}");
     assert_eq!(doc["source"]["kind"], "registry");
@@ -898,11 +862,10 @@ fn git_source_from_a_generated_index() {
     );
     git(&["commit", "-q", "-am", "change"]);
     git(&["tag", "-f", "v1.0.0"]);
-    let (code, doc, _) = env.json(&["install", "--force", "--skip-tests", "gitpack"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (3, Some("checksum_mismatch")),
-        "{doc}"
+    env.refused(
+        &["install", "--force", "--skip-tests", "gitpack"],
+        3,
+        "checksum_mismatch",
     );
 }
 
@@ -919,18 +882,10 @@ fn with_deps_installs_missing_dependencies_from_the_registry_first() {
         vec![archive(&server.url("packs/alpha.tgz"), &alpha)],
     ));
     server.put("index.json", index(entries));
-    env.config(
-        &format!(
-            "    - {{name: main, url: \"{}\"}}\n",
-            server.url("index.json")
-        ),
-        "",
-    );
+    env.config(&index_line("main", server.url("index.json")), "");
 
     // Without --with-deps the unmet dependency is refused and nothing is installed.
-    let (code, doc, err) = env.json(&["install", "alpha"]);
-    assert_eq!(code, 5, "{err}");
-    assert_eq!(doc["error"]["code"], "dependency_unmet", "{doc}");
+    let doc = env.refused(&["install", "alpha"], 5, "dependency_unmet");
     let message = doc["error"]["message"].as_str().unwrap();
     assert!(message.contains("beta@^1"), "{message}");
     assert!(!env.path("packs/alpha").exists());

@@ -1,10 +1,13 @@
 //! Builds tar, tar.gz and zip archives byte by byte, so tests can write the hostile entries
 //! that well-behaved archive libraries refuse to produce: `..` and absolute names, links out
-//! of the tree, devices, FIFOs, duplicate names, GNU long names and pax path overrides.
+//! of the tree, devices, FIFOs, duplicate names, GNU long names and pax path overrides. Also
+//! the temporary directory such tests install into, and what they read back from it.
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// One archive entry, written exactly as given (no normalisation at all).
 #[derive(Debug, Clone)]
@@ -92,6 +95,35 @@ pub fn pack_yaml(prefix: &str, pack_ref: &str) -> Entry {
         &format!("{prefix}pack.yaml"),
         format!("ref: {pack_ref}\nversion: 1.0.0\nlabel: Test pack\n").as_bytes(),
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// the temporary directory, and what lands in it
+
+/// A new temporary directory (removed when the guard drops) and its canonical path.
+pub fn temp_root() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    (tmp, root)
+}
+
+/// The names of a directory's entries.
+pub fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The permission bits of `path` itself (a symlink is not followed).
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 // ---------------------------------------------------------------------------------------

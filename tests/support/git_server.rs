@@ -4,14 +4,20 @@
 
 #![allow(dead_code)]
 
+#[path = "acceptor.rs"]
+mod acceptor;
+#[path = "test_ca.rs"]
+mod test_ca;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use acceptor::Acceptor;
+pub use test_ca::TestCa;
 
 /// Runs git hermetically (no user or system config) in `dir`; panics on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
@@ -166,8 +172,7 @@ impl Drop for GitDaemon {
 pub struct SmartHttp {
     pub port: u16,
     scheme: &'static str,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
     /// Request lines seen (`GET /x.git/info/refs?service=git-upload-pack`).
     requests: Arc<Mutex<Vec<String>>>,
 }
@@ -190,64 +195,25 @@ impl SmartHttp {
 
     /// The same over HTTPS, presenting a certificate for 127.0.0.1 issued by `ca`.
     pub fn start_tls(root: &Path, ca: &TestCa) -> SmartHttp {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(ca.server_cert_pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .expect("certificate PEM");
-        let key = PrivateKeyDer::from_pem_slice(ca.server_key_pem.as_bytes()).expect("key PEM");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("server certificate");
-        SmartHttp::spawn(root, Some(Arc::new(config)))
+        let config = test_ca::server_config(&ca.server_cert_pem, &ca.server_key_pem);
+        SmartHttp::spawn(root, Some(config))
     }
 
     fn spawn(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> SmartHttp {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let backend = http_backend();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let (root, st, seen) = (root.to_owned(), stop.clone(), requests.clone());
-        let thread = std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        let (root, backend, seen) = (root.clone(), backend.clone(), seen.clone());
-                        let tls = tls.clone();
-                        std::thread::spawn(move || {
-                            let _ = conn.set_nonblocking(false);
-                            let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-                            let _ = match tls {
-                                None => serve(conn, &root, &backend, &seen),
-                                Some(config) => match rustls::ServerConnection::new(config) {
-                                    Ok(session) => serve(
-                                        rustls::StreamOwned::new(session, conn),
-                                        &root,
-                                        &backend,
-                                        &seen,
-                                    ),
-                                    Err(_) => return,
-                                },
-                            };
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
+        let (root, seen) = (root.to_owned(), requests.clone());
+        let acceptor = Acceptor::start(move |conn| {
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+            if let Some(stream) = test_ca::server_stream(conn, tls.as_ref()) {
+                let _ = serve(stream, &root, &backend, &seen);
             }
         });
         SmartHttp {
-            port,
+            port: acceptor.addr().port(),
             scheme,
-            stop,
-            thread: Some(thread),
+            acceptor,
             requests,
         }
     }
@@ -259,15 +225,6 @@ impl SmartHttp {
 
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for SmartHttp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -405,34 +362,5 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
         reader.read_exact(&mut body[start..])?;
         let mut crlf = [0; 2];
         reader.read_exact(&mut crlf)?;
-    }
-}
-
-/// A test certificate authority and a server certificate it issued for 127.0.0.1.
-pub struct TestCa {
-    pub ca_pem: String,
-    pub server_cert_pem: String,
-    pub server_key_pem: String,
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "attune-pack git test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let server_key = KeyPair::generate().unwrap();
-        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-        TestCa {
-            ca_pem: ca.pem(),
-            server_cert_pem: server.pem(),
-            server_key_pem: server_key.serialize_pem(),
-        }
     }
 }

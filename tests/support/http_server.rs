@@ -6,13 +6,18 @@
 
 #![allow(dead_code)]
 
+#[path = "acceptor.rs"]
+mod acceptor;
+#[path = "test_ca.rs"]
+mod test_ca;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use acceptor::Acceptor;
+pub use test_ca::TestCa;
 
 /// How a reply's body is delivered.
 #[derive(Debug, Clone)]
@@ -109,11 +114,9 @@ struct State {
 }
 
 pub struct HttpServer {
-    addr: std::net::SocketAddr,
     scheme: &'static str,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl HttpServer {
@@ -123,54 +126,22 @@ impl HttpServer {
 
     /// An HTTPS server presenting `cert_pem` (with its chain) and `key_pem`.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> HttpServer {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .expect("certificate PEM");
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("server certificate");
-        HttpServer::spawn(Some(Arc::new(config)))
+        HttpServer::spawn(Some(test_ca::server_config(cert_pem, key_pem)))
     }
 
     fn spawn(tls: Option<Arc<rustls::ServerConfig>>) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let (s, st) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (s, tls) = (s.clone(), tls.clone());
-                std::thread::spawn(move || match tls {
-                    None => serve(conn, &s),
-                    Some(config) => {
-                        let Ok(session) = rustls::ServerConnection::new(config) else {
-                            return;
-                        };
-                        serve(rustls::StreamOwned::new(session, conn), &s)
-                    }
-                });
+        let s = state.clone();
+        let acceptor = Acceptor::start(move |conn| {
+            if let Some(stream) = test_ca::server_stream(conn, tls.as_ref()) {
+                serve(stream, &s);
             }
         });
         HttpServer {
-            addr,
             scheme,
             state,
-            stop,
-            thread: Some(thread),
+            acceptor,
         }
     }
 
@@ -179,13 +150,13 @@ impl HttpServer {
         format!(
             "{}://{}/{}",
             self.scheme,
-            self.addr,
+            self.acceptor.addr(),
             path.trim_start_matches('/')
         )
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.acceptor.addr().port()
     }
 
     /// Serves `body` with 200 at `path`.
@@ -216,21 +187,6 @@ impl HttpServer {
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
-
-    fn stop_now(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop_now();
-    }
 }
 
 fn normalise(path: &str) -> String {
@@ -239,20 +195,9 @@ fn normalise(path: &str) -> String {
 
 fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+    let Some((request_line, headers)) = acceptor::read_head(&mut reader) else {
         return;
-    }
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
+    };
     let target = request_line
         .split_whitespace()
         .nth(1)
@@ -328,34 +273,5 @@ fn reason(status: u16) -> &'static str {
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Whatever",
-    }
-}
-
-/// A test certificate authority and a server certificate it issued for 127.0.0.1.
-pub struct TestCa {
-    pub ca_pem: String,
-    pub server_cert_pem: String,
-    pub server_key_pem: String,
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "attune-pack test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let server_key = KeyPair::generate().unwrap();
-        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-        TestCa {
-            ca_pem: ca.pem(),
-            server_cert_pem: server.pem(),
-            server_key_pem: server_key.serialize_pem(),
-        }
     }
 }

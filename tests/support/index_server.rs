@@ -4,12 +4,15 @@
 
 #![allow(dead_code)]
 
+#[path = "acceptor.rs"]
+mod acceptor;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+
+use acceptor::Acceptor;
 
 #[derive(Clone)]
 struct Route {
@@ -29,41 +32,25 @@ struct State {
 }
 
 pub struct IndexServer {
-    addr: std::net::SocketAddr,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    acceptor: Acceptor,
 }
 
 impl IndexServer {
     pub fn start() -> IndexServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(conn) = conn {
-                    let s = s.clone();
-                    std::thread::spawn(move || serve(conn, &s));
-                }
-            }
-        });
-        IndexServer {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
+        let s = state.clone();
+        let acceptor = Acceptor::start(move |conn| serve(conn, &s));
+        IndexServer { state, acceptor }
     }
 
     /// `http://127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+        format!(
+            "http://{}/{}",
+            self.acceptor.addr(),
+            path.trim_start_matches('/')
+        )
     }
 
     pub fn put(&self, path: &str, body: impl Into<Vec<u8>>) {
@@ -107,22 +94,7 @@ impl IndexServer {
 
     /// Stops accepting connections; the port is closed when this returns.
     pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for IndexServer {
-    fn drop(&mut self) {
-        self.stop_now();
+        self.acceptor.stop();
     }
 }
 
@@ -131,20 +103,9 @@ fn serve(conn: TcpStream, state: &Mutex<State>) {
         Ok(c) => c,
         Err(_) => return,
     });
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+    let Some((request_line, headers)) = acceptor::read_head(&mut reader) else {
         return;
-    }
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
+    };
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
     let target = parts.next().unwrap_or("/");
