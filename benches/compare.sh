@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Compares attune-pack (release build) with the shell tools it replaces, on the same generated
 # 5,000-file pack: extract + hash every file, from .tar.gz, .zip and a directory.
-# Usage: benches/compare.sh [FILES] [RUNS]. Prints the median wall time of each.
+# Usage: [TMPDIR=DIR] benches/compare.sh [FILES] [RUNS]. Prints the median wall time of each.
+# On a disk the file system's writeback dominates and varies between runs; TMPDIR=/dev/shm
+# measures the work itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-5000}
@@ -21,7 +23,10 @@ median() {
   for _ in $(seq "$runs"); do
     rm -rf "$work/out" "$work/store"; mkdir -p "$work/out"
     local t0 t1
-    t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+    t0=$(date +%s%N)
+    # A run that fails would look fast: stop instead.
+    "$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; echo "failed: $*" >&2; exit 1; }
+    t1=$(date +%s%N)
     times+=("$(( (t1 - t0) / 1000000 ))")
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f s", a[int((NR+1)/2)]/1000}'
@@ -33,7 +38,14 @@ shell_zip() { python3 -m zipfile -e "$work/pack.zip" "$work/out" && sha256sum "$
 shell_dir() { cp -a "$work/pack/." "$work/out/" && hash_tree; }
 ap() { "$bin" --packs-dir "$work/store" -q install --skip-tests "$1"; }
 
+row() {
+  local shell ours
+  shell=$(median "$2")
+  ours=$(median ap "$3")
+  printf '%-10s %-34s %s\n' "$1" "$shell" "$ours"
+}
+echo "in $(df --output=fstype "$work" | tail -1) at $work ($files files, median of $runs)"
 printf '%-10s %-34s %s\n' source "shell tools (extract + sha256 all)" "attune-pack install"
-printf '%-10s %-34s %s\n' tar.gz "$(median shell_tgz)" "$(median ap "$work/pack.tar.gz")"
-printf '%-10s %-34s %s\n' zip "$(median shell_zip)" "$(median ap "$work/pack.zip")"
-printf '%-10s %-34s %s\n' directory "$(median shell_dir)" "$(median ap "$work/pack")"
+row tar.gz shell_tgz "$work/pack.tar.gz"
+row zip shell_zip "$work/pack.zip"
+row directory shell_dir "$work/pack"
