@@ -34,6 +34,8 @@ pub enum Rule {
     ParentComponent,
     LinkTargetAbsolute,
     LinkTargetInvalid,
+    NameTooLong,
+    ExtensionTooLarge(u64),
     LinkEscapes,
     LinkThroughLink { link: String },
     LinkEscapesPack { pack_root: String },
@@ -60,7 +62,15 @@ impl fmt::Display for Rule {
             Rule::LinkTargetAbsolute => write!(f, "symlinks must have a relative target"),
             Rule::LinkTargetInvalid => write!(
                 f,
-                "symlink target is empty or contains a backslash, drive letter or NUL byte"
+                "symlink target is empty, longer than {MAX_NAME_BYTES} bytes, or contains a backslash, drive letter or NUL byte"
+            ),
+            Rule::NameTooLong => write!(
+                f,
+                "names are limited to {MAX_NAME_BYTES} bytes, and {MAX_COMPONENT_BYTES} bytes per path component"
+            ),
+            Rule::ExtensionTooLarge(size) => write!(
+                f,
+                "tar extension record (GNU long name or pax header) of {size} bytes; at most {MAX_EXTENSION_BYTES} are read"
             ),
             Rule::LinkEscapes => write!(f, "symlink target resolves outside the pack"),
             Rule::LinkThroughLink { link } => {
@@ -106,6 +116,16 @@ impl fmt::Display for Rule {
     }
 }
 
+/// Longest entry name or link target (Linux's PATH_MAX); the file system refuses longer.
+pub const MAX_NAME_BYTES: usize = 4096;
+/// Longest path component (NAME_MAX of common file systems).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+/// Largest tar extension record (GNU long name or link, pax header) read into memory: real
+/// ones hold one path or a few records, and a larger one would only cost memory.
+pub const MAX_EXTENSION_BYTES: u64 = 64 * 1024;
+/// Entry names longer than this are shortened in error messages.
+const SHOWN_NAME_CHARS: usize = 512;
+
 /// A checked entry name: relative, `/`-separated, no `.`/`..`/empty components.
 enum Name {
     /// The tree root itself (`./`), which carries nothing.
@@ -133,11 +153,15 @@ fn check_name(raw: &str) -> Result<Name, Rule> {
     if has_drive_letter(raw) {
         return Err(Rule::DriveLetter);
     }
+    if raw.len() > MAX_NAME_BYTES {
+        return Err(Rule::NameTooLong);
+    }
     let mut parts = Vec::new();
     for comp in raw.split('/') {
         match comp {
             "" | "." => {}
             ".." => return Err(Rule::ParentComponent),
+            c if c.len() > MAX_COMPONENT_BYTES => return Err(Rule::NameTooLong),
             c => parts.push(c),
         }
     }
@@ -148,6 +172,14 @@ fn check_name(raw: &str) -> Result<Name, Rule> {
         return Ok(Name::GitDir);
     }
     Ok(Name::Path(parts.join("/")))
+}
+
+/// An entry name as error messages show it: a hostile name can be megabytes long.
+fn shown_name(name: &str) -> String {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
+        None => name.to_owned(),
+    }
 }
 
 fn has_drive_letter(s: &str) -> bool {
@@ -301,10 +333,11 @@ impl TreeWriter {
         &self.origin
     }
 
-    fn refuse(&self, entry: &str, rule: Rule) -> Error {
+    /// The error for an entry that breaks `rule`.
+    pub fn refuse(&self, entry: &str, rule: Rule) -> Error {
         Error::UnsafeArchive {
             origin: self.origin.clone(),
-            entry: entry.to_owned(),
+            entry: shown_name(entry),
             rule,
         }
     }
@@ -460,6 +493,7 @@ impl TreeWriter {
             return Err(self.refuse(raw, Rule::LinkTargetAbsolute));
         }
         if target.is_empty()
+            || target.len() > MAX_NAME_BYTES
             || target.contains('\\')
             || target.contains('\0')
             || has_drive_letter(target)

@@ -607,6 +607,77 @@ hostile!(pax_path_with_dotdot, [Tar, TarGz], |env| {
     .absent(env.packs.join("hostile"))
 });
 
+// GNU long names and pax records are held in memory while the next entry is read: a cap
+// stops a record of a gigabyte of name (a few MB compressed) before it is read.
+hostile!(gnu_long_name_over_the_extension_cap, [Tar, TarGz], |_env| {
+    Case::new(
+        vec![
+            pack(),
+            Entry::GnuLongNameFile {
+                name: "a".repeat(1 << 20),
+                data: b"x".to_vec(),
+            },
+        ],
+        "././@LongLink",
+        "tar extension record (GNU long name or pax header) of 1048577 bytes; at most 65536 are read",
+    )
+});
+
+hostile!(pax_record_over_the_extension_cap, [Tar, TarGz], |_env| {
+    Case::new(
+        vec![
+            pack(),
+            Entry::PaxPathFile {
+                header_name: "harmless.txt".into(),
+                pax_path: "p".repeat(1 << 20),
+                data: b"x".to_vec(),
+            },
+        ],
+        "PaxHeaders/x",
+        "at most 65536 are read",
+    )
+});
+
+hostile!(a_path_component_over_255_bytes, [Tar, TarGz], |_env| {
+    let name = format!("actions/{}", "n".repeat(300));
+    Case::new(
+        vec![
+            pack(),
+            Entry::GnuLongNameFile {
+                name: name.clone(),
+                data: b"x".to_vec(),
+            },
+        ],
+        &name,
+        "names are limited to 4096 bytes, and 255 bytes per path component",
+    )
+});
+
+#[test]
+fn a_huge_entry_name_is_shortened_in_the_error() {
+    let env = Env::new();
+    let name = vec!["d".repeat(200); 25].join("/");
+    let archive = env.root.join("names.tar");
+    let entries = [
+        pack(),
+        Entry::GnuLongNameFile {
+            name: name.clone(),
+            data: b"x".to_vec(),
+        },
+    ];
+    std::fs::write(&archive, tar(&entries)).unwrap();
+    let out = env.install(&archive, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("names are limited to 4096 bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&name[..512]), "{stderr}");
+    assert!(stderr.contains("… (5024 bytes)"), "{stderr}");
+    assert!(stderr.len() < 2000, "{} bytes of stderr", stderr.len());
+}
+
 // ---- limits --------------------------------------------------------------------------
 
 hostile!(too_many_entries, |_env| {
@@ -703,6 +774,46 @@ fn safe_links(format: Format) {
         .file_type()
         .is_symlink());
     assert!(names_in(&env.packs.join(".attune-pack/staging")).is_empty());
+}
+
+fn long_names(format: Format) {
+    let env = Env::new();
+    let gnu = format!("actions/{}.yaml", "g".repeat(150));
+    let pax = format!("actions/{}.yaml", "p".repeat(150));
+    install_ok(
+        &env,
+        format,
+        &[
+            pack_yaml("", "okpack"),
+            Entry::GnuLongNameFile {
+                name: gnu.clone(),
+                data: b"gnu\n".to_vec(),
+            },
+            Entry::PaxPathFile {
+                header_name: "placeholder-pax".into(),
+                pax_path: pax.clone(),
+                data: b"pax\n".to_vec(),
+            },
+        ],
+    );
+    let root = env.packs.join("okpack");
+    assert_eq!(std::fs::read_to_string(root.join(&gnu)).unwrap(), "gnu\n");
+    assert_eq!(std::fs::read_to_string(root.join(&pax)).unwrap(), "pax\n");
+    assert_eq!(
+        names_in(&root),
+        set(&["actions", "pack.yaml"]),
+        "no placeholder names"
+    );
+}
+
+#[test]
+fn gnu_long_names_and_pax_paths_are_installed_tar() {
+    long_names(Format::Tar);
+}
+
+#[test]
+fn gnu_long_names_and_pax_paths_are_installed_tar_gz() {
+    long_names(Format::TarGz);
 }
 
 #[test]

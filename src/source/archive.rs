@@ -1,13 +1,14 @@
 //! Archives (.zip, .tar.gz/.tgz, .tar): format detection and extraction through the
 //! [`TreeWriter`], hashing the archive bytes in the same pass that extracts them.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::checksum::{Algorithm, Checksum, Hasher, HashingReader, LIMIT_EXCEEDED};
 use crate::error::{Error, IoContext, Result};
-use crate::safety::{Rule, TreeWriter};
+use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
 
 /// An archive format attune-pack reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,10 +87,7 @@ fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
     if e.to_string().contains(LIMIT_EXCEEDED) {
         return writer.download_limit_error(what);
     }
-    Error::ArchiveCorrupt {
-        archive: writer.origin().to_owned(),
-        message: format!("{what}: {e}"),
-    }
+    corrupt(writer, &format!("{what}: {e}"))
 }
 
 /// Extracts a tar or tar.gz stream (of either format, decided by its first bytes) read once
@@ -134,23 +132,33 @@ fn drain_decoded<R: Read>(decoder: &mut R, writer: &TreeWriter) -> Result<()> {
 
 fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
+    // Raw entries: the tar crate would read GNU long names and pax records into memory
+    // whatever their size; [`Extensions`] caps them first.
     let entries = archive
         .entries()
-        .map_err(|e| stream_error(writer, e, "reading tar entries"))?;
+        .map_err(|e| stream_error(writer, e, "reading tar entries"))?
+        .raw(true);
+    let mut extensions = Extensions::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| stream_error(writer, e, "reading a tar header"))?;
-        let name = String::from_utf8(entry.path_bytes().into_owned())
-            .map_err(|e| writer.not_utf8(&String::from_utf8_lossy(e.as_bytes())))?;
-        let header = entry.header();
-        let kind = header.entry_type();
-        let mode = header.mode().unwrap_or(0o644);
+        let kind = entry.header().entry_type();
         use tar::EntryType as T;
+        if matches!(
+            kind,
+            T::GNULongName | T::GNULongLink | T::XHeader | T::XGlobalHeader
+        ) {
+            extensions.read(kind, &mut entry, writer)?;
+            continue;
+        }
+        let described = std::mem::take(&mut extensions);
+        let name = utf8(described.name(&entry, writer)?, writer)?;
+        let mode = entry.header().mode().unwrap_or(0o644);
         match kind {
             T::Regular | T::Continuous => writer.file(&name, mode, &mut entry)?,
             T::Directory => writer.dir(&name)?,
             T::Symlink | T::Link => {
-                let target = entry
-                    .link_name_bytes()
+                let target = described
+                    .link(&entry)
                     .map(|b| String::from_utf8(b.into_owned()))
                     .transpose()
                     .map_err(|_| writer.not_utf8(&name))?
@@ -163,13 +171,137 @@ fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
             }
             T::Char | T::Block => writer.special(&name, "device file")?,
             T::Fifo => writer.special(&name, "FIFO")?,
-            // Global pax headers carry metadata only.
-            T::XGlobalHeader => {}
             T::GNUSparse => writer.special(&name, "sparse file")?,
             _ => writer.special(&name, "unknown tar entry type")?,
         }
     }
+    if !extensions.is_empty() {
+        return Err(corrupt(
+            writer,
+            "a long name or pax record with no entry after it",
+        ));
+    }
     Ok(())
+}
+
+fn utf8(bytes: Cow<'_, [u8]>, writer: &TreeWriter) -> Result<String> {
+    String::from_utf8(bytes.into_owned())
+        .map_err(|e| writer.not_utf8(&String::from_utf8_lossy(e.as_bytes())))
+}
+
+fn corrupt(writer: &TreeWriter, message: &str) -> Error {
+    Error::ArchiveCorrupt {
+        archive: writer.origin().to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// The GNU long name and link and the pax records that describe the next tar entry, read
+/// with a size cap (the tar crate's own reading has none: a 1 GiB long name, a few MB
+/// compressed, would be held in memory whole).
+#[derive(Default)]
+struct Extensions {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<Vec<u8>>,
+}
+
+impl Extensions {
+    fn is_empty(&self) -> bool {
+        self.long_name.is_none() && self.long_link.is_none() && self.pax.is_none()
+    }
+
+    fn read<R: Read>(
+        &mut self,
+        kind: tar::EntryType,
+        entry: &mut tar::Entry<'_, R>,
+        writer: &TreeWriter,
+    ) -> Result<()> {
+        let size = entry.size();
+        if size > MAX_EXTENSION_BYTES {
+            let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
+            return Err(writer.refuse(&header_name, Rule::ExtensionTooLarge(size)));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| stream_error(writer, e, "reading a tar extension record"))?;
+        let slot = match kind {
+            tar::EntryType::GNULongName => &mut self.long_name,
+            tar::EntryType::GNULongLink => &mut self.long_link,
+            tar::EntryType::XHeader => &mut self.pax,
+            // Global pax records carry defaults (times, owners) that are never applied.
+            _ => return Ok(()),
+        };
+        if slot.replace(data).is_some() {
+            return Err(corrupt(
+                writer,
+                "two records of one kind describe the same entry",
+            ));
+        }
+        Ok(())
+    }
+
+    fn pax_value(&self, key: &str, writer: &TreeWriter) -> Result<Option<&[u8]>> {
+        let Some(pax) = &self.pax else {
+            return Ok(None);
+        };
+        for record in tar::PaxExtensions::new(pax) {
+            let record = record.map_err(|_| corrupt(writer, "malformed pax record"))?;
+            if record.key_bytes() == key.as_bytes() {
+                return Ok(Some(record.value_bytes()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry's name: a pax `path`, else a GNU long name, else the header's. Both records
+    /// naming different paths is refused: tar readers disagree on which one wins. A pax
+    /// `size` must agree with the header, which is what raw entries read the data by.
+    fn name<'a, R: Read>(
+        &'a self,
+        entry: &'a tar::Entry<'_, R>,
+        writer: &TreeWriter,
+    ) -> Result<Cow<'a, [u8]>> {
+        if let Some(size) = self.pax_value("size", writer)? {
+            let size = std::str::from_utf8(size)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
+            if size.is_none() || size != entry.header().entry_size().ok() {
+                return Err(corrupt(
+                    writer,
+                    "a pax size record disagrees with its entry's header (files over 8 GiB are not supported)",
+                ));
+            }
+        }
+        let long = self.long_name.as_deref().map(trim_nul);
+        match (self.pax_value("path", writer)?, long) {
+            (Some(pax), Some(long)) if pax != long => Err(corrupt(
+                writer,
+                "a GNU long name and a pax path name one entry differently",
+            )),
+            (Some(name), _) | (None, Some(name)) => Ok(Cow::Borrowed(name)),
+            (None, None) => Ok(entry.path_bytes()),
+        }
+    }
+
+    /// The link target: a pax `linkpath`, else a GNU long link, else the header's.
+    fn link<'a, R: Read>(&'a self, entry: &'a tar::Entry<'_, R>) -> Option<Cow<'a, [u8]>> {
+        let pax = self.pax.as_deref().and_then(|pax| {
+            tar::PaxExtensions::new(pax)
+                .filter_map(|r| r.ok())
+                .find(|r| r.key_bytes() == b"linkpath")
+                .map(|r| r.value_bytes())
+        });
+        pax.or(self.long_link.as_deref().map(trim_nul))
+            .map(Cow::Borrowed)
+            .or_else(|| entry.link_name_bytes())
+    }
+}
+
+/// GNU long names and links end with a NUL.
+fn trim_nul(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(&[0]).unwrap_or(bytes)
 }
 
 /// Extracts a zip from a seekable reader. Zip readers jump to the central directory at the
