@@ -540,10 +540,7 @@ impl TreeWriter {
         let len = fs::metadata(self.root.join(&target))
             .ctx(|| format!("reading {target} in staging"))?
             .len();
-        self.unpacked += len;
-        if self.unpacked > self.limits.max_unpacked_bytes {
-            return Err(self.refuse(raw, Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes)));
-        }
+        self.count_unpacked(raw, len)?;
         let mut from = fs::File::open(self.root.join(&target))
             .ctx(|| format!("reading {target} in staging"))?;
         let mut to = create_new(&self.root.join(&path), source.kind)
@@ -570,6 +567,17 @@ impl TreeWriter {
     /// Refuses an entry whose name (or link target) is not UTF-8.
     pub fn not_utf8(&self, raw: &str) -> Error {
         self.refuse(raw, Rule::NotUtf8)
+    }
+
+    /// Counts `len` bytes that an entry makes the extractor decompress or copy without
+    /// writing them as a file (hardlink copies, data of tar records that are not files), so
+    /// that they too are bounded by the unpacked limit.
+    pub fn count_unpacked(&mut self, raw: &str, len: u64) -> Result<()> {
+        self.unpacked = self.unpacked.saturating_add(len);
+        if self.unpacked > self.limits.max_unpacked_bytes {
+            return Err(self.unpacked_limit_error(raw));
+        }
+        Ok(())
     }
 
     /// Refuses the entry for passing the unpacked-size limit.

@@ -717,6 +717,27 @@ hostile!(unpacked_size_over_the_limit_across_files, |_env| {
     .config("limits: {max_unpacked_bytes: 1048576}\n")
 });
 
+hostile!(
+    data_skipped_under_a_directory_counts_toward_the_limit,
+    [Tar, TarGz],
+    |_env| {
+        // Nothing is written, but 2 MiB are decompressed: a directory with a gigabyte of zeros
+        // would otherwise keep the CPU busy unbounded.
+        Case::new(
+            vec![
+                pack(),
+                Entry::DirWithData {
+                    name: "empty/".into(),
+                    data: vec![0u8; 2 << 20],
+                },
+            ],
+            "empty/",
+            "unpacked size exceeds 1048576 bytes (limits.max_unpacked_bytes)",
+        )
+        .config("limits: {max_unpacked_bytes: 1MiB}\n")
+    }
+);
+
 #[test]
 fn the_gzip_bomb_is_small() {
     let bomb = tar_gz(&[pack(), file("bomb.bin", &vec![0u8; 16 << 20])]);

@@ -153,6 +153,10 @@ fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
         let described = std::mem::take(&mut extensions);
         let name = utf8(described.name(&entry, writer)?, writer)?;
         let mode = entry.header().mode().unwrap_or(0o644);
+        if !matches!(kind, T::Regular | T::Continuous) {
+            // Data that only gets skipped still has to be decompressed.
+            writer.count_unpacked(&name, entry.size())?;
+        }
         match kind {
             T::Regular | T::Continuous => writer.file(&name, mode, &mut entry)?,
             T::Directory => writer.dir(&name)?,
@@ -215,13 +219,14 @@ impl Extensions {
         &mut self,
         kind: tar::EntryType,
         entry: &mut tar::Entry<'_, R>,
-        writer: &TreeWriter,
+        writer: &mut TreeWriter,
     ) -> Result<()> {
         let size = entry.size();
+        let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
         if size > MAX_EXTENSION_BYTES {
-            let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
             return Err(writer.refuse(&header_name, Rule::ExtensionTooLarge(size)));
         }
+        writer.count_unpacked(&header_name, size)?;
         let mut data = Vec::with_capacity(size as usize);
         entry
             .read_to_end(&mut data)

@@ -42,6 +42,12 @@ pub enum Entry {
     Socket {
         name: String,
     },
+    /// tar only: a directory header that carries data, which readers skip (but still
+    /// decompress).
+    DirWithData {
+        name: String,
+        data: Vec<u8>,
+    },
     /// tar only: a GNU `././@LongLink` record naming the next entry, then a regular file.
     GnuLongNameFile {
         name: String,
@@ -218,6 +224,11 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 b"",
             ),
             Entry::Socket { .. } => panic!("tar has no socket entries"),
+            Entry::DirWithData { name, data } => tar_record(
+                &mut out,
+                tar_header(name.as_bytes(), b'5', data.len() as u64, 0o755, b""),
+                data,
+            ),
             Entry::GnuLongNameFile { name, data } => {
                 let mut long = name.as_bytes().to_vec();
                 long.push(0);
@@ -313,7 +324,10 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
             Entry::BlockDevice { name } => (name, Vec::new(), S_IFBLK | 0o660),
             Entry::Fifo { name } => (name, Vec::new(), S_IFIFO | 0o644),
             Entry::Socket { name } => (name, Vec::new(), S_IFSOCK | 0o755),
-            Entry::Hardlink { .. } | Entry::GnuLongNameFile { .. } | Entry::PaxPathFile { .. } => {
+            Entry::Hardlink { .. }
+            | Entry::DirWithData { .. }
+            | Entry::GnuLongNameFile { .. }
+            | Entry::PaxPathFile { .. } => {
                 panic!("{e:?} has no zip form")
             }
         };
