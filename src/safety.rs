@@ -36,6 +36,7 @@ pub enum Rule {
     LinkTargetInvalid,
     NameTooLong,
     ExtensionTooLarge(u64),
+    Overlapping { other: String },
     LinkEscapes,
     LinkThroughLink { link: String },
     LinkEscapesPack { pack_root: String },
@@ -67,6 +68,10 @@ impl fmt::Display for Rule {
             Rule::NameTooLong => write!(
                 f,
                 "names are limited to {MAX_NAME_BYTES} bytes, and {MAX_COMPONENT_BYTES} bytes per path component"
+            ),
+            Rule::Overlapping { other } => write!(
+                f,
+                "its bytes in the zip overlap those of entry `{other}` (a zip bomb or an archive that readers see differently)"
             ),
             Rule::ExtensionTooLarge(size) => write!(
                 f,

@@ -678,6 +678,21 @@ fn a_huge_entry_name_is_shortened_in_the_error() {
     assert!(stderr.len() < 2000, "{} bytes of stderr", stderr.len());
 }
 
+hostile!(overlapping_zip_entries, [Zip], |_env| {
+    Case::new(
+        vec![
+            pack(),
+            file("a.bin", &[0u8; 4096]),
+            Entry::ZipAlias {
+                name: "b.bin".into(),
+                of: "a.bin".into(),
+            },
+        ],
+        "b.bin",
+        "its bytes in the zip overlap those of entry `a.bin`",
+    )
+});
+
 // ---- limits --------------------------------------------------------------------------
 
 hostile!(too_many_entries, |_env| {

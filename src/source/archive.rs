@@ -336,11 +336,14 @@ pub fn extract_zip<R: Read + Seek>(
             rule: Rule::Duplicate,
         });
     }
+    let mut spans = Spans::default();
     for i in 0..zip.len() {
         let mut file = zip.by_index(i).map_err(|e| Error::ArchiveCorrupt {
             archive: writer.origin().to_owned(),
             message: format!("entry #{i}: {e}"),
         })?;
+        let start = file.header_start();
+        let end = file.data_start().unwrap_or(start) + file.compressed_size();
         let name = match String::from_utf8(file.name_raw().to_vec()) {
             Ok(n) => n,
             // Legacy (CP437) names: zip decodes them; the path rules then apply as usual.
@@ -349,6 +352,9 @@ pub fn extract_zip<R: Read + Seek>(
                 .map(|n| n.into_owned())
                 .map_err(|_| writer.not_utf8(&String::from_utf8_lossy(file.name_raw())))?,
         };
+        if let Some(other) = spans.insert(start, end, &name) {
+            return Err(writer.refuse(&name, Rule::Overlapping { other }));
+        }
         let mode = file.unix_mode().unwrap_or(0o644);
         const S_IFMT: u32 = 0o170000;
         match mode & S_IFMT {
@@ -374,6 +380,27 @@ pub fn extract_zip<R: Read + Seek>(
 
 /// The first name that the zip central directory at `start` lists twice, read straight from
 /// the central file headers (the zip reader has already merged them).
+/// The byte ranges (local header to end of data) of the zip entries seen so far. Entries
+/// whose ranges overlap are how zip bombs multiply one compressed stream, and how an archive
+/// shows one content to attune-pack and another to a streaming reader.
+#[derive(Default)]
+struct Spans(std::collections::BTreeMap<u64, (u64, String)>);
+
+impl Spans {
+    /// Records `[start, end)` for `name`; returns the entry it overlaps, if any.
+    fn insert(&mut self, start: u64, end: u64, name: &str) -> Option<String> {
+        // The recorded ranges are disjoint, so the last one starting before `end` is the only
+        // one that can reach past `start`.
+        if let Some((_, (other_end, other))) = self.0.range(..end.max(start + 1)).next_back() {
+            if *other_end > start {
+                return Some(other.clone());
+            }
+        }
+        self.0.insert(start, (end, name.to_owned()));
+        None
+    }
+}
+
 fn first_duplicate_name<R: Read + Seek>(reader: &mut R, start: u64) -> Option<String> {
     reader.seek(SeekFrom::Start(start)).ok()?;
     let mut seen = std::collections::HashSet::new();

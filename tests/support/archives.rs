@@ -48,6 +48,12 @@ pub enum Entry {
         name: String,
         data: Vec<u8>,
     },
+    /// zip only: a central-directory entry `name` whose bytes are the earlier entry `of`'s
+    /// (overlapping entries, as zip bombs use).
+    ZipAlias {
+        name: String,
+        of: String,
+    },
     /// tar only: a GNU `././@LongLink` record naming the next entry, then a regular file.
     GnuLongNameFile {
         name: String,
@@ -224,6 +230,7 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 b"",
             ),
             Entry::Socket { .. } => panic!("tar has no socket entries"),
+            Entry::ZipAlias { .. } => panic!("tar has no aliased entries"),
             Entry::DirWithData { name, data } => tar_record(
                 &mut out,
                 tar_header(name.as_bytes(), b'5', data.len() as u64, 0o755, b""),
@@ -311,9 +318,49 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 
 /// A zip of `entries`: one local header + data each, then the central directory. Files are
 /// deflated when that makes them smaller (so a run of zeros is a small "zip bomb").
+/// What a zip central-directory header says about one entry.
+#[derive(Clone)]
+struct Central {
+    method: u16,
+    crc: u32,
+    stored_len: u32,
+    data_len: u32,
+    unix_mode: u32,
+    offset: u32,
+}
+
+impl Central {
+    fn write(&self, name: &str, central: &mut Vec<u8>) {
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes()); // made by: Unix
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&0x0800u16.to_le_bytes());
+        central.extend_from_slice(&self.method.to_le_bytes());
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&0x5821u16.to_le_bytes());
+        central.extend_from_slice(&self.crc.to_le_bytes());
+        central.extend_from_slice(&self.stored_len.to_le_bytes());
+        central.extend_from_slice(&self.data_len.to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&0u16.to_le_bytes()); // extra
+        central.extend_from_slice(&0u16.to_le_bytes()); // comment
+        central.extend_from_slice(&0u16.to_le_bytes()); // disk
+        central.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
+        let dos_dir = if self.unix_mode & 0o170000 == S_IFDIR {
+            0x10
+        } else {
+            0
+        };
+        central.extend_from_slice(&((self.unix_mode << 16) | dos_dir).to_le_bytes());
+        central.extend_from_slice(&self.offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+}
+
 pub fn zip(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
+    let mut written = std::collections::HashMap::new();
     let mut count: u16 = 0;
     for e in entries {
         let (name, data, unix_mode): (&str, Vec<u8>, u32) = match e {
@@ -324,6 +371,13 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
             Entry::BlockDevice { name } => (name, Vec::new(), S_IFBLK | 0o660),
             Entry::Fifo { name } => (name, Vec::new(), S_IFIFO | 0o644),
             Entry::Socket { name } => (name, Vec::new(), S_IFSOCK | 0o755),
+            Entry::ZipAlias { name, of } => {
+                let earlier: &Central =
+                    written.get(of.as_str()).expect("alias of an earlier entry");
+                earlier.write(name, &mut central);
+                count += 1;
+                continue;
+            }
             Entry::Hardlink { .. }
             | Entry::DirWithData { .. }
             | Entry::GnuLongNameFile { .. }
@@ -353,30 +407,16 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
         out.extend_from_slice(&0u16.to_le_bytes()); // extra length
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(&stored);
-        // Central directory header.
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes()); // made by: Unix
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&0x0800u16.to_le_bytes());
-        central.extend_from_slice(&method.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0x5821u16.to_le_bytes());
-        central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes()); // extra
-        central.extend_from_slice(&0u16.to_le_bytes()); // comment
-        central.extend_from_slice(&0u16.to_le_bytes()); // disk
-        central.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
-        let dos_dir = if unix_mode & 0o170000 == S_IFDIR {
-            0x10
-        } else {
-            0
+        let header = Central {
+            method,
+            crc,
+            stored_len: stored.len() as u32,
+            data_len: data.len() as u32,
+            unix_mode,
+            offset,
         };
-        central.extend_from_slice(&((unix_mode << 16) | dos_dir).to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
+        header.write(name, &mut central);
+        written.insert(name, header);
         count += 1;
     }
     let cd_offset = out.len() as u32;
