@@ -644,7 +644,7 @@ fn create_new(path: &Path, kind: EntryKind) -> io::Result<fs::File> {
             0o644
         };
         opts.mode(mode);
-        opts.custom_flags(libc_nofollow());
+        opts.custom_flags(libc::O_NOFOLLOW);
         let file = opts.open(path)?;
         // The process umask may have taken bits away; the store's modes are fixed.
         use std::os::unix::fs::PermissionsExt;
@@ -656,16 +656,6 @@ fn create_new(path: &Path, kind: EntryKind) -> io::Result<fs::File> {
         let _ = kind;
         opts.open(path)
     }
-}
-
-#[cfg(target_os = "linux")]
-pub(crate) fn libc_nofollow() -> i32 {
-    0o400000 // O_NOFOLLOW on Linux
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-pub(crate) fn libc_nofollow() -> i32 {
-    0x0100 // O_NOFOLLOW on the BSDs and macOS
 }
 
 #[cfg(unix)]

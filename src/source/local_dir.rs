@@ -66,12 +66,14 @@ pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
     Ok(())
 }
 
+/// Opens without following a link, and without blocking: a FIFO swapped in since the walk
+/// saw a file would otherwise wait for a writer forever (the caller then refuses it).
 #[cfg(unix)]
 fn open_no_follow(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(crate::safety::libc_nofollow())
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
 }
 
@@ -95,4 +97,27 @@ fn special_kind(ft: &std::fs::FileType) -> &'static str {
 #[cfg(not(unix))]
 fn special_kind(_ft: &std::fs::FileType) -> &'static str {
     "special file"
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn opening_a_fifo_does_not_wait_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let opened = super::open_no_follow(&fifo).map(|f| f.metadata().unwrap().is_file());
+            let _ = tx.send(opened);
+        });
+        // Not a timing assertion: without O_NONBLOCK the open never returns.
+        let is_file = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("open blocked on a FIFO");
+        assert!(!is_file.unwrap());
+    }
 }
