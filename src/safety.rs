@@ -37,6 +37,7 @@ pub enum Rule {
     NameTooLong,
     ExtensionTooLarge(u64),
     Overlapping { other: String },
+    Ambiguous(&'static str),
     LinkEscapes,
     LinkThroughLink { link: String },
     LinkEscapesPack { pack_root: String },
@@ -73,6 +74,9 @@ impl fmt::Display for Rule {
                 f,
                 "its bytes in the zip overlap those of entry `{other}` (a zip bomb or an archive that readers see differently)"
             ),
+            Rule::Ambiguous(why) => {
+                write!(f, "{why}: tar readers disagree on what this entry is")
+            }
             Rule::ExtensionTooLarge(size) => write!(
                 f,
                 "tar extension record (GNU long name or pax header) of {size} bytes; at most {MAX_EXTENSION_BYTES} are read"

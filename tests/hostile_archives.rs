@@ -678,6 +678,21 @@ fn a_huge_entry_name_is_shortened_in_the_error() {
     assert!(stderr.len() < 2000, "{} bytes of stderr", stderr.len());
 }
 
+hostile!(gnu_long_name_and_pax_path_disagree, [Tar, TarGz], |_env| {
+    // POSIX says the pax path wins, the tar crate takes the long name: neither reading is safe.
+    Case::new(
+        vec![
+            pack(),
+            Entry::ConflictingNames {
+                gnu: "actions/one.yaml".into(),
+                pax: "actions/other.yaml".into(),
+            },
+        ],
+        "placeholder",
+        "a GNU long name and a pax path name it differently: tar readers disagree",
+    )
+});
+
 hostile!(overlapping_zip_entries, [Zip], |_env| {
     Case::new(
         vec![

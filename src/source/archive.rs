@@ -273,17 +273,19 @@ impl Extensions {
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok());
             if size.is_none() || size != entry.header().entry_size().ok() {
-                return Err(corrupt(
+                return Err(ambiguous(
+                    entry,
                     writer,
-                    "a pax size record disagrees with its entry's header (files over 8 GiB are not supported)",
+                    "its pax size record disagrees with its header's size (files over 8 GiB are not supported)",
                 ));
             }
         }
         let long = self.long_name.as_deref().map(trim_nul);
         match (self.pax_value("path", writer)?, long) {
-            (Some(pax), Some(long)) if pax != long => Err(corrupt(
+            (Some(pax), Some(long)) if pax != long => Err(ambiguous(
+                entry,
                 writer,
-                "a GNU long name and a pax path name one entry differently",
+                "a GNU long name and a pax path name it differently",
             )),
             (Some(name), _) | (None, Some(name)) => Ok(Cow::Borrowed(name)),
             (None, None) => Ok(entry.path_bytes()),
@@ -302,6 +304,12 @@ impl Extensions {
             .map(Cow::Borrowed)
             .or_else(|| entry.link_name_bytes())
     }
+}
+
+/// Refuses an entry that tar readers would read differently (named by its header).
+fn ambiguous<R: Read>(entry: &tar::Entry<'_, R>, writer: &TreeWriter, why: &'static str) -> Error {
+    let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
+    writer.refuse(&header_name, Rule::Ambiguous(why))
 }
 
 /// GNU long names and links end with a NUL.

@@ -54,6 +54,11 @@ pub enum Entry {
         name: String,
         of: String,
     },
+    /// tar only: a GNU long name and a pax path that name the next regular file differently.
+    ConflictingNames {
+        gnu: String,
+        pax: String,
+    },
     /// tar only: a GNU `././@LongLink` record naming the next entry, then a regular file.
     GnuLongNameFile {
         name: String,
@@ -231,6 +236,26 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
             ),
             Entry::Socket { .. } => panic!("tar has no socket entries"),
             Entry::ZipAlias { .. } => panic!("tar has no aliased entries"),
+            Entry::ConflictingNames { gnu, pax } => {
+                let mut long = gnu.as_bytes().to_vec();
+                long.push(0);
+                let pax = pax_record("path", pax);
+                tar_record(
+                    &mut out,
+                    tar_header(b"././@LongLink", b'L', long.len() as u64, 0o644, b""),
+                    &long,
+                );
+                tar_record(
+                    &mut out,
+                    tar_header(b"PaxHeaders/x", b'x', pax.len() as u64, 0o644, b""),
+                    &pax,
+                );
+                tar_record(
+                    &mut out,
+                    tar_header(b"placeholder", b'0', 1, 0o644, b""),
+                    b"x",
+                );
+            }
             Entry::DirWithData { name, data } => tar_record(
                 &mut out,
                 tar_header(name.as_bytes(), b'5', data.len() as u64, 0o755, b""),
@@ -380,6 +405,7 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
             }
             Entry::Hardlink { .. }
             | Entry::DirWithData { .. }
+            | Entry::ConflictingNames { .. }
             | Entry::GnuLongNameFile { .. }
             | Entry::PaxPathFile { .. } => {
                 panic!("{e:?} has no zip form")
