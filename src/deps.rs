@@ -7,33 +7,67 @@ use crate::error::{Error, Result};
 use crate::manifest::{Dependency, Manifest};
 use crate::receipt::Receipt;
 
-/// The pack dependencies that no installed version satisfies, with the installed receipt
-/// when there is one. `pending` packs are being installed by the caller (they depend on this
-/// one) and count as present.
+/// The pack dependencies that are not met, with how they stand. `pending` packs are being
+/// installed by the caller at those versions (they depend on this one): they count as
+/// present when their version matches, so a cycle ends.
 fn unsatisfied<'a>(
     manifest: &'a Manifest,
     installed: &'a [Receipt],
-    pending: &'a [String],
-) -> impl Iterator<Item = (&'a Dependency, Option<&'a Receipt>)> {
+    pending: &'a [(String, Version)],
+) -> impl Iterator<Item = (&'a Dependency, Standing<'a>)> {
     manifest
         .dependencies
         .iter()
-        .filter(|dep| dep.pack_ref != manifest.pack_ref && !pending.contains(&dep.pack_ref))
-        .filter_map(|dep| {
-            let have = installed.iter().find(|r| r.pack_ref == dep.pack_ref);
-            let ok =
-                have.is_some_and(|r| Version::parse(&r.version).is_ok_and(|v| dep.req.matches(&v)));
-            (!ok).then_some((dep, have))
-        })
+        .filter(|dep| dep.pack_ref != manifest.pack_ref)
+        .map(|dep| (dep, standing(dep, installed, pending)))
+        .filter(|(_, standing)| !matches!(standing, Standing::Met))
+}
+
+/// How a dependency stands against the installed and pending packs.
+pub enum Standing<'a> {
+    Met,
+    Missing,
+    /// Installed at a version the requirement does not match.
+    Other(&'a Receipt),
+    /// Being installed by a pack that needs this one, at a version that does not match.
+    PendingOther(&'a Version),
+}
+
+pub fn standing<'a>(
+    dep: &Dependency,
+    installed: &'a [Receipt],
+    pending: &'a [(String, Version)],
+) -> Standing<'a> {
+    if let Some((_, version)) = pending.iter().find(|(r, _)| *r == dep.pack_ref) {
+        return match dep.req.matches(version) {
+            true => Standing::Met,
+            false => Standing::PendingOther(version),
+        };
+    }
+    match installed.iter().find(|r| r.pack_ref == dep.pack_ref) {
+        None => Standing::Missing,
+        Some(r) if Version::parse(&r.version).is_ok_and(|v| dep.req.matches(&v)) => Standing::Met,
+        Some(r) => Standing::Other(r),
+    }
+}
+
+/// `--with-deps` without `--force` does not replace an installed version that other packs
+/// may rely on.
+pub fn replace_refused(manifest: &Manifest, dep: &Dependency, have: &Receipt) -> Error {
+    Error::DependencyUnmet(format!(
+        "pack `{}` {} needs `{dep}`, but {} {} is installed and other packs may rely on it\n  hint: pass --force with --with-deps to replace it",
+        manifest.pack_ref, manifest.version, have.pack_ref, have.version
+    ))
 }
 
 /// The pack dependencies to install for `--with-deps`.
 pub fn missing_packs(
     manifest: &Manifest,
     installed: &[Receipt],
-    pending: &[String],
+    pending: &[(String, Version)],
 ) -> Vec<Dependency> {
     unsatisfied(manifest, installed, pending)
+        .filter(|(_, standing)| !matches!(standing, Standing::PendingOther(_)))
         .map(|(dep, _)| dep.clone())
         .collect()
 }
@@ -42,15 +76,19 @@ pub fn missing_packs(
 pub fn unmet(
     manifest: &Manifest,
     installed: &[Receipt],
-    pending: &[String],
+    pending: &[(String, Version)],
     attune_version: Option<&str>,
 ) -> Vec<String> {
     let mut problems: Vec<String> = unsatisfied(manifest, installed, pending)
-        .map(|(dep, have)| match have {
-            None => format!("`{dep}` is not installed"),
-            Some(r) => format!(
+        .map(|(dep, standing)| match standing {
+            Standing::Met | Standing::Missing => format!("`{dep}` is not installed"),
+            Standing::Other(r) => format!(
                 "`{dep}` is required, {} {} is installed",
                 r.pack_ref, r.version
+            ),
+            Standing::PendingOther(v) => format!(
+                "`{dep}` is required, {} {v} is being installed (a dependency cycle)",
+                dep.pack_ref
             ),
         })
         .collect();

@@ -81,6 +81,17 @@ pub struct InstallReport {
     pub dependencies: Vec<InstallReport>,
 }
 
+/// What the packs above an install in a `--with-deps` chain know.
+#[derive(Debug, Default)]
+struct Chain {
+    /// The packs whose installs wait for this one, at the versions being installed: they
+    /// count as present (so a cycle ends) when their version matches.
+    pending: Vec<(String, semver::Version)>,
+    /// Dry run: the receipts as they would be after the plan so far, so that a pack planned
+    /// once is not planned again below.
+    planned: Vec<Receipt>,
+}
+
 /// A materialized source, ready for validation.
 pub(crate) struct Materialized {
     pub tree: Tree,
@@ -261,17 +272,18 @@ impl Installer {
     /// registry first).
     pub async fn install(&self, source: PackSource, opts: InstallOptions) -> Result<InstallReport> {
         let store = self.lock().await?;
-        self.install_locked(&store, source, &opts, &[]).await
+        self.install_locked(&store, source, &opts, &Chain::default())
+            .await
     }
 
-    /// One install under the held lock. `pending` are the packs whose installs are waiting
-    /// for this one (it is their dependency): they count as present, so a cycle ends.
+    /// One install under the held lock; `chain` is what the packs that need this one (with
+    /// `--with-deps`) know.
     async fn install_locked(
         &self,
         store: &Arc<LockedStore>,
         source: PackSource,
         opts: &InstallOptions,
-        pending: &[String],
+        chain: &Chain,
     ) -> Result<InstallReport> {
         let inner = &self.inner;
         inner.emit(Event::Detected {
@@ -339,13 +351,35 @@ impl Installer {
 
         inner.emit(Event::Phase(Phase::CheckingDependencies));
         let mut receipts = store.receipts()?;
+        for planned in &chain.planned {
+            receipts.retain(|have| have.pack_ref != planned.pack_ref);
+            receipts.push(planned.clone());
+        }
         let mut dependencies = Vec::new();
         if opts.with_deps {
-            let mut waiting = pending.to_vec();
-            waiting.push(manifest.pack_ref.clone());
-            for dep in deps::missing_packs(&manifest, &receipts, pending) {
+            for dep in deps::missing_packs(&manifest, &receipts, &chain.pending) {
+                match deps::standing(&dep, &receipts, &chain.pending) {
+                    // Installed meanwhile, as a dependency of an earlier dependency.
+                    deps::Standing::Met => continue,
+                    deps::Standing::Other(have) if !opts.force => {
+                        return Err(deps::replace_refused(&manifest, &dep, have));
+                    }
+                    _ => {}
+                }
+                let below = Chain {
+                    pending: [
+                        chain.pending.as_slice(),
+                        &[(manifest.pack_ref.clone(), manifest.version.clone())],
+                    ]
+                    .concat(),
+                    planned: if opts.dry_run {
+                        receipts.clone()
+                    } else {
+                        Vec::new()
+                    },
+                };
                 let report = self
-                    .install_dependency(store, &manifest, &dep, opts, &waiting)
+                    .install_dependency(store, &manifest, &dep, opts, &below)
                     .await?;
                 // A dry run installs nothing: the plan counts as installed from here on.
                 for r in report.dependencies.iter().chain([&report]) {
@@ -361,7 +395,7 @@ impl Installer {
         let problems = deps::unmet(
             &manifest,
             &receipts,
-            pending,
+            &chain.pending,
             inner.config.attune_version.as_deref(),
         );
         if !problems.is_empty() {
@@ -470,14 +504,15 @@ impl Installer {
     }
 
     /// `--with-deps`: installs `dep` of `manifest` from the registry (replacing an installed
-    /// version that does not match), with the same choices as the pack that needs it.
+    /// version that does not match only with `--force`), with the same choices as the pack
+    /// that needs it.
     async fn install_dependency(
         &self,
         store: &Arc<LockedStore>,
         manifest: &Manifest,
         dep: &Dependency,
         opts: &InstallOptions,
-        pending: &[String],
+        chain: &Chain,
     ) -> Result<InstallReport> {
         let source = PackSource::Registry {
             pack_ref: dep.pack_ref.clone(),
@@ -485,11 +520,10 @@ impl Installer {
             index: None,
         };
         let opts = InstallOptions {
-            force: true,
             checksum: None,
             ..opts.clone()
         };
-        let installed = Box::pin(self.install_locked(store, source, &opts, pending)).await;
+        let installed = Box::pin(self.install_locked(store, source, &opts, chain)).await;
         installed.inspect_err(|e| {
             self.inner.emit(Event::Warning(format!(
                 "could not install `{dep}`, a dependency of {} {} (--with-deps): {}",

@@ -239,6 +239,18 @@ fn local_with(
 }
 
 /// Writes a file, creating its directory.
+/// Serves `pack_ref` `version` whose pack.yaml lists `deps`, as an entry.
+fn served_with_deps(server: &IndexServer, pack_ref: &str, version: &str, deps: &[&str]) -> Value {
+    let bytes = pack_tgz_with(
+        pack_ref,
+        version,
+        &format!("dependencies: {}\n", json!(deps)),
+    );
+    let path = format!("packs/{pack_ref}-{version}.tgz");
+    server.put(&path, bytes.clone());
+    entry(pack_ref, version, vec![archive(&server.url(&path), &bytes)])
+}
+
 fn write(path: &Path, contents: impl AsRef<[u8]>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::File::create(path)
@@ -874,13 +886,7 @@ fn with_deps_installs_missing_dependencies_from_the_registry_first() {
     let env = Env::new();
     let server = IndexServer::start();
     let mut entries = served(&server, "beta", &["1.0.0", "1.2.0", "2.0.0"]);
-    let alpha = pack_tgz_with("alpha", "1.0.0", "dependencies: [\"beta@^1\"]\n");
-    server.put("packs/alpha.tgz", alpha.clone());
-    entries.push(entry(
-        "alpha",
-        "1.0.0",
-        vec![archive(&server.url("packs/alpha.tgz"), &alpha)],
-    ));
+    entries.push(served_with_deps(&server, "alpha", "1.0.0", &["beta@^1"]));
     server.put("index.json", index(entries));
     env.config(&index_line("main", server.url("index.json")), "");
 
@@ -926,4 +932,68 @@ fn with_deps_installs_missing_dependencies_from_the_registry_first() {
     let (code, _, err) = env.json(&["install", "--with-deps", "--force", "alpha"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("Installed dependency"), "{err}");
+}
+
+#[test]
+fn with_deps_installs_each_dependency_once_and_replaces_only_with_force() {
+    let server = IndexServer::start();
+    let mut entries = served(&server, "beta", &["1.2.0", "2.0.0"]);
+    entries.push(served_with_deps(&server, "gamma", "1.0.0", &["beta@^1"]));
+    entries.push(served_with_deps(
+        &server,
+        "alpha",
+        "1.0.0",
+        &["gamma", "beta@^1"],
+    ));
+    // A cycle whose versions do not fit: p 1.0.0 needs q, q needs p@^2.
+    entries.push(served_with_deps(&server, "p", "1.0.0", &["q"]));
+    entries.push(served_with_deps(&server, "q", "1.0.0", &["p@^2"]));
+    server.put("index.json", index(entries));
+    let line = index_line("main", server.url("index.json"));
+
+    // beta comes with gamma; alpha's own need for it is then met: planned and installed once.
+    let env = Env::new();
+    env.config(&line, "");
+    let (code, doc, err) = env.json(&["install", "--dry-run", "--with-deps", "alpha"]);
+    assert_eq!(code, 0, "{err}");
+    let planned: Vec<&str> = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, ["beta", "gamma", "alpha"], "{doc}");
+    let (code, _, err) = env.json(&["install", "--with-deps", "alpha"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("Installed dependency beta").count(), 1, "{err}");
+    assert!(env.path("packs/gamma/pack.yaml").is_file());
+
+    // An installed version that does not match is replaced only with --force.
+    let env = Env::new();
+    env.config(&line, "");
+    let (code, _, err) = env.json(&["install", "beta@2.0.0"]);
+    assert_eq!(code, 0, "{err}");
+    let doc = env.refused(&["install", "--with-deps", "gamma"], 5, "dependency_unmet");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("beta 2.0.0 is installed") && message.contains("--force"),
+        "{message}"
+    );
+    let (_, beta, _) = env.json(&["show", "beta"]);
+    assert_eq!(beta["version"], "2.0.0");
+    let (code, _, err) = env.json(&["install", "--with-deps", "--force", "gamma"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, beta, _) = env.json(&["show", "beta"]);
+    assert_eq!(beta["version"], "1.2.0");
+
+    // A pending pack counts as present only at a matching version.
+    let env = Env::new();
+    env.config(&line, "");
+    let doc = env.refused(&["install", "--with-deps", "p"], 5, "dependency_unmet");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`p@^2` is required, p 1.0.0 is being installed"),
+        "{message}"
+    );
+    assert!(!env.path("packs/p").exists() && !env.path("packs/q").exists());
 }
