@@ -37,7 +37,7 @@ pub enum Rule {
     NameTooLong,
     ExtensionTooLarge(u64),
     Overlapping { other: String },
-    Ambiguous(&'static str),
+    Ambiguous(String),
     LinkEscapes,
     LinkThroughLink { link: String },
     LinkEscapesPack { pack_root: String },
@@ -75,7 +75,7 @@ impl fmt::Display for Rule {
                 "its bytes in the zip overlap those of entry `{other}` (a zip bomb or an archive that readers see differently)"
             ),
             Rule::Ambiguous(why) => {
-                write!(f, "{why}: tar readers disagree on what this entry is")
+                write!(f, "{why}: archive readers disagree on what is in it")
             }
             Rule::ExtensionTooLarge(size) => write!(
                 f,
@@ -125,13 +125,14 @@ impl fmt::Display for Rule {
     }
 }
 
-/// Longest entry name or link target (Linux's PATH_MAX); the file system refuses longer.
-pub const MAX_NAME_BYTES: usize = 4096;
+/// Longest entry name or link target: half of Linux's PATH_MAX, leaving room for the store's
+/// own path in front of it (the file system refuses longer).
+pub const MAX_NAME_BYTES: usize = 2048;
 /// Longest path component (NAME_MAX of common file systems).
 pub const MAX_COMPONENT_BYTES: usize = 255;
 /// Largest tar extension record (GNU long name or link, pax header) read into memory: real
-/// ones hold one path or a few records, and a larger one would only cost memory.
-pub const MAX_EXTENSION_BYTES: u64 = 64 * 1024;
+/// ones hold a path or a few records and extended attributes (tens of KiB at most).
+pub const MAX_EXTENSION_BYTES: u64 = 1 << 20;
 /// Entry names longer than this are shortened in error messages.
 const SHOWN_NAME_CHARS: usize = 512;
 
@@ -444,7 +445,11 @@ impl TreeWriter {
     /// 0644; its sha256 is taken while writing.
     pub fn file(&mut self, raw: &str, mode: u32, reader: &mut dyn Read) -> Result<()> {
         let Some(path) = self.prepare(raw)? else {
-            return Ok(());
+            // Not installed (`.git/…`), but still decompressed: it counts toward the limit.
+            let room = self.limits.max_unpacked_bytes.saturating_sub(self.unpacked);
+            let skipped = io::copy(&mut reader.take(room.saturating_add(1)), &mut io::sink())
+                .ctx(|| format!("reading {raw}"))?;
+            return self.count_unpacked(raw, skipped);
         };
         let kind = kind_for_mode(mode);
         let digest_index = self.digest.entries().len();

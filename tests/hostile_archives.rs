@@ -619,7 +619,7 @@ hostile!(gnu_long_name_over_the_extension_cap, [Tar, TarGz], |_env| {
             },
         ],
         "././@LongLink",
-        "tar extension record (GNU long name or pax header) of 1048577 bytes; at most 65536 are read",
+        "tar extension record (GNU long name or pax header) of 1048577 bytes; at most 1048576 are read",
     )
 });
 
@@ -634,7 +634,7 @@ hostile!(pax_record_over_the_extension_cap, [Tar, TarGz], |_env| {
             },
         ],
         "PaxHeaders/x",
-        "at most 65536 are read",
+        "at most 1048576 are read",
     )
 });
 
@@ -649,7 +649,7 @@ hostile!(a_path_component_over_255_bytes, [Tar, TarGz], |_env| {
             },
         ],
         &name,
-        "names are limited to 4096 bytes, and 255 bytes per path component",
+        "names are limited to 2048 bytes, and 255 bytes per path component",
     )
 });
 
@@ -670,7 +670,7 @@ fn a_huge_entry_name_is_shortened_in_the_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("names are limited to 4096 bytes"),
+        stderr.contains("names are limited to 2048 bytes"),
         "{stderr}"
     );
     assert!(stderr.contains(&name[..512]), "{stderr}");
@@ -689,8 +689,90 @@ hostile!(gnu_long_name_and_pax_path_disagree, [Tar, TarGz], |_env| {
             },
         ],
         "placeholder",
-        "a GNU long name and a pax path name it differently: tar readers disagree",
+        "a GNU long name and a pax path name it differently: archive readers disagree",
     )
+});
+
+fn raw(kind: u8, name: &str, data: Vec<u8>) -> Entry {
+    Entry::Raw {
+        kind,
+        name: name.into(),
+        data,
+    }
+}
+
+hostile!(a_pax_key_given_twice, [Tar, TarGz], |_env| {
+    // tar-rs would take the first path, GNU tar, bsdtar and Python the last.
+    Case::new(
+        vec![
+            pack(),
+            raw(
+                b'x',
+                "PaxHeaders/twice",
+                pax_data(&[("path", "good.txt"), ("path", "evil.txt")]),
+            ),
+            file("placeholder", b"x"),
+        ],
+        "PaxHeaders/twice",
+        "a pax record gives the same key twice: archive readers disagree",
+    )
+});
+
+hostile!(a_global_pax_path, [Tar, TarGz], |_env| {
+    // GNU tar and Python apply it to every later entry, bsdtar ignores it.
+    Case::new(
+        vec![
+            pack(),
+            raw(b'g', "GlobalHead", pax_data(&[("path", "zzz")])),
+            file("a.txt", b"x"),
+        ],
+        "GlobalHead",
+        "a global pax record sets a path, link or size",
+    )
+});
+
+hostile!(
+    gnu_long_link_and_pax_linkpath_disagree,
+    [Tar, TarGz],
+    |_env| {
+        Case::new(
+            vec![
+                pack(),
+                file("a.txt", b"x"),
+                raw(b'K', "././@LongLink", b"a.txt\0".to_vec()),
+                raw(b'x', "PaxHeaders/l", pax_data(&[("linkpath", "pack.yaml")])),
+                symlink("l", "whatever"),
+            ],
+            "l",
+            "a GNU long link and a pax linkpath give it different targets",
+        )
+    }
+);
+
+hostile!(a_pax_sparse_file, [Tar, TarGz], |_env| {
+    Case::new(
+        vec![
+            pack(),
+            raw(
+                b'x',
+                "PaxHeaders/sparse",
+                pax_data(&[("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0")]),
+            ),
+            file("GNUSparseFile.1/sparse", b"map"),
+        ],
+        "PaxHeaders/sparse",
+        "sparse file entries are refused",
+    )
+});
+
+hostile!(data_under_git_counts_toward_the_limit, |_env| {
+    // `.git/` is never installed, but it is still decompressed.
+    Case::new(
+        vec![pack(), file(".git/objects/big", &vec![0u8; 2 << 20])],
+        ".git/objects/big",
+        "unpacked size exceeds 1048576 bytes (limits.max_unpacked_bytes)",
+    )
+    .config("limits: {max_unpacked_bytes: 1MiB}\n")
 });
 
 hostile!(overlapping_zip_entries, [Zip], |_env| {
@@ -705,6 +787,22 @@ hostile!(overlapping_zip_entries, [Zip], |_env| {
         ],
         "b.bin",
         "its bytes in the zip overlap those of entry `a.bin`",
+    )
+});
+
+hostile!(a_zip_local_header_naming_another_file, [Zip], |_env| {
+    // A streaming reader (bsdtar -tf -) goes by local headers and would see `evil.sh`.
+    Case::new(
+        vec![
+            pack(),
+            Entry::ZipRenamed {
+                local: "evil.sh".into(),
+                name: "a.txt".into(),
+                data: b"x".to_vec(),
+            },
+        ],
+        "(local file headers)",
+        "the zip's local headers and central directory differ",
     )
 });
 
@@ -855,6 +953,31 @@ fn long_names(format: Format) {
         set(&["actions", "pack.yaml"]),
         "no placeholder names"
     );
+}
+
+#[test]
+fn pax_records_with_large_extended_attributes_are_installed() {
+    // GNU tar --xattrs and bsdtar store xattrs in pax records; they are read, not applied.
+    for format in [Format::Tar, Format::TarGz] {
+        let env = Env::new();
+        let xattr = "v".repeat(160 * 1024);
+        install_ok(
+            &env,
+            format,
+            &[
+                raw(
+                    b'x',
+                    "PaxHeaders/pack.yaml",
+                    pax_data(&[("SCHILY.xattr.user.big", &xattr)]),
+                ),
+                pack_yaml("", "okpack"),
+                raw(b'g', "GlobalHead", pax_data(&[("comment", &xattr)])),
+                file("a.txt", b"a\n"),
+            ],
+        );
+        let root = env.packs.join("okpack");
+        assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), "a\n");
+    }
 }
 
 #[test]

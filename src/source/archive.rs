@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::checksum::{Algorithm, Checksum, Hasher, HashingReader, LIMIT_EXCEEDED};
 use crate::error::{Error, IoContext, Result};
-use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
+use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
 
 /// An archive format attune-pack reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +141,8 @@ fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
     let mut extensions = Extensions::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| stream_error(writer, e, "reading a tar header"))?;
+        // Headers cost decompression too: a stream of empty records must not be free.
+        writer.count_unpacked("(tar headers)", 512)?;
         let kind = entry.header().entry_type();
         use tar::EntryType as T;
         if matches!(
@@ -162,7 +164,7 @@ fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
             T::Directory => writer.dir(&name)?,
             T::Symlink | T::Link => {
                 let target = described
-                    .link(&entry)
+                    .link(&entry, writer)?
                     .map(|b| String::from_utf8(b.into_owned()))
                     .transpose()
                     .map_err(|_| writer.not_utf8(&name))?
@@ -207,7 +209,52 @@ fn corrupt(writer: &TreeWriter, message: &str) -> Error {
 struct Extensions {
     long_name: Option<Vec<u8>>,
     long_link: Option<Vec<u8>>,
-    pax: Option<Vec<u8>>,
+    pax: Option<Pax>,
+}
+
+/// The pax keys that change what an entry is. The others (times, owners, xattrs, comments)
+/// are never applied.
+#[derive(Default)]
+struct Pax {
+    path: Option<Vec<u8>>,
+    linkpath: Option<Vec<u8>>,
+    size: Option<Vec<u8>>,
+}
+
+impl Pax {
+    /// Parses a pax record. Whatever tar readers could read differently is refused: a key
+    /// given twice (some take the first, most the last), and a global record that sets a
+    /// path, link or size (GNU tar applies it to every later entry, others ignore it).
+    /// GNU's pax sparse files are refused like type `S` ones.
+    fn parse(data: &[u8], global: bool, header: &str, writer: &TreeWriter) -> Result<Pax> {
+        let mut pax = Pax::default();
+        for record in tar::PaxExtensions::new(data) {
+            let record = record.map_err(|_| corrupt(writer, "malformed pax record"))?;
+            let key = record.key_bytes();
+            if key.starts_with(b"GNU.sparse.") {
+                return Err(writer.refuse(header, Rule::SpecialFile("sparse file")));
+            }
+            let slot = match key {
+                b"path" => &mut pax.path,
+                b"linkpath" => &mut pax.linkpath,
+                b"size" => &mut pax.size,
+                _ => continue,
+            };
+            if global {
+                return Err(writer.refuse(
+                    header,
+                    Rule::Ambiguous("a global pax record sets a path, link or size".into()),
+                ));
+            }
+            if slot.replace(record.value_bytes().to_vec()).is_some() {
+                return Err(writer.refuse(
+                    header,
+                    Rule::Ambiguous("a pax record gives the same key twice".into()),
+                ));
+            }
+        }
+        Ok(pax)
+    }
 }
 
 impl Extensions {
@@ -222,23 +269,28 @@ impl Extensions {
         writer: &mut TreeWriter,
     ) -> Result<()> {
         let size = entry.size();
-        let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
+        let header = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
         if size > MAX_EXTENSION_BYTES {
-            return Err(writer.refuse(&header_name, Rule::ExtensionTooLarge(size)));
+            return Err(writer.refuse(&header, Rule::ExtensionTooLarge(size)));
         }
-        writer.count_unpacked(&header_name, size)?;
+        writer.count_unpacked(&header, size)?;
         let mut data = Vec::with_capacity(size as usize);
         entry
             .read_to_end(&mut data)
             .map_err(|e| stream_error(writer, e, "reading a tar extension record"))?;
-        let slot = match kind {
-            tar::EntryType::GNULongName => &mut self.long_name,
-            tar::EntryType::GNULongLink => &mut self.long_link,
-            tar::EntryType::XHeader => &mut self.pax,
-            // Global pax records carry defaults (times, owners) that are never applied.
-            _ => return Ok(()),
+        let taken = match kind {
+            tar::EntryType::GNULongName => self.long_name.replace(data).is_some(),
+            tar::EntryType::GNULongLink => self.long_link.replace(data).is_some(),
+            tar::EntryType::XHeader => {
+                let pax = Pax::parse(&data, false, &header, writer)?;
+                self.pax.replace(pax).is_some()
+            }
+            _ => {
+                Pax::parse(&data, true, &header, writer)?;
+                false
+            }
         };
-        if slot.replace(data).is_some() {
+        if taken {
             return Err(corrupt(
                 writer,
                 "two records of one kind describe the same entry",
@@ -247,17 +299,13 @@ impl Extensions {
         Ok(())
     }
 
-    fn pax_value(&self, key: &str, writer: &TreeWriter) -> Result<Option<&[u8]>> {
-        let Some(pax) = &self.pax else {
-            return Ok(None);
+    fn pax(&self) -> &Pax {
+        static NONE: Pax = Pax {
+            path: None,
+            linkpath: None,
+            size: None,
         };
-        for record in tar::PaxExtensions::new(pax) {
-            let record = record.map_err(|_| corrupt(writer, "malformed pax record"))?;
-            if record.key_bytes() == key.as_bytes() {
-                return Ok(Some(record.value_bytes()));
-            }
-        }
-        Ok(None)
+        self.pax.as_ref().unwrap_or(&NONE)
     }
 
     /// The entry's name: a pax `path`, else a GNU long name, else the header's. Both records
@@ -268,7 +316,7 @@ impl Extensions {
         entry: &'a tar::Entry<'_, R>,
         writer: &TreeWriter,
     ) -> Result<Cow<'a, [u8]>> {
-        if let Some(size) = self.pax_value("size", writer)? {
+        if let Some(size) = &self.pax().size {
             let size = std::str::from_utf8(size)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok());
@@ -281,7 +329,7 @@ impl Extensions {
             }
         }
         let long = self.long_name.as_deref().map(trim_nul);
-        match (self.pax_value("path", writer)?, long) {
+        match (self.pax().path.as_deref(), long) {
             (Some(pax), Some(long)) if pax != long => Err(ambiguous(
                 entry,
                 writer,
@@ -292,24 +340,30 @@ impl Extensions {
         }
     }
 
-    /// The link target: a pax `linkpath`, else a GNU long link, else the header's.
-    fn link<'a, R: Read>(&'a self, entry: &'a tar::Entry<'_, R>) -> Option<Cow<'a, [u8]>> {
-        let pax = self.pax.as_deref().and_then(|pax| {
-            tar::PaxExtensions::new(pax)
-                .filter_map(|r| r.ok())
-                .find(|r| r.key_bytes() == b"linkpath")
-                .map(|r| r.value_bytes())
-        });
-        pax.or(self.long_link.as_deref().map(trim_nul))
-            .map(Cow::Borrowed)
-            .or_else(|| entry.link_name_bytes())
+    /// The link target: a pax `linkpath`, else a GNU long link, else the header's; the two
+    /// records disagreeing is refused like names.
+    fn link<'a, R: Read>(
+        &'a self,
+        entry: &'a tar::Entry<'_, R>,
+        writer: &TreeWriter,
+    ) -> Result<Option<Cow<'a, [u8]>>> {
+        let long = self.long_link.as_deref().map(trim_nul);
+        match (self.pax().linkpath.as_deref(), long) {
+            (Some(pax), Some(long)) if pax != long => Err(ambiguous(
+                entry,
+                writer,
+                "a GNU long link and a pax linkpath give it different targets",
+            )),
+            (Some(target), _) | (None, Some(target)) => Ok(Some(Cow::Borrowed(target))),
+            (None, None) => Ok(entry.link_name_bytes()),
+        }
     }
 }
 
 /// Refuses an entry that tar readers would read differently (named by its header).
 fn ambiguous<R: Read>(entry: &tar::Entry<'_, R>, writer: &TreeWriter, why: &'static str) -> Error {
     let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
-    writer.refuse(&header_name, Rule::Ambiguous(why))
+    writer.refuse(&header_name, Rule::Ambiguous(why.into()))
 }
 
 /// GNU long names and links end with a NUL.
@@ -338,11 +392,7 @@ pub fn extract_zip<R: Read + Seek>(
         let mut inner = zip.into_inner();
         let entry = first_duplicate_name(&mut inner, start)
             .unwrap_or_else(|| "(a name listed twice in the central directory)".into());
-        return Err(Error::UnsafeArchive {
-            origin: writer.origin().to_owned(),
-            entry,
-            rule: Rule::Duplicate,
-        });
+        return Err(writer.refuse(&entry, Rule::Duplicate));
     }
     let mut spans = Spans::default();
     for i in 0..zip.len() {
@@ -367,9 +417,13 @@ pub fn extract_zip<R: Read + Seek>(
         const S_IFMT: u32 = 0o170000;
         match mode & S_IFMT {
             0o120000 => {
+                // A longer target is refused by the writer; reading more would only cost memory.
                 let mut target = String::new();
-                file.read_to_string(&mut target)
+                let read = (&mut file)
+                    .take(MAX_NAME_BYTES as u64 + 1)
+                    .read_to_string(&mut target)
                     .map_err(|_| writer.not_utf8(&name))?;
+                writer.count_unpacked(&name, read as u64)?;
                 writer.symlink(&name, &target)?;
             }
             0o010000 => writer.special(&name, "FIFO")?,
@@ -379,6 +433,16 @@ pub fn extract_zip<R: Read + Seek>(
             _ => writer.file(&name, mode, &mut file)?,
         }
     }
+    // Local headers that disagree with the central directory, or that it does not list, show
+    // a streaming reader other files than the ones installed.
+    zip.validate_header_consistency().map_err(|e| {
+        writer.refuse(
+            "(local file headers)",
+            Rule::Ambiguous(format!(
+                "the zip's local headers and central directory differ ({e})"
+            )),
+        )
+    })?;
     let hasher = zip.into_inner();
     let (checksums, bytes) = hasher
         .finish()

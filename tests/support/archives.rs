@@ -48,11 +48,23 @@ pub enum Entry {
         name: String,
         data: Vec<u8>,
     },
+    /// zip only: a file whose local header says `local` and central directory `name`.
+    ZipRenamed {
+        local: String,
+        name: String,
+        data: Vec<u8>,
+    },
     /// zip only: a central-directory entry `name` whose bytes are the earlier entry `of`'s
     /// (overlapping entries, as zip bombs use).
     ZipAlias {
         name: String,
         of: String,
+    },
+    /// tar only: one record of type `kind` as is (`L`, `K`, `x`, `g`: see [`pax_data`]).
+    Raw {
+        kind: u8,
+        name: String,
+        data: Vec<u8>,
     },
     /// tar only: a GNU long name and a pax path that name the next regular file differently.
     ConflictingNames {
@@ -235,7 +247,12 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 b"",
             ),
             Entry::Socket { .. } => panic!("tar has no socket entries"),
-            Entry::ZipAlias { .. } => panic!("tar has no aliased entries"),
+            Entry::ZipAlias { .. } | Entry::ZipRenamed { .. } => panic!("{e:?} has no tar form"),
+            Entry::Raw { kind, name, data } => tar_record(
+                &mut out,
+                tar_header(name.as_bytes(), *kind, data.len() as u64, 0o644, b""),
+                data,
+            ),
             Entry::ConflictingNames { gnu, pax } => {
                 let mut long = gnu.as_bytes().to_vec();
                 long.push(0);
@@ -299,6 +316,11 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
 }
 
 /// `LEN key=value\n`, where LEN counts the whole record including its own digits.
+/// The data of a pax record with these keys and values, in order.
+pub fn pax_data(records: &[(&str, &str)]) -> Vec<u8> {
+    records.iter().flat_map(|(k, v)| pax_record(k, v)).collect()
+}
+
 fn pax_record(key: &str, value: &str) -> Vec<u8> {
     let body = format!(" {key}={value}\n");
     let mut len = body.len() + 1;
@@ -388,8 +410,13 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
     let mut written = std::collections::HashMap::new();
     let mut count: u16 = 0;
     for e in entries {
+        let mut local_name = None;
         let (name, data, unix_mode): (&str, Vec<u8>, u32) = match e {
             Entry::File { name, data, mode } => (name, data.clone(), S_IFREG | mode),
+            Entry::ZipRenamed { local, name, data } => {
+                local_name = Some(local.as_str());
+                (name, data.clone(), S_IFREG | 0o644)
+            }
             Entry::Dir { name } => (name, Vec::new(), S_IFDIR | 0o755),
             Entry::Symlink { name, target } => (name, target.as_bytes().to_vec(), S_IFLNK | 0o777),
             Entry::CharDevice { name } => (name, Vec::new(), S_IFCHR | 0o666),
@@ -406,6 +433,7 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
             Entry::Hardlink { .. }
             | Entry::DirWithData { .. }
             | Entry::ConflictingNames { .. }
+            | Entry::Raw { .. }
             | Entry::GnuLongNameFile { .. }
             | Entry::PaxPathFile { .. } => {
                 panic!("{e:?} has no zip form")
@@ -429,9 +457,10 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&(stored.len() as u32).to_le_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        let local_name = local_name.unwrap_or(name);
+        out.extend_from_slice(&(local_name.len() as u16).to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes()); // extra length
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(local_name.as_bytes());
         out.extend_from_slice(&stored);
         let header = Central {
             method,
