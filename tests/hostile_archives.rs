@@ -683,10 +683,13 @@ hostile!(gnu_long_name_and_pax_path_disagree, [Tar, TarGz], |_env| {
     Case::new(
         vec![
             pack(),
-            Entry::ConflictingNames {
-                gnu: "actions/one.yaml".into(),
-                pax: "actions/other.yaml".into(),
-            },
+            raw(b'L', "././@LongLink", b"actions/one.yaml\0".to_vec()),
+            raw(
+                b'x',
+                "PaxHeaders/x",
+                pax_data(&[("path", "actions/other.yaml")]),
+            ),
+            file("placeholder", b"x"),
         ],
         "placeholder",
         "a GNU long name and a pax path name it differently: archive readers disagree",

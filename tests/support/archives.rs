@@ -66,11 +66,6 @@ pub enum Entry {
         name: String,
         data: Vec<u8>,
     },
-    /// tar only: a GNU long name and a pax path that name the next regular file differently.
-    ConflictingNames {
-        gnu: String,
-        pax: String,
-    },
     /// tar only: a GNU `././@LongLink` record naming the next entry, then a regular file.
     GnuLongNameFile {
         name: String,
@@ -253,26 +248,6 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 tar_header(name.as_bytes(), *kind, data.len() as u64, 0o644, b""),
                 data,
             ),
-            Entry::ConflictingNames { gnu, pax } => {
-                let mut long = gnu.as_bytes().to_vec();
-                long.push(0);
-                let pax = pax_record("path", pax);
-                tar_record(
-                    &mut out,
-                    tar_header(b"././@LongLink", b'L', long.len() as u64, 0o644, b""),
-                    &long,
-                );
-                tar_record(
-                    &mut out,
-                    tar_header(b"PaxHeaders/x", b'x', pax.len() as u64, 0o644, b""),
-                    &pax,
-                );
-                tar_record(
-                    &mut out,
-                    tar_header(b"placeholder", b'0', 1, 0o644, b""),
-                    b"x",
-                );
-            }
             Entry::DirWithData { name, data } => tar_record(
                 &mut out,
                 tar_header(name.as_bytes(), b'5', data.len() as u64, 0o755, b""),
@@ -432,7 +407,6 @@ pub fn zip(entries: &[Entry]) -> Vec<u8> {
             }
             Entry::Hardlink { .. }
             | Entry::DirWithData { .. }
-            | Entry::ConflictingNames { .. }
             | Entry::Raw { .. }
             | Entry::GnuLongNameFile { .. }
             | Entry::PaxPathFile { .. } => {
