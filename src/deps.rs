@@ -15,12 +15,17 @@ fn unsatisfied<'a>(
     installed: &'a [Receipt],
     pending: &'a [(String, Version)],
 ) -> impl Iterator<Item = (&'a Dependency, Standing<'a>)> {
+    pack_dependencies(manifest)
+        .map(|dep| (dep, standing(dep, installed, pending)))
+        .filter(|(_, standing)| !matches!(standing, Standing::Met))
+}
+
+/// The packs a pack needs (one listing itself is ignored).
+pub fn pack_dependencies(manifest: &Manifest) -> impl Iterator<Item = &Dependency> {
     manifest
         .dependencies
         .iter()
         .filter(|dep| dep.pack_ref != manifest.pack_ref)
-        .map(|dep| (dep, standing(dep, installed, pending)))
-        .filter(|(_, standing)| !matches!(standing, Standing::Met))
 }
 
 /// How a dependency stands against the installed and pending packs.
@@ -60,18 +65,6 @@ pub fn replace_refused(manifest: &Manifest, dep: &Dependency, have: &Receipt) ->
     ))
 }
 
-/// The pack dependencies to install for `--with-deps`.
-pub fn missing_packs(
-    manifest: &Manifest,
-    installed: &[Receipt],
-    pending: &[(String, Version)],
-) -> Vec<Dependency> {
-    unsatisfied(manifest, installed, pending)
-        .filter(|(_, standing)| !matches!(standing, Standing::PendingOther(_)))
-        .map(|(dep, _)| dep.clone())
-        .collect()
-}
-
 /// Returns the unmet requirements as sentences; empty when all are met.
 pub fn unmet(
     manifest: &Manifest,
@@ -81,7 +74,7 @@ pub fn unmet(
 ) -> Vec<String> {
     let mut problems: Vec<String> = unsatisfied(manifest, installed, pending)
         .map(|(dep, standing)| match standing {
-            Standing::Met | Standing::Missing => format!("`{dep}` is not installed"),
+            Standing::Missing | Standing::Met => format!("`{dep}` is not installed"),
             Standing::Other(r) => format!(
                 "`{dep}` is required, {} {} is installed",
                 r.pack_ref, r.version

@@ -352,19 +352,20 @@ impl Installer {
         inner.emit(Event::Phase(Phase::CheckingDependencies));
         let mut receipts = store.receipts()?;
         for planned in &chain.planned {
-            receipts.retain(|have| have.pack_ref != planned.pack_ref);
-            receipts.push(planned.clone());
+            upsert(&mut receipts, planned);
         }
         let mut dependencies = Vec::new();
         if opts.with_deps {
-            for dep in deps::missing_packs(&manifest, &receipts, &chain.pending) {
-                match deps::standing(&dep, &receipts, &chain.pending) {
-                    // Installed meanwhile, as a dependency of an earlier dependency.
-                    deps::Standing::Met => continue,
+            // Checked one at a time against the receipts as they are by then: an earlier
+            // dependency may have brought a later one along.
+            for dep in deps::pack_dependencies(&manifest) {
+                match deps::standing(dep, &receipts, &chain.pending) {
+                    // A pending pack at a version that does not match is reported below.
+                    deps::Standing::Met | deps::Standing::PendingOther(_) => continue,
                     deps::Standing::Other(have) if !opts.force => {
-                        return Err(deps::replace_refused(&manifest, &dep, have));
+                        return Err(deps::replace_refused(&manifest, dep, have));
                     }
-                    _ => {}
+                    deps::Standing::Missing | deps::Standing::Other(_) => {}
                 }
                 let below = Chain {
                     pending: [
@@ -378,16 +379,14 @@ impl Installer {
                         Vec::new()
                     },
                 };
-                let report = self
-                    .install_dependency(store, &manifest, &dep, opts, &below)
+                let mut report = self
+                    .install_dependency(store, &manifest, dep, opts, &below)
                     .await?;
                 // A dry run installs nothing: the plan counts as installed from here on.
                 for r in report.dependencies.iter().chain([&report]) {
-                    receipts.retain(|have| have.pack_ref != r.receipt.pack_ref);
-                    receipts.push(r.receipt.clone());
+                    upsert(&mut receipts, &r.receipt);
                 }
                 warnings.extend(report.warnings.iter().cloned());
-                let mut report = report;
                 dependencies.append(&mut report.dependencies);
                 dependencies.push(report);
             }
@@ -726,6 +725,12 @@ impl Installer {
         })
         .await
     }
+}
+
+/// Puts `receipt` in place of any receipt of the same pack.
+fn upsert(receipts: &mut Vec<Receipt>, receipt: &Receipt) {
+    receipts.retain(|have| have.pack_ref != receipt.pack_ref);
+    receipts.push(receipt.clone());
 }
 
 fn not_installed(pack_ref: &str) -> Error {
