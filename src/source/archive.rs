@@ -269,7 +269,7 @@ impl Extensions {
         writer: &mut TreeWriter,
     ) -> Result<()> {
         let size = entry.size();
-        let header = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
+        let header = header_name(entry);
         if size > MAX_EXTENSION_BYTES {
             return Err(writer.refuse(&header, Rule::ExtensionTooLarge(size)));
         }
@@ -362,8 +362,12 @@ impl Extensions {
 
 /// Refuses an entry that tar readers would read differently (named by its header).
 fn ambiguous<R: Read>(entry: &tar::Entry<'_, R>, writer: &TreeWriter, why: &'static str) -> Error {
-    let header_name = String::from_utf8_lossy(&entry.header().path_bytes()).into_owned();
-    writer.refuse(&header_name, Rule::Ambiguous(why.into()))
+    writer.refuse(&header_name(entry), Rule::Ambiguous(why.into()))
+}
+
+/// The name in an entry's own header (not the one its extension records give it).
+fn header_name<R: Read>(entry: &tar::Entry<'_, R>) -> String {
+    String::from_utf8_lossy(&entry.header().path_bytes()).into_owned()
 }
 
 /// GNU long names and links end with a NUL.
@@ -381,10 +385,8 @@ pub fn extract_zip<R: Read + Seek>(
     algorithms: &[Algorithm],
 ) -> Result<ArchiveDigest> {
     let hasher = SeqHasher::new(reader, algorithms);
-    let mut zip = zip::ZipArchive::new(hasher).map_err(|e| Error::ArchiveCorrupt {
-        archive: writer.origin().to_owned(),
-        message: format!("not a readable zip: {e}"),
-    })?;
+    let mut zip = zip::ZipArchive::new(hasher)
+        .map_err(|e| corrupt(writer, &format!("not a readable zip: {e}")))?;
     // The zip reader keys entries by name and keeps only the last of a repeated name, so a
     // duplicate would otherwise be replaced silently instead of refused.
     if zip.has_duplicate_names() {
@@ -396,10 +398,9 @@ pub fn extract_zip<R: Read + Seek>(
     }
     let mut spans = Spans::default();
     for i in 0..zip.len() {
-        let mut file = zip.by_index(i).map_err(|e| Error::ArchiveCorrupt {
-            archive: writer.origin().to_owned(),
-            message: format!("entry #{i}: {e}"),
-        })?;
+        let mut file = zip
+            .by_index(i)
+            .map_err(|e| corrupt(writer, &format!("entry #{i}: {e}")))?;
         let start = file.header_start();
         let end = file.data_start().unwrap_or(start) + file.compressed_size();
         let name = match String::from_utf8(file.name_raw().to_vec()) {
@@ -450,8 +451,6 @@ pub fn extract_zip<R: Read + Seek>(
     Ok(ArchiveDigest { checksums, bytes })
 }
 
-/// The first name that the zip central directory at `start` lists twice, read straight from
-/// the central file headers (the zip reader has already merged them).
 /// The byte ranges (local header to end of data) of the zip entries seen so far. Entries
 /// whose ranges overlap are how zip bombs multiply one compressed stream, and how an archive
 /// shows one content to attune-pack and another to a streaming reader.
@@ -473,6 +472,8 @@ impl Spans {
     }
 }
 
+/// The first name that the zip central directory at `start` lists twice, read straight from
+/// the central file headers (the zip reader has already merged them).
 fn first_duplicate_name<R: Read + Seek>(reader: &mut R, start: u64) -> Option<String> {
     reader.seek(SeekFrom::Start(start)).ok()?;
     let mut seen = std::collections::HashSet::new();
