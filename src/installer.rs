@@ -87,9 +87,10 @@ struct Chain {
     /// The packs whose installs wait for this one, at the versions being installed: they
     /// count as present (so a cycle ends) when their version matches.
     pending: Vec<(String, semver::Version)>,
-    /// Dry run: the receipts as they would be after the plan so far, so that a pack planned
-    /// once is not planned again below.
-    planned: Vec<Receipt>,
+    /// The installed packs as the pack above sees them (in a dry run, as they would be after
+    /// the plan so far, so that a pack planned once is not planned again below). `None` at
+    /// the top: the store's receipts.
+    receipts: Option<Vec<Receipt>>,
 }
 
 /// A materialized source, ready for validation.
@@ -350,10 +351,10 @@ impl Installer {
         }
 
         inner.emit(Event::Phase(Phase::CheckingDependencies));
-        let mut receipts = store.receipts()?;
-        for planned in &chain.planned {
-            upsert(&mut receipts, planned);
-        }
+        let mut receipts = match &chain.receipts {
+            Some(known) => known.clone(),
+            None => store.receipts()?,
+        };
         let mut dependencies = Vec::new();
         if opts.with_deps {
             // Checked one at a time against the receipts as they are by then: an earlier
@@ -373,11 +374,7 @@ impl Installer {
                         &[(manifest.pack_ref.clone(), manifest.version.clone())],
                     ]
                     .concat(),
-                    planned: if opts.dry_run {
-                        receipts.clone()
-                    } else {
-                        Vec::new()
-                    },
+                    receipts: Some(receipts.clone()),
                 };
                 let mut report = self
                     .install_dependency(store, &manifest, dep, opts, &below)
