@@ -52,8 +52,7 @@ pub enum Location {
 impl Location {
     pub fn of(config: &IndexConfig) -> Location {
         let url = config.url.as_str();
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") {
+        if crate::source::is_http(url) {
             Location::Url(url.to_owned())
         } else {
             Location::File(PathBuf::from(url.strip_prefix("file://").unwrap_or(url)))
@@ -92,8 +91,13 @@ pub struct Loaded {
     pub index: Index,
     pub location: Location,
     pub freshness: Freshness,
-    /// Age of the cached copy in use (remote indices only).
-    pub cache_age: Option<u64>,
+}
+
+/// An index document as a source yields it: a download is parsed on arrival (to keep a
+/// document that is not an index out of the cache), anything else when it is used.
+enum Document {
+    Bytes(Vec<u8>),
+    Parsed(Index),
 }
 
 /// What a conditional GET returned.
@@ -140,11 +144,11 @@ impl<'a> Loader<'a> {
         let location = Location::of(config);
         let got = match &location {
             Location::File(path) => std::fs::read(path)
-                .map(|bytes| (bytes, Freshness::Local, None))
+                .map(|bytes| (Document::Bytes(bytes), Freshness::Local))
                 .map_err(|e| format!("cannot read {}: {e}", path.display())),
             Location::Url(url) => self.remote(config, url, revalidate, warn).await?,
         };
-        let (bytes, freshness, cache_age) = match got {
+        let (document, freshness) = match got {
             Ok(got) => got,
             Err(why) => {
                 warn(format!(
@@ -153,13 +157,16 @@ impl<'a> Loader<'a> {
                 return Ok(None);
             }
         };
-        match Index::parse(&bytes, &name, warn) {
+        let parsed = match document {
+            Document::Parsed(index) => Ok(index),
+            Document::Bytes(bytes) => Index::parse(&bytes, &name, warn),
+        };
+        match parsed {
             Ok(index) => Ok(Some(Loaded {
                 name,
                 index,
                 location,
                 freshness,
-                cache_age,
             })),
             Err(why) => {
                 warn(format!("{why}; the index was skipped"));
@@ -175,17 +182,14 @@ impl<'a> Loader<'a> {
         url: &str,
         revalidate: bool,
         warn: &mut dyn FnMut(String),
-    ) -> Result<std::result::Result<(Vec<u8>, Freshness, Option<u64>), String>> {
+    ) -> Result<std::result::Result<(Document, Freshness), String>> {
         let settings = &self.inner.config.pack_registry;
         let name = index_name(config);
-        let cached = settings
+        let mut cached = settings
             .cache_enabled
             .then(|| self.cache.read(url))
             .flatten();
-        let use_cached = |c: Cached, f: Freshness| {
-            let age = c.age_secs();
-            Ok(Ok((c.body, f, Some(age))))
-        };
+        let use_cached = |c: Cached, f: Freshness| Ok(Ok((Document::Bytes(c.body), f)));
         if self.inner.offline {
             return match cached {
                 Some(c) => use_cached(c, Freshness::Offline),
@@ -194,11 +198,8 @@ impl<'a> Loader<'a> {
                 )),
             };
         }
-        if let Some(c) = cached
-            .as_ref()
-            .filter(|c| !revalidate && c.age_secs() < settings.cache_ttl)
-        {
-            return use_cached(c.clone(), Freshness::Fresh);
+        if let Some(c) = cached.take_if(|c| !revalidate && c.age_secs() < settings.cache_ttl) {
+            return use_cached(c, Freshness::Fresh);
         }
         let fetched = self
             .fetch(url, cached.as_ref().map(|c| &c.validators))
@@ -220,25 +221,28 @@ impl<'a> Loader<'a> {
             (Ok(Fetched::Body { bytes, validators }), cached) => {
                 // A document that is not an index (a captive portal, an error page served
                 // with 200) must not replace a good cached copy.
-                if let Err(why) = Index::parse(&bytes, &name, &mut |_| {}) {
-                    return match cached {
-                        Some(c) => {
-                            warn(format!(
-                                "{why}; using the cached copy from {} ago",
-                                age_text(c.age_secs())
-                            ));
-                            use_cached(c, Freshness::Stale)
+                let index = match Index::parse(&bytes, &name, warn) {
+                    Ok(index) => index,
+                    Err(why) => {
+                        return match cached {
+                            Some(c) => {
+                                warn(format!(
+                                    "{why}; using the cached copy from {} ago",
+                                    age_text(c.age_secs())
+                                ));
+                                use_cached(c, Freshness::Stale)
+                            }
+                            None => Ok(Err(why)),
                         }
-                        None => Ok(Err(why)),
-                    };
-                }
+                    }
+                };
                 let c = Cached {
                     body: bytes,
                     validators,
                     fetched_at: now_secs(),
                 };
                 store(&c, warn);
-                Ok(Ok((c.body, Freshness::Downloaded, Some(0))))
+                Ok(Ok((Document::Parsed(index), Freshness::Downloaded)))
             }
             (Ok(Fetched::NotModified), None) => Ok(Err(format!(
                 "{} answered 304 Not Modified to an unconditional request",
