@@ -179,7 +179,8 @@ struct Raw {
     testing: Option<Value>,
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+/// Text of a YAML scalar (string or number).
+pub(crate) fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -195,9 +196,13 @@ impl Manifest {
 
     /// Reads and validates a pack.yaml file, naming it `origin` in errors and warnings.
     pub fn load_as(path: &Path, origin: &str) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidPack(format!("{origin}: cannot read: {e}")))?;
-        Manifest::parse(&text, origin)
+        Manifest::parse(&Manifest::read_text(path, origin)?, origin)
+    }
+
+    /// The text of a pack.yaml file, for callers that read more of it than [`Manifest`] holds.
+    pub fn read_text(path: &Path, origin: &str) -> Result<String> {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::InvalidPack(format!("{origin}: cannot read: {e}")))
     }
 
     /// Parses pack.yaml text; `origin` names the file in errors.

@@ -50,27 +50,29 @@ pub fn build_entry(
     let meta = std::fs::metadata(pack_path)
         .map_err(|e| Error::NotFound(format!("{}: {e}", pack_path.display())))?;
     // An archive is unpacked (with the installer's safety rules) so the content checksum is
-    // the one an install of that archive's pack would compute.
+    // the one an install of that archive's pack would compute; its sha256 is taken on the way.
+    let origin = pack_path.display().to_string();
     let unpacked;
-    let (root, content) = if meta.is_dir() {
-        let located = locate(pack_path, &pack_path.display().to_string())?;
+    let (located, content, archive_sha256) = if meta.is_dir() {
+        let located = locate(pack_path, &origin)?;
         let content = directory_checksum(&located.dir)?;
-        (located.dir, content)
+        (located, content, None)
     } else {
         unpacked = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
-        let origin = pack_path.display().to_string();
         let mut writer = TreeWriter::new(unpacked.path(), &origin, limits, Interrupt::new());
-        extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
+        let digest = extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
         let tree = writer.finish()?;
         let located = locate(unpacked.path(), &origin)?;
         tree.check_links_within(&located.rel, &origin)?;
-        (located.dir, tree.digest.checksum_under(&located.rel))
+        let content = tree.digest.checksum_under(&located.rel);
+        (located, content, digest.checksums.into_iter().next())
     };
-    let manifest = Manifest::load(&root.join("pack.yaml"))?;
-    let raw: Yaml = std::fs::read_to_string(root.join("pack.yaml"))
-        .ok()
-        .and_then(|t| serde_norway::from_str(&t).ok())
-        .unwrap_or(Yaml::Null);
+    let root = &located.dir;
+    // Read once: the manifest, and the keys an index entry has beyond it.
+    let yaml_origin = format!("{origin}: {}", located.rel_file("pack.yaml"));
+    let yaml = Manifest::read_text(&root.join("pack.yaml"), &yaml_origin)?;
+    let manifest = Manifest::parse(&yaml, &yaml_origin)?;
+    let raw: Yaml = serde_norway::from_str(&yaml).unwrap_or(Yaml::Null);
     let text = |key: &str| raw.get(key).and_then(yaml_text);
 
     let mut install_sources = Vec::new();
@@ -96,9 +98,13 @@ pub fn build_entry(
                 ))
             }
         };
+        let checksum = match archive_sha256 {
+            Some(sha256) if file == pack_path => sha256,
+            _ => archive_checksum(file)?,
+        };
         install_sources.push(InstallSource::Archive {
             url: url.clone(),
-            checksum: Some(archive_checksum(file)?),
+            checksum: Some(checksum),
         });
     }
 
@@ -125,7 +131,7 @@ pub fn build_entry(
         keywords: manifest.keywords,
         runtime_deps: manifest.runtime_deps,
         install_sources,
-        contents: read_contents(&root, warn),
+        contents: read_contents(root, warn),
         dependencies: (dependencies != Dependencies::default()).then_some(dependencies),
         meta: None,
         pack_ref: manifest.pack_ref,
@@ -144,13 +150,11 @@ fn archive_checksum(file: &Path) -> Result<Checksum> {
 /// Text of a scalar, or of a list of scalars joined by `, ` (`python_versions: ["3.9"]`).
 fn yaml_text(v: &Yaml) -> Option<String> {
     match v {
-        Yaml::String(s) => Some(s.clone()),
-        Yaml::Number(n) => Some(n.to_string()),
         Yaml::Sequence(items) => {
             let parts: Vec<String> = items.iter().filter_map(yaml_text).collect();
             (!parts.is_empty()).then(|| parts.join(", "))
         }
-        _ => None,
+        _ => crate::manifest::scalar_text(v),
     }
 }
 
@@ -266,6 +270,8 @@ pub fn merge_indices(
 ) -> Result<Value> {
     let mut top: Option<Map<String, Value>> = None;
     let mut merged: Vec<(PackEntry, Value, String)> = Vec::new();
+    // Where each ref and version is in `merged`: indices hold tens of thousands of entries.
+    let mut at = std::collections::HashMap::new();
     for path in inputs {
         let bytes = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
         let shown = path.display().to_string();
@@ -279,11 +285,12 @@ pub fn merge_indices(
         }
         for entry in index.packs {
             let value = serde_json::to_value(&entry).map_err(|e| Error::Internal(e.to_string()))?;
-            let same = merged
-                .iter()
-                .position(|(e, _, _)| e.pack_ref == entry.pack_ref && e.version == entry.version);
-            match same {
-                None => merged.push((entry, value, shown.clone())),
+            let key = (entry.pack_ref.clone(), entry.version.clone());
+            match at.get(&key).copied() {
+                None => {
+                    at.insert(key, merged.len());
+                    merged.push((entry, value, shown.clone()));
+                }
                 Some(i) if merged[i].1 == value => {}
                 Some(i) if force => {
                     warn(format!(
