@@ -206,7 +206,7 @@ fn columns<const N: usize>(rows: &[[String; N]]) -> String {
 
 /// `index entry|update|merge`: files only, no store and no network.
 fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune_pack::Result<()> {
-    let mut warn = |w: String| out.note(&format!("warning: {w}"));
+    let mut warn = |w: String| out.warning(&w);
     let entry_of = |pack_path: &Path, p: PublishArgs, warn: &mut dyn FnMut(String)| {
         let (config, _) = Config::load(global.config.as_deref())?;
         let publish = Publish {

@@ -51,6 +51,10 @@ impl Output {
         }
     }
 
+    pub fn warning(&self, message: &str) {
+        self.note(&format!("warning: {message}"));
+    }
+
     /// The event sink for the library: status lines, warnings and progress bars on stderr.
     pub fn events(&self) -> EventSink {
         let out = *self;
@@ -62,7 +66,7 @@ impl Output {
             }
             Event::Warning(w) => {
                 finish_bar(&bar);
-                out.note(&format!("warning: {w}"));
+                out.warning(w);
             }
             Event::WaitingForLock { path } => out.note(&format!(
                 "waiting for the store lock {path} (another attune-pack command is running)…"

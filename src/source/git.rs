@@ -374,8 +374,7 @@ impl GitFetch {
 
     /// What gix's HTTP transport gets of the network policy; `None` for other transports.
     fn http_settings(&self) -> Option<HttpSettings> {
-        let lower = self.url.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        if !crate::source::is_http(&self.url) {
             return None;
         }
         Some(HttpSettings {

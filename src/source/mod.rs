@@ -183,7 +183,8 @@ fn strip_query_fragment(s: &str) -> &str {
     &s[..end]
 }
 
-fn is_http(s: &str) -> bool {
+/// An `http://` or `https://` URL (any case).
+pub(crate) fn is_http(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
 }
