@@ -206,9 +206,14 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
-/// The error kind a [`HashingReader`] reports when its byte limit is passed; callers turn it
-/// into a specific error naming the limit.
+/// The message of the error a [`HashingReader`] reports when its byte limit is passed.
 pub const LIMIT_EXCEEDED: &str = "download size limit exceeded";
+
+/// Whether `e` is a [`HashingReader`]'s limit tripping (possibly under a decompressor or an
+/// extractor that passed the error up); callers turn it into an error naming the limit.
+pub fn is_limit_exceeded(e: &io::Error) -> bool {
+    e.to_string().contains(LIMIT_EXCEEDED)
+}
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

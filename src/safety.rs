@@ -488,8 +488,8 @@ impl TreeWriter {
     /// A read error inside an entry means the source is truncated or undecodable, unless it
     /// is the download limit tripping underneath.
     fn read_error(&self, raw: &str, e: io::Error) -> Error {
-        if e.to_string().contains(crate::checksum::LIMIT_EXCEEDED) {
-            return self.refuse(raw, Rule::DownloadTooLarge(self.limits.max_download_bytes));
+        if crate::checksum::is_limit_exceeded(&e) {
+            return self.download_limit_error(raw);
         }
         Error::ArchiveCorrupt {
             archive: self.origin.clone(),

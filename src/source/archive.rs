@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::checksum::{Algorithm, Checksum, Hasher, HashingReader, LIMIT_EXCEEDED};
+use crate::checksum::{is_limit_exceeded, Algorithm, Checksum, Hasher, HashingReader};
 use crate::error::{Error, IoContext, Result};
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
 
@@ -84,7 +84,7 @@ pub struct ArchiveDigest {
 
 /// Maps a read error of the archive stream: the download limit, or a corrupt archive.
 fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
-    if e.to_string().contains(LIMIT_EXCEEDED) {
+    if is_limit_exceeded(&e) {
         return writer.download_limit_error(what);
     }
     corrupt(writer, &format!("{what}: {e}"))
@@ -514,6 +514,10 @@ impl<R: Read + Seek> SeqHasher<R> {
     }
 
     pub fn finish(mut self) -> io::Result<(Vec<Checksum>, u64)> {
+        if self.hashers.is_empty() {
+            // Nothing to hash (the caller hashed the bytes already): no need to read the rest.
+            return Ok((Vec::new(), self.inner.seek(SeekFrom::End(0))?));
+        }
         self.inner.seek(SeekFrom::Start(self.hashed))?;
         self.pos = self.hashed;
         io::copy(&mut self, &mut io::sink())?;

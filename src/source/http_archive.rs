@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::checksum::{Algorithm, Checksum, HashingReader, LIMIT_EXCEEDED};
+use crate::checksum::{is_limit_exceeded, Algorithm, Checksum, HashingReader};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
 use crate::installer::{blocking, Inner, Materialized};
@@ -284,7 +284,7 @@ fn spool_hashed(
     let mut out = BufWriter::new(spool);
     let copied = io::copy(&mut hashing, &mut out).and_then(|_| out.flush());
     if let Err(e) = copied {
-        return Err(if e.to_string().contains(LIMIT_EXCEEDED) {
+        return Err(if is_limit_exceeded(&e) {
             writer.download_limit_error("(the archive itself)")
         } else {
             Error::io("spooling the zip download", e)
