@@ -196,6 +196,8 @@ pub struct Http {
     client: reqwest::Client,
     policy: NetPolicy,
     trust: IndexTrust,
+    /// Loaded once; git's HTTP transport gets the same ones.
+    roots: Vec<Certificate>,
 }
 
 impl Http {
@@ -208,19 +210,26 @@ impl Http {
     /// it), plus `ca_file`. Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
     pub fn new(config: &Config, allow_http: bool, offline: bool) -> Result<Http> {
         let policy = NetPolicy::from_config(config, allow_http, offline);
+        let roots = root_certificates(policy.ca_file.as_deref())?;
         let client = reqwest::Client::builder()
             .user_agent(concat!("attune-pack/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.timeout)
             .read_timeout(policy.timeout)
-            .tls_certs_only(root_certificates(policy.ca_file.as_deref())?)
+            .tls_certs_only(roots.clone())
             .build()
             .map_err(|e| Error::Internal(format!("building the HTTP client: {}", chain(&e))))?;
         Ok(Http {
             client,
             policy,
             trust: IndexTrust::from_config(config),
+            roots,
         })
+    }
+
+    /// The trust roots (see [`Http::new`]).
+    pub(crate) fn roots(&self) -> &[Certificate] {
+        &self.roots
     }
 
     /// GETs `url`, following up to 10 redirects (each hop checked against the policy and

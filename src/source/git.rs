@@ -32,7 +32,7 @@
 //!   user's ssh configuration, keys and agent.
 
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,6 +64,11 @@ pub(crate) async fn materialize(
     staging: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<Materialized> {
+    // The archive downloads' roots, loaded once; other transports have no TLS.
+    let roots = match crate::source::is_http(url) {
+        true => Some(inner.http().await?.roots().to_vec()),
+        false => None,
+    };
     let trust = IndexTrust::from_config(&inner.config);
     let headers = trust
         .headers_for(url)
@@ -76,6 +81,7 @@ pub(crate) async fn materialize(
         policy: NetPolicy::from_config(&inner.config, inner.allow_http, inner.offline),
         index_hosts: trust.hosts,
         headers,
+        roots,
         events: inner.events.clone(),
         interrupt: inner.interrupt.clone(),
         max_download_bytes: inner.config.limits.max_download_bytes,
@@ -115,6 +121,8 @@ struct GitFetch {
     index_hosts: Vec<String>,
     /// Headers of the indices on the repository's origin (`Name: value`).
     headers: Vec<String>,
+    /// Trust roots for https; `Some` exactly for http(s) URLs.
+    roots: Option<Vec<reqwest::Certificate>>,
     events: EventSink,
     interrupt: Interrupt,
     /// `limits.max_download_bytes`, checked against the pack bytes gix reports.
@@ -374,12 +382,9 @@ impl GitFetch {
 
     /// What gix's HTTP transport gets of the network policy; `None` for other transports.
     fn http_settings(&self) -> Option<HttpSettings> {
-        if !crate::source::is_http(&self.url) {
-            return None;
-        }
         Some(HttpSettings {
             timeout: self.policy.timeout,
-            ca_file: self.policy.ca_file.clone(),
+            roots: self.roots.clone()?,
             headers: self.headers.clone(),
         })
     }
@@ -523,7 +528,7 @@ fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Unresolved> {
 #[derive(Clone)]
 struct HttpSettings {
     timeout: Duration,
-    ca_file: Option<PathBuf>,
+    roots: Vec<reqwest::Certificate>,
     headers: Vec<String>,
 }
 
@@ -532,21 +537,17 @@ impl HttpSettings {
         let settings = self.clone();
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| {
-                // The same roots as archive downloads: built-in ones on a system without any.
-                let roots = crate::net::root_certificates(settings.ca_file.as_deref())
-                    .map_err(gix::Error::from_error)?;
                 // reqwest's blocking `timeout` applies per read of the body (and to the wait
                 // for response headers), so it bounds time without progress, not the total.
                 Ok(builder
                     .connect_timeout(settings.timeout)
                     .timeout(settings.timeout)
-                    .tls_certs_only(roots))
+                    .tls_certs_only(settings.roots.clone()))
             })),
             configure_request: None,
         };
         http::Options {
             extra_headers: self.headers.clone(),
-            connect_timeout: Some(self.timeout),
             backend: Some(Arc::new(Mutex::new(backend))),
             ..Default::default()
         }
