@@ -28,9 +28,8 @@ pub struct PackEntry {
     pub label: String,
     pub description: String,
     pub version: Version,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Not optional in SPEC.md's entry: `null` when the pack does not say.
     pub author: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
