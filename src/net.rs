@@ -492,7 +492,7 @@ fn is_transient_status(status: StatusCode) -> bool {
 /// Connection failures are worth another try; a timeout already waited as long as the user
 /// allows, and a TLS failure will not change by itself.
 fn is_transient_error(e: &reqwest::Error) -> bool {
-    !(e.is_timeout() || e.is_builder() || e.is_redirect() || is_tls_failure(e))
+    !(e.is_timeout() || e.is_builder() || is_tls_failure(e))
 }
 
 /// A failed TLS handshake (usually an untrusted certificate), which rustls reports as an

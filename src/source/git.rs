@@ -203,15 +203,14 @@ impl GitFetch {
         let Some(r) = self.git_ref.as_deref() else {
             return Ok(Want::DefaultBranch);
         };
-        let is_hex = r.len() >= 4 && r.bytes().all(|b| b.is_ascii_hexdigit());
-        if is_hex && r.len() == 40 {
+        if !is_commit_id(r) {
+            Ok(Want::Ref(r.to_owned()))
+        } else if r.len() == 40 {
             let id = ObjectId::from_hex(r.as_bytes())
                 .map_err(|e| Error::Usage(format!("`{r}` is not a valid commit id: {e}")))?;
             Ok(Want::Commit(id))
-        } else if is_hex && r.len() < 40 {
-            Ok(Want::Prefix(r.to_ascii_lowercase()))
         } else {
-            Ok(Want::Ref(r.to_owned()))
+            Ok(Want::Prefix(r.to_ascii_lowercase()))
         }
     }
 
@@ -495,6 +494,11 @@ impl From<gix::Error> for Unresolved {
     }
 }
 
+/// A full (40 hex digits) or abbreviated (at least 4) commit id, as git reads one.
+fn is_commit_id(s: &str) -> bool {
+    (4..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A ref name (as git reads a short name: tags, then branches, …) or a full or abbreviated
 /// commit id, peeled to a commit. An abbreviation is resolved among commits only, as
 /// `git rev-parse ID^{commit}` does, and must match exactly one.
@@ -502,8 +506,7 @@ fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Unresolved> {
     if let Ok(Some(mut reference)) = repo.try_find_reference(spec) {
         return Ok(reference.peel_to_commit()?.id);
     }
-    let is_hex = (4..=40).contains(&spec.len()) && spec.bytes().all(|b| b.is_ascii_hexdigit());
-    if !is_hex {
+    if !is_commit_id(spec) {
         return Err(Unresolved::NotFound);
     }
     let prefix = gix::hash::Prefix::from_hex(spec).map_err(|_| Unresolved::NotFound)?;
