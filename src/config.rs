@@ -19,6 +19,8 @@ pub struct Config {
     pub keep_versions: usize,
     pub pack_registry: RegistryConfig,
     pub limits: Limits,
+    /// Pack data reaches the disk before the rename that makes it active (default true).
+    pub sync: bool,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
             keep_versions: 1,
             pack_registry: RegistryConfig::default(),
             limits: Limits::default(),
+            sync: true,
         }
     }
 }
@@ -99,6 +102,9 @@ pub struct Limits {
     #[serde(deserialize_with = "byte_size")]
     pub max_unpacked_bytes: u64,
     pub max_entries: u64,
+    /// Largest index document read (a larger one makes that index unavailable).
+    #[serde(deserialize_with = "byte_size")]
+    pub max_index_bytes: u64,
 }
 
 impl Default for Limits {
@@ -107,6 +113,7 @@ impl Default for Limits {
             max_download_bytes: 1 << 30,
             max_unpacked_bytes: 4 << 30,
             max_entries: 100_000,
+            max_index_bytes: 64 << 20,
         }
     }
 }

@@ -5,6 +5,7 @@ use semver::Version;
 
 use crate::error::{Error, Result};
 use crate::manifest::{Dependency, Manifest};
+use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
 /// The pack dependencies that are not met, with how they stand. `pending` packs are being
@@ -13,7 +14,7 @@ use crate::receipt::Receipt;
 fn unsatisfied<'a>(
     manifest: &'a Manifest,
     installed: &'a [Receipt],
-    pending: &'a [(String, Version)],
+    pending: &'a [(PackRef, Version)],
 ) -> impl Iterator<Item = (&'a Dependency, Standing<'a>)> {
     pack_dependencies(manifest)
         .map(|dep| (dep, standing(dep, installed, pending)))
@@ -41,7 +42,7 @@ pub enum Standing<'a> {
 pub fn standing<'a>(
     dep: &Dependency,
     installed: &'a [Receipt],
-    pending: &'a [(String, Version)],
+    pending: &'a [(PackRef, Version)],
 ) -> Standing<'a> {
     if let Some((_, version)) = pending.iter().find(|(r, _)| *r == dep.pack_ref) {
         return match dep.req.matches(version) {
@@ -69,7 +70,7 @@ pub fn replace_refused(manifest: &Manifest, dep: &Dependency, have: &Receipt) ->
 pub fn unmet(
     manifest: &Manifest,
     installed: &[Receipt],
-    pending: &[(String, Version)],
+    pending: &[(PackRef, Version)],
     attune_version: Option<&str>,
 ) -> Vec<String> {
     let mut problems: Vec<String> = unsatisfied(manifest, installed, pending)

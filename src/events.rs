@@ -40,6 +40,8 @@ pub enum Event {
         path: String,
     },
     Warning(String),
+    /// Taking the store lock finished or undid a change an interrupted command left.
+    Recovered(crate::store::Recovered),
 }
 
 /// Receives events; must be cheap and must not block.

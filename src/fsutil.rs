@@ -1,27 +1,87 @@
-//! Small file-system helpers shared by the store and the cache.
+//! Small file-system helpers shared by the store, the cache and the tree writer: atomic and
+//! durable writes, directory syncs, renames, and removal that never follows a link.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
+use crate::failpoint;
+
+/// Whether data must reach the disk before the step that depends on it (config `sync`).
+/// `NoSync` keeps every ordering but skips the flushes: for throwaway containers, where a
+/// power loss takes the whole store anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    #[default]
+    Sync,
+    NoSync,
+}
+
+impl Durability {
+    pub fn from_config(sync: bool) -> Self {
+        if sync {
+            Durability::Sync
+        } else {
+            Durability::NoSync
+        }
+    }
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over the target, so readers see the old or the new content, never a torn file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// renamed over the target (and the directory synced), so readers see the old or the new
+/// content, never a torn file. `point` names the step for fault injection; it is passed
+/// once before the data is written and once before the rename.
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    point: &'static str,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .ctx(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
+    failpoint::hit(point)
+        .and_then(|_| tmp.write_all(bytes))
+        .and_then(|_| match durability {
+            Durability::Sync => tmp.as_file().sync_all(),
+            Durability::NoSync => Ok(()),
+        })
         .ctx(|| format!("writing {}", path.display()))?;
+    failpoint::hit(point).ctx(|| format!("renaming into {}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .ctx(|| format!("renaming into {}", path.display()))?;
-    Ok(())
+    sync_dir(dir, durability)
+}
+
+/// `rename(from, to)`, then the directories of both synced (a rename is not durable until
+/// its directories are).
+pub fn rename(from: &Path, to: &Path, durability: Durability, point: &'static str) -> Result<()> {
+    failpoint::hit(point)
+        .and_then(|_| fs::rename(from, to))
+        .ctx(|| format!("moving {} to {}", from.display(), to.display()))?;
+    let (a, b) = (from.parent(), to.parent());
+    if let Some(a) = a {
+        sync_dir(a, durability)?;
+    }
+    match b {
+        Some(b) if Some(b) != a => sync_dir(b, durability),
+        _ => Ok(()),
+    }
+}
+
+/// Makes a directory's entries (files created, renamed or removed in it) durable.
+pub fn sync_dir(dir: &Path, durability: Durability) -> Result<()> {
+    if durability == Durability::NoSync {
+        return Ok(());
+    }
+    failpoint::hit("fs.sync_dir")
+        .and_then(|_| fs::File::open(dir)?.sync_all())
+        .ctx(|| format!("syncing directory {}", dir.display()))
 }
 
 /// Removes a file or directory tree if it exists (never following a symlink).

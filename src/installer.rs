@@ -10,17 +10,19 @@ use crate::config::{self, Config};
 use crate::deps;
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, EventSink, Phase};
+use crate::fsutil::Durability;
 use crate::hooks::{InstallHooks, NoHooks, PendingInstall};
 use crate::interrupt::Interrupt;
 use crate::locate::locate;
 use crate::manifest::{Dependency, Manifest};
+use crate::pack_ref::PackRef;
 use crate::pack_tests;
 use crate::receipt::{
     now_rfc3339, Receipt, ReceiptChecksums, ReceiptSource, TestStatus, TestSummary,
 };
 use crate::safety::{Tree, TreeWriter};
 use crate::source::{self, PackSource, VersionSpec};
-use crate::store::{LockedStore, Store};
+use crate::store::{LockedStore, Store, Uninstalled};
 
 /// Per-install choices (the `install` command's flags).
 #[derive(Debug, Clone, Default)]
@@ -86,7 +88,7 @@ pub struct InstallReport {
 struct Chain {
     /// The packs whose installs wait for this one, at the versions being installed: they
     /// count as present (so a cycle ends) when their version matches.
-    pending: Vec<(String, semver::Version)>,
+    pending: Vec<(PackRef, semver::Version)>,
     /// The installed packs as the pack above sees them (in a dry run, as they would be after
     /// the plan so far, so that a pack planned once is not planned again below). `None` at
     /// the top: the store's receipts.
@@ -179,7 +181,7 @@ impl InstallerBuilder {
         let allow_http = self.allow_http || config.pack_registry.allow_http;
         Ok(Installer {
             inner: Arc::new(Inner {
-                store: Store::new(packs_dir),
+                store: Store::new(packs_dir).durability(Durability::from_config(config.sync)),
                 cache_dir,
                 lock_timeout: self.lock_timeout.unwrap_or(Duration::from_secs(60)),
                 events: self.events.unwrap_or_else(crate::events::ignore),
@@ -261,10 +263,13 @@ impl Installer {
                     path: path.display().to_string(),
                 });
             };
-            inner
+            let store = inner
                 .store
-                .lock(inner.lock_timeout, &on_wait, &inner.interrupt)
-                .map(Arc::new)
+                .lock(inner.lock_timeout, &on_wait, &inner.interrupt)?;
+            for done in store.recovered() {
+                inner.emit(Event::Recovered(done.clone()));
+            }
+            Ok(Arc::new(store))
         })
         .await
     }
@@ -341,7 +346,7 @@ impl Installer {
         let installed = store.is_installed(&manifest.pack_ref);
         if installed && !opts.force && !opts.dry_run {
             return Err(Error::AlreadyInstalled {
-                pack_ref: manifest.pack_ref.clone(),
+                pack_ref: manifest.pack_ref.to_string(),
                 version: previous
                     .as_ref()
                     .map(|r| r.version.clone())
@@ -484,9 +489,15 @@ impl Installer {
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = committed {
-            inner.hooks.on_abort(&pending, &e).await;
-            return Err(e);
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                inner.hooks.on_abort(&pending, &e).await;
+                return Err(e);
+            }
+        };
+        for w in committed.warnings {
+            inner.warn(&mut warnings, w);
         }
         drop(staging);
         inner.hooks.after_commit(&receipt).await;
@@ -701,26 +712,31 @@ impl Installer {
     }
 
     /// The receipt of an installed pack.
-    pub async fn show(&self, pack_ref: &str) -> Result<Receipt> {
+    pub async fn show(&self, pack_ref: &PackRef) -> Result<Receipt> {
         let store = self.lock().await?;
         store
             .receipt(pack_ref)?
             .ok_or_else(|| not_installed(pack_ref))
     }
 
-    /// Removes a pack, its kept versions and its receipt. Refused while other installed packs
-    /// depend on it, unless `force`.
-    pub async fn uninstall(&self, pack_ref: &str, force: bool) -> Result<()> {
+    /// Removes a pack, its kept versions and its receipt: its directory is first moved out of
+    /// place with one rename, so it is never seen half deleted. Refused while other installed
+    /// packs depend on it, unless `force`.
+    pub async fn uninstall(&self, pack_ref: &PackRef, force: bool) -> Result<Uninstalled> {
         let store = self.lock().await?;
-        let pack_ref = pack_ref.to_owned();
-        blocking(move || {
+        let pack_ref = pack_ref.clone();
+        let done = blocking(move || {
             if store.receipt(&pack_ref)?.is_none() && !store.is_installed(&pack_ref) {
                 return Err(not_installed(&pack_ref));
             }
             deps::check_removable(&pack_ref, &store.receipts()?, force)?;
             store.uninstall(&pack_ref)
         })
-        .await
+        .await?;
+        for w in &done.warnings {
+            self.inner.emit(Event::Warning(w.clone()));
+        }
+        Ok(done)
     }
 }
 
@@ -730,7 +746,7 @@ fn upsert(receipts: &mut Vec<Receipt>, receipt: &Receipt) {
     receipts.push(receipt.clone());
 }
 
-fn not_installed(pack_ref: &str) -> Error {
+fn not_installed(pack_ref: &PackRef) -> Error {
     Error::NotFound(format!(
         "pack `{pack_ref}` is not installed\n  hint: `attune-pack list` shows the installed packs"
     ))

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_norway::Value;
 
 use crate::error::{Error, Result};
+use crate::pack_ref::{PackRef, REF_RULE};
 
 /// A validated pack.yaml.
 #[derive(Debug, Clone)]
 pub struct Manifest {
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub version: Version,
     pub label: String,
     pub description: Option<String>,
@@ -31,7 +32,7 @@ pub struct Manifest {
 /// A dependency on another pack: `ref@req`, or a bare `ref` for any version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub req: VersionReq,
 }
 
@@ -92,19 +93,6 @@ fn full_pass() -> f64 {
     1.0
 }
 
-/// Whether `s` may be a pack ref (it becomes a directory name): `[a-z0-9][a-z0-9_-]{0,63}`.
-pub fn is_valid_ref(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
-}
-
-pub(crate) const REF_RULE: &str =
-    "a pack ref is 1 to 64 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit";
-
 /// Reads a version the way packs write it: semver, or StackStorm's `1.0` / `1` (read as
 /// `1.0.0`, with a warning), with an optional leading `v`.
 pub fn parse_lenient_version(raw: &str) -> std::result::Result<(Version, Option<String>), String> {
@@ -143,9 +131,9 @@ pub fn parse_dependency(s: &str) -> std::result::Result<Dependency, String> {
         Some((n, r)) => (n, Some(r)),
         None => (s, None),
     };
-    if !is_valid_ref(name) {
+    let Some(pack_ref) = PackRef::new(name) else {
         return Err(format!("`{s}`: `{name}` is not a pack ref ({REF_RULE})"));
-    }
+    };
     let req = match req {
         None | Some("") | Some("latest") | Some("*") => VersionReq::STAR,
         Some(r) => match Version::parse(r) {
@@ -155,10 +143,7 @@ pub fn parse_dependency(s: &str) -> std::result::Result<Dependency, String> {
             }
         },
     };
-    Ok(Dependency {
-        pack_ref: name.to_owned(),
-        req,
-    })
+    Ok(Dependency { pack_ref, req })
 }
 
 #[derive(Deserialize)]
@@ -224,9 +209,8 @@ impl Manifest {
                 )
             })
             .and_then(|v| scalar_text(v).ok_or_else(|| bad("ref", "must be a string".into())))?;
-        if !is_valid_ref(&pack_ref) {
-            return Err(bad("ref", format!("`{pack_ref}` is not valid: {REF_RULE}")));
-        }
+        let pack_ref = PackRef::new(&pack_ref)
+            .ok_or_else(|| bad("ref", format!("`{pack_ref}` is not valid: {REF_RULE}")))?;
 
         let raw_version = raw
             .version
@@ -246,7 +230,10 @@ impl Manifest {
             warnings.push(format!("{origin}: {w}"));
         }
 
-        let label = raw.label.or(raw.name).unwrap_or_else(|| pack_ref.clone());
+        let label = raw
+            .label
+            .or(raw.name)
+            .unwrap_or_else(|| pack_ref.to_string());
 
         let dependencies = match &raw.dependencies {
             None | Some(Value::Null) => Vec::new(),

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pack_ref::PackRef;
+
 /// The kind of source a pack was installed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,7 +60,7 @@ pub struct TestSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     #[serde(rename = "ref")]
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub version: String,
     pub label: String,
     pub path: PathBuf,

@@ -11,7 +11,7 @@ use attune_pack::checksum::{directory_checksum, file_checksum};
 use attune_pack::registry::publish::{self, Publish, Updated};
 use attune_pack::{
     Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, InstallReport, Installer,
-    Interrupt, PackSource,
+    Interrupt, PackRef, PackSource,
 };
 use clap::Parser;
 use serde_json::json;
@@ -113,6 +113,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
             Ok(())
         }
         Command::Show { pack_ref } => {
+            let pack_ref: PackRef = pack_ref.parse()?;
             let receipt = installer(&cli.global, &out, interrupt)?
                 .show(&pack_ref)
                 .await?;
@@ -120,6 +121,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
             Ok(())
         }
         Command::Uninstall { pack_ref, force } => {
+            let pack_ref: PackRef = pack_ref.parse()?;
             installer(&cli.global, &out, interrupt)?
                 .uninstall(&pack_ref, force)
                 .await?;

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
+use attune_pack::store::{Action, Recovered, Recovery};
 use attune_pack::{Error, Event, EventSink, Phase, Receipt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -68,6 +69,7 @@ impl Output {
                 finish_bar(&bar);
                 out.warning(w);
             }
+            Event::Recovered(done) => out.warning(&recovered_text(done)),
             Event::WaitingForLock { path } => out.note(&format!(
                 "waiting for the store lock {path} (another attune-pack command is running)…"
             )),
@@ -86,6 +88,29 @@ impl Output {
     fn bars_enabled(&self) -> bool {
         !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
+}
+
+fn recovered_text(done: &Recovered) -> String {
+    let what = match done.action {
+        Action::Install => "install",
+        Action::Update => "update",
+        Action::Rollback => "rollback",
+        Action::Uninstall => "uninstall",
+    };
+    let versions = match (&done.from, &done.to) {
+        (Some(from), Some(to)) => format!(" ({from} -> {to})"),
+        (None, Some(to)) => format!(" ({to})"),
+        (Some(from), None) => format!(" ({from})"),
+        (None, None) => String::new(),
+    };
+    let outcome = match done.recovery {
+        Recovery::Completed => "completed",
+        Recovery::Undone => "undone",
+    };
+    format!(
+        "an interrupted {what} of {}{versions} was {outcome} (recorded in the history)",
+        done.pack_ref
+    )
 }
 
 fn phase_name(p: Phase) -> &'static str {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
-use crate::fsutil::write_atomic;
+use crate::fsutil::{write_atomic, Durability};
 
 /// A cached index document with what is needed to revalidate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,8 @@ impl IndexCache {
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
         bytes.push(b'\n');
         bytes.extend_from_slice(&cached.body);
-        write_atomic(&self.path(url), &bytes)
+        // A cache that a power cut tears is read as missing and fetched again.
+        write_atomic(&self.path(url), &bytes, Durability::NoSync, "cache.write")
     }
 }
 

@@ -9,7 +9,8 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::checksum::Checksum;
-use crate::manifest::{is_valid_ref, parse_lenient_version, REF_RULE};
+use crate::manifest::parse_lenient_version;
+use crate::pack_ref::{PackRef, REF_RULE};
 
 /// A parsed index: its valid pack entries, findable by ref.
 #[derive(Debug, Clone, Default)]
@@ -17,14 +18,14 @@ pub struct Index {
     pub registry_name: Option<String>,
     pub packs: Vec<PackEntry>,
     /// Positions in `packs` per ref, so resolving does not scan every entry.
-    by_ref: HashMap<String, Vec<usize>>,
+    by_ref: HashMap<PackRef, Vec<usize>>,
 }
 
 /// One pack version of an index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PackEntry {
     #[serde(rename = "ref")]
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub label: String,
     pub description: String,
     pub version: Version,
@@ -335,13 +336,9 @@ fn fields_of(
     meta: Option<Value>,
     warn: &mut dyn FnMut(String),
 ) -> Result<PackEntry, FieldError> {
-    let pack_ref = f.required("ref")?;
-    if !is_valid_ref(&pack_ref) {
-        return Err(field_err(
-            "ref",
-            format!("`{pack_ref}` is not valid: {REF_RULE}"),
-        ));
-    }
+    let raw_ref = f.required("ref")?;
+    let pack_ref = PackRef::new(&raw_ref)
+        .ok_or_else(|| field_err("ref", format!("`{raw_ref}` is not valid: {REF_RULE}")))?;
     let raw_version = f.required("version")?;
     let (version, _) =
         parse_lenient_version(&raw_version).map_err(|why| field_err("version", why))?;
@@ -411,7 +408,7 @@ fn fields_of(
     };
 
     Ok(PackEntry {
-        label: f.text("label")?.unwrap_or_else(|| pack_ref.clone()),
+        label: f.text("label")?.unwrap_or_else(|| pack_ref.to_string()),
         description: f.text("description")?.unwrap_or_default(),
         author: f.text("author")?,
         license: f.text("license")?,

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::installer::Installer;
 use crate::manifest::Manifest;
+use crate::pack_ref::PackRef;
 use crate::redact::redact_url;
 use crate::source::VersionSpec;
 
@@ -26,7 +27,7 @@ use resolve::{best, index_name, search_order};
 /// the same, or a compromised or sloppy source could install something else under its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub version: Version,
     /// Where the promise comes from, for the error ("index `main`, entry slack 2.1.0").
     pub from: String,
@@ -105,7 +106,7 @@ impl Installer {
                 });
                 if let Some(e) = entry {
                     hits.push(SearchHit {
-                        pack_ref: e.pack_ref.clone(),
+                        pack_ref: e.pack_ref.to_string(),
                         version: e.version.to_string(),
                         label: e.label.clone(),
                         description: e.description.clone(),

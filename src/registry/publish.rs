@@ -244,7 +244,7 @@ pub fn update_index(path: &Path, entry: &PackEntry) -> Result<Updated> {
         .ok_or_else(|| Error::Internal("packs vanished".into()))?;
     let same = packs
         .iter()
-        .position(|p| entry_key(p).is_some_and(|(r, v)| r == entry.pack_ref && v == entry.version));
+        .position(|p| entry_key(p).is_some_and(|(r, v)| entry.pack_ref == r && v == entry.version));
     let outcome = match same {
         Some(i) => {
             packs[i] = new;
@@ -321,7 +321,7 @@ pub fn merge_indices(
 pub fn write_index(path: &Path, doc: &Value) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
     text.push(b'\n');
-    crate::fsutil::write_atomic(path, &text)
+    crate::fsutil::write_atomic(path, &text, crate::fsutil::Durability::Sync, "index.write")
 }
 
 fn read_index_document(path: &Path, bytes: &[u8]) -> Result<Value> {

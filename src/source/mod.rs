@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use semver::{Version, VersionReq};
 
 use crate::error::{Error, Result};
-use crate::manifest::{is_valid_ref, REF_RULE};
+use crate::pack_ref::{PackRef, REF_RULE};
 use crate::redact::redact_url;
 
 /// What a version part of a registry reference asks for.
@@ -84,7 +84,7 @@ pub enum PackSource {
         path: PathBuf,
     },
     Registry {
-        pack_ref: String,
+        pack_ref: PackRef,
         version: VersionSpec,
         index: Option<String>,
     },
@@ -301,9 +301,9 @@ fn registry_ref(s: &str, pinned: Option<&str>) -> Result<Option<PackSource>> {
         Some(_) => return Ok(None),
         None => (None, path),
     };
-    if !is_valid_ref(name) {
+    let Some(pack_ref) = PackRef::new(name) else {
         return Ok(None);
-    }
+    };
     if let (Some(i), Some(p)) = (&index, pinned) {
         if i != p {
             return Err(Error::Usage(format!(
@@ -316,7 +316,7 @@ fn registry_ref(s: &str, pinned: Option<&str>) -> Result<Option<PackSource>> {
         Some(v) => VersionSpec::parse(v).map_err(|why| Error::Usage(format!("`{s}`: {why}")))?,
     };
     Ok(Some(PackSource::Registry {
-        pack_ref: name.to_owned(),
+        pack_ref,
         version,
         index: index.or_else(|| pinned.map(str::to_owned)),
     }))
@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn rule7_registry_references() {
         let reg = |r: &str, v: VersionSpec, i: Option<&str>| PackSource::Registry {
-            pack_ref: r.into(),
+            pack_ref: PackRef::new(r).unwrap(),
             version: v,
             index: i.map(Into::into),
         };

@@ -1,0 +1,173 @@
+//! Recovery, run whenever the store is locked: finish or undo the change an interrupted
+//! command journaled (see `txn.rs` for which), record that in the history, then remove what
+//! no running command owns: staging and trash contents, temporary files of interrupted
+//! writes, and kept versions that lost their record (or records that lost their directory).
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::remove_any;
+use crate::pack_ref::PackRef;
+
+use super::history::{Action, Outcome, Record, Recovery};
+use super::journal::{self, Found, Plan, Step};
+use super::{empty_dir, LockedStore};
+
+/// A change of an earlier command that recovery finished or undid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub action: Action,
+    pub pack_ref: PackRef,
+    pub recovery: Recovery,
+    /// The version active before the change, if any.
+    pub from: Option<String>,
+    /// The version the change was installing, if any.
+    pub to: Option<String>,
+}
+
+impl LockedStore {
+    pub(super) fn recover(&self) -> Result<Vec<Recovered>> {
+        let path = self.layout.journal();
+        let mut recovered = Vec::new();
+        match journal::read(&path)? {
+            None => {}
+            // Nothing was done: no step is taken before the plan is complete on disk.
+            Some(Found::Torn) => journal::remove(&path, self.durability)?,
+            Some(Found::Plan { plan, steps }) => {
+                let undo = steps.contains(&Step::Undo);
+                let done = match &plan {
+                    Plan::Install(p) => self.recover_install(p, undo)?,
+                    Plan::Uninstall(p) => self.recover_uninstall(p, &steps, undo)?,
+                };
+                // Recorded before the journal goes: if this process dies in between, the
+                // next recovery finds nothing left to change and records nothing twice.
+                if let Some(done) = done {
+                    let mut record =
+                        Record::now(done.action, done.pack_ref.clone(), Outcome::Recovered);
+                    record.from = done.from.clone();
+                    record.to = done.to.clone();
+                    if let Plan::Install(p) = &plan {
+                        record.source = Some(p.receipt.source.clone());
+                        record.checksum = Some(p.receipt.checksum.clone());
+                    }
+                    record.recovery = Some(done.recovery);
+                    let _ = self.record(&record);
+                    recovered.push(done);
+                }
+                journal::remove(&path, self.durability)?;
+                if let Plan::Install(p) = &plan {
+                    self.prune(&p.pack_ref, p.keep_versions)?;
+                }
+            }
+        }
+        self.sweep()?;
+        Ok(recovered)
+    }
+
+    fn recover_install(
+        &self,
+        plan: &super::journal::InstallPlan,
+        undo: bool,
+    ) -> Result<Option<Recovered>> {
+        let in_place = self.id_of(&self.layout.active(&plan.pack_ref))? == Some(plan.new);
+        let (changed, recovery) = if in_place && !undo {
+            (self.finish_install(plan)?, Recovery::Completed)
+        } else {
+            (self.undo_install(plan)?, Recovery::Undone)
+        };
+        Ok(changed.then(|| Recovered {
+            action: Action::Install,
+            pack_ref: plan.pack_ref.clone(),
+            recovery,
+            from: plan.previous_receipt.as_ref().map(|r| r.version.clone()),
+            to: Some(plan.receipt.version.clone()),
+        }))
+    }
+
+    fn recover_uninstall(
+        &self,
+        plan: &super::journal::UninstallPlan,
+        steps: &[Step],
+        undo: bool,
+    ) -> Result<Option<Recovered>> {
+        // The uninstall took effect once the pack left its place (or, for a receipt without
+        // a pack, once its forgetting was announced).
+        let detached = match plan.id {
+            Some(id) => self.id_of(&self.layout.active(&plan.pack_ref))? != Some(id),
+            None => steps.contains(&Step::Forget),
+        };
+        let (changed, recovery) = if detached && !undo {
+            (self.finish_uninstall(plan)?, Recovery::Completed)
+        } else {
+            (self.undo_uninstall(plan)?, Recovery::Undone)
+        };
+        Ok(changed.then(|| Recovered {
+            action: Action::Uninstall,
+            pack_ref: plan.pack_ref.clone(),
+            recovery,
+            from: plan.previous_receipt.as_ref().map(|r| r.version.clone()),
+            to: None,
+        }))
+    }
+
+    /// Removes what no command owns once no change is under way.
+    fn sweep(&self) -> Result<()> {
+        empty_dir(&self.layout.staging())?;
+        self.purge_trash()?;
+        remove_temporaries(&self.layout.meta)?;
+        remove_temporaries(&self.layout.receipts())?;
+        let versions = self.layout.meta.join("versions");
+        for entry in fs::read_dir(&versions).ctx(|| format!("reading {}", versions.display()))? {
+            let dir = entry
+                .ctx(|| format!("reading {}", versions.display()))?
+                .path();
+            if dir.is_dir() {
+                remove_orphans(&dir)?;
+                let _ = fs::remove_dir(&dir); // only succeeds when empty
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Temporary files of atomic writes that were interrupted (`.tmp-*`).
+fn remove_temporaries(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
+        let entry = entry.ctx(|| format!("reading {}", dir.display()))?;
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            sweep_one(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// In `versions/REF/`: directories without their record, records without their directory,
+/// and temporary files.
+fn remove_orphans(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).ctx(|| format!("reading {}", dir.display()))? {
+        let path = entry.ctx(|| format!("reading {}", dir.display()))?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let orphan = if name.starts_with(".tmp-") {
+            true
+        } else if let Some(stem) = name.strip_suffix(".json") {
+            !dir.join(stem).is_dir()
+        } else {
+            !dir.join(format!("{name}.json")).exists()
+        };
+        if orphan {
+            sweep_one(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn sweep_one(path: &Path) -> Result<()> {
+    crate::failpoint::hit("sweep.remove")
+        .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+    remove_any(path)
+}

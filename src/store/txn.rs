@@ -1,0 +1,382 @@
+//! The two changes the store makes, each journaled step by step:
+//!
+//! - **install**: the active version moves to `versions/` (displace), the staged tree takes
+//!   its place (activate), then the kept record and the new receipt are written (receipts):
+//!   the commit point. Before it, a failure undoes everything; after it, a failure (removing
+//!   the journal, pruning old versions) is a warning, because the new version is in place.
+//! - **uninstall**: the active version moves to `trash/` in one rename (detach), then the
+//!   receipt and the kept versions go (forget): the commit point.
+//!
+//! Recovery (a later command, after a crash) runs the same code: it finishes a change whose
+//! new state is in place on disk (identified by directory identity, see [`TreeId`]) unless
+//! the journal says an undo had begun, and undoes it otherwise. Both directions are
+//! idempotent and safe to interrupt.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::fsutil::{remove_any, rename, sync_dir, write_atomic};
+use crate::pack_ref::PackRef;
+use crate::receipt::Receipt;
+
+use super::history::{Action, Outcome, Record};
+use super::journal::{InstallPlan, Journal, OldTree, Plan, Step, TreeId, UninstallPlan};
+use super::kept::{Kept, KeptRecord};
+use super::{to_json, unique_name, LockedStore};
+
+/// What a committed install did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The version that was active before, now kept (unless `keep_versions` is 0).
+    pub replaced: Option<Kept>,
+    /// Tidying that failed after the commit point; the install stands.
+    pub warnings: Vec<String>,
+}
+
+/// What an uninstall did.
+#[derive(Debug, Clone)]
+pub struct Uninstalled {
+    /// The version that was active, if a pack directory was there.
+    pub version: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl LockedStore {
+    /// Makes `staged` (a pack root inside a staging dir) the active version of the receipt's
+    /// pack; the previous active version is kept for rollback, the receipt written last.
+    /// `Ok` means the new version is active with its receipt; `Err` means the previous state
+    /// is back (or, if even that failed, the journal makes the next command restore it).
+    pub fn commit(
+        &self,
+        staged: &Path,
+        receipt: &Receipt,
+        keep_versions: usize,
+    ) -> Result<Committed> {
+        let plan = self.install_plan(staged, receipt, keep_versions)?;
+        let mut journal = Journal::create(
+            &self.layout.journal(),
+            &Plan::Install(Box::new(plan.clone())),
+            self.durability,
+        )?;
+        let mut record = Record::now(Action::Install, plan.pack_ref.clone(), Outcome::Ok);
+        record.from = plan.previous_receipt.as_ref().map(|r| r.version.clone());
+        record.to = Some(receipt.version.clone());
+        record.source = Some(receipt.source.clone());
+        record.checksum = Some(receipt.checksum.clone());
+        if let Err(e) = self.apply_install(&mut journal, &plan, staged) {
+            self.abandon(journal, |s| s.undo_install(&plan).map(drop));
+            record.outcome = Outcome::Failed;
+            record.error = Some(e.code().to_owned());
+            let _ = self.record(&record);
+            return Err(e);
+        }
+        let mut warnings = Vec::new();
+        warnings.extend(self.record(&record));
+        warnings.extend(self.tidy(journal, Some((&plan.pack_ref, keep_versions))));
+        let replaced = plan.old.map(|old| Kept {
+            version: old.record.receipt.version,
+            dir: self.layout.versions(&plan.pack_ref).join(&old.kept),
+            receipt: self
+                .layout
+                .versions(&plan.pack_ref)
+                .join(format!("{}.json", old.kept)),
+            seq: old.record.kept_seq,
+        });
+        Ok(Committed { replaced, warnings })
+    }
+
+    pub(super) fn install_plan(
+        &self,
+        staged: &Path,
+        receipt: &Receipt,
+        keep_versions: usize,
+    ) -> Result<InstallPlan> {
+        let pack_ref = &receipt.pack_ref;
+        let active = self.layout.active(pack_ref);
+        let new = TreeId::of(staged)
+            .map_err(|e| Error::io(format!("reading {}", staged.display()), e))?
+            .ok_or_else(|| {
+                Error::Internal(format!("{} vanished before the commit", staged.display()))
+            })?;
+        let previous_receipt = self.receipt(pack_ref)?;
+        let old = match TreeId::of(&active)
+            .map_err(|e| Error::io(format!("reading {}", active.display()), e))?
+        {
+            None => None,
+            Some(id) => {
+                let mut kept_receipt = match &previous_receipt {
+                    Some(r) => r.clone(),
+                    None => self.placed_by_hand(pack_ref)?,
+                };
+                let (kept, kept_seq) = self.next_kept(pack_ref, &kept_receipt.version)?;
+                kept_receipt.path = self.layout.versions(pack_ref).join(&kept);
+                Some(OldTree {
+                    id,
+                    kept,
+                    record: KeptRecord {
+                        receipt: kept_receipt,
+                        kept_seq,
+                        replaced_at: crate::receipt::now_rfc3339(),
+                    },
+                })
+            }
+        };
+        Ok(InstallPlan {
+            pack_ref: pack_ref.clone(),
+            new,
+            receipt: receipt.clone(),
+            old,
+            previous_receipt,
+            keep_versions,
+        })
+    }
+
+    /// A receipt for an active pack that has none (placed there by hand), so that its kept
+    /// version can be listed and rolled back to like any other.
+    fn placed_by_hand(&self, pack_ref: &PackRef) -> Result<Receipt> {
+        let dir = self.layout.active(pack_ref);
+        let manifest = crate::manifest::Manifest::load(&dir.join("pack.yaml")).ok();
+        Ok(Receipt {
+            pack_ref: pack_ref.clone(),
+            version: manifest
+                .as_ref()
+                .map_or_else(|| "unknown".to_owned(), |m| m.version.to_string()),
+            label: manifest.map_or_else(|| pack_ref.to_string(), |m| m.label),
+            path: dir.clone(),
+            installed_at: crate::receipt::now_rfc3339(),
+            source: Default::default(),
+            checksum: crate::receipt::ReceiptChecksums {
+                archive: None,
+                content: crate::checksum::directory_checksum(&dir)?.to_string(),
+            },
+            tests: Default::default(),
+            dependencies: Vec::new(),
+        })
+    }
+
+    fn apply_install(
+        &self,
+        journal: &mut Journal,
+        plan: &InstallPlan,
+        staged: &Path,
+    ) -> Result<()> {
+        let active = self.layout.active(&plan.pack_ref);
+        if let Some(old) = &plan.old {
+            let versions = self.layout.versions(&plan.pack_ref);
+            fs::create_dir_all(&versions)
+                .map_err(|e| Error::io(format!("creating {}", versions.display()), e))?;
+            sync_dir(&self.layout.meta.join("versions"), self.durability)?;
+            journal.step(Step::Displace)?;
+            rename(
+                &active,
+                &versions.join(&old.kept),
+                self.durability,
+                "commit.displace",
+            )?;
+        }
+        journal.step(Step::Activate)?;
+        rename(staged, &active, self.durability, "commit.activate")?;
+        journal.step(Step::Receipts)?;
+        self.finish_install(plan).map(drop)
+    }
+
+    /// Rolls an install forward once its new version is active: the kept record and the new
+    /// receipt. Returns whether anything had to be written.
+    pub(super) fn finish_install(&self, plan: &InstallPlan) -> Result<bool> {
+        let mut changed = false;
+        if let Some(old) = &plan.old {
+            let versions = self.layout.versions(&plan.pack_ref);
+            if TreeId::of(&versions.join(&old.kept)).ok().flatten() == Some(old.id) {
+                let record = versions.join(format!("{}.json", old.kept));
+                changed |=
+                    self.write_if_changed(&record, &to_json(&old.record)?, "commit.kept_receipt")?;
+            }
+        }
+        let receipt = self.layout.receipt(&plan.pack_ref);
+        changed |= self.write_if_changed(&receipt, &to_json(&plan.receipt)?, "commit.receipt")?;
+        Ok(changed)
+    }
+
+    /// Puts the store back as it was before an install: the new version out of place, the
+    /// old one back, the receipt as it was. Returns whether anything had to change.
+    pub(super) fn undo_install(&self, plan: &InstallPlan) -> Result<bool> {
+        let active = self.layout.active(&plan.pack_ref);
+        let mut changed = false;
+        if self.id_of(&active)? == Some(plan.new) {
+            self.to_trash(&active, "undone")?;
+            changed = true;
+        }
+        if let Some(old) = &plan.old {
+            changed |= self.restore_old(plan, old)?;
+        }
+        changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
+        Ok(changed)
+    }
+
+    /// The displaced version back in place, its kept record gone.
+    fn restore_old(&self, plan: &InstallPlan, old: &OldTree) -> Result<bool> {
+        let active = self.layout.active(&plan.pack_ref);
+        let versions = self.layout.versions(&plan.pack_ref);
+        let kept = versions.join(&old.kept);
+        let mut changed = false;
+        if self.id_of(&active)? != Some(old.id) {
+            if self.id_of(&kept)? != Some(old.id) {
+                return Err(Error::Internal(format!(
+                    "cannot restore {}: the version that was active is neither there nor at {}",
+                    active.display(),
+                    kept.display()
+                )));
+            }
+            rename(&kept, &active, self.durability, "undo.rename")?;
+            changed = true;
+        }
+        let record = versions.join(format!("{}.json", old.kept));
+        if record.exists() {
+            crate::failpoint::hit("undo.receipt")
+                .map_err(|e| Error::io(format!("removing {}", record.display()), e))?;
+            remove_any(&record)?;
+            sync_dir(&versions, self.durability)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// `receipts/REF.json` as it was before a change: `previous`, or none.
+    fn restore_receipt(&self, pack_ref: &PackRef, previous: Option<&Receipt>) -> Result<bool> {
+        let path = self.layout.receipt(pack_ref);
+        match previous {
+            Some(r) => self.write_if_changed(&path, &to_json(r)?, "undo.receipt"),
+            None if path.exists() => {
+                crate::failpoint::hit("undo.receipt")
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                remove_any(&path)?;
+                sync_dir(&self.layout.receipts(), self.durability)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Removes a pack: its active version (moved out of place with one rename first), kept
+    /// versions and receipt. The caller checks that it is installed.
+    pub fn uninstall(&self, pack_ref: &PackRef) -> Result<Uninstalled> {
+        let active = self.layout.active(pack_ref);
+        let previous_receipt = self.receipt(pack_ref)?;
+        let id = self.id_of(&active)?;
+        let version = id.map(|_| {
+            previous_receipt
+                .as_ref()
+                .map_or_else(|| "unknown".to_owned(), |r| r.version.clone())
+        });
+        let plan = UninstallPlan {
+            pack_ref: pack_ref.clone(),
+            id,
+            detached: unique_name("uninstalled"),
+            previous_receipt,
+        };
+        let mut journal = Journal::create(
+            &self.layout.journal(),
+            &Plan::Uninstall(Box::new(plan.clone())),
+            self.durability,
+        )?;
+        let mut record = Record::now(Action::Uninstall, pack_ref.clone(), Outcome::Ok);
+        record.from = version.clone();
+        if let Err(e) = self.apply_uninstall(&mut journal, &plan) {
+            self.abandon(journal, |s| s.undo_uninstall(&plan).map(drop));
+            record.outcome = Outcome::Failed;
+            record.error = Some(e.code().to_owned());
+            let _ = self.record(&record);
+            return Err(e);
+        }
+        let mut warnings = Vec::new();
+        warnings.extend(self.record(&record));
+        warnings.extend(self.tidy(journal, None));
+        Ok(Uninstalled { version, warnings })
+    }
+
+    fn apply_uninstall(&self, journal: &mut Journal, plan: &UninstallPlan) -> Result<()> {
+        if plan.id.is_some() {
+            journal.step(Step::Detach)?;
+            let to = self.layout.trash().join(&plan.detached);
+            rename(
+                &self.layout.active(&plan.pack_ref),
+                &to,
+                self.durability,
+                "uninstall.detach",
+            )?;
+        }
+        journal.step(Step::Forget)?;
+        self.finish_uninstall(plan).map(drop)
+    }
+
+    /// Rolls an uninstall forward once the pack is out of place: its receipt and kept
+    /// versions go. Returns whether anything had to change.
+    pub(super) fn finish_uninstall(&self, plan: &UninstallPlan) -> Result<bool> {
+        let mut changed = self.restore_receipt(&plan.pack_ref, None)?;
+        let versions = self.layout.versions(&plan.pack_ref);
+        if versions.exists() {
+            crate::failpoint::hit("uninstall.versions")
+                .map_err(|e| Error::io(format!("removing {}", versions.display()), e))?;
+            self.to_trash(&versions, "uninstalled-versions")?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// Puts an uninstalled pack back: its directory in place, its receipt as it was.
+    pub(super) fn undo_uninstall(&self, plan: &UninstallPlan) -> Result<bool> {
+        let active = self.layout.active(&plan.pack_ref);
+        let detached = self.layout.trash().join(&plan.detached);
+        let mut changed = false;
+        if let Some(id) = plan.id {
+            if self.id_of(&active)? != Some(id) && self.id_of(&detached)? == Some(id) {
+                rename(&detached, &active, self.durability, "undo.rename")?;
+                changed = true;
+            }
+        }
+        changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
+        Ok(changed)
+    }
+
+    /// A change failed before its commit point: announce the undo (so that a later
+    /// recovery continues it rather than finishing the change), undo, and end the journal.
+    /// If the undo fails too, the journal stays for the next command's recovery.
+    fn abandon(&self, mut journal: Journal, undo: impl FnOnce(&Self) -> Result<()>) {
+        let _ = journal.step(Step::Undo);
+        if undo(self).is_ok() {
+            let _ = journal.remove();
+        }
+    }
+
+    /// After the commit point: end the journal, empty the trash and drop a pack's old
+    /// versions beyond a number (`prune`). Their failures leave the change in place and are
+    /// reported as warnings; the next command's recovery finishes the tidying.
+    fn tidy(&self, journal: Journal, prune: Option<(&PackRef, usize)>) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Err(e) = journal.remove() {
+            warnings.push(format!("the change is complete, but the journal could not be removed ({e}); the next command removes it"));
+        }
+        let tidied = match prune {
+            Some((pack_ref, keep)) => self.prune(pack_ref, keep),
+            None => self.purge_trash(),
+        };
+        if let Err(e) = tidied {
+            warnings.push(format!("the change is complete, but old versions could not be removed ({e}); the next command removes them"));
+        }
+        warnings
+    }
+
+    pub(super) fn id_of(&self, path: &Path) -> Result<Option<TreeId>> {
+        TreeId::of(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+    }
+
+    /// Writes `bytes` to `path` (atomically) unless it already holds them.
+    fn write_if_changed(&self, path: &Path, bytes: &[u8], point: &'static str) -> Result<bool> {
+        if fs::read(path).is_ok_and(|have| have == bytes) {
+            return Ok(false);
+        }
+        write_atomic(path, bytes, self.durability, point)?;
+        Ok(true)
+    }
+}
