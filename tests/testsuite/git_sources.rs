@@ -3,15 +3,14 @@
 //! installed by default branch, branch, tag, full and abbreviated commit id. attune-pack itself
 //! runs no git program (checked with `env -i PATH=/nonexistent`).
 
-#[path = "support/git_server.rs"]
-mod git_server;
+use crate::support::git_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use git_server::{GitDaemon, Repo, SmartHttp, TestCa};
 
-const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+use crate::support::BIN;
 const PACK: &str = "gitpack";
 
 /// A repository with history: `main` (c1 ← c2 ← c4), `dev` (c2 ← c3), an annotated tag

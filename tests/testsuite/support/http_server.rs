@@ -4,12 +4,8 @@
 //! `Content-Length`s. It also answers proxy requests (absolute-form targets) and records
 //! every request it sees.
 
-#![allow(dead_code)]
-
-#[path = "acceptor.rs"]
-mod acceptor;
-#[path = "test_ca.rs"]
-mod test_ca;
+use super::acceptor;
+use super::test_ca;
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read, Write};
@@ -100,8 +96,6 @@ impl Reply {
 pub struct Seen {
     /// The request target as sent (absolute for proxy requests).
     pub target: String,
-    /// The path, without the query.
-    pub path: String,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
 }
@@ -219,7 +213,6 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
         };
         s.seen.push(Seen {
             target: target.clone(),
-            path: path.clone(),
             headers,
         });
         match s.scripts.get(&path) {

@@ -2,8 +2,7 @@
 //! in files, with priorities, versions, caching, checksums, identity checks, private-index
 //! headers, and the pack author's `index` commands.
 
-#[path = "support/index_server.rs"]
-mod index_server;
+use crate::support::index_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,7 +37,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attune-pack"));
+        let mut cmd = Command::new(crate::support::BIN);
         cmd.arg("--packs-dir")
             .arg(self.path("packs"))
             .arg("--cache-dir")

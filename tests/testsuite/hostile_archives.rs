@@ -3,8 +3,7 @@
 //! the store as it was. Each case runs as a plain .tar, a .tar.gz and (when zip can express
 //! it) a .zip. The allowed cases at the end prove the rules do not refuse legitimate packs.
 
-#[path = "support/archives.rs"]
-mod archives;
+use crate::support::archives;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +11,7 @@ use std::process::{Command, Output};
 
 use archives::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+use crate::support::BIN;
 const SENTINEL_TEXT: &str = "sentinel: must never change\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,6 @@
 //! A test certificate authority, and the server side of TLS for the test servers that present
 //! the certificates it issues.
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;

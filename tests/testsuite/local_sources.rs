@@ -2,8 +2,7 @@
 //! (files against the coreutils tools, directories against SPEC.md's definition and fixed
 //! vectors), pack.yaml location and validation, and the `--json` documents.
 
-#[path = "support/archives.rs"]
-mod archives;
+use crate::support::archives;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,7 +11,7 @@ use std::process::{Command, Output};
 use archives::*;
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+use crate::support::BIN;
 
 struct Env {
     _tmp: tempfile::TempDir,

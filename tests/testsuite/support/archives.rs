@@ -3,8 +3,6 @@
 //! of the tree, devices, FIFOs, duplicate names, GNU long names and pax path overrides. Also
 //! the temporary directory such tests install into, and what they read back from it.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

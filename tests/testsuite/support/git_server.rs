@@ -2,12 +2,8 @@
 //! (git://) and by `git http-backend` as CGI behind a tiny HTTP/1.1 server (smart HTTP), both
 //! on 127.0.0.1 and stopped on drop. Only the tests use git; attune-pack never does.
 
-#![allow(dead_code)]
-
-#[path = "acceptor.rs"]
-mod acceptor;
-#[path = "test_ca.rs"]
-mod test_ca;
+use super::acceptor;
+use super::test_ca;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -172,7 +168,8 @@ impl Drop for GitDaemon {
 pub struct SmartHttp {
     pub port: u16,
     scheme: &'static str,
-    acceptor: Acceptor,
+    /// Serves until dropped.
+    _acceptor: Acceptor,
     /// Request lines seen (`GET /x.git/info/refs?service=git-upload-pack`).
     requests: Arc<Mutex<Vec<String>>>,
 }
@@ -213,7 +210,7 @@ impl SmartHttp {
         SmartHttp {
             port: acceptor.addr().port(),
             scheme,
-            acceptor,
+            _acceptor: acceptor,
             requests,
         }
     }

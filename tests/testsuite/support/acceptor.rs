@@ -2,8 +2,6 @@
 //! connection to a handler on a thread of its own, until it is stopped, on drop at the latest)
 //! and the reading of an HTTP/1.1 request head.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener, TcpStream};

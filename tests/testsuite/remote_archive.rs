@@ -3,8 +3,7 @@
 //! stalls, lying Content-Length, bad certificates), redirects, proxies, the network policy,
 //! checksums, limits and redaction of credentials.
 
-#[path = "support/http_server.rs"]
-mod http_server;
+use crate::support::http_server;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -16,7 +15,7 @@ use http_server::{HttpServer, Reply, TestCa};
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 
-const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+use crate::support::BIN;
 
 /// Variables of the developer's or CI's environment that would change what the binary does.
 const HOST_VARS: &[&str] = &[

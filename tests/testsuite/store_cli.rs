@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+use crate::support::BIN;
 
 fn write_pack(dir: &Path, pack_ref: &str, version: &str, extra: &str) -> PathBuf {
     let root = dir.join(format!("{pack_ref}-{version}"));

@@ -2,10 +2,7 @@
 //! counts requests, answers `If-None-Match` with 304, can demand an `Authorization` header,
 //! and records the `Authorization` header of every request it sees.
 
-#![allow(dead_code)]
-
-#[path = "acceptor.rs"]
-mod acceptor;
+use super::acceptor;
 
 use std::collections::HashMap;
 use std::io::{BufReader, Write};

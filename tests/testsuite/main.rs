@@ -1,0 +1,12 @@
+//! attune-pack's integration tests, as one test binary (cargo's `testsuite` layout): the real
+//! binary against real archives, git repositories and HTTP servers started by the tests.
+
+mod support;
+
+mod git_sources;
+mod hostile_archives;
+mod library_api;
+mod local_sources;
+mod registry;
+mod remote_archive;
+mod store_cli;

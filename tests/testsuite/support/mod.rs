@@ -1,0 +1,11 @@
+//! What the test suites share: test servers, archive builders, and the binary under test.
+
+pub mod acceptor;
+pub mod archives;
+pub mod git_server;
+pub mod http_server;
+pub mod index_server;
+pub mod test_ca;
+
+/// The `attune-pack` binary built for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
