@@ -114,6 +114,10 @@ mod armed {
                 _ => None,
             }
         };
+        if let Some(action) = fired {
+            // Tests read this to know that the point was reached.
+            eprintln!("failpoint {name} fired: {action:?}");
+        }
         match fired {
             None => Ok(()),
             Some(Action::Errno(code)) => Err(io::Error::from_raw_os_error(code)),

@@ -53,23 +53,23 @@ impl LockedStore {
         receipt: &Receipt,
         keep_versions: usize,
     ) -> Result<Committed> {
-        let plan = self.install_plan(staged, receipt, keep_versions)?;
+        let mut record = Record::now(Action::Install, receipt.pack_ref.clone(), Outcome::Ok);
+        record.to = Some(receipt.version.clone());
+        record.source = Some(receipt.source.clone());
+        record.checksum = Some(receipt.checksum.clone());
+        let plan = self
+            .install_plan(staged, receipt, keep_versions)
+            .map_err(|e| self.failed(&mut record, e))?;
+        record.from = plan.previous_receipt.as_ref().map(|r| r.version.clone());
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Install(Box::new(plan.clone())),
             self.durability,
-        )?;
-        let mut record = Record::now(Action::Install, plan.pack_ref.clone(), Outcome::Ok);
-        record.from = plan.previous_receipt.as_ref().map(|r| r.version.clone());
-        record.to = Some(receipt.version.clone());
-        record.source = Some(receipt.source.clone());
-        record.checksum = Some(receipt.checksum.clone());
+        )
+        .map_err(|e| self.failed(&mut record, e))?;
         if let Err(e) = self.apply_install(&mut journal, &plan, staged) {
             self.abandon(journal, |s| s.undo_install(&plan).map(drop));
-            record.outcome = Outcome::Failed;
-            record.error = Some(e.code().to_owned());
-            let _ = self.record(&record);
-            return Err(e);
+            return Err(self.failed(&mut record, e));
         }
         let mut warnings = Vec::new();
         warnings.extend(self.record(&record));
@@ -275,19 +275,17 @@ impl LockedStore {
             detached: unique_name("uninstalled"),
             previous_receipt,
         };
+        let mut record = Record::now(Action::Uninstall, pack_ref.clone(), Outcome::Ok);
+        record.from = version.clone();
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Uninstall(Box::new(plan.clone())),
             self.durability,
-        )?;
-        let mut record = Record::now(Action::Uninstall, pack_ref.clone(), Outcome::Ok);
-        record.from = version.clone();
+        )
+        .map_err(|e| self.failed(&mut record, e))?;
         if let Err(e) = self.apply_uninstall(&mut journal, &plan) {
             self.abandon(journal, |s| s.undo_uninstall(&plan).map(drop));
-            record.outcome = Outcome::Failed;
-            record.error = Some(e.code().to_owned());
-            let _ = self.record(&record);
-            return Err(e);
+            return Err(self.failed(&mut record, e));
         }
         let mut warnings = Vec::new();
         warnings.extend(self.record(&record));
@@ -337,6 +335,14 @@ impl LockedStore {
         }
         changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
         Ok(changed)
+    }
+
+    /// Records a change that failed, and passes its error on.
+    fn failed(&self, record: &mut Record, e: Error) -> Error {
+        record.outcome = Outcome::Failed;
+        record.error = Some(e.code().to_owned());
+        let _ = self.record(record);
+        e
     }
 
     /// A change failed before its commit point: announce the undo (so that a later

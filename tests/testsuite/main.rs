@@ -3,6 +3,8 @@
 
 mod support;
 
+#[cfg(feature = "failpoints")]
+mod faults;
 mod git_sources;
 mod hostile_archives;
 mod library_api;

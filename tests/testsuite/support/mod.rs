@@ -5,6 +5,8 @@ pub mod archives;
 pub mod git_server;
 pub mod http_server;
 pub mod index_server;
+pub mod packs;
+pub mod store;
 pub mod test_ca;
 
 /// The `attune-pack` binary built for this test run.

@@ -1,0 +1,387 @@
+//! Fault injection at every step of a commit, an uninstall and their recovery (the binary
+//! built with the `failpoints` feature): each step fails once with EIO, fails for good with
+//! ENOSPC, or kills the process. After each, the outcome reported is the outcome on disk:
+//! exit 0 means the new state is in place with its receipt; a failure means the old state
+//! (at once for a one-time fault, after the next command's recovery otherwise); a kill means
+//! one of the two after the next command. The next command always leaves a consistent store.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::support::packs::write_pack;
+use crate::support::store::{consistent, history, packs, state, State};
+use crate::support::BIN;
+
+/// Every named step of an install's commit (and its undo).
+const COMMIT_POINTS: &[&str] = &[
+    "journal.create",
+    "journal.append",
+    "commit.displace",
+    "commit.activate",
+    "commit.kept_receipt",
+    "commit.receipt",
+    "fs.sync_dir",
+    "journal.remove",
+    "prune.remove",
+    "trash.move",
+    "trash.purge",
+    "history.append",
+    "undo.rename",
+    "undo.receipt",
+];
+
+/// Every named step of an uninstall (and its undo).
+const UNINSTALL_POINTS: &[&str] = &[
+    "journal.create",
+    "journal.append",
+    "uninstall.detach",
+    "uninstall.versions",
+    "undo.receipt",
+    "undo.rename",
+    "fs.sync_dir",
+    "trash.move",
+    "trash.purge",
+    "journal.remove",
+    "history.append",
+];
+
+/// The steps recovery takes (finishing or undoing), and the sweep after it.
+const RECOVERY_POINTS: &[&str] = &[
+    "commit.kept_receipt",
+    "commit.receipt",
+    "undo.rename",
+    "undo.receipt",
+    "uninstall.versions",
+    "trash.move",
+    "trash.purge",
+    "journal.remove",
+    "sweep.remove",
+    "prune.remove",
+    "history.append",
+    "fs.sync_dir",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    /// Nothing installed; install 1.0.0.
+    Fresh,
+    /// 1.0.0 active (0.9.0 kept); install 2.0.0 with --force.
+    Reinstall,
+    /// 1.0.0 active (0.9.0 kept); uninstall.
+    Uninstall,
+}
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    packs: PathBuf,
+}
+
+impl Env {
+    fn new(scenario: Scenario) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_owned();
+        let env = Env {
+            packs: root.join("packs"),
+            root,
+            _tmp: tmp,
+        };
+        for v in ["0.9.0", "1.0.0", "2.0.0"] {
+            write_pack(&env.root, "p", v, "", 3);
+        }
+        if !matches!(scenario, Scenario::Fresh) {
+            env.ok(&["install", &env.pack("0.9.0")], "");
+            env.ok(&["install", "--force", &env.pack("1.0.0")], "");
+        }
+        env
+    }
+
+    fn pack(&self, version: &str) -> String {
+        self.root.join(format!("p-{version}")).display().to_string()
+    }
+
+    fn run(&self, args: &[&str], faults: &str) -> Output {
+        Command::new(BIN)
+            .arg("--packs-dir")
+            .arg(&self.packs)
+            .args(args)
+            .env("ATTUNE_PACK_FAILPOINTS", faults)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str], faults: &str) {
+        let out = self.run(args, faults);
+        assert!(
+            out.status.success(),
+            "{args:?} with {faults:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn command(&self, scenario: Scenario) -> Vec<String> {
+        match scenario {
+            Scenario::Fresh => vec!["install".into(), self.pack("1.0.0")],
+            Scenario::Reinstall => vec!["install".into(), "--force".into(), self.pack("2.0.0")],
+            Scenario::Uninstall => vec!["uninstall".into(), "p".into()],
+        }
+    }
+}
+
+fn before(scenario: Scenario) -> State {
+    match scenario {
+        Scenario::Fresh => packs(&[]),
+        _ => packs(&[("p", "1.0.0")]),
+    }
+}
+
+fn after(scenario: Scenario) -> State {
+    match scenario {
+        Scenario::Fresh => packs(&[("p", "1.0.0")]),
+        Scenario::Reinstall => packs(&[("p", "2.0.0")]),
+        Scenario::Uninstall => packs(&[]),
+    }
+}
+
+fn fired(out: &Output, point: &str) -> bool {
+    String::from_utf8_lossy(&out.stderr).contains(&format!("failpoint {point} fired"))
+}
+
+fn killed(out: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.signal() == Some(9)
+}
+
+/// Runs `list` with no fault: its recovery must leave the store consistent.
+fn recover(env: &Env) -> State {
+    env.ok(&["list"], "");
+    consistent(&env.packs)
+}
+
+/// One fault at one hit of one point; returns whether the point was reached that often.
+fn inject(scenario: Scenario, point: &str, hit: u32, action: &str) -> bool {
+    let env = Env::new(scenario);
+    let spec = match action {
+        // Persistent: every hit from this one on.
+        "enospc" => format!("{point}=enospc@{hit}+"),
+        _ => format!("{point}={action}@{hit}"),
+    };
+    let args = env.command(scenario);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = env.run(&args, &spec);
+    if !fired(&out, point) {
+        return false;
+    }
+    let what = format!("{scenario:?} with {spec}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if killed(&out) {
+        let now = recover(&env);
+        assert!(
+            now == before(scenario) || now == after(scenario),
+            "{what}: after a kill and recovery the store holds {now:?}"
+        );
+        return true;
+    }
+    if out.status.success() {
+        assert_eq!(
+            state(&env.packs),
+            after(scenario),
+            "{what}: reported success\n{stderr}"
+        );
+        assert_eq!(
+            recover(&env),
+            after(scenario),
+            "{what}: success, then recovery"
+        );
+    } else {
+        assert!(
+            stderr.contains("error:"),
+            "{what}: failed without an error\n{stderr}"
+        );
+        if action == "eio" {
+            // A one-time fault: the failed command has put the store back itself.
+            assert_eq!(
+                state(&env.packs),
+                before(scenario),
+                "{what}: reported failure\n{stderr}"
+            );
+        }
+        assert_eq!(
+            recover(&env),
+            before(scenario),
+            "{what}: failure, then recovery\n{stderr}"
+        );
+        let last = history(&env.packs).pop();
+        assert!(
+            last.is_some_and(|r| r["outcome"] == "failed" || r["outcome"] == "recovered")
+                || point == "history.append",
+            "{what}: the failure is not in the history"
+        );
+    }
+    true
+}
+
+fn every_fault(scenario: Scenario, points: &[&str]) {
+    let mut injected = 0;
+    for point in points {
+        for hit in 1.. {
+            let mut reached = false;
+            for action in ["eio", "enospc", "crash"] {
+                if inject(scenario, point, hit, action) {
+                    reached = true;
+                    injected += 1;
+                }
+            }
+            if !reached {
+                break;
+            }
+        }
+    }
+    // Every point listed is reached at least once by this scenario or another.
+    assert!(
+        injected >= points.len(),
+        "{scenario:?}: only {injected} faults injected"
+    );
+    eprintln!("{scenario:?}: {injected} faults injected and held");
+}
+
+#[test]
+fn every_fault_of_a_fresh_install_holds() {
+    every_fault(Scenario::Fresh, COMMIT_POINTS);
+}
+
+#[test]
+fn every_fault_of_a_reinstall_holds() {
+    every_fault(Scenario::Reinstall, COMMIT_POINTS);
+}
+
+#[test]
+fn every_fault_of_an_uninstall_holds() {
+    every_fault(Scenario::Uninstall, UNINSTALL_POINTS);
+}
+
+/// A kill at each step of a change, then a recovery that itself fails or is killed at each of
+/// its steps, then a clean recovery: the store ends consistent, old or new.
+#[test]
+fn recovery_survives_faults_and_kills_of_its_own() {
+    let mut injected = 0;
+    for scenario in [Scenario::Reinstall, Scenario::Uninstall] {
+        let points = match scenario {
+            Scenario::Uninstall => UNINSTALL_POINTS,
+            _ => COMMIT_POINTS,
+        };
+        for point in points {
+            for fault in RECOVERY_POINTS {
+                for action in ["eio", "crash"] {
+                    let env = Env::new(scenario);
+                    let args = env.command(scenario);
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let out = env.run(&args, &format!("{point}=crash@1"));
+                    if !killed(&out) {
+                        break;
+                    }
+                    let out = env.run(&["list"], &format!("{fault}={action}@1"));
+                    if !fired(&out, fault) {
+                        continue;
+                    }
+                    injected += 1;
+                    let now = recover(&env);
+                    assert!(
+                        now == before(scenario) || now == after(scenario),
+                        "{scenario:?}: kill at {point}, recovery {fault}={action}: {now:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(injected > 0);
+    eprintln!("recovery: {injected} faults injected and held");
+}
+
+/// The embedding program's view: `after_commit` fires exactly when `install` returns `Ok`,
+/// `on_abort` when it returns `Err`, under a fault at each step of the commit.
+#[test]
+fn hooks_see_the_outcome_on_disk() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use attune_pack::{
+        DetectOptions, Error, InstallHooks, InstallOptions, Installer, PackSource, Receipt,
+    };
+
+    #[derive(Default)]
+    struct Count {
+        committed: AtomicUsize,
+        aborted: AtomicUsize,
+    }
+    #[async_trait::async_trait]
+    impl InstallHooks for Count {
+        async fn after_commit(&self, _r: &Receipt) {
+            self.committed.fetch_add(1, Ordering::SeqCst);
+        }
+        async fn on_abort(&self, _p: &attune_pack::PendingInstall, _e: &Error) {
+            self.aborted.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut checked = 0;
+    for point in COMMIT_POINTS {
+        for action in ["eio", "enospc"] {
+            let env = Env::new(Scenario::Reinstall);
+            let hooks = Arc::new(Count::default());
+            let installer = Installer::builder()
+                .packs_dir(&env.packs)
+                .hooks(hooks.clone())
+                .build()
+                .unwrap();
+            let source = PackSource::detect(&env.pack("2.0.0"), &DetectOptions::default()).unwrap();
+            let spec = match action {
+                "enospc" => format!("{point}=enospc@1+"),
+                _ => format!("{point}=eio@1"),
+            };
+            let result = {
+                let _faults = Faults::arm(&spec);
+                runtime.block_on(installer.install(source, InstallOptions::new().force(true)))
+            };
+            let (committed, aborted) = (
+                hooks.committed.load(Ordering::SeqCst),
+                hooks.aborted.load(Ordering::SeqCst),
+            );
+            match result {
+                Ok(_) => {
+                    assert_eq!((committed, aborted), (1, 0), "{spec}");
+                    assert_eq!(state(&env.packs), after(Scenario::Reinstall), "{spec}");
+                }
+                Err(e) => {
+                    assert_eq!((committed, aborted), (0, 1), "{spec}: {e}");
+                    assert_eq!(recover(&env), before(Scenario::Reinstall), "{spec}: {e}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+/// Failpoints of this process, armed for one test at a time (they are process-wide).
+struct Faults {
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Faults {
+    fn arm(spec: &str) -> Faults {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        attune_pack::failpoint::configure(spec).unwrap();
+        Faults {
+            _one_at_a_time: guard,
+        }
+    }
+}
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        attune_pack::failpoint::configure("").unwrap();
+    }
+}
