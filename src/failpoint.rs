@@ -9,12 +9,10 @@
 //! of the process itself, so nothing is cleaned up), `@N` fires only at the Nth hit and `@N+`
 //! at every hit from the Nth; without either it fires at every hit.
 
-use std::io;
-
 /// Passes through `name`: `Err` when a test armed it with an I/O error.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
-pub(crate) fn hit(_name: &'static str) -> io::Result<()> {
+pub(crate) fn hit(_name: &'static str) -> std::io::Result<()> {
     Ok(())
 }
 
