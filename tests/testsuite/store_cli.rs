@@ -5,18 +5,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::BIN;
+use crate::support::store::{consistent, history, packs as state_of};
+use crate::support::{packs, BIN};
 
 fn write_pack(dir: &Path, pack_ref: &str, version: &str, extra: &str) -> PathBuf {
-    let root = dir.join(format!("{pack_ref}-{version}"));
-    std::fs::create_dir_all(root.join("actions")).unwrap();
-    std::fs::write(
-        root.join("pack.yaml"),
-        format!("ref: {pack_ref}\nversion: {version}\n{extra}"),
-    )
-    .unwrap();
-    std::fs::write(root.join("actions/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    root
+    packs::write_pack(dir, pack_ref, version, extra, 0)
 }
 
 /// A pack whose own test sleeps, so an install holds the store lock for a while.
@@ -219,6 +212,25 @@ fn reinstall_keeps_the_previous_version_and_show_reports_the_new_one() {
 
     let doc = json(&run(&packs, &["--json", "list"]));
     assert_eq!(doc.as_array().unwrap().len(), 1);
+    assert_eq!(consistent(&packs), state_of(&[("demo", "2.0.0")]));
+    let history = history(&packs);
+    let seen: Vec<(&str, &str, &str)> = history
+        .iter()
+        .filter(|r| r["outcome"] == "ok")
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["to"].as_str().unwrap_or("-"),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("install", "1.0.0", "ok"), ("install", "2.0.0", "ok")]
+    );
+    let replaced = history.iter().find(|r| r["to"] == "2.0.0").unwrap();
+    assert_eq!(replaced["from"], "1.0.0");
 
     let out = run(&packs, &["--json", "show", "nope"]);
     assert_eq!(out.status.code(), Some(4));
@@ -316,4 +328,58 @@ fn pack_yaml_errors_name_the_source_and_the_file_in_it_not_staging() {
         "{stderr}"
     );
     assert!(!stderr.contains("staging"), "{stderr}");
+}
+
+/// `uninstall ..` once deleted the packs dir's parent, `uninstall ''` every pack,
+/// `uninstall .attune-pack` the store's records, and `show ../../x` read any JSON file.
+#[test]
+fn refs_that_are_not_pack_refs_never_touch_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep.txt"), "mine").unwrap();
+    std::fs::write(tmp.path().join("x.json"), "{\"ref\": \"x\"}").unwrap();
+    let pack = write_pack(tmp.path(), "demo", "1.0.0", "");
+    assert!(run(&packs, &["install", pack.to_str().unwrap()])
+        .status
+        .success());
+
+    for bad in [
+        "..",
+        "",
+        ".",
+        "../victim",
+        ".attune-pack",
+        "../../x",
+        "demo/..",
+        "Demo",
+        "a b",
+    ] {
+        for args in [
+            vec!["uninstall", bad],
+            vec!["uninstall", "--force", bad],
+            vec!["show", bad],
+        ] {
+            let mut args = args.clone();
+            args.insert(0, "--json");
+            let out = run(&packs, &args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let doc = json(&out);
+            assert_eq!(doc["error"]["code"], "usage", "{args:?}");
+            assert!(
+                doc["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is not a pack ref"),
+                "{doc}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(victim.join("keep.txt")).unwrap(),
+        "mine"
+    );
+    assert!(tmp.path().join("x.json").exists());
+    assert_eq!(consistent(&packs), state_of(&[("demo", "1.0.0")]));
 }
