@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use attune_pack::checksum::Algorithm;
 use attune_pack::safety::TreeWriter;
 use attune_pack::source::{archive, local_dir};
-use attune_pack::{Interrupt, Limits};
+use attune_pack::{Durability, Interrupt, Limits};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const FILES: usize = 5_000;
@@ -78,8 +78,13 @@ fn bench(c: &mut Criterion) {
                 || fresh_target(work.path()),
                 // The temp dir is returned so its removal is not timed.
                 |(keep, root)| {
-                    let mut w =
-                        TreeWriter::new(&root, "bench", Limits::default(), Interrupt::new());
+                    let mut w = TreeWriter::new(
+                        &root,
+                        "bench",
+                        Limits::default(),
+                        Interrupt::new(),
+                        Durability::NoSync,
+                    );
                     archive::extract_file(path, &mut w, &[Algorithm::Sha256]).unwrap();
                     (keep, w.finish().unwrap().digest.checksum_under(""))
                 },
@@ -91,7 +96,13 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || fresh_target(work.path()),
             |(keep, root)| {
-                let mut w = TreeWriter::new(&root, "bench", Limits::default(), Interrupt::new());
+                let mut w = TreeWriter::new(
+                    &root,
+                    "bench",
+                    Limits::default(),
+                    Interrupt::new(),
+                    Durability::NoSync,
+                );
                 local_dir::copy_dir(&src, &mut w).unwrap();
                 (keep, w.finish().unwrap().digest.checksum_under(""))
             },

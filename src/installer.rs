@@ -612,6 +612,7 @@ impl Installer {
                 source.display_name(),
                 inner.config.limits,
                 inner.interrupt.clone(),
+                Durability::from_config(inner.config.sync),
             )
         };
         let writer = new_writer();

@@ -33,12 +33,14 @@ pub mod registry;
 pub mod safety;
 pub mod source;
 pub mod store;
+mod syncer;
 pub mod terminal;
 
 pub use checksum::{Algorithm, Checksum};
 pub use config::{Config, Limits};
 pub use error::{Error, Result};
 pub use events::{Event, EventSink, Phase};
+pub use fsutil::Durability;
 pub use hooks::{InstallHooks, PendingInstall};
 pub use installer::{InstallOptions, InstallReport, Installer, InstallerBuilder};
 pub use interrupt::Interrupt;

@@ -19,7 +19,9 @@ use crate::checksum::{
 };
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::Durability;
 use crate::interrupt::Interrupt;
+use crate::syncer::Syncer;
 
 /// The rule an entry broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,17 +314,24 @@ pub struct TreeWriter {
     entries: u64,
     files: u64,
     buf: Vec<u8>,
+    durability: Durability,
+    /// Syncs each file once written, and the directories at the end (`Durability::Sync`);
+    /// started with the first file.
+    syncer: Option<Syncer>,
 }
 
 const COPY_BUF: usize = 256 * 1024;
 
 impl TreeWriter {
     /// `root` must be an existing empty directory; `origin` names the source in errors.
+    /// With `Durability::Sync`, everything written is on the disk when [`TreeWriter::finish`]
+    /// returns.
     pub fn new(
         root: &Path,
         origin: impl Into<String>,
         limits: Limits,
         interrupt: Interrupt,
+        durability: Durability,
     ) -> Self {
         TreeWriter {
             root: root.to_owned(),
@@ -336,6 +345,8 @@ impl TreeWriter {
             entries: 0,
             files: 0,
             buf: Vec::new(),
+            durability,
+            syncer: None,
         }
     }
 
@@ -479,7 +490,8 @@ impl TreeWriter {
                 .ctx(|| format!("writing {path} in staging"))?;
         }
         self.buf = buf;
-        let (_, digest, _) = out.finish();
+        let (file, digest, _) = out.finish();
+        self.sync(file, &path);
         self.files += 1;
         self.digest.push(ContentEntry { path, kind, digest });
         Ok(())
@@ -560,6 +572,7 @@ impl TreeWriter {
         let mut to = create_new(&self.root.join(&path), source.kind)
             .ctx(|| format!("creating {path} in staging"))?;
         io::copy(&mut from, &mut to).ctx(|| format!("writing {path} in staging"))?;
+        self.sync(to, &path);
         self.files += 1;
         self.digest.push(ContentEntry {
             path,
@@ -567,6 +580,12 @@ impl TreeWriter {
             digest: source.digest,
         });
         Ok(())
+    }
+
+    fn sync(&mut self, file: fs::File, path: &str) {
+        if self.durability == Durability::Sync {
+            self.syncer.get_or_insert_with(Syncer::new).file(file, path);
+        }
     }
 
     /// Device files, FIFOs and sockets are never part of a pack.
@@ -604,8 +623,9 @@ impl TreeWriter {
         self.refuse(raw, Rule::DownloadTooLarge(self.limits.max_download_bytes))
     }
 
-    /// Checks the recorded links against the whole tree, creates them, and returns the tree.
-    pub fn finish(self) -> Result<Tree> {
+    /// Checks the recorded links against the whole tree, creates them, waits until the tree
+    /// is on the disk (with `Durability::Sync`), and returns it.
+    pub fn finish(mut self) -> Result<Tree> {
         let mut links = Vec::with_capacity(self.pending_links.len());
         for (path, target, resolution) in &self.pending_links {
             for step in &resolution.steps {
@@ -629,6 +649,15 @@ impl TreeWriter {
             });
             make_symlink(target, &self.root.join(path))
                 .ctx(|| format!("creating symlink {path} in staging"))?;
+        }
+        if self.durability == Durability::Sync {
+            let syncer = self.syncer.take().unwrap_or_else(Syncer::new);
+            let dirs = self
+                .seen
+                .values()
+                .filter(|s| s.kind == Kind::Dir)
+                .map(|s| self.root.join(&s.path));
+            syncer.finish(std::iter::once(self.root.clone()).chain(dirs))?;
         }
         Ok(Tree {
             root: self.root,

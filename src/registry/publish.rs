@@ -10,6 +10,7 @@ use serde_norway::Value as Yaml;
 use crate::checksum::{directory_checksum, file_checksum, Algorithm, Checksum};
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
+use crate::fsutil::Durability;
 use crate::interrupt::Interrupt;
 use crate::locate::locate;
 use crate::manifest::Manifest;
@@ -59,7 +60,13 @@ pub fn build_entry(
         (located, content, None)
     } else {
         unpacked = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
-        let mut writer = TreeWriter::new(unpacked.path(), &origin, limits, Interrupt::new());
+        let mut writer = TreeWriter::new(
+            unpacked.path(),
+            &origin,
+            limits,
+            Interrupt::new(),
+            Durability::NoSync,
+        );
         let digest = extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
         let tree = writer.finish()?;
         let located = locate(unpacked.path(), &origin)?;

@@ -385,3 +385,28 @@ impl Drop for Faults {
         attune_pack::failpoint::configure("").unwrap();
     }
 }
+
+/// A file of the staged pack that cannot be synced fails the install before anything in the
+/// store changes (a kill there leaves only staging, which the next command empties).
+#[test]
+fn a_staged_file_that_cannot_reach_the_disk_installs_nothing() {
+    for action in ["eio", "crash"] {
+        let env = Env::new(Scenario::Reinstall);
+        let args = env.command(Scenario::Reinstall);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.run(&args, &format!("staging.sync={action}@2"));
+        assert!(fired(&out, "staging.sync"), "{action}");
+        if action == "eio" {
+            assert_eq!(out.status.code(), Some(1), "{action}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("syncing") && stderr.contains("Input/output error"),
+                "{stderr}"
+            );
+            assert_eq!(state(&env.packs), before(Scenario::Reinstall));
+        } else {
+            assert!(killed(&out));
+        }
+        assert_eq!(recover(&env), before(Scenario::Reinstall), "{action}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod durability;
 #[cfg(feature = "failpoints")]
 mod faults;
 mod git_sources;
