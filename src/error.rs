@@ -110,8 +110,10 @@ pub enum Error {
     #[error("invalid pack: {0}")]
     InvalidPack(String),
 
-    #[error("interrupted")]
-    Interrupted,
+    /// Stopped by a signal (or an embedding program's [`crate::Interrupt`]): staging was
+    /// removed and the store is unchanged.
+    #[error("interrupted by {}", signal_name(*signal))]
+    Interrupted { signal: i32 },
 }
 
 impl Error {
@@ -140,12 +142,15 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::HookVeto(_) => "hook_veto",
             Error::InvalidPack(_) => "invalid_pack",
-            Error::Interrupted => "interrupted",
+            Error::Interrupted { .. } => "interrupted",
         }
     }
 
     /// The process exit code of SPEC.md's table.
     pub fn exit_code(&self) -> i32 {
+        if let Error::Interrupted { signal } = self {
+            return 128 + signal;
+        }
         match self.code() {
             "usage" => 2,
             "checksum_mismatch" | "checksum_missing" | "unsafe_archive" | "host_not_allowed"
@@ -154,7 +159,6 @@ impl Error {
             "already_installed" | "dependency_unmet" | "dependents_exist" | "tests_failed"
             | "locked" | "hook_veto" | "conflict" => 5,
             "invalid_pack" => 6,
-            "interrupted" => 130,
             _ => 1,
         }
     }
@@ -168,7 +172,7 @@ impl Error {
             4 => "not_found",
             5 => "conflict",
             6 => "invalid_pack",
-            130 => "interrupted",
+            129..=192 => "interrupted",
             _ => "runtime",
         }
     }
@@ -178,6 +182,15 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT (Ctrl-C)".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
     }
 }
 

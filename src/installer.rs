@@ -421,8 +421,16 @@ impl Installer {
         } else if let Some(testing) = manifest.testing.clone() {
             inner.emit(Event::Phase(Phase::RunningTests));
             let dir = located.dir.clone();
+            let scratch = staging.path().join("tests");
             let interrupt = inner.interrupt.clone();
-            let outcome = blocking(move || pack_tests::run(&dir, &testing, &interrupt)).await?;
+            let outcome = blocking(move || {
+                std::fs::create_dir(&scratch).ctx(|| format!("creating {}", scratch.display()))?;
+                let outcome = pack_tests::run(&dir, &scratch, &testing, &interrupt);
+                // The tests' copy, and whatever they left, go now: none of it is installed.
+                let _ = std::fs::remove_dir_all(&scratch);
+                outcome
+            })
+            .await?;
             if let Some(w) = outcome.warning {
                 inner.warn(&mut warnings, w);
             }

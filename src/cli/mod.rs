@@ -3,6 +3,7 @@
 
 mod args;
 mod output;
+mod process;
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,19 +38,10 @@ pub fn main() -> i32 {
         Ok(rt) => rt,
         Err(e) => return out.error(&Error::Internal(format!("starting the async runtime: {e}"))),
     };
+    process::prepare();
     let interrupt = Interrupt::new();
     runtime.block_on(async {
-        let watcher = interrupt.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                // First Ctrl-C: stop at the next safe point and clean up; a second one exits
-                // at once (the next command's recovery empties staging).
-                watcher.trigger();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
+        process::watch_signals(interrupt.clone());
         match run(cli, out, interrupt).await {
             Ok(()) => 0,
             Err(e) => out.error(&e),

@@ -10,6 +10,7 @@ mod git_sources;
 mod hostile_archives;
 mod library_api;
 mod local_sources;
+mod pack_tests;
 mod registry;
 mod remote_archive;
 mod store_cli;

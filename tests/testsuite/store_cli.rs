@@ -96,29 +96,6 @@ fn a_second_command_waits_for_the_lock_then_fails_with_exit_5() {
 }
 
 #[test]
-fn ctrl_c_removes_staging_leaves_the_store_unchanged_and_exits_130() {
-    let tmp = tempfile::tempdir().unwrap();
-    let packs = tmp.path().join("packs");
-    let pack = slow_pack(tmp.path());
-    let mut child = start_slow_install(&packs, &pack);
-    assert!(
-        !staging_is_empty(&packs),
-        "the install should be staged while its tests run"
-    );
-
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(staging_is_empty(&packs));
-    assert!(!packs.join("slow").exists());
-    assert!(!packs.join(".attune-pack/receipts/slow.json").exists());
-}
-
-#[test]
 fn uninstall_refuses_while_dependents_exist_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");

@@ -1,0 +1,184 @@
+//! Running a pack's own tests (pack.yaml `testing`) before anything is committed. The tests
+//! are the pack's code: they run in a scratch copy of the staged pack that is thrown away
+//! afterwards, so nothing they write (reports, caches, files a background process writes
+//! later) can reach the installed pack, whose content checksum stays the one verified. Each
+//! runner is its own process group, ended whole when it finishes or times out.
+
+mod runner;
+mod scratch;
+mod summary;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
+use crate::manifest::{OnFailure, Runner, RunnerKind, Testing};
+use crate::receipt::{TestStatus, TestSummary};
+
+/// The outcome of a pack's tests.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub summary: TestSummary,
+    /// Set when tests failed but `on_failure: warn` let the install go on.
+    pub warning: Option<String>,
+}
+
+const DEFAULT_TIMEOUT: u64 = 300;
+
+/// Runs every runner on a copy of `pack_dir` made inside `scratch` (an empty directory that
+/// the caller removes); fails with `tests_failed` when the pass rate is below
+/// `min_pass_rate` and `on_failure` is `block`.
+pub fn run(
+    pack_dir: &Path,
+    scratch: &Path,
+    testing: &Testing,
+    interrupt: &Interrupt,
+) -> Result<TestOutcome> {
+    if !testing.enabled || testing.runners.is_empty() {
+        let status = if testing.enabled {
+            TestStatus::None
+        } else {
+            TestStatus::Skipped
+        };
+        return Ok(TestOutcome {
+            summary: TestSummary {
+                status,
+                ..Default::default()
+            },
+            warning: None,
+        });
+    }
+    let copy = scratch.join("pack");
+    scratch::copy_tree(pack_dir, &copy)?;
+    let mut summary = TestSummary::default();
+    let mut failures = Vec::new();
+    for (name, runner) in &testing.runners {
+        let result = run_one(&copy, runner, interrupt)?;
+        summary.passed += result.passed;
+        summary.failed += result.failed;
+        summary.skipped += result.skipped;
+        if result.failed > 0 {
+            failures.push(format!(
+                "runner `{name}` ({}): {}",
+                crate::terminal::escape(&runner.entry_point),
+                result.detail
+            ));
+        }
+    }
+    judge(summary, failures, testing)
+}
+
+/// The pass rate against `min_pass_rate`, and what `on_failure` makes of a shortfall.
+fn judge(
+    mut summary: TestSummary,
+    failures: Vec<String>,
+    testing: &Testing,
+) -> Result<TestOutcome> {
+    let total = summary.passed + summary.failed;
+    let rate = if total == 0 {
+        1.0
+    } else {
+        summary.passed as f64 / total as f64
+    };
+    summary.status = if summary.failed == 0 {
+        TestStatus::Passed
+    } else {
+        TestStatus::Failed
+    };
+    if rate + f64::EPSILON >= testing.min_pass_rate {
+        return Ok(TestOutcome {
+            summary,
+            warning: None,
+        });
+    }
+    let message = format!(
+        "{} passed, {} failed (pass rate {:.0}%, required {:.0}%)\n{}",
+        summary.passed,
+        summary.failed,
+        rate * 100.0,
+        testing.min_pass_rate * 100.0,
+        failures.join("\n")
+    );
+    match testing.on_failure {
+        OnFailure::Block => Err(Error::TestsFailed(format!(
+            "{message}\n  hint: fix the pack, or pass --skip-tests to install without running them"
+        ))),
+        OnFailure::Warn => Ok(TestOutcome {
+            summary,
+            warning: Some(format!("pack tests failed (on_failure: warn): {message}")),
+        }),
+    }
+}
+
+struct RunnerResult {
+    passed: u32,
+    failed: u32,
+    skipped: u32,
+    detail: String,
+}
+
+fn run_one(pack_dir: &Path, runner: &Runner, interrupt: &Interrupt) -> Result<RunnerResult> {
+    let entry = &runner.entry_point;
+    if entry.starts_with('/') || entry.split('/').any(|c| c == "..") {
+        return Err(Error::InvalidPack(format!(
+            "pack.yaml: field `testing.runners.*.entry_point`: `{}` must be a path inside the pack",
+            crate::terminal::escape(entry)
+        )));
+    }
+    let timeout = Duration::from_secs(runner.timeout.unwrap_or(DEFAULT_TIMEOUT));
+    let ran = runner::run(runner::command(pack_dir, runner), timeout, interrupt).map_err(|e| {
+        Error::TestsFailed(format!(
+            "cannot start the `{}` runner for `{}`: {e}",
+            runner_name(runner.kind),
+            crate::terminal::escape(entry)
+        ))
+    })?;
+    interrupt.check()?;
+    let Some(status) = ran.status else {
+        return Ok(RunnerResult {
+            passed: 0,
+            failed: 1,
+            skipped: 0,
+            detail: format!(
+                "timed out after {} s; its process group was killed",
+                timeout.as_secs()
+            ),
+        });
+    };
+    let tail: Vec<&str> = ran.output.lines().rev().take(10).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let detail = format!(
+        "exit status {}; last output:\n    {}",
+        status.code().unwrap_or(-1),
+        crate::terminal::escape_lines(&tail.join("\n")).replace('\n', "\n    ")
+    );
+    let counts = match runner.kind {
+        RunnerKind::Pytest => summary::pytest(&ran.output),
+        RunnerKind::Unittest => summary::unittest(&ran.output),
+        RunnerKind::Script => None,
+    };
+    let (passed, mut failed, skipped) = counts.unwrap_or(if status.success() {
+        (1, 0, 0)
+    } else {
+        (0, 1, 0)
+    });
+    if !status.success() && failed == 0 {
+        // A runner that exits non-zero failed, whatever it printed.
+        failed = 1;
+    }
+    Ok(RunnerResult {
+        passed,
+        failed,
+        skipped,
+        detail,
+    })
+}
+
+fn runner_name(kind: RunnerKind) -> &'static str {
+    match kind {
+        RunnerKind::Script => "script",
+        RunnerKind::Unittest => "unittest",
+        RunnerKind::Pytest => "pytest",
+    }
+}
