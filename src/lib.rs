@@ -35,6 +35,7 @@ pub mod source;
 pub mod store;
 mod syncer;
 pub mod terminal;
+mod yaml_depth;
 
 pub use checksum::{Algorithm, Checksum};
 pub use config::{Config, Limits};

@@ -8,8 +8,11 @@ use semver::{Version, VersionReq};
 use serde::Deserialize;
 use serde_norway::Value;
 
+use std::io::Read;
+
 use crate::error::{Error, Result};
 use crate::pack_ref::{PackRef, REF_RULE};
+use crate::yaml_depth;
 
 /// A validated pack.yaml.
 #[derive(Debug, Clone)]
@@ -93,9 +96,27 @@ fn full_pass() -> f64 {
     1.0
 }
 
+/// Largest pack.yaml read (SPEC: 1 MiB).
+pub const MAX_PACK_YAML_BYTES: u64 = 1 << 20;
+
+/// Longest version accepted, so that every name derived from it fits the file system.
+pub const MAX_VERSION_CHARS: usize = 128;
+
+fn too_large(origin: &str, len: u64) -> Error {
+    Error::InvalidPack(format!(
+        "{origin}: {len} bytes; pack.yaml is limited to {MAX_PACK_YAML_BYTES} bytes (1 MiB)"
+    ))
+}
+
 /// Reads a version the way packs write it: semver, or StackStorm's `1.0` / `1` (read as
 /// `1.0.0`, with a warning), with an optional leading `v`.
 pub fn parse_lenient_version(raw: &str) -> std::result::Result<(Version, Option<String>), String> {
+    if raw.len() > MAX_VERSION_CHARS {
+        return Err(format!(
+            "{} characters long; a version is at most {MAX_VERSION_CHARS} (it names a directory of kept versions)",
+            raw.len()
+        ));
+    }
     if let Ok(v) = Version::parse(raw) {
         return Ok((v, None));
     }
@@ -185,16 +206,42 @@ impl Manifest {
     }
 
     /// The text of a pack.yaml file, for callers that read more of it than [`Manifest`] holds.
+    /// A file over [`MAX_PACK_YAML_BYTES`] is refused before it is read.
     pub fn read_text(path: &Path, origin: &str) -> Result<String> {
-        std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidPack(format!("{origin}: cannot read: {e}")))
+        let cannot = |e: std::io::Error| Error::InvalidPack(format!("{origin}: cannot read: {e}"));
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let len = file.metadata().map_err(cannot)?.len();
+        if len > MAX_PACK_YAML_BYTES {
+            return Err(too_large(origin, len));
+        }
+        let mut text = String::new();
+        // Bounded even if the file grows after it was measured.
+        let read = file
+            .take(MAX_PACK_YAML_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(cannot)?;
+        if read as u64 > MAX_PACK_YAML_BYTES {
+            return Err(too_large(origin, read as u64));
+        }
+        Ok(text)
     }
 
-    /// Parses pack.yaml text; `origin` names the file in errors.
+    /// Parses pack.yaml text; `origin` names the file in errors. Text over
+    /// [`MAX_PACK_YAML_BYTES`] or nested deeper than 128 levels is refused before it is
+    /// parsed.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let bad = |field: &str, why: String| {
             Error::InvalidPack(format!("{origin}: field `{field}`: {why}"))
         };
+        if text.len() as u64 > MAX_PACK_YAML_BYTES {
+            return Err(too_large(origin, text.len() as u64));
+        }
+        if let Err(line) = yaml_depth::check(text.as_bytes(), yaml_depth::MAX_DEPTH) {
+            return Err(Error::InvalidPack(format!(
+                "{origin}: line {line}: nested more than {} levels deep; pack.yaml is refused before it is parsed",
+                yaml_depth::MAX_DEPTH
+            )));
+        }
         let raw: Raw = serde_norway::from_str(text)
             .map_err(|e| Error::InvalidPack(format!("{origin}: not a valid pack.yaml: {e}")))?;
         let mut warnings = Vec::new();

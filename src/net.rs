@@ -15,7 +15,7 @@
 //! let response = http.get("https://r.example/index.json", Some(&since)).await?;
 //! if !response.is_not_modified() {
 //!     let etag = response.header("etag").map(str::to_owned);
-//!     let body = response.bytes(16 << 20).await?;
+//!     let body = response.bytes(16 << 20, "my limit").await?;
 //! #   let _ = (etag, body);
 //! }
 //! # Ok(()) }
@@ -371,25 +371,26 @@ impl Response {
         })
     }
 
-    /// The whole body, refused beyond `limit` bytes (for documents such as indices).
-    pub async fn bytes(mut self, limit: u64) -> Result<Vec<u8>> {
+    /// The whole body, refused beyond `limit` bytes (for documents such as indices);
+    /// `setting` names the limit in the error.
+    pub async fn bytes(mut self, limit: u64, setting: &str) -> Result<Vec<u8>> {
         if self.content_length().is_some_and(|n| n > limit) {
-            return Err(self.too_large(limit));
+            return Err(self.too_large(limit, setting));
         }
         let mut body = Vec::new();
         while let Some(chunk) = self.chunk().await? {
             if (body.len() + chunk.len()) as u64 > limit {
-                return Err(self.too_large(limit));
+                return Err(self.too_large(limit, setting));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
     }
 
-    fn too_large(&self, limit: u64) -> Error {
+    fn too_large(&self, limit: u64, setting: &str) -> Error {
         network(
             &self.url,
-            &format!("response larger than {limit} bytes"),
+            &format!("response larger than {limit} bytes ({setting})"),
             None,
         )
     }
@@ -651,7 +652,7 @@ mod tests {
         assert_eq!(response.status(), 200);
         assert!(!response.is_not_modified());
         assert_eq!(response.header("etag"), Some("\"v1\""));
-        assert_eq!(response.bytes(100).await.unwrap(), b"hello");
+        assert_eq!(response.bytes(100, "test").await.unwrap(), b"hello");
         let first = seen.recv().unwrap();
         assert!(first.contains("x-token: s3cret"), "{first}");
         assert!(!first.contains("if-none-match"), "{first}");
@@ -680,7 +681,7 @@ mod tests {
         let http = Http::new(&config_with_index(&base), false, false).unwrap();
         for _ in 0..2 {
             let response = http.get(&format!("{base}/big"), None).await.unwrap();
-            let e = response.bytes(4).await.unwrap_err();
+            let e = response.bytes(4, "test").await.unwrap_err();
             assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
         }
         let e = http

@@ -143,9 +143,8 @@ impl<'a> Loader<'a> {
         let name = index_name(config);
         let location = Location::of(config);
         let got = match &location {
-            Location::File(path) => std::fs::read(path)
-                .map(|bytes| (Document::Bytes(bytes), Freshness::Local))
-                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+            Location::File(path) => read_bounded(path, self.inner.config.limits.max_index_bytes)
+                .map(|bytes| (Document::Bytes(bytes), Freshness::Local)),
             Location::Url(url) => self.remote(config, url, revalidate, warn).await?,
         };
         let (document, freshness) = match got {
@@ -185,10 +184,12 @@ impl<'a> Loader<'a> {
     ) -> Result<std::result::Result<(Document, Freshness), String>> {
         let settings = &self.inner.config.pack_registry;
         let name = index_name(config);
+        let limit = self.inner.config.limits.max_index_bytes;
         let mut cached = settings
             .cache_enabled
             .then(|| self.cache.read(url))
-            .flatten();
+            .flatten()
+            .filter(|c| c.body.len() as u64 <= limit);
         let use_cached = |c: Cached, f: Freshness| Ok(Ok((Document::Bytes(c.body), f)));
         if self.inner.offline {
             return match cached {
@@ -280,10 +281,34 @@ impl<'a> Loader<'a> {
             last_modified: response.header("last-modified").map(str::to_owned),
         };
         let bytes = response
-            .bytes(self.inner.config.limits.max_download_bytes)
+            .bytes(
+                self.inner.config.limits.max_index_bytes,
+                "limits.max_index_bytes",
+            )
             .await?;
         Ok(Fetched::Body { bytes, validators })
     }
+}
+
+/// A local index document, refused (before it is read) beyond `limit` bytes.
+fn read_bounded(path: &std::path::Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let len = file.metadata().map_err(cannot)?.len();
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if len.max(bytes.len() as u64) > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// Why an index document over `limits.max_index_bytes` is not used.
+fn too_large(limit: u64) -> String {
+    format!("the index document is larger than {limit} bytes (limits.max_index_bytes)")
 }
 
 fn age_text(secs: u64) -> String {

@@ -9,6 +9,7 @@ mod faults;
 mod git_sources;
 mod hostile_archives;
 mod library_api;
+mod limits;
 mod local_sources;
 mod pack_tests;
 mod registry;

@@ -1003,3 +1003,49 @@ fn with_deps_installs_each_dependency_once_and_replaces_only_with_force() {
     );
     assert!(!env.path("packs/p").exists() && !env.path("packs/q").exists());
 }
+
+/// An index document over `limits.max_index_bytes` is not read (from a file) or not
+/// downloaded past the limit (over HTTP): that index is unavailable, the warning names the
+/// limit, and with no other index the install is `index_unavailable`.
+#[test]
+fn an_index_over_max_index_bytes_is_unavailable_naming_the_limit() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    let doc = index(served(&server, "alpha", &["1.0.0"]));
+    assert!(doc.len() > 400, "{}", doc.len());
+    server.put("index.json", doc.clone());
+    let file = env.path("local/index.json");
+    write(&file, &doc);
+    let indices = format!(
+        "    - {{name: web, url: \"{}\"}}\n    - {{name: disk, url: \"{}\"}}\n",
+        server.url("index.json"),
+        file.display()
+    );
+    let config = |limit: &str| {
+        write(
+            &env.path("config.yaml"),
+            format!("limits: {{max_index_bytes: {limit}}}\npack_registry:\n  allow_http: true\n  indices:\n{indices}"),
+        )
+    };
+    config("400");
+    let doc = env.refused(
+        &["install", "--skip-tests", "alpha"],
+        1,
+        "index_unavailable",
+    );
+    let (_, _, stderr) = env.json(&["search", "alpha"]);
+    for name in ["`web`", "`disk`"] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no warning for {name}: {stderr}"));
+        assert!(line.contains("limits.max_index_bytes"), "{line}");
+    }
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("web"),
+        "{doc}"
+    );
+    config("64MiB");
+    let (code, v, i, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str(), i.as_str()), (0, "1.0.0", "web"), "{err}");
+}
