@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use unsafe_libyaml_norway as yaml;
+use unsafe_libyaml_norway as unsafe_yaml;
 
 /// How deep pack.yaml may nest (serde's own limit for the parts it reads).
 pub const MAX_DEPTH: usize = 128;
@@ -16,36 +16,36 @@ pub fn check(text: &[u8], max: usize) -> Result<(), usize> {
     // SAFETY: the parser is initialized before use and deleted on every path; its input is
     // `text`, borrowed for the whole function; every event parsed is deleted.
     unsafe {
-        let mut parser = MaybeUninit::<yaml::yaml_parser_t>::uninit();
-        if !yaml::yaml_parser_initialize(parser.as_mut_ptr()).ok {
+        let mut parser = MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit();
+        if !unsafe_yaml::yaml_parser_initialize(parser.as_mut_ptr()).ok {
             return Ok(());
         }
         let mut parser = parser.assume_init();
-        yaml::yaml_parser_set_input_string(&mut parser, text.as_ptr(), text.len() as u64);
+        unsafe_yaml::yaml_parser_set_input_string(&mut parser, text.as_ptr(), text.len() as u64);
         let mut depth = 0usize;
         let outcome = loop {
-            let mut event = MaybeUninit::<yaml::yaml_event_t>::uninit();
-            if !yaml::yaml_parser_parse(&mut parser, event.as_mut_ptr()).ok {
+            let mut event = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
+            if !unsafe_yaml::yaml_parser_parse(&mut parser, event.as_mut_ptr()).ok {
                 break Ok(());
             }
             let mut event = event.assume_init();
             let (kind, line) = (event.type_, event.start_mark.line);
-            yaml::yaml_event_delete(&mut event);
+            unsafe_yaml::yaml_event_delete(&mut event);
             match kind {
-                yaml::YAML_SEQUENCE_START_EVENT | yaml::YAML_MAPPING_START_EVENT => {
+                unsafe_yaml::YAML_SEQUENCE_START_EVENT | unsafe_yaml::YAML_MAPPING_START_EVENT => {
                     depth += 1;
                     if depth > max {
                         break Err(line as usize + 1);
                     }
                 }
-                yaml::YAML_SEQUENCE_END_EVENT | yaml::YAML_MAPPING_END_EVENT => {
+                unsafe_yaml::YAML_SEQUENCE_END_EVENT | unsafe_yaml::YAML_MAPPING_END_EVENT => {
                     depth = depth.saturating_sub(1)
                 }
-                yaml::YAML_STREAM_END_EVENT => break Ok(()),
+                unsafe_yaml::YAML_STREAM_END_EVENT => break Ok(()),
                 _ => {}
             }
         };
-        yaml::yaml_parser_delete(&mut parser);
+        unsafe_yaml::yaml_parser_delete(&mut parser);
         outcome
     }
 }
