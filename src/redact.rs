@@ -1,33 +1,46 @@
 //! Keeping secrets out of output: URLs lose their userinfo and query string before they are
-//! printed, logged, put in errors, receipts or cache keys shown to users.
+//! printed, logged, put in errors, receipts or cache keys shown to users. The userinfo is
+//! found however the URL is malformed (a `/`, `?`, `#`, `@` or `:` in the password): when in
+//! doubt, more is hidden, never less.
 
 /// `https://user:tok@host/p?sig=x#f` → `https://***@host/p?***`.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return strip_query(url);
     };
-    let (before_query, had_query) = match rest.find('?') {
-        Some(i) => (&rest[..i], true),
-        None => (rest.split('#').next().unwrap_or(rest), false),
-    };
-    let authority_end = before_query.find('/').unwrap_or(before_query.len());
-    let (authority, path) = before_query.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((_, host)) if scheme.is_some() => format!("***@{host}"),
-        _ => authority.to_owned(),
-    };
-    let mut out = String::new();
-    if let Some(s) = scheme {
-        out.push_str(s);
-        out.push_str("://");
+    match userinfo(url) {
+        Some(info) => format!("{scheme}://***@{}", strip_query(&rest[info.len() + 1..])),
+        None => format!("{scheme}://{}", strip_query(rest)),
     }
-    out.push_str(&authority);
-    out.push_str(path);
-    if had_query {
-        out.push_str("?***");
+}
+
+/// The userinfo of `scheme://USERINFO@host/…`: everything before the last `@`, when that
+/// part is an authority (no `/`, `?` or `#` in it) or holds a `:` (a password, whatever
+/// follows it). A URL such as `http://user:pa/ss@host/x`, which URL parsers split at the
+/// first `/`, keeps its password here.
+pub fn userinfo(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let info = &rest[..rest.rfind('@')?];
+    let authority = !info.contains(['/', '?', '#']);
+    (authority || info.contains(':')).then_some(info)
+}
+
+/// `text` (a library's message about `url`) with the URL and its userinfo hidden wherever
+/// they appear in it.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut text = text.replace(url, &redact_url(url));
+    if let Some(info) = userinfo(url) {
+        text = text.replace(info, "***");
     }
-    out
+    text
+}
+
+/// `path?query#fragment` → `path?***` (or `path` when there is no query).
+fn strip_query(rest: &str) -> String {
+    match rest.split_once('?') {
+        Some((path, _)) => format!("{path}?***"),
+        None => rest.split('#').next().unwrap_or(rest).to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -49,5 +62,39 @@ mod tests {
             redact_url("https://tok@h/r.git#main"),
             "https://***@h/r.git"
         );
+    }
+
+    #[test]
+    fn malformed_userinfo_is_hidden_whole() {
+        for (url, shown) in [
+            (
+                "http://user:pa/ss@127.0.0.1:8/x.tar.gz",
+                "http://***@127.0.0.1:8/x.tar.gz",
+            ),
+            (
+                "http://user:pa?ss@127.0.0.1:8/x.tar.gz",
+                "http://***@127.0.0.1:8/x.tar.gz",
+            ),
+            (
+                "http://user:pa#ss@127.0.0.1:8/x.tar.gz",
+                "http://***@127.0.0.1:8/x.tar.gz",
+            ),
+            (
+                "http://user:p@ss@127.0.0.1:8/x.tar.gz",
+                "http://***@127.0.0.1:8/x.tar.gz",
+            ),
+            ("http://user:pa%2Fss@h/x", "http://***@h/x"),
+            ("http://user:pa/ss@h/x?q=1", "http://***@h/x?***"),
+            (
+                "https://host/pkg/@scope/x.tgz",
+                "https://host/pkg/@scope/x.tgz",
+            ),
+            ("https://host/x.tgz?sig=a@b", "https://host/x.tgz?***"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+            for secret in ["pa/ss", "pa?ss", "pa#ss", "p@ss", "pa%2Fss"] {
+                assert!(!redact_url(url).contains(secret), "{url}");
+            }
+        }
     }
 }

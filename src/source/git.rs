@@ -149,10 +149,10 @@ enum Want {
 impl GitFetch {
     fn run(&self, repo_dir: &Path, writer: &mut TreeWriter) -> Result<Checkout> {
         let url = gix::url::parse(self.url.as_bytes().as_bstr())
-            .map_err(|e| Error::Usage(format!("invalid git URL {}: {e}", self.shown_url())))?;
+            .map_err(|e| self.invalid("invalid git URL", &e))?;
         let (repo, commit) = if url.scheme == gix::url::Scheme::File {
             let path = gix::path::from_bstring(url.path.clone())
-                .map_err(|e| Error::Usage(format!("invalid git path {}: {e}", self.shown_url())))?;
+                .map_err(|e| self.invalid("invalid git path", &e))?;
             self.open_local(&path)?
         } else {
             self.check_policy(&url)?;
@@ -175,6 +175,15 @@ impl GitFetch {
 
     fn shown_url(&self) -> String {
         redact_url(&self.url)
+    }
+
+    /// A URL gix cannot read: its error quotes the input, so it is scrubbed.
+    fn invalid(&self, what: &str, e: &dyn std::fmt::Display) -> Error {
+        Error::Usage(format!(
+            "{what} {}: {}",
+            self.shown_url(),
+            crate::redact::scrub(&e.to_string(), &self.url)
+        ))
     }
 
     /// `http(s)` goes through the network policy; `git://` and ssh only through the host list
@@ -455,11 +464,8 @@ impl GitFetch {
             cause = c.source();
         }
         let shown = self.shown_url();
-        let mut message = format!("{context}: {}", chain.replace(&self.url, &shown));
-        let userinfo = userinfo(&self.url);
-        if let Some(info) = userinfo {
-            message = message.replace(info, "***");
-        }
+        let mut message = format!("{context}: {}", crate::redact::scrub(&chain, &self.url));
+        let userinfo = crate::redact::userinfo(&self.url);
         // What gix says when a server does not have a wanted commit.
         if message.contains("Could not decode server reply") {
             if let (Ok(Want::Commit(_) | Want::Prefix(_)), Some(r)) = (self.want(), &self.git_ref) {
@@ -472,13 +478,6 @@ impl GitFetch {
             source: userinfo.is_none().then(|| Box::new(e) as _),
         }
     }
-}
-
-/// `user:password` of `scheme://user:password@host/…`.
-fn userinfo(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    authority.rsplit_once('@').map(|(info, _)| info)
 }
 
 /// Why a ref or commit id named no commit.

@@ -861,3 +861,52 @@ fn ctrl_c_during_a_stalled_download_exits_130_and_leaves_nothing() {
     assert!(started.elapsed() < Duration::from_secs(5));
     env.assert_nothing_installed();
 }
+
+/// Every file under `dir`, as (path, content) text, for grepping.
+fn everything_under(dir: &Path) -> Vec<(String, String)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| {
+            let text = std::fs::read(e.path()).unwrap_or_default();
+            (
+                e.path().display().to_string(),
+                String::from_utf8_lossy(&text).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Malformed credentials (a `/`, `?`, `#` or `@` in the password, or percent-encoded) are
+/// hidden however the URL is read: in what is printed, in errors, in `--json`, in the receipt,
+/// the history and the cache, for archive URLs and git URLs alike.
+#[test]
+fn malformed_credentials_never_reach_output_or_disk() {
+    let server = HttpServer::start();
+    let bytes = tar_gz_bytes("");
+    server.serve("/hello.tar.gz", bytes);
+    let port = server.port();
+    let secrets = ["pa/ss", "pa?ss", "pa#ss", "p@ss", "pa%2Fss"];
+    for secret in secrets {
+        for tail in ["hello.tar.gz", "repo.git", "missing"] {
+            let url = format!("http://user:{secret}@127.0.0.1:{port}/{tail}");
+            let env = Env::new();
+            let run = env.install(&url, &["--allow-http"]);
+            let mut texts = vec![
+                ("stdout".to_owned(), run.stdout.clone()),
+                ("stderr".to_owned(), run.stderr.clone()),
+            ];
+            texts.extend(everything_under(&env.root));
+            for (place, text) in texts {
+                for s in secrets {
+                    assert!(
+                        !text.contains(s) && !place.contains(s),
+                        "{url}: `{s}` in {place}:\n{text}"
+                    );
+                }
+            }
+            // Something was said about the URL, with its userinfo hidden.
+            assert!(run.stderr.contains("***@"), "{url}: {}", run.stderr);
+        }
+    }
+}
