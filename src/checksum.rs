@@ -12,6 +12,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::{Error, IoContext, Result};
+use crate::names::is_dotgit;
 
 /// A hash algorithm that a checksum may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -359,7 +360,7 @@ pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+        .filter_entry(|e| e.depth() == 0 || !is_dotgit(&e.file_name().to_string_lossy()));
     for entry in walker {
         let entry = entry.map_err(|e| {
             let path = e

@@ -24,6 +24,7 @@ mod installer;
 pub mod interrupt;
 pub mod locate;
 pub mod manifest;
+mod names;
 pub mod net;
 mod pack_ref;
 mod pack_tests;

@@ -67,7 +67,7 @@ fn usage_error(e: clap::Error) -> i32 {
     }
     if std::env::args().any(|a| a == "--json") {
         let doc = json!({"error": {"code": "usage", "category": "usage", "message": e.render().to_string().trim()}});
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        println!("{}", output::json_text(&doc));
     }
     let _ = e.print();
     2
@@ -136,7 +136,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
                         h.pack_ref.clone(),
                         h.version.clone(),
                         h.index.clone(),
-                        h.description.clone(),
+                        attune_pack::terminal::escape(&h.description).into_owned(),
                     ]
                 }));
                 columns(&rows)
@@ -215,7 +215,7 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
         IndexCommand::Entry { pack_path, publish } => {
             let entry = entry_of(&pack_path, publish, &mut warn)?;
             let doc = json!(entry);
-            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            let text = output::json_text(&doc);
             out.result(doc, || text);
         }
         IndexCommand::Update {

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use attune_pack::store::{Action, Recovered, Recovery};
+use attune_pack::terminal::{escape, escape_output};
 use attune_pack::{Error, Event, EventSink, Phase, Receipt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -22,15 +23,11 @@ impl Output {
     pub fn result(&self, document: serde_json::Value, human: impl FnOnce() -> String) {
         let mut out = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&document).unwrap_or_default()
-            );
+            let _ = writeln!(out, "{}", json_text(&document));
         } else {
             let text = human();
             if !text.is_empty() {
-                let _ = writeln!(out, "{text}");
+                let _ = writeln!(out, "{}", escape_output(&text));
             }
         }
     }
@@ -40,15 +37,15 @@ impl Output {
     pub fn error(&self, err: &Error) -> i32 {
         if self.json {
             let doc = json!({"error": {"code": err.code(), "category": err.category(), "message": err.to_string()}});
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            println!("{}", json_text(&doc));
         }
-        eprintln!("error: {err}");
+        eprintln!("error: {}", escape_output(&err.to_string()));
         err.exit_code()
     }
 
     pub fn note(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", escape_output(message));
         }
     }
 
@@ -88,6 +85,22 @@ impl Output {
     fn bars_enabled(&self) -> bool {
         !self.quiet && !self.json && std::io::stderr().is_terminal()
     }
+}
+
+/// A JSON document as printed: pretty, and with DEL and C1 control characters escaped in
+/// strings too (serde_json escapes only C0), so none reaches a terminal raw. JSON's own
+/// syntax is ASCII, so every such character is inside a string.
+pub fn json_text(document: &serde_json::Value) -> String {
+    let text = serde_json::to_string_pretty(document).unwrap_or_default();
+    if !text.chars().any(|c| ('\u{7f}'..='\u{9f}').contains(&c)) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            '\u{7f}'..='\u{9f}' => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn recovered_text(done: &Recovered) -> String {
@@ -187,6 +200,7 @@ pub fn receipt_table(receipts: &[Receipt]) -> String {
 fn source_text(r: &Receipt) -> String {
     let s = &r.source;
     let place = s.url.clone().or_else(|| s.path.clone()).unwrap_or_default();
+    let place = escape(&place);
     let kind = s
         .kind
         .map(|k| {
@@ -208,7 +222,7 @@ pub fn receipt_details(r: &Receipt) -> String {
     let mut lines = vec![
         format!("ref:          {}", r.pack_ref),
         format!("version:      {}", r.version),
-        format!("label:        {}", r.label),
+        format!("label:        {}", escape(&r.label)),
         format!("path:         {}", r.path.display()),
         format!("installed_at: {}", r.installed_at),
         format!("source:       {}", source_text(r)),

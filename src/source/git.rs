@@ -413,6 +413,9 @@ impl GitFetch {
             let entry =
                 entry.map_err(|e| self.git_error(&format!("reading tree `{prefix}`"), e))?;
             let path = match entry.filename().to_str() {
+                Ok(name) if matches!(name, "" | "." | "..") || name.contains('/') => {
+                    return Err(writer.refuse(&format!("{prefix}{name}"), Rule::TreeEntryName))
+                }
                 Ok(name) => format!("{prefix}{name}"),
                 Err(_) => return Err(writer.not_utf8(&format!("{prefix}{}", entry.filename()))),
             };

@@ -8,6 +8,7 @@ use walkdir::WalkDir;
 
 use crate::checksum::mode_of;
 use crate::error::{Error, IoContext, Result};
+use crate::names::is_dotgit;
 use crate::safety::TreeWriter;
 
 pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
@@ -15,7 +16,7 @@ pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+        .filter_entry(|e| e.depth() == 0 || !is_dotgit(&e.file_name().to_string_lossy()));
     for entry in walker {
         let entry = entry.map_err(|e| {
             let at = e

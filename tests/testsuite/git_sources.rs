@@ -629,3 +629,82 @@ fn a_fetch_over_max_download_bytes_is_stopped() {
     let out = f.install(&daemon.url("big"), None, &[]);
     ok(&out, "install without a limit");
 }
+
+/// A tree holding `.git` spelled as other file systems read it (and as git itself refuses to
+/// check out): none of it is installed, and the content checksum is that of the tree
+/// without them.
+#[test]
+fn every_spelling_of_dotgit_in_a_tree_is_left_out() {
+    let f = fixture();
+    let repo = Repo::init(&f.root.join("dotgit"));
+    let yaml = repo.blob(pack_yaml("1.0.0").as_bytes());
+    let config = repo.blob(b"[core]\n\thooksPath = /tmp/evil\n");
+    let inner = repo.raw_tree(&[("100644", "config", &config)]);
+    let mut entries = vec![("100644", "pack.yaml", yaml.as_str())];
+    let names = [
+        ".GIT",
+        ".Git",
+        ".git.",
+        "git~1",
+        ".git::$INDEX_ALLOCATION",
+        ".g\u{200c}it",
+    ];
+    for name in names {
+        entries.push(("40000", name, inner.as_str()));
+    }
+    // The same spellings as files deeper down.
+    let sub = repo.raw_tree(&[("100644", ".GIT", &config), ("100644", "kept.txt", &config)]);
+    entries.push(("40000", "sub", sub.as_str()));
+    entries.sort_by(|a, b| {
+        let key = |(mode, name, _): &(&str, &str, &str)| {
+            format!("{name}{}", if *mode == "40000" { "/" } else { "" })
+        };
+        key(a).cmp(&key(b))
+    });
+    let tree = repo.raw_tree(&entries);
+    repo.commit_tree(&tree, "dotgit spellings");
+    let out = f.install(&file_url(&repo.dir), None, &[]);
+    let receipt = json(ok(&out, "install"));
+    let installed = f.packs().join(PACK);
+    for name in names {
+        assert!(!installed.join(name).exists(), "{name} was installed");
+    }
+    assert!(!installed.join("sub/.GIT").exists());
+    assert!(installed.join("sub/kept.txt").is_file());
+
+    // The checksum of the same pack without the `.git` spellings.
+    let clean = f.root.join("clean");
+    std::fs::create_dir_all(clean.join("sub")).unwrap();
+    std::fs::write(clean.join("pack.yaml"), pack_yaml("1.0.0")).unwrap();
+    std::fs::write(
+        clean.join("sub/kept.txt"),
+        "[core]\n\thooksPath = /tmp/evil\n",
+    )
+    .unwrap();
+    let sum = Command::new(BIN)
+        .arg("checksum")
+        .arg(&clean)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout).trim().to_owned();
+    assert_eq!(receipt["checksum"]["content"], sum);
+}
+
+#[test]
+fn a_tree_entry_named_dot_is_refused() {
+    let f = fixture();
+    for name in [".", ".."] {
+        let repo = Repo::init(&f.root.join(format!("dot{}", name.len())));
+        let yaml = repo.blob(pack_yaml("1.0.0").as_bytes());
+        let evil = repo.blob(b"evil\n");
+        let tree = repo.raw_tree(&[("100644", name, &evil), ("100644", "pack.yaml", &yaml)]);
+        repo.commit_tree(&tree, "dot entry");
+        let out = f.install(&file_url(&repo.dir), None, &[]);
+        f.assert_refused(&out, 3, "unsafe_archive", "may not be named");
+        let message = assert_error(&out, 3, "unsafe_archive");
+        assert!(
+            message.contains(&format!("unsafe entry `{name}`")),
+            "{message}"
+        );
+    }
+}

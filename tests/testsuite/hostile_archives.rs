@@ -138,6 +138,15 @@ fn run_hostile(format: Format, make: fn(&Env) -> Case) {
     let ctx = format!("{format:?}\nstdout: {stdout}\nstderr: {stderr}");
 
     assert_eq!(out.status.code(), Some(3), "exit code; {ctx}");
+    // Names are shown escaped: nothing from the archive acts on the terminal.
+    let raw = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    };
+    assert!(
+        !raw(&stderr) && !raw(&stdout),
+        "raw control characters; {ctx:?}"
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); {ctx}"));
     assert_eq!(doc["error"]["code"], "unsafe_archive", "{ctx}");
@@ -308,6 +317,54 @@ hostile!(case_only_difference, |_env| {
         vec![pack(), file("README.md", b"one"), file("readme.md", b"two")],
         "readme.md",
         "differs only in case from entry `README.md`",
+    )
+});
+
+hostile!(control_characters_in_a_name, |_env| {
+    Case::new(
+        vec![pack(), file("actions/\x1b]0;owned\x07\x1b[2J.sh", b"x")],
+        "actions/\\u{1b}]0;owned\\u{7}\\u{1b}[2J.sh",
+        "entry name contains a control character",
+    )
+});
+
+hostile!(a_c1_control_character_in_a_name, |_env| {
+    Case::new(
+        vec![pack(), file("a\u{9b}31m", b"x")],
+        "a\\u{9b}31m",
+        "entry name contains a control character",
+    )
+});
+
+hostile!(unicode_normalisation_collision, |_env| {
+    Case::new(
+        vec![
+            pack(),
+            file("caf\u{e9}.md", b"nfc"),
+            file("cafe\u{301}.md", b"nfd"),
+        ],
+        "cafe\u{301}.md",
+        "is the same file as entry `caf\u{e9}.md`",
+    )
+});
+
+hostile!(case_folding_collision, |_env| {
+    Case::new(
+        vec![
+            pack(),
+            file("STRASSE.md", b"one"),
+            file("stra\u{df}e.md", b"two"),
+        ],
+        "stra\u{df}e.md",
+        "is the same file as entry `STRASSE.md`",
+    )
+});
+
+hostile!(trailing_dot_collision, |_env| {
+    Case::new(
+        vec![pack(), file("notes", b"one"), file("notes.", b"two")],
+        "notes.",
+        "is the same file as entry `notes`",
     )
 });
 
@@ -1121,17 +1178,46 @@ fn setuid_and_group_write_modes_are_dropped_zip() {
 
 #[test]
 fn git_metadata_inside_an_archive_is_not_installed() {
-    let env = Env::new();
-    install_ok(
-        &env,
-        Format::TarGz,
-        &[
-            pack_yaml("", "okpack"),
-            dir(".git/"),
-            file(".git/config", b"[core]\n"),
-            file(".git/hooks/post-checkout", b"#!/bin/sh\n"),
-        ],
-    );
-    assert!(!env.packs.join("okpack/.git").exists());
-    assert!(env.packs.join("okpack/pack.yaml").is_file());
+    // `.git` as git and the file systems it runs on read it, at any depth, directory or file.
+    let spellings = [
+        ".git",
+        ".GIT",
+        ".Git",
+        ".git.",
+        ".git ",
+        "git~1",
+        ".git::$INDEX_ALLOCATION",
+        ".g\u{200c}it",
+    ];
+    for format in [Format::Tar, Format::TarGz, Format::Zip] {
+        let env = Env::new();
+        let mut entries = vec![pack_yaml("", "okpack"), file("sub/kept.txt", b"kept\n")];
+        for name in spellings {
+            entries.push(dir(&format!("{name}/")));
+            entries.push(file(&format!("{name}/config"), b"[core]\n"));
+            entries.push(file(&format!("sub/{name}"), b"[core]\n"));
+        }
+        let receipt = install_ok(&env, format, &entries);
+        for name in spellings {
+            assert!(
+                !env.packs.join("okpack").join(name).exists(),
+                "{name} {format:?}"
+            );
+            assert!(
+                !env.packs.join("okpack/sub").join(name).exists(),
+                "sub/{name} {format:?}"
+            );
+        }
+        assert!(env.packs.join("okpack/pack.yaml").is_file());
+        // The content checksum covers what was installed, nothing of the `.git` spellings.
+        let sum = Command::new(BIN)
+            .arg("checksum")
+            .arg(env.packs.join("okpack"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            receipt["checksum"]["content"].as_str().unwrap(),
+            String::from_utf8_lossy(&sum.stdout).trim()
+        );
+    }
 }

@@ -360,3 +360,47 @@ fn refs_that_are_not_pack_refs_never_touch_the_store() {
     assert!(tmp.path().join("x.json").exists());
     assert_eq!(consistent(&packs), state_of(&[("demo", "1.0.0")]));
 }
+
+/// A pack's label is the pack author's text: `show` prints it with control characters
+/// escaped, and `--json` escapes the ones serde_json would leave raw (DEL and C1) as well,
+/// while the document still reads back as the original text.
+#[test]
+fn pack_text_is_shown_with_control_characters_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let pack = write_pack(
+        tmp.path(),
+        "shown",
+        "1.0.0",
+        "label: \"Shown\\e]0;owned\\a\\x9b31m\\x7f\"\n",
+    );
+    assert!(run(&packs, &["install", pack.to_str().unwrap()])
+        .status
+        .success());
+    let raw = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .chars()
+            .any(|c| c.is_control() && c != '\n')
+    };
+    let human = run(&packs, &["show", "shown"]);
+    assert!(
+        !raw(&human.stdout),
+        "{:?}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("Shown\\u{1b}]0;owned\\u{7}\\u{9b}31m\\u{7f}"),
+        "{text}"
+    );
+    let doc = run(&packs, &["--json", "show", "shown"]);
+    assert!(
+        !raw(&doc.stdout),
+        "{:?}",
+        String::from_utf8_lossy(&doc.stdout)
+    );
+    assert_eq!(
+        json(&doc)["label"],
+        "Shown\u{1b}]0;owned\u{7}\u{9b}31m\u{7f}"
+    );
+}

@@ -84,6 +84,50 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// Writes `content` as a blob; returns its id.
+    pub fn blob(&self, content: &[u8]) -> String {
+        self.plumb(&["hash-object", "-w", "--stdin"], content)
+    }
+
+    /// Writes a tree of exactly these entries (mode, name, id), names unchecked, as a hostile
+    /// repository would hold them; returns its id.
+    pub fn raw_tree(&self, entries: &[(&str, &str, &str)]) -> String {
+        let mut data = Vec::new();
+        for (mode, name, id) in entries {
+            data.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            let id = (0..id.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap());
+            data.extend(id);
+        }
+        self.plumb(
+            &["hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+            &data,
+        )
+    }
+
+    /// Makes `tree` the next commit of `main`; returns the commit id.
+    pub fn commit_tree(&self, tree: &str, message: &str) -> String {
+        let commit = self.plumb(&["commit-tree", tree, "-m", message], b"");
+        self.git(&["update-ref", "refs/heads/main", &commit]);
+        commit
+    }
+
+    fn plumb(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write as _;
+        let mut child = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     /// A bare clone next to it (`NAME.git`), as servers hold repositories.
     pub fn bare_clone(&self, at: &Path) -> PathBuf {
         git(

@@ -23,6 +23,8 @@ use crate::fsutil::Durability;
 use crate::interrupt::Interrupt;
 use crate::syncer::Syncer;
 
+use crate::names::{collision_key, is_dotgit};
+
 /// The rule an entry broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -47,6 +49,9 @@ pub enum Rule {
     SpecialFile(&'static str),
     Duplicate,
     CaseConflict { other: String },
+    Collision { other: String },
+    ControlCharacter,
+    TreeEntryName,
     ParentNotDirectory { parent: String },
     TooManyEntries(u64),
     UnpackedTooLarge(u64),
@@ -66,7 +71,7 @@ impl fmt::Display for Rule {
             Rule::LinkTargetAbsolute => write!(f, "symlinks must have a relative target"),
             Rule::LinkTargetInvalid => write!(
                 f,
-                "symlink target is empty, longer than {MAX_NAME_BYTES} bytes, or contains a backslash, drive letter or NUL byte"
+                "symlink target is empty, longer than {MAX_NAME_BYTES} bytes, or contains a backslash, drive letter or control character"
             ),
             Rule::NameTooLong => write!(
                 f,
@@ -102,6 +107,15 @@ impl fmt::Display for Rule {
             Rule::CaseConflict { other } => {
                 write!(f, "differs only in case from entry `{other}`")
             }
+            Rule::Collision { other } => write!(
+                f,
+                "is the same file as entry `{other}` where names are compared case-insensitively or after Unicode normalisation (macOS, Windows)"
+            ),
+            Rule::ControlCharacter => write!(f, "entry name contains a control character"),
+            Rule::TreeEntryName => write!(
+                f,
+                "a git tree entry may not be named `.`, `..` or nothing, nor hold a `/`"
+            ),
             Rule::ParentNotDirectory { parent } => {
                 write!(
                     f,
@@ -156,6 +170,9 @@ fn check_name(raw: &str) -> Result<Name, Rule> {
     if raw.contains('\0') {
         return Err(Rule::NulByte);
     }
+    if raw.chars().any(crate::terminal::is_control) {
+        return Err(Rule::ControlCharacter);
+    }
     if raw.contains('\\') {
         return Err(Rule::Backslash);
     }
@@ -180,18 +197,20 @@ fn check_name(raw: &str) -> Result<Name, Rule> {
     if parts.is_empty() {
         return Ok(Name::Root);
     }
-    if parts.contains(&".git") {
+    if parts.iter().any(|c| is_dotgit(c)) {
         return Ok(Name::GitDir);
     }
     Ok(Name::Path(parts.join("/")))
 }
 
-/// An entry name as error messages show it: a hostile name can be megabytes long.
+/// An entry name as error messages show it: shortened (a hostile name can be megabytes
+/// long) and with control characters escaped.
 fn shown_name(name: &str) -> String {
-    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+    let short = match name.char_indices().nth(SHOWN_NAME_CHARS) {
         Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
         None => name.to_owned(),
-    }
+    };
+    crate::terminal::escape(&short).into_owned()
 }
 
 fn has_drive_letter(s: &str) -> bool {
@@ -379,7 +398,7 @@ impl TreeWriter {
         while let Some(i) = path[end..].find('/') {
             let parent = &path[..end + i];
             end += i + 1;
-            match self.seen.get(&parent.to_lowercase()) {
+            match self.seen.get(&collision_key(parent)) {
                 Some(s) if s.path == parent && s.kind == Kind::Dir => {}
                 Some(s) if s.path == parent => {
                     return Err(self.refuse(
@@ -389,20 +408,13 @@ impl TreeWriter {
                         },
                     ))
                 }
-                Some(s) => {
-                    return Err(self.refuse(
-                        raw,
-                        Rule::CaseConflict {
-                            other: s.path.clone(),
-                        },
-                    ))
-                }
+                Some(s) => return Err(self.refuse(raw, collision(parent, &s.path))),
                 None => {
                     let parent = parent.to_owned();
                     fs::create_dir(self.root.join(&parent))
                         .ctx(|| format!("creating directory {parent} in staging"))?;
                     self.seen.insert(
-                        parent.to_lowercase(),
+                        collision_key(&parent),
                         Seen {
                             path: parent,
                             kind: Kind::Dir,
@@ -414,17 +426,12 @@ impl TreeWriter {
         Ok(Some(path))
     }
 
-    /// Records a new entry; refuses duplicates and case-only differences. A directory may be
+    /// Records a new entry; refuses duplicates and names that collide with another. A directory may be
     /// named again (archives list parents implicitly and explicitly).
     fn register(&mut self, raw: &str, path: &str, kind: Kind) -> Result<bool> {
-        if let Some(s) = self.seen.get(&path.to_lowercase()) {
+        if let Some(s) = self.seen.get(&collision_key(path)) {
             if s.path != path {
-                return Err(self.refuse(
-                    raw,
-                    Rule::CaseConflict {
-                        other: s.path.clone(),
-                    },
-                ));
+                return Err(self.refuse(raw, collision(path, &s.path)));
             }
             if s.kind == Kind::Dir && kind == Kind::Dir {
                 return Ok(false);
@@ -432,7 +439,7 @@ impl TreeWriter {
             return Err(self.refuse(raw, Rule::Duplicate));
         }
         self.seen.insert(
-            path.to_lowercase(),
+            collision_key(path),
             Seen {
                 path: path.to_owned(),
                 kind,
@@ -521,7 +528,7 @@ impl TreeWriter {
         if target.is_empty()
             || target.len() > MAX_NAME_BYTES
             || target.contains('\\')
-            || target.contains('\0')
+            || target.chars().any(crate::terminal::is_control)
             || has_drive_letter(target)
         {
             return Err(self.refuse(raw, Rule::LinkTargetInvalid));
@@ -544,7 +551,7 @@ impl TreeWriter {
             Ok(Name::Path(p)) => p,
             _ => return Err(self.refuse(raw, Rule::HardlinkTarget)),
         };
-        let digest_index = match self.seen.get(&target.to_lowercase()) {
+        let digest_index = match self.seen.get(&collision_key(&target)) {
             Some(Seen {
                 path,
                 kind: Kind::File { digest_index },
@@ -632,7 +639,7 @@ impl TreeWriter {
                 if let Some(Seen {
                     path: other,
                     kind: Kind::Symlink,
-                }) = self.seen.get(&step.to_lowercase())
+                }) = self.seen.get(&collision_key(step))
                 {
                     return Err(self.refuse(
                         path,
@@ -666,6 +673,16 @@ impl TreeWriter {
             files: self.files,
             bytes: self.unpacked,
         })
+    }
+}
+
+/// The rule two colliding names break: a difference in (ASCII) case alone, or beyond.
+fn collision(path: &str, other: &str) -> Rule {
+    let other = other.to_owned();
+    if path.eq_ignore_ascii_case(&other) {
+        Rule::CaseConflict { other }
+    } else {
+        Rule::Collision { other }
     }
 }
 
