@@ -230,14 +230,41 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Hashes a file's bytes in one streaming pass.
+/// Hashes a file's bytes in one streaming pass. Anything but a regular file (a FIFO, a
+/// device) is refused: reading it could block for ever or never end.
 pub fn file_checksum(path: &Path, algorithm: Algorithm) -> Result<Checksum> {
-    let file = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
+    let file = open_regular(path)?;
     let reader = HashingReader::new(file, &[algorithm], u64::MAX);
     let (mut sums, _) = reader
         .finish()
         .ctx(|| format!("reading {}", path.display()))?;
     Ok(sums.remove(0))
+}
+
+/// Opens `path` for reading without blocking on a FIFO, and refuses what is not a regular
+/// file (checked on the open file, so nothing can be swapped in between).
+fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts
+        .open(path)
+        .ctx(|| format!("opening {}", path.display()))?;
+    let kind = file
+        .metadata()
+        .ctx(|| format!("reading {}", path.display()))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a regular file or a directory: nothing to checksum",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// What a content-checksum line says an entry is.

@@ -69,6 +69,10 @@ pub enum Error {
     #[error("host `{host}` is not in allowed_source_hosts ({url})")]
     HostNotAllowed { host: String, url: String },
 
+    /// A source named by a remote index that is not remote (a local path, `file://`).
+    #[error("{url} is on this host, and a remote index may only name remote sources\n  hint: sources in an index fetched over http(s) must be http(s), git or ssh URLs")]
+    LocalSourceFromRemoteIndex { url: String },
+
     #[error("refusing plain http:// for {0}\n  hint: use https, or pass --allow-http (config: pack_registry.allow_http) if you trust the network")]
     InsecureHttp(String),
 
@@ -130,7 +134,9 @@ impl Error {
             Error::ChecksumMismatch { .. } => "checksum_mismatch",
             Error::ChecksumMissing(_) => "checksum_missing",
             Error::UnsafeArchive { .. } => "unsafe_archive",
-            Error::HostNotAllowed { .. } => "host_not_allowed",
+            Error::HostNotAllowed { .. } | Error::LocalSourceFromRemoteIndex { .. } => {
+                "host_not_allowed"
+            }
             Error::InsecureHttp(_) => "insecure_http",
             Error::NotFound(_) => "not_found",
             Error::PackYamlMissing { .. } => "pack_yaml_missing",

@@ -315,8 +315,18 @@ impl Installer {
 
         inner.emit(Event::Phase(Phase::Validating));
         let origin = source.display_name();
+        // Tampering is a checksum mismatch (exit 3) whatever else is wrong with what arrived:
+        // the archive bytes are checked before anything in them is looked at, the content
+        // checksum as soon as the pack root is known, both before pack.yaml is read.
+        if !m.archive.is_empty() {
+            self.verify_required(opts, &mut m, None, &source, &mut warnings)?;
+        }
         let located = locate(&tree_root, &origin)?;
         m.tree.check_links_within(&located.rel, &origin)?;
+        let content = m.tree.digest.checksum_under(&located.rel);
+        if m.archive.is_empty() {
+            self.verify_required(opts, &mut m, Some(&content), &source, &mut warnings)?;
+        }
         // Errors name the source and the file inside it: the staging path is gone by the
         // time anyone reads them.
         let manifest = Manifest::load_as(
@@ -329,18 +339,11 @@ impl Installer {
         for w in &manifest.warnings {
             inner.warn(&mut warnings, w.clone());
         }
-        let content = m.tree.digest.checksum_under(&located.rel);
         let archive_sha256 = m
             .archive
             .iter()
             .find(|c| c.algorithm == Algorithm::Sha256)
             .cloned();
-        if let Some(expected) = &opts.checksum {
-            self.verify(expected, &m, &content, &source, "--checksum", &mut warnings)?;
-        }
-        if let Some((expected, from)) = m.expected.take() {
-            self.verify(&expected, &m, &content, &source, &from, &mut warnings)?;
-        }
 
         let previous = store.receipt(&manifest.pack_ref)?;
         let installed = store.is_installed(&manifest.pack_ref);
@@ -549,13 +552,31 @@ impl Installer {
         })
     }
 
+    /// Checks the checksums an install requires (`--checksum`, the index entry's).
+    fn verify_required(
+        &self,
+        opts: &InstallOptions,
+        m: &mut Materialized,
+        content: Option<&Checksum>,
+        source: &PackSource,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        if let Some(expected) = &opts.checksum {
+            self.verify(expected, m, content, source, "--checksum", warnings)?;
+        }
+        if let Some((expected, from)) = m.expected.take() {
+            self.verify(&expected, m, content, source, &from, warnings)?;
+        }
+        Ok(())
+    }
+
     /// Checks a required checksum against what was measured: archive bytes for archive
-    /// sources, the content checksum otherwise.
+    /// sources, the content checksum (`content`) otherwise.
     fn verify(
         &self,
         expected: &Checksum,
         m: &Materialized,
-        content: &Checksum,
+        content: Option<&Checksum>,
         source: &PackSource,
         from: &str,
         warnings: &mut Vec<String>,
@@ -578,7 +599,9 @@ impl Installer {
                 )));
             }
             (
-                content.clone(),
+                content
+                    .cloned()
+                    .ok_or_else(|| Error::Internal("no content checksum to verify".into()))?,
                 "content of",
                 "for git and directory sources the checksum is the content checksum of the pack root (SPEC.md); `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry",
             )

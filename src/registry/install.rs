@@ -12,7 +12,7 @@ use crate::redact::redact_url;
 use crate::source::{PackSource, VersionSpec};
 
 use super::index::{InstallSource, PackEntry};
-use super::load::{Loaded, Loader};
+use super::load::{Loaded, Loader, Location};
 use super::resolve::{best, index_name, search_order, Misses};
 use super::Identity;
 
@@ -92,8 +92,22 @@ impl Installer {
         let mut sources: Vec<&InstallSource> = found.entry.install_sources.iter().collect();
         sources.sort_by_key(|s| matches!(s, InstallSource::Archive { .. }));
         let mut candidates = Vec::new();
+        let mut refused = None;
         for s in sources {
             let url = found.index.location.join(s.url());
+            if matches!(found.index.location, Location::Url(_)) && !is_remote(&url) {
+                // A document anyone on the network path could have written must not make
+                // this host install its own files (or any local path).
+                let e = Error::LocalSourceFromRemoteIndex {
+                    url: redact_url(&url),
+                };
+                inner.warn(
+                    warnings,
+                    format!("the {} source of {what} is not used: {e}", s.kind()),
+                );
+                refused = Some(e);
+                continue;
+            }
             if verify && s.checksum().is_none() {
                 inner.warn(
                     warnings,
@@ -111,6 +125,9 @@ impl Installer {
                 kind: s.kind(),
                 checksum: s.checksum().cloned(),
             });
+        }
+        if let (true, Some(e)) = (candidates.is_empty(), refused) {
+            return Err(e);
         }
         if candidates.is_empty() {
             return Err(Error::ChecksumMissing(format!(
@@ -197,6 +214,17 @@ impl Plan {
         m.record.path = None;
         m
     }
+}
+
+/// A source fetched over the network: http(s), git, ssh, or scp-like `user@host:path`.
+fn is_remote(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    ["http://", "https://", "git://", "ssh://"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+        || url
+            .split_once(':')
+            .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'))
 }
 
 /// The source kind that fetches an index source: file:// archives are local archives.

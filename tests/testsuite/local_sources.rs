@@ -932,3 +932,72 @@ fn install_reports_the_detected_source_kind_on_stderr() {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(text.contains("kind") && text.contains("1.0.0"), "{text}");
 }
+
+/// `checksum` of a FIFO (or a link to one) is refused at once instead of waiting for a
+/// writer for ever.
+#[test]
+fn checksum_of_a_fifo_is_refused_without_blocking() {
+    let env = Env::new();
+    let fifo = env.root.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let link = env.root.join("link");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for path in [fifo, link] {
+        let mut child = Command::new(BIN)
+            .args(["--json", "checksum"])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let id = child.id();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill").arg(id.to_string()).status();
+                panic!("checksum blocked on {}", path.display());
+            }
+        };
+        let message = assert_error(&out, 2, "usage");
+        assert!(message.contains("not a regular file"), "{message}");
+    }
+}
+
+/// A local directory's `.git`, however it is spelled, is neither installed nor part of the
+/// content checksum: `checksum DIR` of the source equals the installed pack's.
+#[test]
+fn every_spelling_of_dotgit_in_a_directory_is_left_out() {
+    let env = Env::new();
+    let src = env.root.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("pack.yaml"), "ref: dotgit\nversion: 1.0.0\n").unwrap();
+    std::fs::write(src.join("sub/kept.txt"), "kept\n").unwrap();
+    let spellings = [".GIT", ".Git", ".git.", "git~1", ".g\u{200c}it"];
+    for name in spellings {
+        std::fs::create_dir_all(src.join(name)).unwrap();
+        std::fs::write(src.join(name).join("config"), "[core]\n").unwrap();
+        std::fs::write(src.join("sub").join(name), "[core]\n").unwrap();
+    }
+    let out = env.run(&["--json", "install", src.to_str().unwrap()]);
+    let receipt = json(ok(&out));
+    for name in spellings {
+        assert!(!env.packs.join("dotgit").join(name).exists(), "{name}");
+        assert!(
+            !env.packs.join("dotgit/sub").join(name).exists(),
+            "sub/{name}"
+        );
+    }
+    assert!(env.packs.join("dotgit/sub/kept.txt").is_file());
+    assert_eq!(
+        receipt["checksum"]["content"].as_str().unwrap(),
+        checksum_of(&env, &src)
+    );
+}

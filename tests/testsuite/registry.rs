@@ -263,17 +263,16 @@ fn priorities_versions_and_pins_across_http_and_file_indices() {
     let env = Env::new();
     let a = IndexServer::start();
     let b = IndexServer::start();
-    let (a_dir, b_dir) = (env.path("a"), env.path("b"));
-    let mut a_entries = local_abs(
-        &a_dir,
+    let mut a_entries = served(
+        &a,
         "alpha",
         &["1.0.0", "1.2.3", "1.2.9", "2.0.0", "3.0.0-rc.1"],
     );
-    a_entries.extend(local_abs(&a_dir, "beta", &["0.1.0"]));
+    a_entries.extend(served(&a, "beta", &["0.1.0"]));
     a.put("index.json", index(a_entries));
-    let mut b_entries = local_abs(&b_dir, "alpha", &["4.0.0"]);
-    b_entries.extend(local_abs(&b_dir, "beta", &["1.0.0"]));
-    b_entries.extend(local_abs(&b_dir, "delta", &["1.0.0-beta.1"]));
+    let mut b_entries = served(&b, "alpha", &["4.0.0"]);
+    b_entries.extend(served(&b, "beta", &["1.0.0"]));
+    b_entries.extend(served(&b, "delta", &["1.0.0-beta.1"]));
     b.put("index.json", index(b_entries));
     let c_dir = env.path("c");
     write(
@@ -331,10 +330,7 @@ fn priorities_versions_and_pins_across_http_and_file_indices() {
     assert_eq!(doc["version"], "1.2.9");
     assert_eq!(doc["source"]["kind"], "registry");
     assert_eq!(doc["source"]["index"], "a");
-    assert_eq!(
-        doc["source"]["url"],
-        format!("file://{}", a_dir.join("alpha-1.2.9.tgz").display())
-    );
+    assert_eq!(doc["source"]["url"], a.url("packs/alpha-1.2.9.tgz"));
     assert!(doc["checksum"]["archive"]
         .as_str()
         .unwrap()
@@ -369,10 +365,7 @@ fn not_found_names_pack_requirement_indices_and_versions() {
 fn a_failing_index_is_skipped_and_all_failing_is_index_unavailable() {
     let env = Env::new();
     let good = IndexServer::start();
-    good.put(
-        "index.json",
-        index(local_abs(&env.path("good"), "alpha", &["1.0.0"])),
-    );
+    good.put("index.json", index(served(&good, "alpha", &["1.0.0"])));
     let broken = IndexServer::start();
     broken.put_with("index.json", 500, "oops", None);
     let html = IndexServer::start();
@@ -408,14 +401,11 @@ fn a_failing_index_is_skipped_and_all_failing_is_index_unavailable() {
 fn cache_ttl_revalidation_stale_fallback_and_offline() {
     let env = Env::new();
     let server = IndexServer::start();
-    // Archives as local files, so installs work once the server is gone.
-    let dir = env.path("archives");
-    let bytes = pack_tgz("alpha", "1.0.0");
-    write(&dir.join("alpha.tgz"), &bytes);
-    let url = format!("file://{}", dir.join("alpha.tgz").display());
+    // Archives on another server, which stays up when the index server goes.
+    let archives = IndexServer::start();
     server.put_with_etag(
         "index.json",
-        index(vec![entry("alpha", "1.0.0", vec![archive(&url, &bytes)])]),
+        index(served(&archives, "alpha", &["1.0.0"])),
         "\"v1\"",
     );
     let cfg = index_line("main", server.url("index.json"));
@@ -440,10 +430,22 @@ fn cache_ttl_revalidation_stale_fallback_and_offline() {
     assert_eq!(server.hits("index.json"), 2);
     assert_eq!(server.not_modified(), 1);
 
-    // Offline with a cache: no request at all.
-    let (code, v, _, err) = env.plan(&["--offline", "alpha"]);
-    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    // Offline with a cache: no request at all. The pack resolves from the cached index; its
+    // archive, remote like every source of a remote index, cannot be fetched offline.
+    let downloads = archives.hits("packs/alpha-1.0.0.tgz");
+    let (code, doc, err) = env.json(&["--offline", "install", "--dry-run", "alpha"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (1, Some("network")),
+        "{doc} {err}"
+    );
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("offline") && message.contains("alpha-1.0.0.tgz"),
+        "{message}"
+    );
     assert_eq!(server.hits("index.json"), 2);
+    assert_eq!(archives.hits("packs/alpha-1.0.0.tgz"), downloads);
 
     // The server is gone: the stale cache is used, with a warning.
     server.shutdown();
@@ -540,15 +542,9 @@ fn a_failing_source_falls_back_to_the_next() {
 fn private_index_headers_are_sent_to_that_index_only() {
     let env = Env::new();
     let private = private_index_server();
-    private.put(
-        "index.json",
-        index(local_abs(&env.path("p"), "alpha", &["1.0.0"])),
-    );
+    private.put("index.json", index(served(&private, "alpha", &["1.0.0"])));
     let public = IndexServer::start();
-    public.put(
-        "index.json",
-        index(local_abs(&env.path("q"), "beta", &["1.0.0"])),
-    );
+    public.put("index.json", index(served(&public, "beta", &["1.0.0"])));
     let indices = format!(
         "{}{}",
         corp_index_with_token(&private),
@@ -1048,4 +1044,76 @@ fn an_index_over_max_index_bytes_is_unavailable_naming_the_limit() {
     config("64MiB");
     let (code, v, i, err) = env.plan(&["alpha"]);
     assert_eq!((code, v.as_str(), i.as_str()), (0, "1.0.0", "web"), "{err}");
+}
+
+/// A tampered archive is a checksum mismatch (exit 3), even when what it holds is wrong in
+/// other ways too: another pack's pack.yaml (exit 6 otherwise) or none at all (exit 4).
+#[test]
+fn tampering_is_reported_as_a_checksum_mismatch_first() {
+    let env = Env::new();
+    let dir = env.path("idx");
+    let published = pack_tgz("alpha", "1.0.0");
+    let swapped = pack_tgz("evil", "6.6.6");
+    let empty = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(&mut gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "README", &b"hello"[..])
+            .unwrap();
+        tar.finish().unwrap();
+        drop(tar);
+        gz.finish().unwrap()
+    };
+    for (name, tampered) in [("another pack", swapped), ("no pack.yaml", empty)] {
+        write(&dir.join("alpha.tgz"), &tampered);
+        env.use_file_index(
+            &dir,
+            vec![entry(
+                "alpha",
+                "1.0.0",
+                vec![archive("alpha.tgz", &published)],
+            )],
+        );
+        let doc = env.refused(&["install", "alpha"], 3, "checksum_mismatch");
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains("alpha"),
+            "{name}: {doc}"
+        );
+        assert!(!env.path("packs/alpha").exists() && !env.path("packs/evil").exists());
+    }
+}
+
+/// An index fetched over http(s) may not name files of this host: a `file://` URL or a local
+/// path is refused (exit 3, `host_not_allowed`), even with the right checksum; an entry with
+/// a remote source beside it installs from that one, with a warning.
+#[test]
+fn a_remote_index_cannot_name_local_sources() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    let dir = env.path("here");
+    let mut entries = local_abs(&dir, "alpha", &["1.0.0"]);
+    let mut beta = local_abs(&dir, "beta", &["1.0.0"]);
+    let remote = served(&server, "beta", &["1.0.0"]);
+    beta[0]["install_sources"]
+        .as_array_mut()
+        .unwrap()
+        .push(remote[0]["install_sources"][0].clone());
+    entries.extend(beta);
+    server.put("index.json", index(entries));
+    env.config(&index_line("web", server.url("index.json")), "");
+    let doc = env.refused(&["install", "alpha"], 3, "host_not_allowed");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("remote index may only name remote sources"),
+        "{message}"
+    );
+    assert!(!env.path("packs/alpha").exists());
+
+    let (code, doc, err) = env.json(&["install", "beta"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["source"]["url"], server.url("packs/beta-1.0.0.tgz"));
+    assert!(err.contains("is not used"), "{err}");
 }
