@@ -947,7 +947,7 @@ fn checksum_of_a_fifo_is_refused_without_blocking() {
     let link = env.root.join("link");
     std::os::unix::fs::symlink(&fifo, &link).unwrap();
     for path in [fifo, link] {
-        let mut child = Command::new(BIN)
+        let child = Command::new(BIN)
             .args(["--json", "checksum"])
             .arg(&path)
             .stdout(std::process::Stdio::piped())
