@@ -3,6 +3,7 @@
 
 mod support;
 
+mod crashes;
 mod durability;
 #[cfg(feature = "failpoints")]
 mod faults;
