@@ -19,6 +19,9 @@ pub mod events;
 #[doc(hidden)]
 pub mod failpoint;
 mod fsutil;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 mod installer;
 pub mod interrupt;

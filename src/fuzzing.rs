@@ -1,0 +1,149 @@
+//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): internals reached
+//! without widening the public API. Each asserts what must hold for every input: no panic,
+//! and for extraction, nothing written outside staging.
+
+use std::io::Cursor;
+use std::path::{Component, Path, PathBuf};
+
+use crate::checksum::{Algorithm, Checksum};
+use crate::config::Limits;
+use crate::fsutil::Durability;
+use crate::interrupt::Interrupt;
+use crate::manifest::Manifest;
+use crate::registry::index::Index;
+use crate::safety::TreeWriter;
+use crate::source::archive::{self, ArchiveFormat};
+use crate::source::{detect_with, DetectOptions, PackSource, PathProbe};
+
+/// A file system where the input's own bytes decide what exists, so detection's every rule
+/// is reachable without touching the disk.
+struct Imagined(u8);
+
+impl PathProbe for Imagined {
+    fn is_file(&self, _: &Path) -> bool {
+        self.0 & 1 != 0
+    }
+    fn is_dir(&self, _: &Path) -> bool {
+        self.0 & 2 != 0
+    }
+    fn is_git_repo(&self, _: &Path) -> bool {
+        self.0 & 4 != 0
+    }
+}
+
+/// Source detection: never panics, and a source it names displays without its credentials.
+pub fn detect(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(input) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let opts = DetectOptions {
+        git_ref: (flags & 8 != 0).then(|| "main".to_owned()),
+        registry: (flags & 16 != 0).then(|| "main".to_owned()),
+        no_registry: flags & 32 != 0,
+    };
+    let Ok(source) = detect_with(input, &opts, &Imagined(flags)) else {
+        return;
+    };
+    let shown = source.display_name();
+    if let PackSource::Git { url, .. } | PackSource::Archive { url } = &source {
+        if let (Some((scheme, _)), Some(_)) = (url.split_once("://"), crate::redact::userinfo(url)) {
+            let hidden = format!("{scheme}://***@");
+            assert!(shown.starts_with(&hidden), "{url} is shown as {shown}");
+        }
+    }
+}
+
+/// Checksum notation: never panics, and what parses prints back to itself.
+pub fn checksum(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(sum) = text.parse::<Checksum>() {
+        assert_eq!(sum.to_string().parse::<Checksum>().unwrap(), sum);
+    }
+}
+
+/// pack.yaml: never panics, and takes bounded time (the depth limit).
+pub fn pack_yaml(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Manifest::parse(text, "fuzz/pack.yaml");
+    }
+}
+
+/// Index documents: never panic.
+pub fn index(data: &[u8]) {
+    let _ = Index::parse(data, "fuzz", &mut |_| {});
+}
+
+/// Extraction through the path-safety module: whatever the archive, nothing is created
+/// outside the staging tree, nothing outside is changed, and no link in the tree leads out.
+pub fn extract(data: &[u8], zip: bool) {
+    let jail = tempfile::tempdir().expect("a temporary directory");
+    let tree = jail.path().join("staging").join("tree");
+    let outside = jail.path().join("outside");
+    std::fs::create_dir_all(&tree).expect("staging");
+    std::fs::create_dir_all(&outside).expect("outside");
+    std::fs::write(outside.join("keep"), b"keep").expect("sentinel");
+    let limits = Limits {
+        max_download_bytes: 1 << 20,
+        max_unpacked_bytes: 16 << 20,
+        max_entries: 2_000,
+        ..Limits::default()
+    };
+    let mut writer = TreeWriter::new(&tree, "fuzz", limits, Interrupt::new(), Durability::NoSync);
+    let algorithms = [Algorithm::Sha256];
+    let extracted = if zip {
+        archive::extract_zip(Cursor::new(data), &mut writer, &algorithms).map(drop)
+    } else {
+        let gzip = ArchiveFormat::sniff(data) == Some(ArchiveFormat::TarGz);
+        archive::extract_tar_stream(data, &mut writer, &algorithms, limits.max_download_bytes, gzip)
+            .map(drop)
+    };
+    if extracted.is_ok() {
+        let _ = writer.finish();
+    }
+    assert_contained(jail.path(), &tree, &outside);
+}
+
+fn assert_contained(jail: &Path, tree: &Path, outside: &Path) {
+    for entry in walkdir::WalkDir::new(jail).follow_links(false) {
+        let entry = entry.expect("walking the jail");
+        let path = entry.path();
+        let allowed = path == jail
+            || path.starts_with(tree)
+            || path == tree.parent().unwrap_or(tree)
+            || path == outside
+            || path == outside.join("keep");
+        assert!(allowed, "{} was created outside staging", path.display());
+        if entry.path_is_symlink() {
+            let target = std::fs::read_link(path).expect("a link's target");
+            let resolved = lexical(path.parent().unwrap_or(tree), &target);
+            assert!(
+                resolved.starts_with(tree),
+                "{} leads out of the tree to {}",
+                path.display(),
+                resolved.display()
+            );
+        }
+    }
+    assert_eq!(std::fs::read(outside.join("keep")).expect("sentinel"), b"keep");
+}
+
+/// `target` resolved from `dir` by its components alone.
+fn lexical(dir: &Path, target: &Path) -> PathBuf {
+    let mut out = dir.to_path_buf();
+    for c in target.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir => out = PathBuf::from("/"),
+            _ => {}
+        }
+    }
+    out
+}
