@@ -53,6 +53,17 @@ fn make_zip(src: &Path, out: &Path) {
     zip.finish().unwrap();
 }
 
+/// The writer every case uses: default limits, no sync (the hot loop, not the disk).
+fn writer(root: &Path) -> TreeWriter {
+    TreeWriter::new(
+        root,
+        "bench",
+        Limits::default(),
+        Interrupt::new(),
+        Durability::NoSync,
+    )
+}
+
 fn fresh_target(base: &Path) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir_in(base).unwrap();
     let root = dir.path().join("tree");
@@ -78,13 +89,7 @@ fn bench(c: &mut Criterion) {
                 || fresh_target(work.path()),
                 // The temp dir is returned so its removal is not timed.
                 |(keep, root)| {
-                    let mut w = TreeWriter::new(
-                        &root,
-                        "bench",
-                        Limits::default(),
-                        Interrupt::new(),
-                        Durability::NoSync,
-                    );
+                    let mut w = writer(&root);
                     archive::extract_file(path, &mut w, &[Algorithm::Sha256]).unwrap();
                     (keep, w.finish().unwrap().digest.checksum_under(""))
                 },
@@ -96,13 +101,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || fresh_target(work.path()),
             |(keep, root)| {
-                let mut w = TreeWriter::new(
-                    &root,
-                    "bench",
-                    Limits::default(),
-                    Interrupt::new(),
-                    Durability::NoSync,
-                );
+                let mut w = writer(&root);
                 local_dir::copy_dir(&src, &mut w).unwrap();
                 (keep, w.finish().unwrap().digest.checksum_under(""))
             },

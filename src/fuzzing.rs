@@ -49,7 +49,8 @@ pub fn detect(data: &[u8]) {
     };
     let shown = source.display_name();
     if let PackSource::Git { url, .. } | PackSource::Archive { url } = &source {
-        if let (Some((scheme, _)), Some(_)) = (url.split_once("://"), crate::redact::userinfo(url)) {
+        if let (Some((scheme, _)), Some(_)) = (url.split_once("://"), crate::redact::userinfo(url))
+        {
             let hidden = format!("{scheme}://***@");
             assert!(shown.starts_with(&hidden), "{url} is shown as {shown}");
         }
@@ -99,8 +100,14 @@ pub fn extract(data: &[u8], zip: bool) {
         archive::extract_zip(Cursor::new(data), &mut writer, &algorithms).map(drop)
     } else {
         let gzip = ArchiveFormat::sniff(data) == Some(ArchiveFormat::TarGz);
-        archive::extract_tar_stream(data, &mut writer, &algorithms, limits.max_download_bytes, gzip)
-            .map(drop)
+        archive::extract_tar_stream(
+            data,
+            &mut writer,
+            &algorithms,
+            limits.max_download_bytes,
+            gzip,
+        )
+        .map(drop)
     };
     if extracted.is_ok() {
         let _ = writer.finish();
@@ -129,7 +136,10 @@ fn assert_contained(jail: &Path, tree: &Path, outside: &Path) {
             );
         }
     }
-    assert_eq!(std::fs::read(outside.join("keep")).expect("sentinel"), b"keep");
+    assert_eq!(
+        std::fs::read(outside.join("keep")).expect("sentinel"),
+        b"keep"
+    );
 }
 
 /// `target` resolved from `dir` by its components alone.

@@ -3,20 +3,15 @@
 //! version (it names a directory of kept versions, which must fit the file system).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::archives::{file, tar_gz};
 use crate::support::store::{consistent, packs as state_of};
-use crate::support::BIN;
 
+/// Runs with `--json`.
 fn run(packs: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--packs-dir")
-        .arg(packs)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap()
+    let args: Vec<&str> = ["--json"].iter().chain(args).copied().collect();
+    crate::support::run(packs, &args)
 }
 
 fn refused_as_invalid(packs: &Path, source: &Path) -> String {

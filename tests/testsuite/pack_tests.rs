@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::packs::write_pack;
 use crate::support::store::{consistent, packs as state_of};
-use crate::support::BIN;
+use crate::support::{run, BIN};
 
 /// A pack whose one test runner is `script` (a shell script; `PIDFILE` in it is replaced by
 /// a path where the runner can write its pid, which is its process group).
@@ -25,15 +25,6 @@ fn pack_with_test(dir: &Path, version: &str, script: &str, timeout: u64) -> (Pat
     let script = script.replace("PIDFILE", &pidfile.display().to_string());
     std::fs::write(root.join("tests/t.sh"), format!("#!/bin/sh\n{script}")).unwrap();
     (root, pidfile)
-}
-
-fn run(packs: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--packs-dir")
-        .arg(packs)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Runs the command on a thread and gives up (failing the test) if it never ends: a runner

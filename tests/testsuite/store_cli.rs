@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use crate::support::store::{consistent, history, packs as state_of};
-use crate::support::{packs, BIN};
+use crate::support::{packs, run, BIN};
 
 fn write_pack(dir: &Path, pack_ref: &str, version: &str, extra: &str) -> PathBuf {
     packs::write_pack(dir, pack_ref, version, extra, 0)
@@ -23,15 +23,6 @@ fn slow_pack(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(root.join("tests")).unwrap();
     std::fs::write(root.join("tests/wait.sh"), "#!/bin/sh\nsleep 30\n").unwrap();
     root
-}
-
-fn run(packs: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--packs-dir")
-        .arg(packs)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn json(out: &Output) -> serde_json::Value {

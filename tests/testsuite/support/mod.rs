@@ -9,5 +9,18 @@ pub mod packs;
 pub mod store;
 pub mod test_ca;
 
+use std::path::Path;
+use std::process::{Command, Output};
+
 /// The `attune-pack` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
+
+/// Runs the binary on the store at `packs` with `args`.
+pub fn run(packs: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--packs-dir")
+        .arg(packs)
+        .args(args)
+        .output()
+        .unwrap()
+}
