@@ -269,6 +269,9 @@ impl Installer {
             for done in store.recovered() {
                 inner.emit(Event::Recovered(done.clone()));
             }
+            for warning in store.warnings() {
+                inner.emit(Event::Warning(warning.clone()));
+            }
             Ok(Arc::new(store))
         })
         .await

@@ -91,8 +91,9 @@ impl Store {
             durability: self.durability,
             _lock: lock,
             recovered: Vec::new(),
+            warnings: Vec::new(),
         };
-        store.recovered = store.recover()?;
+        (store.recovered, store.warnings) = store.recover()?;
         Ok(store)
     }
 }
@@ -142,6 +143,7 @@ pub struct LockedStore {
     durability: Durability,
     _lock: lock::LockFile,
     recovered: Vec<Recovered>,
+    warnings: Vec<String>,
 }
 
 impl LockedStore {
@@ -157,6 +159,11 @@ impl LockedStore {
     /// What taking the lock finished or undid of interrupted commands.
     pub fn recovered(&self) -> &[Recovered] {
         &self.recovered
+    }
+
+    /// Tidying that taking the lock could not finish (it is tried again next time).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// A fresh staging directory.

@@ -27,9 +27,13 @@ pub struct Recovered {
 }
 
 impl LockedStore {
-    pub(super) fn recover(&self) -> Result<Vec<Recovered>> {
+    /// Finishes or undoes what the journal says, then sweeps; returns what was recovered and
+    /// warnings about tidying that failed (it is retried by the next command, and never
+    /// stops this one: the store is consistent once the journal is resolved).
+    pub(super) fn recover(&self) -> Result<(Vec<Recovered>, Vec<String>)> {
         let path = self.layout.journal();
         let mut recovered = Vec::new();
+        let mut tidied = Vec::new();
         match journal::read(&path)? {
             None => {}
             // Nothing was done: no step is taken before the plan is complete on disk.
@@ -57,12 +61,17 @@ impl LockedStore {
                 }
                 journal::remove(&path, self.durability)?;
                 if let Plan::Install(p) = &plan {
-                    self.prune(&p.pack_ref, p.keep_versions)?;
+                    tidied.push(self.prune(&p.pack_ref, p.keep_versions));
                 }
             }
         }
-        self.sweep()?;
-        Ok(recovered)
+        tidied.push(self.sweep());
+        let warnings = tidied
+            .into_iter()
+            .filter_map(|r| r.err())
+            .map(|e| format!("could not tidy the pack store ({e}); the next command tries again"))
+            .collect();
+        Ok((recovered, warnings))
     }
 
     fn recover_install(

@@ -399,3 +399,23 @@ fn orphans_of_interrupted_pruning_and_writes_are_removed() {
     assert_eq!(store.kept_versions(&p()).unwrap().len(), 1);
     assert_settled(tmp.path());
 }
+
+/// Recovery always ends: when the version to restore was removed by hand meanwhile, the
+/// store is left consistent (no receipt for a pack that is not there) instead of refusing
+/// every later command.
+#[test]
+fn a_kept_version_removed_by_hand_does_not_wedge_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = lock(tmp.path());
+    install(&store, "1.0.0", 1);
+    crash_install_before(&store, "2.0.0", Some(Step::Activate));
+    let kept = store.layout.versions(&p());
+    fs::remove_dir_all(&kept).unwrap();
+    drop(store);
+
+    let store = lock(tmp.path());
+    assert!(!store.is_installed(&p()));
+    assert!(store.receipt(&p()).unwrap().is_none());
+    assert_eq!(store.recovered()[0].recovery, Recovery::Undone);
+    assert_settled(tmp.path());
+}

@@ -207,26 +207,29 @@ impl LockedStore {
             self.to_trash(&active, "undone")?;
             changed = true;
         }
+        let mut previous = plan.previous_receipt.as_ref();
         if let Some(old) = &plan.old {
-            changed |= self.restore_old(plan, old)?;
+            match self.restore_old(plan, old)? {
+                Some(restored) => changed |= restored,
+                // Gone from both places (removed by hand?): nothing to restore, and its
+                // receipt must not describe a pack that is not there.
+                None => previous = None,
+            }
         }
-        changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
+        changed |= self.restore_receipt(&plan.pack_ref, previous)?;
         Ok(changed)
     }
 
-    /// The displaced version back in place, its kept record gone.
-    fn restore_old(&self, plan: &InstallPlan, old: &OldTree) -> Result<bool> {
+    /// The displaced version back in place, its kept record gone; whether anything changed,
+    /// or `None` when it is neither in place nor where it was kept.
+    fn restore_old(&self, plan: &InstallPlan, old: &OldTree) -> Result<Option<bool>> {
         let active = self.layout.active(&plan.pack_ref);
         let versions = self.layout.versions(&plan.pack_ref);
         let kept = versions.join(&old.kept);
         let mut changed = false;
         if self.id_of(&active)? != Some(old.id) {
             if self.id_of(&kept)? != Some(old.id) {
-                return Err(Error::Internal(format!(
-                    "cannot restore {}: the version that was active is neither there nor at {}",
-                    active.display(),
-                    kept.display()
-                )));
+                return Ok(None);
             }
             rename(&kept, &active, self.durability, "undo.rename")?;
             changed = true;
@@ -239,7 +242,7 @@ impl LockedStore {
             sync_dir(&versions, self.durability)?;
             changed = true;
         }
-        Ok(changed)
+        Ok(Some(changed))
     }
 
     /// `receipts/REF.json` as it was before a change: `previous`, or none.

@@ -410,3 +410,20 @@ fn a_staged_file_that_cannot_reach_the_disk_installs_nothing() {
         assert_eq!(recover(&env), before(Scenario::Reinstall), "{action}");
     }
 }
+
+/// Tidying that fails while recovering (removing a staging leftover, pruning) is a warning:
+/// the command goes on, the store is consistent, and the next command tidies.
+#[test]
+fn tidying_that_fails_during_recovery_is_a_warning() {
+    let env = Env::new(Scenario::Reinstall);
+    let args = env.command(Scenario::Reinstall);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(killed(&env.run(&args, "staging.sync=crash@2")));
+    let out = env.run(&["list"], "trash.purge=eio");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(fired(&out, "trash.purge"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("could not tidy the pack store"), "{stderr}");
+    assert_eq!(state(&env.packs), before(Scenario::Reinstall));
+    assert_eq!(recover(&env), before(Scenario::Reinstall));
+}
