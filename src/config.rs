@@ -263,9 +263,7 @@ pub fn resolve_packs_dir(given: Option<&Path>, config: &Config) -> Result<PathBu
     {
         return Ok(dir.join("attune").join("packs"));
     }
-    Err(Error::Usage(
-        "no packs directory: neither HOME nor XDG_DATA_HOME is set and not running as root\n  hint: pass --packs-dir DIR or set ATTUNE_PACKS_DIR".into(),
-    ))
+    Err(Error::NoPacksDir)
 }
 
 /// The cache dir: flag or environment > config > `$XDG_CACHE_HOME/attune-pack`, else under

@@ -57,13 +57,15 @@ pub fn standing<'a>(
     }
 }
 
-/// `--with-deps` without `--force` does not replace an installed version that other packs
-/// may rely on.
+/// Installing dependencies does not replace an installed version that other packs may rely
+/// on, unless replacing is asked for.
 pub fn replace_refused(manifest: &Manifest, dep: &Dependency, have: &Receipt) -> Error {
-    Error::DependencyUnmet(format!(
-        "pack `{}` {} needs `{dep}`, but {} {} is installed and other packs may rely on it\n  hint: pass --force with --with-deps to replace it",
-        manifest.pack_ref, manifest.version, have.pack_ref, have.version
-    ))
+    Error::DependencyNotReplaced {
+        pack: manifest.pack_ref.clone(),
+        version: manifest.version.to_string(),
+        dependency: dep.to_string(),
+        installed: format!("{} {}", have.pack_ref, have.version),
+    }
 }
 
 /// Returns the unmet requirements as sentences; empty when all are met.
@@ -97,14 +99,13 @@ pub fn unmet(
     problems
 }
 
-/// The error for unmet dependencies, with what to do about them.
+/// The error for unmet dependencies.
 pub fn unmet_error(manifest: &Manifest, problems: &[String]) -> Error {
-    Error::DependencyUnmet(format!(
-        "pack `{}` {} has unmet dependencies:\n  - {}\n  hint: install them first, pass --with-deps to install them from the registry, or --skip-deps to install anyway",
-        manifest.pack_ref,
-        manifest.version,
-        problems.join("\n  - ")
-    ))
+    Error::DependencyUnmet {
+        pack: manifest.pack_ref.clone(),
+        version: manifest.version.to_string(),
+        problems: problems.to_vec(),
+    }
 }
 
 /// Installed packs that depend on `pack_ref` (for `uninstall`).
@@ -123,13 +124,16 @@ pub fn dependents<'a>(pack_ref: &str, installed: &'a [Receipt]) -> Vec<&'a Recei
 }
 
 /// Refuses to remove a pack others depend on, unless forced.
-pub fn check_removable(pack_ref: &str, installed: &[Receipt], force: bool) -> Result<()> {
+pub fn check_removable(pack_ref: &PackRef, installed: &[Receipt], force: bool) -> Result<()> {
     let deps = dependents(pack_ref, installed);
     if deps.is_empty() || force {
         return Ok(());
     }
-    Err(Error::DependentsExist(format!(
-        "cannot uninstall `{pack_ref}`: installed packs depend on it: {}\n  hint: uninstall them first, or pass --force",
-        deps.iter().map(|r| format!("{} {}", r.pack_ref, r.version)).collect::<Vec<_>>().join(", ")
-    )))
+    Err(Error::DependentsExist {
+        pack_ref: pack_ref.clone(),
+        dependents: deps
+            .iter()
+            .map(|r| format!("{} {}", r.pack_ref, r.version))
+            .collect(),
+    })
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::checksum::{Algorithm, Checksum};
 use crate::config::{self, Config};
 use crate::deps;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Checked, Error, IoContext, Result};
 use crate::events::{Event, EventSink, Phase};
 use crate::fsutil::Durability;
 use crate::hooks::{InstallHooks, NoHooks, PendingInstall};
@@ -352,7 +352,7 @@ impl Installer {
         let installed = store.is_installed(&manifest.pack_ref);
         if installed && !opts.force && !opts.dry_run {
             return Err(Error::AlreadyInstalled {
-                pack_ref: manifest.pack_ref.to_string(),
+                pack_ref: manifest.pack_ref.clone(),
                 version: previous
                     .as_ref()
                     .map(|r| r.version.clone())
@@ -410,7 +410,7 @@ impl Installer {
                 inner.warn(
                     &mut warnings,
                     format!(
-                        "installing with unmet dependencies (--skip-deps): {}",
+                        "installing with unmet dependencies, as asked: {}",
                         problems.join("; ")
                     ),
                 );
@@ -547,7 +547,7 @@ impl Installer {
         let installed = Box::pin(self.install_locked(store, source, &opts, chain)).await;
         installed.inspect_err(|e| {
             self.inner.emit(Event::Warning(format!(
-                "could not install `{dep}`, a dependency of {} {} (--with-deps): {}",
+                "could not install `{dep}`, a dependency of {} {}: {}",
                 manifest.pack_ref,
                 manifest.version,
                 e.code()
@@ -594,7 +594,7 @@ impl Installer {
             );
         }
         let name = source.display_name();
-        let (actual, what, hint) = if m.archive.is_empty() {
+        let (actual, checked) = if m.archive.is_empty() {
             if expected.algorithm != Algorithm::Sha256 {
                 return Err(Error::Usage(format!(
                     "{from}: content checksums (git and directory sources) are sha256, not {}",
@@ -605,8 +605,7 @@ impl Installer {
                 content
                     .cloned()
                     .ok_or_else(|| Error::Internal("no content checksum to verify".into()))?,
-                "content of",
-                "for git and directory sources the checksum is the content checksum of the pack root (SPEC.md); `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry",
+                Checked::Content,
             )
         } else {
             let actual = m
@@ -617,14 +616,15 @@ impl Installer {
                 .ok_or_else(|| {
                     Error::Internal(format!("{} was not computed", expected.algorithm))
                 })?;
-            (actual, "archive", "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry")
+            (actual, Checked::Archive)
         };
         if &actual != expected {
             return Err(Error::ChecksumMismatch {
-                source_desc: format!("{what} {name} ({from})"),
-                expected: expected.to_string(),
-                actual: actual.to_string(),
-                hint: hint.into(),
+                checked,
+                subject: name,
+                from: from.to_owned(),
+                expected: Box::new(expected.clone()),
+                actual: Box::new(actual),
             });
         }
         Ok(())
@@ -782,9 +782,7 @@ fn upsert(receipts: &mut Vec<Receipt>, receipt: &Receipt) {
 }
 
 fn not_installed(pack_ref: &PackRef) -> Error {
-    Error::NotFound(format!(
-        "pack `{pack_ref}` is not installed\n  hint: `attune-pack list` shows the installed packs"
-    ))
+    Error::NotInstalled(pack_ref.clone())
 }
 
 /// sha256 for the receipt, plus the algorithm a required checksum names.

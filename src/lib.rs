@@ -22,6 +22,7 @@ mod fsutil;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hashing;
 pub mod hooks;
 mod installer;
 pub mod interrupt;
@@ -43,7 +44,7 @@ mod yaml_depth;
 
 pub use checksum::{Algorithm, Checksum};
 pub use config::{Config, Limits};
-pub use error::{Error, Result};
+pub use error::{Category, Checked, Error, Result};
 pub use events::{Event, EventSink, Phase};
 pub use fsutil::Durability;
 pub use hooks::{InstallHooks, PendingInstall};

@@ -238,7 +238,9 @@ impl Http {
     /// any other status is an [`Error::Network`] naming it and the (redacted) URL.
     pub async fn get(&self, url: &str, conditional: Option<&Conditional<'_>>) -> Result<Response> {
         if self.policy.offline {
-            return Err(network(url, "offline (--offline): not downloading", None));
+            return Err(Error::Offline {
+                what: redact_url(url),
+            });
         }
         let mut current = url.to_owned();
         for _ in 0..=MAX_REDIRECTS {

@@ -10,8 +10,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::Error;
-
 /// What a ref may be, for messages.
 pub const REF_RULE: &str =
     "a pack ref is 1 to 64 characters: lowercase letters, digits, `_` and `-`, starting with a letter or digit";
@@ -50,17 +48,16 @@ fn is_valid(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
-impl FromStr for PackRef {
-    type Err = Error;
+/// Text that is not a pack ref (a usage error, exit 2, when it came from a user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` is not a pack ref: {REF_RULE}", crate::terminal::escape(.0))]
+pub struct InvalidRef(pub String);
 
-    /// A ref given by a user or a program: anything else is a usage error (exit 2).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        PackRef::new(s).ok_or_else(|| {
-            Error::Usage(format!(
-                "`{}` is not a pack ref: {REF_RULE}",
-                crate::terminal::escape(s)
-            ))
-        })
+impl FromStr for PackRef {
+    type Err = InvalidRef;
+
+    fn from_str(s: &str) -> Result<Self, InvalidRef> {
+        PackRef::new(s).ok_or_else(|| InvalidRef(s.to_owned()))
     }
 }
 
@@ -144,7 +141,7 @@ mod tests {
             &"a".repeat(65),
         ] {
             assert!(PackRef::new(bad).is_none(), "{bad:?}");
-            let e = bad.parse::<PackRef>().unwrap_err();
+            let e = crate::Error::from(bad.parse::<PackRef>().unwrap_err());
             assert_eq!(e.exit_code(), 2, "{bad:?}");
         }
         assert!(serde_json::from_str::<PackRef>("\"../x\"").is_err());

@@ -2,13 +2,14 @@
 //! maps the outcome to SPEC.md's output and exit codes.
 
 mod args;
+mod hints;
 mod output;
 mod process;
 
 use std::path::Path;
 use std::time::Duration;
 
-use attune_pack::checksum::{directory_checksum, file_checksum};
+use attune_pack::hashing::{directory_checksum, file_checksum};
 use attune_pack::registry::publish::{self, Publish, Updated};
 use attune_pack::{
     Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, InstallReport, Installer,

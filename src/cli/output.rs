@@ -35,11 +35,12 @@ impl Output {
     /// Reports a failure: the message on stderr, and in JSON mode the error document on
     /// stdout. Returns the exit code.
     pub fn error(&self, err: &Error) -> i32 {
+        let message = super::hints::message(err);
         if self.json {
-            let doc = json!({"error": {"code": err.code(), "category": err.category(), "message": err.to_string()}});
+            let doc = json!({"error": {"code": err.code(), "category": err.category().name(), "message": message}});
             println!("{}", json_text(&doc));
         }
-        eprintln!("error: {}", escape_output(&err.to_string()));
+        eprintln!("error: {}", escape_output(&message));
         err.exit_code()
     }
 

@@ -101,9 +101,7 @@ fn judge(
         failures.join("\n")
     );
     match testing.on_failure {
-        OnFailure::Block => Err(Error::TestsFailed(format!(
-            "{message}\n  hint: fix the pack, or pass --skip-tests to install without running them"
-        ))),
+        OnFailure::Block => Err(Error::TestsFailed(message)),
         OnFailure::Warn => Ok(TestOutcome {
             summary,
             warning: Some(format!("pack tests failed (on_failure: warn): {message}")),

@@ -7,6 +7,7 @@ use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
 use crate::installer::{Installer, Materialized};
+use crate::pack_ref::PackRef;
 use crate::receipt::SourceKind;
 use crate::redact::redact_url;
 use crate::source::{PackSource, VersionSpec};
@@ -46,7 +47,7 @@ impl Installer {
     /// only as far as needed.
     pub(crate) async fn resolve_registry(
         &self,
-        pack_ref: &str,
+        pack_ref: &PackRef,
         spec: &VersionSpec,
         pinned: Option<&str>,
         warn: &mut dyn FnMut(String),
@@ -73,7 +74,7 @@ impl Installer {
     /// Resolves a registry reference into the sources to try.
     pub(crate) async fn registry_plan(
         &self,
-        pack_ref: &str,
+        pack_ref: &PackRef,
         spec: &VersionSpec,
         pinned: Option<&str>,
         algorithms: &[Algorithm],
@@ -131,7 +132,7 @@ impl Installer {
         }
         if candidates.is_empty() {
             return Err(Error::ChecksumMissing(format!(
-                "{what}: none of its install sources has a checksum, and verify_checksums is on\n  hint: the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
+                "{what}: none of its install sources has a checksum, and verify_checksums is on"
             )));
         }
         if !verify {
@@ -168,8 +169,7 @@ impl Installer {
         warnings: &mut Vec<String>,
     ) -> Result<()> {
         // Only failures to fetch move on; a security refusal or an interrupt must stop here.
-        let fetch_failure = matches!(err.exit_code(), 1 | 4);
-        let (Some(next), true) = (plan.candidates.get(i + 1), fetch_failure) else {
+        let (Some(next), true) = (plan.candidates.get(i + 1), err.is_fetch_failure()) else {
             return Err(err);
         };
         let failed = &plan.candidates[i];

@@ -194,9 +194,7 @@ impl<'a> Loader<'a> {
         if self.inner.offline {
             return match cached {
                 Some(c) => use_cached(c, Freshness::Offline),
-                None => Ok(Err(
-                    "offline (--offline) and there is no cached copy of it".into()
-                )),
+                None => Ok(Err("offline, and there is no cached copy of it".into())),
             };
         }
         if let Some(c) = cached.take_if(|c| !revalidate && c.age_secs() < settings.cache_ttl) {
@@ -213,7 +211,7 @@ impl<'a> Loader<'a> {
             }
         };
         match (fetched, cached) {
-            (Err(e), _) if e.exit_code() == 3 => Err(e),
+            (Err(e), _) if e.is_refusal() => Err(e),
             (Ok(Fetched::NotModified), Some(mut c)) => {
                 c.fetched_at = now_secs();
                 store(&c, warn);

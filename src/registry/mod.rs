@@ -38,10 +38,11 @@ impl Identity {
         if manifest.pack_ref == self.pack_ref && manifest.version == self.version {
             return Ok(());
         }
-        Err(Error::InvalidPack(format!(
-            "pack.yaml says `{}` {}, but {} promises `{}` {}\n  hint: the index entry and the published pack disagree; the index maintainer must fix one of them",
-            manifest.pack_ref, manifest.version, self.from, self.pack_ref, self.version
-        )))
+        Err(Error::IdentityMismatch {
+            found: format!("`{}` {}", manifest.pack_ref, manifest.version),
+            promised: format!("`{}` {}", self.pack_ref, self.version),
+            from: self.from.clone(),
+        })
     }
 }
 

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 use serde_norway::Value as Yaml;
 
-use crate::checksum::{directory_checksum, file_checksum, Algorithm, Checksum};
+use crate::checksum::{Algorithm, Checksum};
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Durability;
+use crate::hashing::{directory_checksum, file_checksum};
 use crate::interrupt::Interrupt;
 use crate::locate::locate;
 use crate::manifest::Manifest;
@@ -40,12 +41,12 @@ pub fn build_entry(
 ) -> Result<PackEntry> {
     if publish.git_url.is_none() && publish.archive_url.is_none() {
         return Err(Error::Usage(
-            "an index entry needs at least one install source: pass --git-url URL [--git-ref REF] and/or --archive-url URL [--archive FILE]".into(),
+            "an index entry needs at least one install source: a git URL or an archive URL".into(),
         ));
     }
     if publish.archive.is_some() && publish.archive_url.is_none() {
         return Err(Error::Usage(
-            "--archive needs --archive-url (where that file is published)".into(),
+            "an archive file is given without the URL it is published at".into(),
         ));
     }
     let meta = std::fs::metadata(pack_path)
@@ -101,7 +102,7 @@ pub fn build_entry(
             None if meta.is_file() => pack_path,
             None => {
                 return Err(Error::Usage(
-                    "--archive-url needs --archive FILE (the file published there) when PACK_PATH is a directory, so its checksum can be computed".into(),
+                    "an archive URL needs the archive file published there when the pack is a directory, so that its checksum can be computed".into(),
                 ))
             }
         };
@@ -301,14 +302,14 @@ pub fn merge_indices(
                 Some(i) if merged[i].1 == value => {}
                 Some(i) if force => {
                     warn(format!(
-                        "`{}` {}: the entry of {shown} replaces the different one of {} (--force)",
+                        "`{}` {}: the entry of {shown} replaces the different one of {} (forced)",
                         entry.pack_ref, entry.version, merged[i].2
                     ));
                     merged[i] = (entry, value, shown.clone());
                 }
                 Some(i) => {
                     return Err(Error::Conflict(format!(
-                        "conflicting entries for `{}` {}: {} and {shown} differ\n  hint: publish a new version, remove one of them, or pass --force to keep the later one",
+                        "conflicting entries for `{}` {}: {} and {shown} differ",
                         entry.pack_ref, entry.version, merged[i].2
                     )))
                 }

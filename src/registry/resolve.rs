@@ -2,6 +2,7 @@
 
 use crate::config::{IndexConfig, RegistryConfig};
 use crate::error::{Error, Result};
+use crate::pack_ref::PackRef;
 use crate::redact::redact_url;
 use crate::source::VersionSpec;
 
@@ -22,9 +23,7 @@ pub fn search_order<'a>(
     pinned: Option<&str>,
 ) -> Result<Vec<&'a IndexConfig>> {
     if !registry.enabled {
-        return Err(Error::Usage(
-            "registry installs are disabled (pack_registry.enabled: false in the config)\n  hint: install from a path, an archive URL or a git URL, or enable the registry".into(),
-        ));
+        return Err(Error::NoRegistry { disabled: true });
     }
     let mut order: Vec<&IndexConfig> = registry.indices.iter().filter(|i| i.enabled).collect();
     // A stable sort, so equal priorities keep the order of the config file.
@@ -52,9 +51,7 @@ pub fn search_order<'a>(
         }
     }
     if order.is_empty() {
-        return Err(Error::Usage(
-            "no registry index is configured\n  hint: add one under pack_registry.indices in the config file".into(),
-        ));
+        return Err(Error::NoRegistry { disabled: false });
     }
     Ok(order)
 }
@@ -86,7 +83,7 @@ impl Misses {
 
     /// `IndexUnavailable` when no index could be read, else `NotFound` naming the pack, the
     /// requirement, the indices searched and the versions that exist.
-    pub fn into_error(self, pack_ref: &str, spec: &VersionSpec) -> Error {
+    pub fn into_error(self, pack_ref: &PackRef, spec: &VersionSpec) -> Error {
         let names: Vec<&str> = self.searched.iter().map(|(n, _)| n.as_str()).collect();
         if self.searched.iter().all(|(_, v)| v.is_none()) {
             return Error::IndexUnavailable(format!(
@@ -120,24 +117,29 @@ impl Misses {
             msg.push_str("\n  no index has any version of it");
         } else {
             msg.push_str(&format!("\n  versions that exist: {}", existing.join("; ")));
-            let only_pre = self
+        }
+        let only_prereleases = !existing.is_empty()
+            && *spec == VersionSpec::Latest
+            && self
                 .searched
                 .iter()
                 .flat_map(|(_, v)| v.iter().flatten())
                 .all(|v| !v.pre.is_empty());
-            if *spec == VersionSpec::Latest && only_pre {
-                msg.push_str(&format!(
-                    "\n  hint: pre-releases are installed only when asked for, e.g. {pack_ref}@<version>"
-                ));
-            }
+        Error::PackNotFound {
+            pack_ref: pack_ref.clone(),
+            detail: msg,
+            only_prereleases,
         }
-        Error::NotFound(msg)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn p() -> PackRef {
+        PackRef::new("p").unwrap()
+    }
 
     fn cfg(yaml: &str) -> RegistryConfig {
         crate::config::Config::from_yaml(yaml, "t")
@@ -208,7 +210,7 @@ mod tests {
         let mut m = Misses::default();
         m.record("main".into(), Some(&i), "p");
         m.record("down".into(), None, "p");
-        let e = m.into_error("p", &spec("^3"));
+        let e = m.into_error(&p(), &spec("^3"));
         assert_eq!(e.exit_code(), 4);
         let msg = e.to_string();
         for needle in ["`p`", "^3", "main, down", "main: 1.0.0, 2.0.0-rc.1"] {
@@ -217,14 +219,17 @@ mod tests {
         let pre = index(&["2.0.0-rc.1"]);
         let mut m = Misses::default();
         m.record("main".into(), Some(&pre), "p");
-        assert!(m
-            .into_error("p", &VersionSpec::Latest)
-            .to_string()
-            .contains("pre-releases"));
+        assert!(matches!(
+            m.into_error(&p(), &VersionSpec::Latest),
+            Error::PackNotFound {
+                only_prereleases: true,
+                ..
+            }
+        ));
         let mut m = Misses::default();
         m.record("down".into(), None, "p");
         assert_eq!(
-            m.into_error("p", &VersionSpec::Latest).code(),
+            m.into_error(&p(), &VersionSpec::Latest).code(),
             "index_unavailable"
         );
     }

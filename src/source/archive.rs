@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::checksum::{is_limit_exceeded, Algorithm, Checksum, Hasher, HashingReader};
+use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
+use crate::hashing::{is_limit_exceeded, Hasher, HashingReader};
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
 
 /// An archive format attune-pack reads.

@@ -190,11 +190,8 @@ impl GitFetch {
     /// (SPEC.md: their integrity rests on checksums).
     fn check_policy(&self, url: &gix::Url) -> Result<()> {
         if self.policy.offline {
-            return Err(Error::Network {
-                status: None,
-                url: self.shown_url(),
-                message: "cannot fetch a git repository while offline (--offline)".into(),
-                source: None,
+            return Err(Error::Offline {
+                what: format!("the git repository {}", self.shown_url()),
             });
         }
         match url.scheme {
@@ -282,19 +279,17 @@ impl GitFetch {
         Ok((repo, commit))
     }
 
-    fn unresolved(&self, spec: &str, place: &str, why: Unresolved) -> Error {
-        let message = match why {
-            Unresolved::NotFound => format!("commit `{spec}` not found {place}"),
-            Unresolved::Ambiguous(ids) => format!(
-                "commit `{spec}` not found {place}: the abbreviation is ambiguous ({})\n  hint: give more digits of the commit id",
-                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
+    fn unresolved(&self, spec: &str, place: &'static str, why: Unresolved) -> Error {
+        let candidates = match why {
+            Unresolved::NotFound => Vec::new(),
+            Unresolved::Ambiguous(ids) => ids.iter().map(ToString::to_string).collect(),
             Unresolved::Git(e) => return self.git_error(&format!("resolving `{spec}` {place}"), e),
         };
-        Error::Git {
+        Error::CommitNotFound {
             url: self.shown_url(),
-            message,
-            source: None,
+            spec: spec.to_owned(),
+            place,
+            candidates,
         }
     }
 
@@ -466,19 +461,13 @@ impl GitFetch {
             }
             cause = c.source();
         }
-        let shown = self.shown_url();
-        let mut message = format!("{context}: {}", crate::redact::scrub(&chain, &self.url));
-        let userinfo = crate::redact::userinfo(&self.url);
-        // What gix says when a server does not have a wanted commit.
-        if message.contains("Could not decode server reply") {
-            if let (Ok(Want::Commit(_) | Want::Prefix(_)), Some(r)) = (self.want(), &self.git_ref) {
-                message = format!("commit `{r}` not found on the remote ({message})");
-            }
-        }
+        let message = format!("{context}: {}", crate::redact::scrub(&chain, &self.url));
         Error::Git {
-            url: shown,
+            url: self.shown_url(),
             message,
-            source: userinfo.is_none().then(|| Box::new(e) as _),
+            source: crate::redact::userinfo(&self.url)
+                .is_none()
+                .then(|| Box::new(e) as _),
         }
     }
 }

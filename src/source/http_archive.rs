@@ -11,9 +11,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::checksum::{is_limit_exceeded, Algorithm, Checksum, HashingReader};
+use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
+use crate::hashing::{is_limit_exceeded, HashingReader};
 use crate::installer::{blocking, Inner, Materialized};
 use crate::interrupt::Interrupt;
 use crate::net::Response;
@@ -163,32 +164,12 @@ pub(crate) async fn as_git_repository(
 /// The archive attempt's error, saying what git answered too, when git did not get far
 /// enough for its own error to matter more (a refusal, an interrupt).
 fn neither(not_an_archive: Error, git: Error) -> Error {
-    if git.exit_code() != 1 {
+    if !git.is_fetch_failure() {
         return git;
     }
-    let tried = format!("\n  also tried as a git repository (smart HTTP): {git}");
-    // Before any hint, so the hint stays last.
-    let add = |message: String| match message.find("\n  hint:") {
-        Some(i) => format!("{}{tried}{}", &message[..i], &message[i..]),
-        None => message + &tried,
-    };
-    match not_an_archive {
-        Error::Network {
-            url,
-            message,
-            status,
-            source,
-        } => Error::Network {
-            url,
-            message: add(message),
-            status,
-            source,
-        },
-        Error::ArchiveCorrupt { archive, message } => Error::ArchiveCorrupt {
-            archive,
-            message: add(message),
-        },
-        other => other,
+    Error::NeitherArchiveNorGit {
+        archive: Box::new(not_an_archive),
+        git: Box::new(git),
     }
 }
 
@@ -232,15 +213,9 @@ async fn next_chunk(response: &mut Response, interrupt: &Interrupt) -> Result<Op
 }
 
 fn not_an_archive(url: &str, response: &Response) -> Error {
-    let content_type = response
-        .header("content-type")
-        .map(|t| format!(" (the server sent {t})"))
-        .unwrap_or_default();
-    Error::ArchiveCorrupt {
-        archive: redact_url(url),
-        message: format!(
-            "the download is not a zip, tar.gz or tar archive{content_type}\n  hint: a git repository is installed from its .git URL, or with --ref"
-        ),
+    Error::NotAnArchive {
+        url: redact_url(url),
+        content_type: response.header("content-type").map(str::to_owned),
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
-use crate::checksum::mode_of;
 use crate::error::{Error, IoContext, Result};
+use crate::hashing::mode_of;
 use crate::names::is_dotgit;
 use crate::safety::TreeWriter;
 

@@ -262,9 +262,9 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     // Rule 7: a registry reference.
     if let Some(src) = registry_ref(s, opts.registry.as_deref())? {
         if opts.no_registry {
-            return Err(Error::Usage(format!(
-                "`{s}` is a registry reference, and --no-registry forbids registry installs\n  hint: give a path, an archive URL or a git URL"
-            )));
+            return Err(Error::RegistryRefused {
+                input: s.to_owned(),
+            });
         }
         return Ok(src);
     }
@@ -307,7 +307,7 @@ fn registry_ref(s: &str, pinned: Option<&str>) -> Result<Option<PackSource>> {
     if let (Some(i), Some(p)) = (&index, pinned) {
         if i != p {
             return Err(Error::Usage(format!(
-                "`{s}` names index `{i}` but --registry names `{p}`"
+                "`{s}` names index `{i}`, but the index asked for is `{p}`"
             )));
         }
     }
@@ -537,7 +537,7 @@ mod tests {
         };
         let e = detect_with("github", &no_reg, &fs()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("--no-registry"));
+        assert!(matches!(e, Error::RegistryRefused { .. }), "{e:?}");
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl LockedStore {
             source: Default::default(),
             checksum: crate::receipt::ReceiptChecksums {
                 archive: None,
-                content: crate::checksum::directory_checksum(&dir)?.to_string(),
+                content: crate::hashing::directory_checksum(&dir)?.to_string(),
             },
             tests: Default::default(),
             dependencies: Vec::new(),

@@ -1,0 +1,85 @@
+//! What to do about an error, in the command line's terms (its flags and commands): the
+//! library states what happened, this adds the hint shown after it.
+
+use attune_pack::{Checked, Error};
+
+/// The hint for `error`, if there is one worth giving.
+pub fn hint(error: &Error) -> Option<String> {
+    let text = match error {
+        Error::AlreadyInstalled { .. } => "pass --force to replace it",
+        Error::Locked { .. } => "wait for it to finish, or raise --lock-timeout",
+        Error::InsecureHttp(_) => {
+            "use https, or pass --allow-http (config: pack_registry.allow_http) if you trust the network"
+        }
+        Error::RegistryRefused { .. } => {
+            "--no-registry refuses registry references; give a path, an archive URL or a git URL"
+        }
+        Error::NoRegistry { disabled: true } => {
+            "install from a path, an archive URL or a git URL, or enable the registry"
+        }
+        Error::NoRegistry { disabled: false } => {
+            "add one under pack_registry.indices in the config file"
+        }
+        Error::NoPacksDir => "pass --packs-dir DIR or set ATTUNE_PACKS_DIR",
+        Error::Offline { .. } => "--offline is set: only cached indices and local sources are used",
+        Error::CommitNotFound { candidates, .. } if !candidates.is_empty() => {
+            "give more digits of the commit id"
+        }
+        Error::NotAnArchive { .. } => {
+            "a git repository is installed from its .git URL, or with --ref"
+        }
+        Error::NeitherArchiveNorGit { archive, .. } => return hint(archive),
+        Error::DependencyUnmet { .. } => {
+            "install them first, pass --with-deps to install them from the registry, or --skip-deps to install anyway"
+        }
+        Error::DependencyNotReplaced { .. } => "pass --force with --with-deps to replace it",
+        Error::DependentsExist { .. } => "uninstall them first, or pass --force",
+        Error::ChecksumMismatch {
+            checked: Checked::Content,
+            ..
+        } => {
+            "for git and directory sources the checksum is the content checksum of the pack root; `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry"
+        }
+        Error::ChecksumMismatch {
+            checked: Checked::Archive,
+            ..
+        } => {
+            "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry"
+        }
+        Error::ChecksumMissing(_) => {
+            "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
+        }
+        Error::IdentityMismatch { .. } => {
+            "the index entry and the published pack disagree; the index maintainer must fix one of them"
+        }
+        Error::TestsFailed(_) => {
+            "fix the pack, or pass --skip-tests to install without running them"
+        }
+        Error::NotInstalled(_) => "`attune-pack list` shows the installed packs",
+        Error::PackNotFound {
+            pack_ref,
+            only_prereleases: true,
+            ..
+        } => {
+            return Some(format!(
+                "pre-releases are installed only when asked for, e.g. {pack_ref}@<version>"
+            ))
+        }
+        Error::Conflict(_) => {
+            "publish a new version, remove one of them, or pass --force to keep the later one"
+        }
+        Error::LocalSourceFromRemoteIndex { .. } => {
+            "sources in an index fetched over http(s) must be http(s), git or ssh URLs"
+        }
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// The error as the command line prints it: the library's message, then the hint.
+pub fn message(error: &Error) -> String {
+    match hint(error) {
+        Some(hint) => format!("{error}\n  hint: {hint}"),
+        None => error.to_string(),
+    }
+}

@@ -1,0 +1,508 @@
+//! The library's error type: one variant per kind of failure, with typed fields where a
+//! caller (or the command line) decides something from them. Every variant has one
+//! `error.code` and one exit code ([`Error::exit_code`], the one place that maps them);
+//! library logic asks predicates ([`Error::is_fetch_failure`], [`Error::is_refusal`]),
+//! never codes or message text. Messages state what happened; what to do about it (the
+//! hints, with their flag names) is the command line's to add.
+
+pub mod rule;
+
+use std::path::PathBuf;
+
+use crate::checksum::{Checksum, ParseChecksumError};
+use crate::pack_ref::{InvalidRef, PackRef};
+
+pub use rule::Rule;
+
+/// `Result` with attune-pack's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure of an attune-pack operation, with the context needed to act on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request cannot be carried out as given (a bad argument, config or combination).
+    #[error("{0}")]
+    Usage(String),
+
+    /// A registry reference while registry references are refused
+    /// ([`crate::DetectOptions::no_registry`]).
+    #[error("`{input}` is a registry reference, and registry references are refused")]
+    RegistryRefused {
+        /// The argument as given.
+        input: String,
+    },
+
+    /// Registry installs are off in the config, or no index is configured.
+    #[error("{}", if *.disabled { "registry installs are disabled (pack_registry.enabled: false in the config)" } else { "no registry index is configured" })]
+    NoRegistry {
+        /// `pack_registry.enabled` is false (else: no index is configured).
+        disabled: bool,
+    },
+
+    /// No packs directory can be chosen: neither `HOME` nor `XDG_DATA_HOME` is set and the
+    /// process does not run as root.
+    #[error("no packs directory: neither HOME nor XDG_DATA_HOME is set and not running as root")]
+    NoPacksDir,
+
+    /// A download or request failed.
+    #[error("{message}: {url}")]
+    Network {
+        /// The URL, credentials and query redacted.
+        url: String,
+        /// What went wrong.
+        message: String,
+        /// The HTTP status, when the server answered with an unaccepted one.
+        status: Option<u16>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// Something needs the network while working offline.
+    #[error("cannot fetch {what} while offline")]
+    Offline {
+        /// What could not be fetched (with its redacted URL).
+        what: String,
+    },
+
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A git operation failed.
+    #[error("git: {message} ({url})")]
+    Git {
+        /// The repository URL, credentials redacted.
+        url: String,
+        /// What went wrong (gix's cause chain, redacted).
+        message: String,
+        /// gix's error, when the URL carries no credentials it could quote.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A ref or commit id that names no commit of a repository (or more than one).
+    #[error("git: commit `{spec}` not found {place}{} ({url})", ambiguity(.candidates))]
+    CommitNotFound {
+        /// The repository URL, credentials redacted.
+        url: String,
+        /// The ref or (abbreviated) commit id asked for.
+        spec: String,
+        /// `in the repository` or `on the remote`.
+        place: &'static str,
+        /// The commits an ambiguous abbreviation matches (empty when none).
+        candidates: Vec<String>,
+    },
+
+    /// An archive that is truncated or cannot be decoded.
+    #[error("corrupt archive {archive}: {message}")]
+    ArchiveCorrupt {
+        /// Which archive (a redacted URL or a path).
+        archive: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A download that is not an archive.
+    #[error("corrupt archive {url}: the download is not a zip, tar.gz or tar archive{}", content_type.as_ref().map(|t| format!(" (the server sent {t})")).unwrap_or_default())]
+    NotAnArchive {
+        /// The URL, redacted.
+        url: String,
+        /// The `Content-Type` the server sent.
+        content_type: Option<String>,
+    },
+
+    /// A web URL that is neither an archive nor a git repository: both attempts' errors.
+    #[error("{archive}\n  also tried as a git repository (smart HTTP): {git}")]
+    NeitherArchiveNorGit {
+        /// Why it is not an archive.
+        archive: Box<Error>,
+        /// Why it is not a git repository either.
+        git: Box<Error>,
+    },
+
+    /// No index could be read.
+    #[error("no package index could be read: {0}")]
+    IndexUnavailable(String),
+
+    /// A bug, or a state attune-pack did not expect.
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// A checksum did not match.
+    #[error("checksum mismatch for {} {subject} ({from})\n  expected: {expected}\n  actual:   {actual}", match .checked { Checked::Archive => "archive", Checked::Content => "content of" })]
+    ChecksumMismatch {
+        /// What was hashed: the archive's bytes or the content.
+        checked: Checked,
+        /// The source, as shown.
+        subject: String,
+        /// Where the expected checksum comes from (`--checksum`, an index entry).
+        from: String,
+        /// The checksum required.
+        expected: Box<Checksum>,
+        /// The checksum measured.
+        actual: Box<Checksum>,
+    },
+
+    /// A checksum is required and there is none.
+    #[error("no checksum for {0}")]
+    ChecksumMissing(String),
+
+    /// An entry that breaks a rule of path safety; nothing was installed.
+    #[error("unsafe entry `{entry}` in {origin}: {rule}\n  nothing was installed; the source must be fixed by its publisher")]
+    UnsafeArchive {
+        /// The source, as shown.
+        origin: String,
+        /// The entry's name, shortened and escaped.
+        entry: String,
+        /// The rule it breaks.
+        rule: Rule,
+    },
+
+    /// A source on a host outside `allowed_source_hosts`.
+    #[error("host `{host}` is not in allowed_source_hosts ({url})")]
+    HostNotAllowed {
+        /// The host, lowercase.
+        host: String,
+        /// The URL, redacted.
+        url: String,
+    },
+
+    /// A source on this host named by an index fetched over http(s).
+    #[error("{url} is on this host, and a remote index may only name remote sources")]
+    LocalSourceFromRemoteIndex {
+        /// The source, redacted.
+        url: String,
+    },
+
+    /// Plain `http://` while it is not allowed.
+    #[error("refusing plain http:// for {0}")]
+    InsecureHttp(String),
+
+    /// A path, pack or version that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// No index has the pack at a version the requirement accepts.
+    #[error("{detail}")]
+    PackNotFound {
+        /// The pack asked for.
+        pack_ref: PackRef,
+        /// The requirement, the indices searched and the versions that exist.
+        detail: String,
+        /// Only pre-releases exist, and a release was asked for.
+        only_prereleases: bool,
+    },
+
+    /// A pack that is not installed.
+    #[error("pack `{0}` is not installed")]
+    NotInstalled(PackRef),
+
+    /// No pack.yaml where one was looked for.
+    #[error("no pack.yaml found in {origin}; searched:\n{}", searched.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n"))]
+    PackYamlMissing {
+        /// The source, as shown.
+        origin: String,
+        /// Every path searched, relative to the source.
+        searched: Vec<PathBuf>,
+    },
+
+    /// The pack is installed already (and replacing it was not asked for).
+    #[error("pack `{pack_ref}` {version} is already installed at {path}")]
+    AlreadyInstalled {
+        /// The pack.
+        pack_ref: PackRef,
+        /// The installed version.
+        version: String,
+        /// Where it is.
+        path: PathBuf,
+    },
+
+    /// The pack needs packs (or an Attune version) that are not installed as required.
+    #[error("pack `{pack}` {version} has unmet dependencies:\n  - {}", problems.join("\n  - "))]
+    DependencyUnmet {
+        /// The pack that needs them.
+        pack: PackRef,
+        /// Its version.
+        version: String,
+        /// Each unmet requirement, as a sentence.
+        problems: Vec<String>,
+    },
+
+    /// A dependency is installed at a version the pack does not accept, and replacing it
+    /// was not asked for.
+    #[error("pack `{pack}` {version} needs `{dependency}`, but {installed} is installed and other packs may rely on it")]
+    DependencyNotReplaced {
+        /// The pack that needs it.
+        pack: PackRef,
+        /// Its version.
+        version: String,
+        /// The requirement (`ref@req`).
+        dependency: String,
+        /// What is installed (`ref version`).
+        installed: String,
+    },
+
+    /// Installed packs depend on the pack to remove.
+    #[error("cannot uninstall `{pack_ref}`: installed packs depend on it: {}", dependents.join(", "))]
+    DependentsExist {
+        /// The pack to remove.
+        pack_ref: PackRef,
+        /// The packs that need it (`ref version`).
+        dependents: Vec<String>,
+    },
+
+    /// The pack's own tests failed (or could not run).
+    #[error("pack tests failed: {0}")]
+    TestsFailed(String),
+
+    /// Another command holds the store lock.
+    #[error("could not lock the pack store {path} within {secs} s: another attune-pack command holds it")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// How long was waited.
+        secs: u64,
+    },
+
+    /// Two things that must agree do not (conflicting index entries of one version).
+    #[error("{0}")]
+    Conflict(String),
+
+    /// An embedding program's hook refused the install.
+    #[error("install vetoed by hook: {0}")]
+    HookVeto(String),
+
+    /// pack.yaml is unreadable or invalid, or the pack's location is ambiguous.
+    #[error("invalid pack: {0}")]
+    InvalidPack(String),
+
+    /// The pack.yaml found is not the pack an index entry promised.
+    #[error("invalid pack: pack.yaml says {found}, but {from} promises {promised}")]
+    IdentityMismatch {
+        /// What pack.yaml says: `` `ref` version ``.
+        found: String,
+        /// What was promised: `` `ref` version ``.
+        promised: String,
+        /// Where the promise comes from (index and entry).
+        from: String,
+    },
+
+    /// Stopped by a signal (or an embedding program's [`crate::Interrupt`]): staging was
+    /// removed and the store is unchanged.
+    #[error("interrupted by {}", signal_name(*signal))]
+    Interrupted {
+        /// The signal's number (2 for SIGINT, 15 for SIGTERM, 1 for SIGHUP).
+        signal: i32,
+    },
+}
+
+/// What a checksum covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The archive's bytes.
+    Archive,
+    /// The content checksum of the pack (git and directory sources).
+    Content,
+}
+
+impl Error {
+    /// The `error.code` of the reference's table.
+    pub fn code(&self) -> &'static str {
+        use Error::*;
+        match self {
+            Usage(_) | RegistryRefused { .. } | NoRegistry { .. } | NoPacksDir => "usage",
+            Network { .. } | Offline { .. } => "network",
+            Io { .. } => "io",
+            Git { .. } | CommitNotFound { .. } => "git",
+            ArchiveCorrupt { .. } | NotAnArchive { .. } => "archive_corrupt",
+            NeitherArchiveNorGit { archive, .. } => archive.code(),
+            IndexUnavailable(_) => "index_unavailable",
+            Internal(_) => "internal",
+            ChecksumMismatch { .. } => "checksum_mismatch",
+            ChecksumMissing(_) => "checksum_missing",
+            UnsafeArchive { .. } => "unsafe_archive",
+            HostNotAllowed { .. } | LocalSourceFromRemoteIndex { .. } => "host_not_allowed",
+            InsecureHttp(_) => "insecure_http",
+            NotFound(_) | NotInstalled(_) | PackNotFound { .. } => "not_found",
+            PackYamlMissing { .. } => "pack_yaml_missing",
+            AlreadyInstalled { .. } => "already_installed",
+            DependencyUnmet { .. } | DependencyNotReplaced { .. } => "dependency_unmet",
+            DependentsExist { .. } => "dependents_exist",
+            TestsFailed(_) => "tests_failed",
+            Locked { .. } => "locked",
+            Conflict(_) => "conflict",
+            HookVeto(_) => "hook_veto",
+            InvalidPack(_) | IdentityMismatch { .. } => "invalid_pack",
+            Interrupted { .. } => "interrupted",
+        }
+    }
+
+    /// The family of the failure, which decides the exit code.
+    pub fn category(&self) -> Category {
+        use Error::*;
+        match self {
+            Usage(_) | RegistryRefused { .. } | NoRegistry { .. } | NoPacksDir => Category::Usage,
+            ChecksumMismatch { .. }
+            | ChecksumMissing(_)
+            | UnsafeArchive { .. }
+            | HostNotAllowed { .. }
+            | LocalSourceFromRemoteIndex { .. }
+            | InsecureHttp(_) => Category::Security,
+            NotFound(_) | NotInstalled(_) | PackNotFound { .. } | PackYamlMissing { .. } => {
+                Category::NotFound
+            }
+            AlreadyInstalled { .. }
+            | DependencyUnmet { .. }
+            | DependencyNotReplaced { .. }
+            | DependentsExist { .. }
+            | TestsFailed(_)
+            | Locked { .. }
+            | Conflict(_)
+            | HookVeto(_) => Category::Conflict,
+            InvalidPack(_) | IdentityMismatch { .. } => Category::InvalidPack,
+            Interrupted { .. } => Category::Interrupted,
+            NeitherArchiveNorGit { archive, .. } => archive.category(),
+            Network { .. }
+            | Offline { .. }
+            | Io { .. }
+            | Git { .. }
+            | CommitNotFound { .. }
+            | ArchiveCorrupt { .. }
+            | NotAnArchive { .. }
+            | IndexUnavailable(_)
+            | Internal(_) => Category::Runtime,
+        }
+    }
+
+    /// The process exit code of the reference's table: the one mapping from kinds to codes.
+    pub fn exit_code(&self) -> i32 {
+        match self.category() {
+            Category::Runtime => 1,
+            Category::Usage => 2,
+            Category::Security => 3,
+            Category::NotFound => 4,
+            Category::Conflict => 5,
+            Category::InvalidPack => 6,
+            Category::Interrupted => match self {
+                Error::Interrupted { signal } => 128 + signal,
+                _ => 130,
+            },
+        }
+    }
+
+    /// A source could not be fetched (network, transport, a missing or broken file): another
+    /// source of the same pack is worth trying. Refusals and interrupts are not.
+    pub fn is_fetch_failure(&self) -> bool {
+        matches!(self.category(), Category::Runtime | Category::NotFound)
+    }
+
+    /// A policy or integrity refusal (exit 3): a configuration to fix or an attack to stop,
+    /// never an outage to route around.
+    pub fn is_refusal(&self) -> bool {
+        self.category() == Category::Security
+    }
+
+    /// The download limit (`limits.max_download_bytes`) stopped it.
+    pub fn is_download_limit(&self) -> bool {
+        matches!(
+            self,
+            Error::UnsafeArchive {
+                rule: Rule::DownloadTooLarge(_),
+                ..
+            }
+        )
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// The family of a failure (`error.category` in JSON): what a program deciding whether to
+/// retry, alert or ask needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Exit 1: network, I/O, git, a corrupt archive, no index, internal.
+    Runtime,
+    /// Exit 2: the request is wrong.
+    Usage,
+    /// Exit 3: a checksum, a path-safety rule or a network policy refused it.
+    Security,
+    /// Exit 4: a path, pack or version does not exist.
+    NotFound,
+    /// Exit 5: it conflicts with the store's state (installed, dependencies, tests, lock).
+    Conflict,
+    /// Exit 6: the pack itself is invalid.
+    InvalidPack,
+    /// Exit 128 + signal.
+    Interrupted,
+}
+
+impl Category {
+    /// The name used in JSON documents.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Runtime => "runtime",
+            Category::Usage => "usage",
+            Category::Security => "security",
+            Category::NotFound => "not_found",
+            Category::Conflict => "conflict",
+            Category::InvalidPack => "invalid_pack",
+            Category::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl From<InvalidRef> for Error {
+    fn from(e: InvalidRef) -> Self {
+        Error::Usage(e.to_string())
+    }
+}
+
+impl From<ParseChecksumError> for Error {
+    fn from(e: ParseChecksumError) -> Self {
+        Error::Usage(e.to_string())
+    }
+}
+
+fn ambiguity(candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ": the abbreviation is ambiguous ({})",
+            candidates.join(", ")
+        )
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT (Ctrl-C)".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// Attaches a context sentence to I/O results: `fs::read(p).ctx(|| format!("reading {p}"))`.
+pub(crate) trait IoContext<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| Error::io(f(), e))
+    }
+}

@@ -1,0 +1,415 @@
+//! Computing checksums: incremental hashers of every [`Algorithm`], readers that hash (and
+//! count, and limit) what passes through them so archives are hashed while they are read,
+//! and the content checksum (a digest over per-file digests taken while files are written).
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::checksum::{Algorithm, Checksum};
+use crate::error::{Error, IoContext, Result};
+use crate::names::is_dotgit;
+
+/// An incremental hash of any supported algorithm.
+#[derive(Clone)]
+pub enum Hasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+    Sha1(Sha1),
+    Md5(Md5),
+}
+
+impl Hasher {
+    pub fn new(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+            Algorithm::Sha1 => Hasher::Sha1(Sha1::new()),
+            Algorithm::Md5 => Hasher::Md5(Md5::new()),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Md5(h) => h.update(bytes),
+        }
+    }
+
+    pub fn finish(self) -> Checksum {
+        let (algorithm, digest) = match self {
+            Hasher::Sha256(h) => (Algorithm::Sha256, h.finalize().to_vec()),
+            Hasher::Sha512(h) => (Algorithm::Sha512, h.finalize().to_vec()),
+            Hasher::Sha1(h) => (Algorithm::Sha1, h.finalize().to_vec()),
+            Hasher::Md5(h) => (Algorithm::Md5, h.finalize().to_vec()),
+        };
+        Checksum { algorithm, digest }
+    }
+}
+
+/// A reader that hashes (with every requested algorithm) and counts the bytes passing through
+/// it, and refuses to read past a byte limit. The archive checksum is known the moment the
+/// extractor has consumed the stream; [`HashingReader::finish`] drains what the extractor left
+/// unread (tar padding, trailing garbage) so the digest always covers the whole input.
+pub struct HashingReader<R> {
+    inner: R,
+    hashers: Vec<Hasher>,
+    bytes: u64,
+    limit: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R, algorithms: &[Algorithm], limit: u64) -> Self {
+        let mut hashers: Vec<Hasher> = algorithms.iter().map(|a| Hasher::new(*a)).collect();
+        if hashers.is_empty() {
+            hashers.push(Hasher::new(Algorithm::Sha256));
+        }
+        HashingReader {
+            inner,
+            hashers,
+            bytes: 0,
+            limit,
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Reads the rest of the input and returns one checksum per requested algorithm.
+    pub fn finish(mut self) -> io::Result<(Vec<Checksum>, u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        let bytes = self.bytes;
+        Ok((
+            self.hashers.into_iter().map(Hasher::finish).collect(),
+            bytes,
+        ))
+    }
+}
+
+/// What a [`HashingReader`] reports, inside an `io::Error`, when its byte limit is passed.
+#[derive(Debug, thiserror::Error)]
+#[error("download size limit exceeded")]
+pub struct LimitExceeded;
+
+/// Whether `e` is a [`HashingReader`]'s limit tripping, however deep a decompressor or an
+/// extractor wrapped it; callers turn it into an error naming the limit.
+pub fn is_limit_exceeded(e: &io::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if err.is::<LimitExceeded>() {
+            return true;
+        }
+        current = match err.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        if self.bytes > self.limit {
+            return Err(io::Error::other(LimitExceeded));
+        }
+        for h in &mut self.hashers {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Hashes a file's bytes in one streaming pass. Anything but a regular file (a FIFO, a
+/// device) is refused: reading it could block for ever or never end.
+pub fn file_checksum(path: &Path, algorithm: Algorithm) -> Result<Checksum> {
+    let file = open_regular(path)?;
+    let reader = HashingReader::new(file, &[algorithm], u64::MAX);
+    let (mut sums, _) = reader
+        .finish()
+        .ctx(|| format!("reading {}", path.display()))?;
+    Ok(sums.remove(0))
+}
+
+/// Opens `path` for reading without blocking on a FIFO, and refuses what is not a regular
+/// file (checked on the open file, so nothing can be swapped in between).
+fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts
+        .open(path)
+        .ctx(|| format!("opening {}", path.display()))?;
+    let kind = file
+        .metadata()
+        .ctx(|| format!("reading {}", path.display()))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a regular file or a directory: nothing to checksum",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// What a content-checksum line says an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Executable,
+    Symlink,
+}
+
+impl EntryKind {
+    fn letter(self) -> char {
+        match self {
+            EntryKind::File => 'f',
+            EntryKind::Executable => 'x',
+            EntryKind::Symlink => 'l',
+        }
+    }
+}
+
+/// One line of the content checksum: a path relative to the tree root (`/`-separated), its
+/// kind, and the sha256 of its bytes (or of a link's target text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentEntry {
+    pub path: String,
+    pub kind: EntryKind,
+    pub digest: [u8; 32],
+}
+
+/// The per-file digests of a tree, gathered while the tree is written.
+#[derive(Debug, Default, Clone)]
+pub struct ContentDigest {
+    entries: Vec<ContentEntry>,
+}
+
+impl ContentDigest {
+    pub fn push(&mut self, entry: ContentEntry) {
+        self.entries.push(entry);
+    }
+
+    pub fn entries(&self) -> &[ContentEntry] {
+        &self.entries
+    }
+
+    /// The content checksum of the subtree at `prefix` (`""` for the whole tree), with paths
+    /// taken relative to it, so a pack found in `pack/` hashes the same as the pack alone.
+    pub fn checksum_under(&self, prefix: &str) -> Checksum {
+        let mut lines: Vec<(&str, &ContentEntry)> = self
+            .entries
+            .iter()
+            .filter_map(|e| strip_dir_prefix(&e.path, prefix).map(|p| (p, e)))
+            .collect();
+        lines.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut hasher = Sha256::new();
+        for (path, e) in lines {
+            hasher.update(path.as_bytes());
+            hasher.update([0]);
+            hasher.update([e.kind.letter() as u8]);
+            hasher.update([0]);
+            hasher.update(hex::encode(e.digest).as_bytes());
+            hasher.update(b"\n");
+        }
+        Checksum {
+            algorithm: Algorithm::Sha256,
+            digest: hasher.finalize().to_vec(),
+        }
+    }
+}
+
+/// `a/b/c` under `a` is `b/c`; everything is under `""`.
+pub(crate) fn strip_dir_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    path.strip_prefix(prefix)?.strip_prefix('/')
+}
+
+/// The sha256 of a byte slice, as the content checksum records it.
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// A writer adapter that hashes what is written through it (sha256), for per-file digests.
+pub(crate) struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: io::Write> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn finish(self) -> (W, [u8; 32], u64) {
+        (self.inner, self.hasher.finalize().into(), self.bytes)
+    }
+}
+
+impl<W: io::Write> io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The content checksum of a directory as it is on disk (`attune-pack checksum DIR`): the
+/// same definition as for installed packs, `.git` excluded, symlinks hashed by target text.
+pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
+    let mut digest = ContentDigest::default();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_dotgit(&e.file_name().to_string_lossy()));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            Error::io(
+                format!("walking {path}"),
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
+            )
+        })?;
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            continue;
+        }
+        let rel = relative_slash_path(dir, entry.path())?;
+        let (kind, sum) = if ft.is_symlink() {
+            let target = std::fs::read_link(entry.path())
+                .ctx(|| format!("reading link {}", entry.path().display()))?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| Error::InvalidPack(format!("{}: link target is not UTF-8", rel)))?;
+            (EntryKind::Symlink, sha256_bytes(target.as_bytes()))
+        } else if ft.is_file() {
+            let meta = entry
+                .metadata()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let file = file_checksum(entry.path(), Algorithm::Sha256)?;
+            let mut d = [0u8; 32];
+            d.copy_from_slice(&file.digest);
+            (kind_for_mode(mode_of(&meta)), d)
+        } else {
+            continue;
+        };
+        digest.push(ContentEntry {
+            path: rel,
+            kind,
+            digest: sum,
+        });
+    }
+    Ok(digest.checksum_under(""))
+}
+
+/// `f` or `x`, by the owner-execute bit, as SPEC.md's mode rule writes files.
+pub(crate) fn kind_for_mode(mode: u32) -> EntryKind {
+    if mode & 0o100 != 0 {
+        EntryKind::Executable
+    } else {
+        EntryKind::File
+    }
+}
+
+#[cfg(unix)]
+pub(crate) fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode()
+}
+
+#[cfg(not(unix))]
+pub(crate) fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+/// `root/a/b` → `a/b`, refusing names that are not UTF-8 (the checksum is defined on text).
+pub(crate) fn relative_slash_path(root: &Path, path: &Path) -> Result<String> {
+    let rel = path.strip_prefix(root).map_err(|_| {
+        Error::Internal(format!(
+            "{} is not under {}",
+            path.display(),
+            root.display()
+        ))
+    })?;
+    let mut out = String::new();
+    for comp in rel.components() {
+        let s = comp.as_os_str().to_str().ok_or_else(|| {
+            Error::InvalidPack(format!("{}: file name is not UTF-8", path.display()))
+        })?;
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(s);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashing_reader_hashes_unread_tail_and_enforces_limit() {
+        let data = b"hello world";
+        let mut r = HashingReader::new(&data[..], &[Algorithm::Md5, Algorithm::Sha1], 100);
+        let mut first = [0u8; 5];
+        r.read_exact(&mut first).unwrap();
+        let (sums, n) = r.finish().unwrap();
+        assert_eq!(n, 11);
+        assert_eq!(sums[0].hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(sums[1].hex(), "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
+        let r = HashingReader::new(&data[..], &[Algorithm::Sha256], 4);
+        assert!(is_limit_exceeded(&r.finish().unwrap_err()));
+    }
+
+    #[test]
+    fn content_checksum_under_a_prefix_strips_it() {
+        let mut d = ContentDigest::default();
+        for path in ["pack/b", "pack/a", "README"] {
+            d.push(ContentEntry {
+                path: path.into(),
+                kind: EntryKind::File,
+                digest: sha256_bytes(b""),
+            });
+        }
+        let mut alone = ContentDigest::default();
+        for path in ["a", "b"] {
+            alone.push(ContentEntry {
+                path: path.into(),
+                kind: EntryKind::File,
+                digest: sha256_bytes(b""),
+            });
+        }
+        assert_eq!(d.checksum_under("pack"), alone.checksum_under(""));
+        assert_ne!(d.checksum_under(""), alone.checksum_under(""));
+    }
+}
