@@ -36,13 +36,17 @@ fn big_index() -> Vec<u8> {
         .unwrap()
 }
 
+fn pack(name: &str) -> attune_pack::PackRef {
+    name.parse().unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let doc = big_index();
     let mut group = c.benchmark_group("index_50k_entries");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(doc.len() as u64));
     group.bench_function("load", |b| {
-        b.iter(|| Index::parse(black_box(&doc), "bench", &mut |_| {}).unwrap())
+        b.iter(|| Index::parse(black_box(&doc), "bench").unwrap())
     });
     // What serde_json alone needs for the same document, to see what entry validation adds.
     group.bench_function("serde_json_value_baseline", |b| {
@@ -50,7 +54,7 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    let index = Index::parse(&doc, "bench", &mut |_| {}).unwrap();
+    let (index, _) = Index::parse(&doc, "bench").unwrap();
     assert_eq!(index.packs.len(), PACKS * VERSIONS.len());
     let specs = [
         VersionSpec::parse("latest").unwrap(),
@@ -62,14 +66,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("resolve_one/5_specs", |b| {
         b.iter(|| {
             for spec in &specs {
-                black_box(best(&index, black_box("pack-07777"), spec));
+                black_box(best(&index, black_box(&pack("pack-07777")), spec));
             }
         })
     });
     c.bench_function("resolve_all_10k_packs/latest", |b| {
         b.iter(|| {
             for i in 0..PACKS {
-                black_box(best(&index, &format!("pack-{i:05}"), &specs[0]));
+                black_box(best(&index, &pack(&format!("pack-{i:05}")), &specs[0]));
             }
         })
     });

@@ -41,7 +41,7 @@ pub enum Event {
     },
     Warning(String),
     /// Taking the store lock finished or undid a change an interrupted command left.
-    Recovered(crate::store::Recovered),
+    Recovered(crate::history::Recovered),
 }
 
 /// Receives events; must be cheap and must not block.

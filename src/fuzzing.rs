@@ -39,11 +39,16 @@ pub fn detect(data: &[u8]) {
     let Ok(input) = std::str::from_utf8(rest) else {
         return;
     };
-    let opts = DetectOptions {
-        git_ref: (flags & 8 != 0).then(|| "main".to_owned()),
-        registry: (flags & 16 != 0).then(|| "main".to_owned()),
-        no_registry: flags & 32 != 0,
-    };
+    let mut opts = DetectOptions::new();
+    if flags & 8 != 0 {
+        opts = opts.git_ref("main");
+    }
+    if flags & 16 != 0 {
+        opts = opts.registry("main");
+    }
+    if flags & 32 != 0 {
+        opts = opts.refuse_registry();
+    }
     let Ok(source) = detect_with(input, &opts, &Imagined(flags)) else {
         return;
     };
@@ -76,7 +81,7 @@ pub fn pack_yaml(data: &[u8]) {
 
 /// Index documents: never panic.
 pub fn index(data: &[u8]) {
-    let _ = Index::parse(data, "fuzz", &mut |_| {});
+    let _ = Index::parse(data, "fuzz");
 }
 
 /// Extraction through the path-safety module: whatever the archive, nothing is created

@@ -5,7 +5,7 @@
 //! # async fn demo() -> Result<(), attune_pack::Error> {
 //! use attune_pack::{DetectOptions, InstallOptions, Installer, PackSource};
 //! let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
-//! let source = PackSource::detect("./my-pack", &DetectOptions::default())?;
+//! let source = PackSource::detect("./my-pack", &DetectOptions::new())?;
 //! let report = installer.install(source, InstallOptions::new()).await?;
 //! assert_eq!(report.receipt.pack_ref, "my_pack");
 //! # Ok(()) }
@@ -13,6 +13,7 @@
 
 pub mod checksum;
 pub mod config;
+mod context;
 mod deps;
 pub mod error;
 pub mod events;
@@ -23,6 +24,7 @@ mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hashing;
+pub mod history;
 pub mod hooks;
 mod installer;
 pub mod interrupt;
@@ -32,6 +34,7 @@ mod names;
 pub mod net;
 mod pack_ref;
 mod pack_tests;
+mod pipeline;
 pub mod receipt;
 pub mod redact;
 pub mod registry;
@@ -48,9 +51,10 @@ pub use error::{Category, Checked, Error, Result};
 pub use events::{Event, EventSink, Phase};
 pub use fsutil::Durability;
 pub use hooks::{InstallHooks, PendingInstall};
-pub use installer::{InstallOptions, InstallReport, Installer, InstallerBuilder};
+pub use installer::{Dependents, Installer, InstallerBuilder};
 pub use interrupt::Interrupt;
 pub use manifest::Manifest;
 pub use pack_ref::{PackRef, REF_RULE};
+pub use pipeline::{InstallOptions, InstallReport};
 pub use receipt::Receipt;
 pub use source::{DetectOptions, PackSource, VersionSpec};

@@ -10,7 +10,7 @@
 //! ```no_run
 //! # async fn demo(config: &attune_pack::Config) -> attune_pack::Result<()> {
 //! use attune_pack::net::{Conditional, Http};
-//! let http = Http::new(config, false, false)?;
+//! let http = Http::new(config, Default::default())?;
 //! let since = Conditional { etag: Some("\"v1\""), last_modified: None };
 //! let response = http.get("https://r.example/index.json", Some(&since)).await?;
 //! if !response.is_not_modified() {
@@ -31,8 +31,34 @@ use reqwest::{Certificate, StatusCode, Url};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::installer::Inner;
 use crate::redact::redact_url;
+
+/// Whether plain `http://` may be used (`--allow-http`, config `allow_http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlainHttp {
+    /// https only.
+    #[default]
+    Refused,
+    /// http too, for networks the operator trusts.
+    Allowed,
+}
+
+/// Whether the network may be used at all (`--offline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connectivity {
+    /// Indices and sources are fetched.
+    #[default]
+    Online,
+    /// Only cached indices and local sources are used.
+    Offline,
+}
+
+/// A command's network flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Network {
+    pub http: PlainHttp,
+    pub connectivity: Connectivity,
+}
 
 /// What the network may be used for, from config and flags.
 #[derive(Debug, Clone)]
@@ -47,14 +73,14 @@ pub struct NetPolicy {
 }
 
 impl NetPolicy {
-    pub fn from_config(config: &Config, allow_http: bool, offline: bool) -> Self {
+    pub fn from_config(config: &Config, network: Network) -> Self {
         let r = &config.pack_registry;
         NetPolicy {
-            allow_http: allow_http || r.allow_http,
+            allow_http: network.http == PlainHttp::Allowed || r.allow_http,
             allowed_hosts: r.allowed_source_hosts.clone(),
             timeout: Duration::from_secs(r.timeout.max(1)),
             ca_file: r.ca_file.clone(),
-            offline,
+            offline: network.connectivity == Connectivity::Offline,
         }
     }
 
@@ -201,15 +227,15 @@ pub struct Http {
 }
 
 impl Http {
-    /// A client for `config`'s network settings; `allow_http` and `offline` are the flags
+    /// A client for `config`'s network settings with the command's `network` flags
     /// (`allow_http` is also read from the config).
     ///
     /// Roots: the system's certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` name them instead,
     /// as OpenSSL reads them), plus the built-in Mozilla roots when the system has none or
     /// when those variables are set (so they add to a public root set rather than replace
     /// it), plus `ca_file`. Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
-    pub fn new(config: &Config, allow_http: bool, offline: bool) -> Result<Http> {
-        let policy = NetPolicy::from_config(config, allow_http, offline);
+    pub fn new(config: &Config, network: Network) -> Result<Http> {
+        let policy = NetPolicy::from_config(config, network);
         let roots = root_certificates(policy.ca_file.as_deref())?;
         let client = reqwest::Client::builder()
             .user_agent(concat!("attune-pack/", env!("CARGO_PKG_VERSION")))
@@ -395,16 +421,6 @@ impl Response {
             &format!("response larger than {limit} bytes ({setting})"),
             None,
         )
-    }
-}
-
-impl Inner {
-    /// The installer's HTTP client, built on first use: local installs never load the
-    /// root certificates.
-    pub(crate) async fn http(&self) -> Result<&Http> {
-        self.http
-            .get_or_try_init(|| async { Http::new(&self.config, self.allow_http, self.offline) })
-            .await
     }
 }
 
@@ -648,7 +664,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
             "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n",
         ]);
-        let http = Http::new(&config_with_index(&base), false, false).unwrap();
+        let http = Http::new(&config_with_index(&base), Network::default()).unwrap();
         let url = format!("{base}/index.json");
         let response = http.get(&url, None).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -680,7 +696,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789",
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         ]);
-        let http = Http::new(&config_with_index(&base), false, false).unwrap();
+        let http = Http::new(&config_with_index(&base), Network::default()).unwrap();
         for _ in 0..2 {
             let response = http.get(&format!("{base}/big"), None).await.unwrap();
             let e = response.bytes(4, "test").await.unwrap_err();
@@ -700,10 +716,17 @@ mod tests {
     #[tokio::test]
     async fn offline_and_policy_refusals_send_nothing() {
         let config = Config::default();
-        let offline = Http::new(&config, true, true).unwrap();
+        let offline = Http::new(
+            &config,
+            Network {
+                http: PlainHttp::Allowed,
+                connectivity: Connectivity::Offline,
+            },
+        )
+        .unwrap();
         let e = offline.get("http://127.0.0.1:9/x", None).await.unwrap_err();
         assert!(e.to_string().contains("offline"), "{e}");
-        let strict = Http::new(&config, false, false).unwrap();
+        let strict = Http::new(&config, Network::default()).unwrap();
         let e = strict.get("http://127.0.0.1:9/x", None).await.unwrap_err();
         assert_eq!(e.code(), "insecure_http");
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use attune_pack::hashing::{directory_checksum, file_checksum};
 use attune_pack::registry::publish::{self, Publish, Updated};
 use attune_pack::{
-    Algorithm, Checksum, Config, DetectOptions, Error, InstallOptions, InstallReport, Installer,
-    Interrupt, PackRef, PackSource,
+    Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
+    Installer, Interrupt, PackRef, PackSource,
 };
 use clap::Parser;
 use serde_json::json;
@@ -84,9 +84,13 @@ fn installer(
         .config(config)
         .lock_timeout(Duration::from_secs(global.lock_timeout))
         .on_event(out.events())
-        .interrupt(interrupt)
-        .allow_http(global.allow_http)
-        .offline(global.offline);
+        .interrupt(interrupt);
+    if global.allow_http {
+        builder = builder.allow_http();
+    }
+    if global.offline {
+        builder = builder.offline();
+    }
     if let Some(dir) = &global.packs_dir {
         builder = builder.packs_dir(dir);
     }
@@ -116,7 +120,14 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
         Command::Uninstall { pack_ref, force } => {
             let pack_ref: PackRef = pack_ref.parse()?;
             installer(&cli.global, &out, interrupt)?
-                .uninstall(&pack_ref, force)
+                .uninstall(
+                    &pack_ref,
+                    if force {
+                        Dependents::Ignore
+                    } else {
+                        Dependents::Refuse
+                    },
+                )
                 .await?;
             out.result(json!({"removed": pack_ref}), || {
                 format!("Removed {pack_ref}")
@@ -286,6 +297,41 @@ fn checksum(path: &Path, algorithm: &str, out: &Output) -> attune_pack::Result<(
     Ok(())
 }
 
+/// The flags that change how the argument is read.
+fn detect_options(args: &InstallArgs) -> DetectOptions {
+    let mut detect = DetectOptions::new();
+    if let Some(r) = &args.git_ref {
+        detect = detect.git_ref(r);
+    }
+    if let Some(name) = &args.registry {
+        detect = detect.registry(name);
+    }
+    if args.no_registry {
+        detect = detect.refuse_registry();
+    }
+    detect
+}
+
+/// The flags that change what an install does.
+fn install_options(args: &InstallArgs, checksum: Option<Checksum>) -> InstallOptions {
+    type Set = fn(InstallOptions) -> InstallOptions;
+    let flags: [(bool, Set); 5] = [
+        (args.force, InstallOptions::force),
+        (args.skip_tests, InstallOptions::skip_tests),
+        (args.skip_deps, InstallOptions::skip_deps),
+        (args.with_deps, InstallOptions::with_deps),
+        (args.dry_run, InstallOptions::dry_run),
+    ];
+    let opts = flags.into_iter().fold(
+        InstallOptions::new(),
+        |opts, (on, set)| if on { set(opts) } else { opts },
+    );
+    match checksum {
+        Some(sum) => opts.checksum(sum),
+        None => opts,
+    }
+}
+
 fn plan_action(step: &InstallReport) -> &'static str {
     if step.replaced.is_some() {
         "replace"
@@ -318,21 +364,11 @@ async fn install(
         .as_deref()
         .map(str::parse::<Checksum>)
         .transpose()?;
-    let detect = DetectOptions {
-        git_ref: args.git_ref.clone(),
-        registry: args.registry.clone(),
-        no_registry: args.no_registry,
-    };
-    let source = PackSource::detect(&args.source, &detect)?;
+    let source = PackSource::detect(&args.source, &detect_options(&args))?;
     let installer = installer(global, out, interrupt)?;
-    let opts = InstallOptions::new()
-        .force(args.force)
-        .skip_tests(args.skip_tests)
-        .skip_deps(args.skip_deps)
-        .with_deps(args.with_deps)
-        .dry_run(args.dry_run)
-        .checksum(checksum);
-    let report = installer.install(source, opts).await?;
+    let report = installer
+        .install(source, install_options(&args, checksum))
+        .await?;
     // Dependencies (--with-deps) come first, in the order they were installed.
     let steps: Vec<&InstallReport> = report.dependencies.iter().chain([&report]).collect();
     if report.dry_run {

@@ -127,9 +127,15 @@ pub struct Dependencies {
 
 impl Index {
     /// Parses an index document. `Err` (a sentence) when the document is not an index at all;
-    /// skipped entries and ignored sources are reported through `warn`. `name` is the index's
-    /// name as the user knows it, for those warnings.
-    pub fn parse(bytes: &[u8], name: &str, warn: &mut dyn FnMut(String)) -> Result<Index, String> {
+    /// the warnings returned say which entries were skipped and which sources ignored. `name`
+    /// is the index's name as the user knows it, for those warnings.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<(Index, Vec<String>), String> {
+        let mut warnings = Vec::new();
+        let index = Index::parse_with(bytes, name, &mut |w| warnings.push(w))?;
+        Ok((index, warnings))
+    }
+
+    fn parse_with(bytes: &[u8], name: &str, warn: &mut dyn FnMut(String)) -> Result<Index, String> {
         let doc: Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("index `{name}` is not valid JSON: {e}"))?;
         let Value::Object(mut top) = doc else {
@@ -434,7 +440,10 @@ mod tests {
 
     fn parse(doc: &str) -> (Result<Index, String>, Vec<String>) {
         let mut warnings = Vec::new();
-        let r = Index::parse(doc.as_bytes(), "main", &mut |w| warnings.push(w));
+        let r = Index::parse(doc.as_bytes(), "main").map(|(i, w)| {
+            warnings = w;
+            i
+        });
         (r, warnings)
     }
 

@@ -2,12 +2,14 @@
 //! when stale (conditionally, with the cached validators), falling back to a stale copy when
 //! the index cannot be reached, and never touching the network when offline.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crate::config::IndexConfig;
+use crate::context::Context;
 use crate::error::Result;
-use crate::installer::Inner;
-use crate::net::Conditional;
+use crate::net::{Conditional, Connectivity};
 use crate::redact::redact_url;
 
 use super::cache::{now_secs, Cached, IndexCache, Validators};
@@ -109,17 +111,30 @@ pub(crate) enum Fetched {
     },
 }
 
-/// Loads indices for one command, with the installer's config and network settings.
+/// When to ask the server about a cached index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revalidate {
+    /// Once the cached copy is older than `cache_ttl`.
+    IfStale,
+    /// Now, whatever the cached copy's age (`registries`).
+    Always,
+}
+
+/// Loads indices for one command, with the config and network settings of its context. An
+/// index is loaded once per command, however often it is asked for.
 pub(crate) struct Loader<'a> {
-    inner: &'a Inner,
+    ctx: &'a Context,
     cache: IndexCache,
+    /// By index name: the index, or `None` when it was unavailable.
+    loaded: Mutex<HashMap<String, Option<Arc<Loaded>>>>,
 }
 
 impl<'a> Loader<'a> {
-    pub fn new(inner: &'a Inner) -> Self {
+    pub fn new(ctx: &'a Context) -> Self {
         Loader {
-            inner,
-            cache: IndexCache::new(&inner.cache_dir),
+            ctx,
+            cache: IndexCache::new(ctx.cache_dir()),
+            loaded: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,26 +146,49 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// The index, or `Ok(None)` when it is unavailable (the reason went to `warn`). Only a
-    /// policy refusal (plain http without `allow_http`, exit 3) is an error: a config to fix, not an
-    /// outage to route around. `revalidate` asks the server even when the cache is fresh.
+    /// The index, or `Ok(None)` when it is unavailable (the reason is given as a warning).
+    /// Only a policy refusal (plain http without `allow_http`, exit 3) is an error: a config
+    /// to fix, not an outage to route around.
     pub async fn load(
         &self,
         config: &IndexConfig,
-        revalidate: bool,
-        warn: &mut dyn FnMut(String),
-    ) -> Result<Option<Loaded>> {
+        when: Revalidate,
+    ) -> Result<Option<Arc<Loaded>>> {
         let name = index_name(config);
+        if when == Revalidate::IfStale {
+            if let Some(known) = self.known(&name) {
+                return Ok(known);
+            }
+        }
+        let loaded = self.load_now(config, &name, when).await?.map(Arc::new);
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn known(&self, name: &str) -> Option<Option<Arc<Loaded>>> {
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.get(name).cloned()
+    }
+
+    async fn load_now(
+        &self,
+        config: &IndexConfig,
+        name: &str,
+        when: Revalidate,
+    ) -> Result<Option<Loaded>> {
         let location = Location::of(config);
         let got = match &location {
-            Location::File(path) => read_bounded(path, self.inner.config.limits.max_index_bytes)
+            Location::File(path) => read_bounded(path, self.ctx.config().limits.max_index_bytes)
                 .map(|bytes| (Document::Bytes(bytes), Freshness::Local)),
-            Location::Url(url) => self.remote(config, url, revalidate, warn).await?,
+            Location::Url(url) => self.remote(config, url, when).await?,
         };
         let (document, freshness) = match got {
             Ok(got) => got,
             Err(why) => {
-                warn(format!(
+                self.ctx.warn(format!(
                     "index `{name}` is unavailable and was skipped: {why}"
                 ));
                 return Ok(None);
@@ -158,20 +196,27 @@ impl<'a> Loader<'a> {
         };
         let parsed = match document {
             Document::Parsed(index) => Ok(index),
-            Document::Bytes(bytes) => Index::parse(&bytes, &name, warn),
+            Document::Bytes(bytes) => self.parse(&bytes, name),
         };
         match parsed {
             Ok(index) => Ok(Some(Loaded {
-                name,
+                name: name.to_owned(),
                 index,
                 location,
                 freshness,
             })),
             Err(why) => {
-                warn(format!("{why}; the index was skipped"));
+                self.ctx.warn(format!("{why}; the index was skipped"));
                 Ok(None)
             }
         }
+    }
+
+    /// Parses a document, passing its warnings on.
+    fn parse(&self, bytes: &[u8], name: &str) -> std::result::Result<Index, String> {
+        let (index, warnings) = Index::parse(bytes, name)?;
+        warnings.into_iter().for_each(|w| self.ctx.warn(w));
+        Ok(index)
     }
 
     /// A remote document: `Ok(Err(why))` when neither the server nor the cache has one.
@@ -179,34 +224,36 @@ impl<'a> Loader<'a> {
         &self,
         config: &IndexConfig,
         url: &str,
-        revalidate: bool,
-        warn: &mut dyn FnMut(String),
+        when: Revalidate,
     ) -> Result<std::result::Result<(Document, Freshness), String>> {
-        let settings = &self.inner.config.pack_registry;
+        let settings = &self.ctx.config().pack_registry;
         let name = index_name(config);
-        let limit = self.inner.config.limits.max_index_bytes;
+        let limit = self.ctx.config().limits.max_index_bytes;
         let mut cached = settings
             .cache_enabled
             .then(|| self.cache.read(url))
             .flatten()
             .filter(|c| c.body.len() as u64 <= limit);
         let use_cached = |c: Cached, f: Freshness| Ok(Ok((Document::Bytes(c.body), f)));
-        if self.inner.offline {
+        if self.ctx.network().connectivity == Connectivity::Offline {
             return match cached {
                 Some(c) => use_cached(c, Freshness::Offline),
                 None => Ok(Err("offline, and there is no cached copy of it".into())),
             };
         }
-        if let Some(c) = cached.take_if(|c| !revalidate && c.age_secs() < settings.cache_ttl) {
+        if let Some(c) =
+            cached.take_if(|c| when == Revalidate::IfStale && c.age_secs() < settings.cache_ttl)
+        {
             return use_cached(c, Freshness::Fresh);
         }
         let fetched = self
             .fetch(url, cached.as_ref().map(|c| &c.validators))
             .await;
-        let store = |c: &Cached, warn: &mut dyn FnMut(String)| {
+        let store = |c: &Cached| {
             if settings.cache_enabled {
                 if let Err(e) = self.cache.write(url, c) {
-                    warn(format!("could not cache index `{name}`: {e}"));
+                    self.ctx
+                        .warn(format!("could not cache index `{name}`: {e}"));
                 }
             }
         };
@@ -214,18 +261,18 @@ impl<'a> Loader<'a> {
             (Err(e), _) if e.is_refusal() => Err(e),
             (Ok(Fetched::NotModified), Some(mut c)) => {
                 c.fetched_at = now_secs();
-                store(&c, warn);
+                store(&c);
                 use_cached(c, Freshness::Revalidated)
             }
             (Ok(Fetched::Body { bytes, validators }), cached) => {
                 // A document that is not an index (a captive portal, an error page served
                 // with 200) must not replace a good cached copy.
-                let index = match Index::parse(&bytes, &name, warn) {
+                let index = match self.parse(&bytes, &name) {
                     Ok(index) => index,
                     Err(why) => {
                         return match cached {
                             Some(c) => {
-                                warn(format!(
+                                self.ctx.warn(format!(
                                     "{why}; using the cached copy from {} ago",
                                     age_text(c.age_secs())
                                 ));
@@ -240,7 +287,7 @@ impl<'a> Loader<'a> {
                     validators,
                     fetched_at: now_secs(),
                 };
-                store(&c, warn);
+                store(&c);
                 Ok(Ok((Document::Parsed(index), Freshness::Downloaded)))
             }
             (Ok(Fetched::NotModified), None) => Ok(Err(format!(
@@ -248,7 +295,7 @@ impl<'a> Loader<'a> {
                 redact_url(url)
             ))),
             (Err(e), Some(c)) => {
-                warn(format!(
+                self.ctx.warn(format!(
                     "index `{name}` is unreachable ({e}); using the cached copy from {} ago",
                     age_text(c.age_secs())
                 ));
@@ -266,7 +313,7 @@ impl<'a> Loader<'a> {
             last_modified: v.last_modified.as_deref(),
         });
         let response = self
-            .inner
+            .ctx
             .http()
             .await?
             .get(url, conditional.as_ref())
@@ -280,7 +327,7 @@ impl<'a> Loader<'a> {
         };
         let bytes = response
             .bytes(
-                self.inner.config.limits.max_index_bytes,
+                self.ctx.config().limits.max_index_bytes,
                 "limits.max_index_bytes",
             )
             .await?;

@@ -4,23 +4,24 @@
 
 pub mod cache;
 pub mod index;
-mod install;
 pub mod load;
+mod plan;
 pub mod publish;
 pub mod resolve;
+
+pub(crate) use plan::{Registry, Required};
 
 use semver::Version;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::events::Event;
-use crate::installer::Installer;
 use crate::manifest::Manifest;
+use crate::net::Connectivity;
 use crate::pack_ref::PackRef;
 use crate::redact::redact_url;
 use crate::source::VersionSpec;
 
-use load::Loader;
+use load::Revalidate;
 use resolve::{best, index_name, search_order};
 
 /// The ref and version an index entry promises; the pack.yaml found in its source must say
@@ -71,20 +72,16 @@ pub struct IndexStatus {
     pub reachable: Option<bool>,
 }
 
-impl Installer {
+impl Registry<'_> {
     /// Packs whose ref, label, keywords or description contain `query` (case-insensitive),
     /// in the enabled indices (or only `registry`), in search order.
     pub async fn search(&self, query: &str, registry: Option<&str>) -> Result<Vec<SearchHit>> {
-        let _store = self.lock().await?;
-        let inner = &self.inner;
-        let loader = Loader::new(inner);
-        let mut warn = |w: String| inner.emit(Event::Warning(w));
         let needle = query.to_lowercase();
-        let order = search_order(&inner.config.pack_registry, registry)?;
+        let order = search_order(&self.ctx().config().pack_registry, registry)?;
         let mut hits = Vec::new();
         let mut read_any = false;
         for config in &order {
-            let Some(loaded) = loader.load(config, false, &mut warn).await? else {
+            let Some(loaded) = self.loader().load(config, Revalidate::IfStale).await? else {
                 continue;
             };
             read_any = true;
@@ -128,20 +125,18 @@ impl Installer {
 
     /// Every configured index (disabled ones too) with its cache age and whether it answers
     /// now; enabled remote indices are revalidated, which also refreshes their cache.
-    pub async fn registries(&self) -> Result<Vec<IndexStatus>> {
-        let _store = self.lock().await?;
-        let inner = &self.inner;
-        let loader = Loader::new(inner);
-        let mut warn = |w: String| inner.emit(Event::Warning(w));
+    pub async fn statuses(&self) -> Result<Vec<IndexStatus>> {
+        let ctx = self.ctx();
+        let offline = ctx.network().connectivity == Connectivity::Offline;
         let mut out = Vec::new();
-        for config in &inner.config.pack_registry.indices {
-            let reachable = if config.enabled && inner.config.pack_registry.enabled {
-                match loader.load(config, true, &mut warn).await {
+        for config in &ctx.config().pack_registry.indices {
+            let reachable = if config.enabled && ctx.config().pack_registry.enabled {
+                match self.loader().load(config, Revalidate::Always).await {
                     Ok(Some(loaded)) => loaded.freshness.reachable(),
-                    Ok(None) if inner.offline => None,
+                    Ok(None) if offline => None,
                     Ok(None) => Some(false),
                     Err(e) => {
-                        warn(format!("index `{}`: {e}", index_name(config)));
+                        ctx.warn(format!("index `{}`: {e}", index_name(config)));
                         Some(false)
                     }
                 }
@@ -153,7 +148,7 @@ impl Installer {
                 url: redact_url(&config.url),
                 priority: config.priority,
                 enabled: config.enabled,
-                cache_age_secs: loader.cache_age(config),
+                cache_age_secs: self.loader().cache_age(config),
                 reachable,
             });
         }

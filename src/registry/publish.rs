@@ -283,8 +283,9 @@ pub fn merge_indices(
     for path in inputs {
         let bytes = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
         let shown = path.display().to_string();
-        let index = Index::parse(&bytes, &shown, warn)
+        let (index, skipped) = Index::parse(&bytes, &shown)
             .map_err(|why| Error::Usage(format!("cannot merge {shown}: {why}")))?;
+        skipped.into_iter().for_each(&mut *warn);
         if top.is_none() {
             if let Ok(Value::Object(mut t)) = serde_json::from_slice::<Value>(&bytes) {
                 t.remove("packs");

@@ -156,12 +156,13 @@ mod tests {
                 )
             })
             .collect();
-        Index::parse(
+        let (index, warnings) = Index::parse(
             format!(r#"{{"packs":[{}]}}"#, packs.join(",")).as_bytes(),
             "t",
-            &mut |w| panic!("{w}"),
         )
-        .unwrap()
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        index
     }
 
     fn spec(s: &str) -> VersionSpec {

@@ -7,9 +7,13 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::checksum::{Algorithm, Checksum};
+use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
+use crate::events::{Event, Phase};
 use crate::hashing::{is_limit_exceeded, Hasher, HashingReader};
+use crate::receipt::{ReceiptSource, SourceKind};
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
+use crate::source::Fetched;
 
 /// An archive format attune-pack reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -551,6 +555,34 @@ impl<R: Seek> Seek for SeqHasher<R> {
         self.pos = self.inner.seek(to)?;
         Ok(self.pos)
     }
+}
+
+/// Materializes the archive file at `path` through `writer`, hashing it with `algorithms`.
+pub(crate) async fn materialize(
+    ctx: &Context,
+    path: &Path,
+    writer: TreeWriter,
+    algorithms: &[Algorithm],
+) -> Result<Fetched> {
+    ctx.emit(Event::Phase(Phase::Extracting));
+    let path = std::path::absolute(path).ctx(|| format!("resolving {}", path.display()))?;
+    let record = ReceiptSource {
+        kind: Some(SourceKind::LocalArchive),
+        path: Some(path.display().to_string()),
+        ..Default::default()
+    };
+    let algorithms = algorithms.to_vec();
+    let (tree, archive) = blocking(move || {
+        let mut writer = writer;
+        let digest = extract_file(&path, &mut writer, &algorithms)?;
+        Ok((writer.finish()?, digest.checksums))
+    })
+    .await?;
+    Ok(Fetched {
+        tree,
+        archive,
+        record,
+    })
 }
 
 /// Extracts a local archive file, its format decided by its magic bytes (never its name).

@@ -43,33 +43,32 @@ use gix::progress::{Id, MessageLevel, Step, StepShared, Unit};
 use gix::protocol::transport::client::blocking_io::http;
 use gix::ObjectId;
 
+use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, EventSink, Phase};
-use crate::installer::{blocking, Inner, Materialized};
-use crate::interrupt::Interrupt;
+use crate::events::{Event, Phase};
 use crate::net::{IndexTrust, NetPolicy};
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Rule, TreeWriter};
+use crate::source::Fetched;
 
 /// Materializes the repository at `url` (at `git_ref`, else its default branch) into
 /// `writer`'s tree, using `staging` for the fetched objects. Also the entry point for an
 /// http(s) URL that turned out not to be an archive (SPEC.md rule 5, with `git_ref: None` and
 /// a fresh writer).
 pub(crate) async fn materialize(
-    inner: &Inner,
+    ctx: &Context,
     url: &str,
     git_ref: Option<&str>,
     writer: TreeWriter,
     staging: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Materialized> {
+) -> Result<Fetched> {
     // The archive downloads' roots, loaded once; other transports have no TLS.
     let roots = match crate::source::is_http(url) {
-        true => Some(inner.http().await?.roots().to_vec()),
+        true => Some(ctx.http().await?.roots().to_vec()),
         false => None,
     };
-    let trust = IndexTrust::from_config(&inner.config);
+    let trust = IndexTrust::from_config(ctx.config());
     let headers = trust
         .headers_for(url)
         .into_iter()
@@ -78,13 +77,12 @@ pub(crate) async fn materialize(
     let fetch = GitFetch {
         url: url.to_owned(),
         git_ref: git_ref.map(str::to_owned),
-        policy: NetPolicy::from_config(&inner.config, inner.allow_http, inner.offline),
+        policy: ctx.policy(),
         index_hosts: trust.hosts,
         headers,
         roots,
-        events: inner.events.clone(),
-        interrupt: inner.interrupt.clone(),
-        max_download_bytes: inner.config.limits.max_download_bytes,
+        ctx: ctx.clone(),
+        max_download_bytes: ctx.config().limits.max_download_bytes,
         limit_exceeded: AtomicBool::new(false),
     };
     let repo_dir = staging.join("repo");
@@ -95,9 +93,9 @@ pub(crate) async fn materialize(
     })
     .await?;
     for w in checkout.warnings {
-        inner.warn(warnings, w);
+        ctx.warn(w);
     }
-    Ok(Materialized {
+    Ok(Fetched {
         tree,
         archive: Vec::new(),
         record: ReceiptSource {
@@ -107,8 +105,6 @@ pub(crate) async fn materialize(
             commit: Some(checkout.commit.to_string()),
             ..Default::default()
         },
-        expected: None,
-        identity: None,
     })
 }
 
@@ -123,8 +119,8 @@ struct GitFetch {
     headers: Vec<String>,
     /// Trust roots for https; `Some` exactly for http(s) URLs.
     roots: Option<Vec<reqwest::Certificate>>,
-    events: EventSink,
-    interrupt: Interrupt,
+    /// Events and the interrupt flag.
+    ctx: Context,
     /// `limits.max_download_bytes`, checked against the pack bytes gix reports.
     max_download_bytes: u64,
     /// Set when a fetch was stopped for passing `max_download_bytes`.
@@ -156,10 +152,10 @@ impl GitFetch {
             self.open_local(&path)?
         } else {
             self.check_policy(&url)?;
-            (self.events)(&Event::Phase(Phase::Fetching));
+            self.ctx.emit(Event::Phase(Phase::Fetching));
             self.fetch_remote(repo_dir)?
         };
-        (self.events)(&Event::Phase(Phase::Extracting));
+        self.ctx.emit(Event::Phase(Phase::Extracting));
         let mut warnings = Vec::new();
         let tree = repo
             .find_commit(commit)
@@ -267,7 +263,7 @@ impl GitFetch {
             }
             (Err(e), _) => return Err(self.fetch_error(e)),
         };
-        self.interrupt.check()?;
+        self.ctx.interrupt().check()?;
         let commit = match need {
             Some(spec) => {
                 resolve(&repo, &spec).map_err(|e| self.unresolved(&spec, "on the remote", e))?
@@ -302,7 +298,7 @@ impl GitFetch {
                 rule: Rule::DownloadTooLarge(self.max_download_bytes),
             });
         }
-        self.interrupt.check()
+        self.ctx.interrupt().check()
     }
 
     fn fetch_error(&self, e: gix::Error) -> Error {
@@ -361,12 +357,12 @@ impl GitFetch {
             over_limit: AtomicBool::new(false),
             limit: self.max_download_bytes,
         });
-        let progress = Progress::root(self.events.clone(), guard.clone());
+        let progress = Progress::root(self.ctx.clone(), guard.clone());
         let done = AtomicBool::new(false);
         let result = std::thread::scope(|scope| {
             scope.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
-                    if self.interrupt.is_triggered() {
+                    if self.ctx.interrupt().is_triggered() {
                         guard.stop.store(true, Ordering::Relaxed);
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -565,7 +561,7 @@ struct FetchGuard {
 }
 
 struct Shared {
-    events: EventSink,
+    ctx: Context,
     guard: Arc<FetchGuard>,
     start: Instant,
     /// Milliseconds since `start` of the last event sent.
@@ -577,14 +573,14 @@ const OBJECTS: Id = *b"IWIO";
 const PACK_BYTES: Id = *b"BWRB";
 
 impl Progress {
-    fn root(events: EventSink, guard: Arc<FetchGuard>) -> Self {
+    fn root(ctx: Context, guard: Arc<FetchGuard>) -> Self {
         Progress {
             id: gix::progress::UNKNOWN,
             name: String::new(),
             max: None,
             step: Arc::new(AtomicUsize::new(0)),
             shared: Arc::new(Shared {
-                events,
+                ctx,
                 guard,
                 start: Instant::now(),
                 last_ms: AtomicU64::new(0),
@@ -624,7 +620,7 @@ impl Progress {
         } else {
             Event::Bytes { done, total }
         };
-        (self.shared.events)(&event);
+        self.shared.ctx.emit(event);
     }
 }
 

@@ -12,17 +12,17 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::checksum::{Algorithm, Checksum};
+use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
 use crate::hashing::{is_limit_exceeded, HashingReader};
-use crate::installer::{blocking, Inner, Materialized};
 use crate::interrupt::Interrupt;
 use crate::net::Response;
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::{self, ArchiveFormat};
-use crate::source::git;
+use crate::source::{git, Fetched};
 
 /// Enough of the body to tell the formats apart (a tar header is 512 bytes).
 const SNIFF_BYTES: usize = 512;
@@ -35,8 +35,8 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 const PROGRESS_STEP: u64 = 256 * 1024;
 
 /// What a web URL turned out to be.
-pub(crate) enum Fetched {
-    Archive(Box<Materialized>),
+pub(crate) enum Downloaded {
+    Archive(Box<Fetched>),
     /// No archive: the first bytes are something else, or the server has nothing at the URL
     /// itself (a git server answers only below it, at `info/refs`). Holds the error to report
     /// if the URL is not a git repository either.
@@ -46,24 +46,24 @@ pub(crate) enum Fetched {
 /// Downloads the archive at `url` and extracts it through `writer` into the staging tree;
 /// `staging` holds the zip spool. `algorithms` are hashed over the archive bytes.
 pub(crate) async fn materialize(
-    inner: &Inner,
+    ctx: &Context,
     url: &str,
     writer: TreeWriter,
     staging: &Path,
     algorithms: &[Algorithm],
-) -> Result<Fetched> {
-    inner.emit(Event::Phase(Phase::Downloading));
-    inner.interrupt.check()?;
-    let mut response = match inner.http().await?.get(url, None).await {
+) -> Result<Downloaded> {
+    ctx.emit(Event::Phase(Phase::Downloading));
+    ctx.interrupt().check()?;
+    let mut response = match ctx.http().await?.get(url, None).await {
         Ok(response) => response,
         Err(
             e @ Error::Network {
                 status: Some(404), ..
             },
-        ) => return Ok(Fetched::NotAnArchive(e)),
+        ) => return Ok(Downloaded::NotAnArchive(e)),
         Err(e) => return Err(e),
     };
-    let max = inner.config.limits.max_download_bytes;
+    let max = ctx.config().limits.max_download_bytes;
     if response.content_length().is_some_and(|n| n > max) {
         return Err(writer.download_limit_error("(the archive itself)"));
     }
@@ -71,7 +71,7 @@ pub(crate) async fn materialize(
         total: response.content_length(),
         done: 0,
         reported: 0,
-        inner,
+        ctx,
     };
 
     let mut head = Vec::with_capacity(SNIFF_BYTES);
@@ -82,7 +82,7 @@ pub(crate) async fn materialize(
         }
     }
     let Some(format) = ArchiveFormat::sniff(&head) else {
-        return Ok(Fetched::NotAnArchive(not_an_archive(url, &response)));
+        return Ok(Downloaded::NotAnArchive(not_an_archive(url, &response)));
     };
 
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
@@ -125,7 +125,7 @@ pub(crate) async fn materialize(
     // A failed download explains the extractor's failure, not the other way round.
     fed?;
     let (tree, archive) = extracted?;
-    Ok(Fetched::Archive(Box::new(Materialized {
+    Ok(Downloaded::Archive(Box::new(Fetched {
         tree,
         archive,
         record: ReceiptSource {
@@ -133,8 +133,6 @@ pub(crate) async fn materialize(
             url: Some(redact_url(url)),
             ..Default::default()
         },
-        expected: None,
-        identity: None,
     })))
 }
 
@@ -142,21 +140,20 @@ pub(crate) async fn materialize(
 /// repository over smart HTTP (`https://host/org/repo`). `writer` must be fresh, on the
 /// empty tree the archive attempt left.
 pub(crate) async fn as_git_repository(
-    inner: &Inner,
+    ctx: &Context,
     url: &str,
     not_an_archive: Error,
     writer: TreeWriter,
     staging: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Materialized> {
+) -> Result<Fetched> {
     if ArchiveFormat::from_name(url).is_some() {
         return Err(not_an_archive);
     }
-    inner.emit(Event::Detected {
+    ctx.emit(Event::Detected {
         source: redact_url(url),
         kind: "no archive there: trying it as a git repository over smart HTTP",
     });
-    git::materialize(inner, url, None, writer, staging, warnings)
+    git::materialize(ctx, url, None, writer, staging)
         .await
         .map_err(|git| neither(not_an_archive, git))
 }
@@ -179,12 +176,12 @@ struct Download<'a> {
     total: Option<u64>,
     done: u64,
     reported: u64,
-    inner: &'a Inner,
+    ctx: &'a Context,
 }
 
 impl Download<'_> {
     async fn next(&mut self, response: &mut Response) -> Result<Option<Bytes>> {
-        let chunk = next_chunk(response, &self.inner.interrupt).await?;
+        let chunk = next_chunk(response, self.ctx.interrupt()).await?;
         if let Some(c) = &chunk {
             self.done += c.len() as u64;
             if self.done - self.reported >= PROGRESS_STEP {
@@ -196,7 +193,7 @@ impl Download<'_> {
 
     fn report_end(&mut self) {
         self.reported = self.done;
-        self.inner.emit(Event::Bytes {
+        self.ctx.emit(Event::Bytes {
             done: self.done,
             total: self.total,
         });

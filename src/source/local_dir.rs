@@ -6,11 +6,38 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
+use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
+use crate::events::{Event, Phase};
 use crate::hashing::mode_of;
 use crate::names::is_dotgit;
+use crate::receipt::{ReceiptSource, SourceKind};
 use crate::safety::TreeWriter;
+use crate::source::Fetched;
 
+/// Materializes the directory at `path` through `writer`.
+pub(crate) async fn materialize(ctx: &Context, path: &Path, writer: TreeWriter) -> Result<Fetched> {
+    ctx.emit(Event::Phase(Phase::Extracting));
+    let path = std::path::absolute(path).ctx(|| format!("resolving {}", path.display()))?;
+    let record = ReceiptSource {
+        kind: Some(SourceKind::LocalDirectory),
+        path: Some(path.display().to_string()),
+        ..Default::default()
+    };
+    let tree = blocking(move || {
+        let mut writer = writer;
+        copy_dir(&path, &mut writer)?;
+        writer.finish()
+    })
+    .await?;
+    Ok(Fetched {
+        tree,
+        archive: Vec::new(),
+        record,
+    })
+}
+
+/// Copies `src` entry by entry through `writer`.
 pub fn copy_dir(src: &Path, writer: &mut TreeWriter) -> Result<()> {
     let walker = WalkDir::new(src)
         .follow_links(false)

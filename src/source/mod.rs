@@ -11,9 +11,64 @@ use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
 
+use crate::checksum::{Algorithm, Checksum};
+use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::fsutil::Durability;
 use crate::pack_ref::{PackRef, REF_RULE};
+use crate::receipt::ReceiptSource;
 use crate::redact::redact_url;
+use crate::safety::{Tree, TreeWriter};
+
+/// A source materialized into staging: the tree written, the checksums of the archive's
+/// bytes (archive sources), and what the receipt records of where it came from.
+pub(crate) struct Fetched {
+    pub tree: Tree,
+    pub archive: Vec<Checksum>,
+    pub record: ReceiptSource,
+}
+
+/// Materializes `source` (any kind but a registry reference, which the registry resolves
+/// into these first) into `tree_root`, an empty directory inside `staging`; archives are
+/// hashed with `algorithms` as they are read.
+pub(crate) async fn fetch(
+    ctx: &Context,
+    source: &PackSource,
+    tree_root: &Path,
+    staging: &Path,
+    algorithms: &[Algorithm],
+) -> Result<Fetched> {
+    let writer = || {
+        TreeWriter::new(
+            tree_root,
+            source.display_name(),
+            ctx.config().limits,
+            ctx.interrupt().clone(),
+            Durability::from_config(ctx.config().sync),
+        )
+    };
+    match source {
+        PackSource::LocalDirectory { path } => local_dir::materialize(ctx, path, writer()).await,
+        PackSource::LocalArchive { path } => {
+            archive::materialize(ctx, path, writer(), algorithms).await
+        }
+        PackSource::Archive { url } => {
+            use http_archive::Downloaded;
+            match http_archive::materialize(ctx, url, writer(), staging, algorithms).await? {
+                Downloaded::Archive(fetched) => Ok(*fetched),
+                Downloaded::NotAnArchive(why) => {
+                    http_archive::as_git_repository(ctx, url, why, writer(), staging).await
+                }
+            }
+        }
+        PackSource::Git { url, git_ref } => {
+            git::materialize(ctx, url, git_ref.as_deref(), writer(), staging).await
+        }
+        PackSource::Registry { .. } => Err(Error::Internal(
+            "a registry reference is resolved before it is fetched".into(),
+        )),
+    }
+}
 
 /// What a version part of a registry reference asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,15 +199,45 @@ impl PackSource {
     }
 }
 
-/// Flags that change how an argument is read.
+/// Flags that change how an argument is read, set with builder methods.
+///
+/// ```
+/// use attune_pack::{DetectOptions, PackSource};
+/// let opts = DetectOptions::new().git_ref("v1.2.0");
+/// let source = PackSource::detect("https://example.com/org/pack", &opts)?;
+/// assert!(matches!(source, PackSource::Git { .. }));
+/// # Ok::<(), attune_pack::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct DetectOptions {
-    /// `--ref`: makes an http(s) URL a git repository.
-    pub git_ref: Option<String>,
-    /// `--registry NAME`: pins a registry reference to one index.
-    pub registry: Option<String>,
-    /// `--no-registry`: a registry reference is an error.
-    pub no_registry: bool,
+    git_ref: Option<String>,
+    registry: Option<String>,
+    refuse_registry: bool,
+}
+
+impl DetectOptions {
+    /// The rules as they are.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A git ref (branch, tag or commit): makes an http(s) URL a git repository (`--ref`).
+    pub fn git_ref(mut self, git_ref: impl Into<String>) -> Self {
+        self.git_ref = Some(git_ref.into());
+        self
+    }
+
+    /// Pins registry references to the index of this name (`--registry`).
+    pub fn registry(mut self, name: impl Into<String>) -> Self {
+        self.registry = Some(name.into());
+        self
+    }
+
+    /// A registry reference is an error ([`Error::RegistryRefused`]; `--no-registry`).
+    pub fn refuse_registry(mut self) -> Self {
+        self.refuse_registry = true;
+        self
+    }
 }
 
 /// What detection needs to know about local paths; a trait so the rules are testable
@@ -261,7 +346,7 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     }
     // Rule 7: a registry reference.
     if let Some(src) = registry_ref(s, opts.registry.as_deref())? {
-        if opts.no_registry {
+        if opts.refuse_registry {
             return Err(Error::RegistryRefused {
                 input: s.to_owned(),
             });
@@ -400,10 +485,7 @@ mod tests {
 
     #[test]
     fn rule2_http_with_ref_is_git() {
-        let opts = DetectOptions {
-            git_ref: Some("main".into()),
-            ..Default::default()
-        };
+        let opts = DetectOptions::new().git_ref("main");
         assert_eq!(
             detect_with("https://h/pack.zip", &opts, &fs()).unwrap(),
             git("https://h/pack.zip", Some("main"))
@@ -516,10 +598,7 @@ mod tests {
                 Some("main")
             )
         );
-        let pinned = DetectOptions {
-            registry: Some("corp".into()),
-            ..Default::default()
-        };
+        let pinned = DetectOptions::new().registry("corp");
         assert_eq!(
             detect_with("github", &pinned, &fs()).unwrap(),
             reg("github", VersionSpec::Latest, Some("corp"))
@@ -531,10 +610,7 @@ mod tests {
             2
         );
         assert_eq!(detect("github@banana").unwrap_err().exit_code(), 2);
-        let no_reg = DetectOptions {
-            no_registry: true,
-            ..Default::default()
-        };
+        let no_reg = DetectOptions::new().refuse_registry();
         let e = detect_with("github", &no_reg, &fs()).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(matches!(e, Error::RegistryRefused { .. }), "{e:?}");

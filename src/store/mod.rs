@@ -32,9 +32,9 @@ use crate::interrupt::Interrupt;
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
-pub use history::{Action, Outcome, Record, Recovery};
+use crate::history::{Record, Recovered};
+
 pub use kept::{Kept, KeptRecord};
-pub use recover::Recovered;
 pub use txn::{Committed, Uninstalled};
 
 const META: &str = ".attune-pack";

@@ -6,25 +6,11 @@
 use std::fs;
 use std::path::Path;
 
-use crate::error::{Error, IoContext, Result};
-use crate::fsutil::remove_any;
-use crate::pack_ref::PackRef;
-
-use super::history::{Action, Outcome, Record, Recovery};
 use super::journal::{self, Found, Plan, Step};
 use super::{empty_dir, LockedStore};
-
-/// A change of an earlier command that recovery finished or undid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovered {
-    pub action: Action,
-    pub pack_ref: PackRef,
-    pub recovery: Recovery,
-    /// The version active before the change, if any.
-    pub from: Option<String>,
-    /// The version the change was installing, if any.
-    pub to: Option<String>,
-}
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::remove_any;
+use crate::history::{Action, Outcome, Record, Recovered, Recovery};
 
 impl LockedStore {
     /// Finishes or undoes what the journal says, then sweeps; returns what was recovered and

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::journal::{Journal, Plan, Step};
 use super::*;
+use crate::history::{Outcome, Recovery};
 use crate::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
 
 fn p() -> PackRef {

@@ -20,10 +20,10 @@ use crate::fsutil::{remove_any, rename, sync_dir, write_atomic};
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
-use super::history::{Action, Outcome, Record};
 use super::journal::{InstallPlan, Journal, OldTree, Plan, Step, TreeId, UninstallPlan};
 use super::kept::{Kept, KeptRecord};
 use super::{to_json, unique_name, LockedStore};
+use crate::history::{Action, Outcome, Record};
 
 /// What a committed install did.
 #[derive(Debug, Clone)]

@@ -335,14 +335,14 @@ fn hooks_see_the_outcome_on_disk() {
                 .hooks(hooks.clone())
                 .build()
                 .unwrap();
-            let source = PackSource::detect(&env.pack("2.0.0"), &DetectOptions::default()).unwrap();
+            let source = PackSource::detect(&env.pack("2.0.0"), &DetectOptions::new()).unwrap();
             let spec = match action {
                 "enospc" => format!("{point}=enospc@1+"),
                 _ => format!("{point}=eio@1"),
             };
             let result = {
                 let _faults = Faults::arm(&spec);
-                runtime.block_on(installer.install(source, InstallOptions::new().force(true)))
+                runtime.block_on(installer.install(source, InstallOptions::new().force()))
             };
             let (committed, aborted) = (
                 hooks.committed.load(Ordering::SeqCst),

@@ -534,7 +534,7 @@ async fn fetch_progress_reaches_the_library_caller() {
         }))
         .build()
         .unwrap();
-    let source = PackSource::detect(&daemon.url("pack.git"), &DetectOptions::default()).unwrap();
+    let source = PackSource::detect(&daemon.url("pack.git"), &DetectOptions::new()).unwrap();
     let report = installer
         .install(source, InstallOptions::new())
         .await

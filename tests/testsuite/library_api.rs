@@ -29,7 +29,7 @@ fn pack(dir: &Path, files: usize) -> PathBuf {
 }
 
 fn source(path: &Path) -> PackSource {
-    PackSource::detect(path.to_str().unwrap(), &DetectOptions::default()).unwrap()
+    PackSource::detect(path.to_str().unwrap(), &DetectOptions::new()).unwrap()
 }
 
 /// Records every hook call; vetoes or interrupts on request.

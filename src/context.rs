@@ -1,0 +1,130 @@
+//! What every step of an operation needs, passed explicitly: the config, the network
+//! settings and the one HTTP client (built on first use), where events and warnings go, and
+//! the interrupt flag. It sits below the sources and the registry, which take it by
+//! reference; none of them knows the pipeline or the store.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink};
+use crate::interrupt::Interrupt;
+use crate::net::{Http, NetPolicy, Network};
+
+/// The shared part: cheap to clone, one HTTP client for all clones.
+struct Shared {
+    config: Config,
+    cache_dir: PathBuf,
+    interrupt: Interrupt,
+    network: Network,
+    http: tokio::sync::OnceCell<Http>,
+}
+
+/// An operation's context. Cloning shares everything; [`Context::recording`] makes one whose
+/// warnings are also collected.
+#[derive(Clone)]
+pub(crate) struct Context {
+    shared: Arc<Shared>,
+    events: EventSink,
+}
+
+/// The warnings a [`Context::recording`] context has given, in order.
+#[derive(Clone, Default)]
+pub(crate) struct Recorded(Arc<Mutex<Vec<String>>>);
+
+impl Recorded {
+    /// Everything recorded so far.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Context {
+    pub fn new(
+        config: Config,
+        cache_dir: PathBuf,
+        events: EventSink,
+        interrupt: Interrupt,
+        network: Network,
+    ) -> Context {
+        Context {
+            shared: Arc::new(Shared {
+                config,
+                cache_dir,
+                interrupt,
+                network,
+                http: tokio::sync::OnceCell::new(),
+            }),
+            events,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn cache_dir(&self) -> &Path {
+        &self.shared.cache_dir
+    }
+
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.shared.interrupt
+    }
+
+    /// The flags of the network (`--allow-http`, `--offline`).
+    pub fn network(&self) -> Network {
+        self.shared.network
+    }
+
+    /// The network policy: the config's, with the flags.
+    pub fn policy(&self) -> NetPolicy {
+        NetPolicy::from_config(&self.shared.config, self.shared.network)
+    }
+
+    /// The HTTP client, built on first use (local installs never load the root certificates).
+    pub async fn http(&self) -> Result<&Http> {
+        self.shared
+            .http
+            .get_or_try_init(|| async { Http::new(&self.shared.config, self.shared.network) })
+            .await
+    }
+
+    /// Tells the caller (the one channel for progress and warnings).
+    pub fn emit(&self, event: Event) {
+        (self.events)(&event);
+    }
+
+    /// A warning: something worth telling that does not stop the operation.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.emit(Event::Warning(message.into()));
+    }
+
+    /// The same context, whose warnings are also recorded (for a report that lists them).
+    pub fn recording(&self) -> (Context, Recorded) {
+        let recorded = Recorded::default();
+        let (list, forward) = (recorded.0.clone(), self.events.clone());
+        let events: EventSink = Arc::new(move |event: &Event| {
+            if let Event::Warning(w) = event {
+                list.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(w.clone());
+            }
+            forward(event);
+        });
+        let context = Context {
+            shared: self.shared.clone(),
+            events,
+        };
+        (context, recorded)
+    }
+}
+
+/// Runs blocking work (file system, extraction, hashing, git) off the async worker threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("a worker task failed: {e}")))?
+}

@@ -1,0 +1,109 @@
+//! The record of changes to the store, as values: what `history.jsonl` holds, and what a
+//! command's recovery finished or undid of an earlier one (reported as an event too).
+
+use serde::{Deserialize, Serialize};
+
+use crate::pack_ref::PackRef;
+use crate::receipt::{ReceiptChecksums, ReceiptSource};
+
+/// What a change did to a pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Install,
+    Update,
+    Rollback,
+    Uninstall,
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    /// Finished or undone by a later command's recovery (see [`Record::recovery`]).
+    Recovered,
+}
+
+/// What recovery did with a change an earlier command left unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    /// The change was finished: `to` is active.
+    Completed,
+    /// The change was undone: `from` is active again (or, for an install, nothing).
+    Undone,
+}
+
+/// One line of `history.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub user: Option<String>,
+    pub uid: Option<u32>,
+    pub action: Action,
+    #[serde(rename = "ref")]
+    pub pack_ref: PackRef,
+    /// The version active before, if any.
+    pub from: Option<String>,
+    /// The version the change installs, if any.
+    pub to: Option<String>,
+    pub source: Option<ReceiptSource>,
+    pub checksum: Option<ReceiptChecksums>,
+    pub outcome: Outcome,
+    /// The `error.code` of a failure.
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
+}
+
+impl Record {
+    /// A record of now, by the user running this process.
+    pub fn now(action: Action, pack_ref: PackRef, outcome: Outcome) -> Record {
+        Record {
+            time: crate::receipt::now_rfc3339(),
+            user: current_user(),
+            uid: current_uid(),
+            action,
+            pack_ref,
+            from: None,
+            to: None,
+            source: None,
+            checksum: None,
+            outcome,
+            error: None,
+            recovery: None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn current_uid() -> Option<u32> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    Some(unsafe { libc::getuid() })
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> Option<u32> {
+    None
+}
+
+fn current_user() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}
+
+/// A change of an earlier command that recovery finished or undid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub action: Action,
+    pub pack_ref: PackRef,
+    pub recovery: Recovery,
+    /// The version active before the change, if any.
+    pub from: Option<String>,
+    /// The version the change was installing, if any.
+    pub to: Option<String>,
+}

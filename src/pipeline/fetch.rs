@@ -1,0 +1,98 @@
+//! Stage 1: a source into a fresh staging directory. A registry reference is first resolved
+//! by the registry into its index entry's sources, tried in order until one is fetched.
+
+use std::path::PathBuf;
+
+use crate::checksum::Algorithm;
+use crate::context::Context;
+use crate::error::{Error, IoContext, Result};
+use crate::events::Event;
+use crate::registry::{Registry, Required};
+use crate::source::{self, Fetched, PackSource};
+use crate::store::{LockedStore, Staging};
+
+/// A source fetched into staging, with what its origin requires of it.
+pub(crate) struct Staged {
+    /// Removed when dropped: whatever is not committed goes with it.
+    pub staging: Staging,
+    /// The tree written (`staging/…/tree`).
+    pub tree_root: PathBuf,
+    /// The source as given, for messages.
+    pub source: PackSource,
+    pub fetched: Fetched,
+    /// What a registry index requires (its checksum and the pack it promises).
+    pub required: Option<Required>,
+}
+
+/// Fetches `source`, hashing archives with sha256 and `extra` (the algorithm of a required
+/// checksum).
+pub(crate) async fn fetch(
+    ctx: &Context,
+    store: &LockedStore,
+    registry: &Registry<'_>,
+    source: PackSource,
+    extra: Option<Algorithm>,
+) -> Result<Staged> {
+    ctx.emit(Event::Detected {
+        source: source.display_name(),
+        kind: source.kind_name(),
+    });
+    let staging = store.staging()?;
+    let tree_root = staging.path().join("tree");
+    std::fs::create_dir(&tree_root).ctx(|| format!("creating {}", tree_root.display()))?;
+    let mut algorithms = vec![Algorithm::Sha256];
+    algorithms.extend(extra.filter(|a| *a != Algorithm::Sha256));
+    let PackSource::Registry {
+        pack_ref,
+        version,
+        index,
+    } = &source
+    else {
+        let fetched = source::fetch(ctx, &source, &tree_root, staging.path(), &algorithms).await?;
+        return Ok(Staged {
+            staging,
+            tree_root,
+            source,
+            fetched,
+            required: None,
+        });
+    };
+    let plan = registry.plan(pack_ref, version, index.as_deref()).await?;
+    for a in &plan.algorithms {
+        if !algorithms.contains(a) {
+            algorithms.push(*a);
+        }
+    }
+    for (i, candidate) in plan.candidates.iter().enumerate() {
+        let fetched = source::fetch(
+            ctx,
+            &candidate.source,
+            &tree_root,
+            staging.path(),
+            &algorithms,
+        )
+        .await;
+        let mut fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                let Some(warning) = plan.fallback(i, &e) else {
+                    return Err(e);
+                };
+                ctx.warn(warning);
+                std::fs::remove_dir_all(&tree_root)
+                    .and_then(|_| std::fs::create_dir(&tree_root))
+                    .ctx(|| format!("emptying {}", tree_root.display()))?;
+                continue;
+            }
+        };
+        let required = plan.require(candidate, &mut fetched.record);
+        return Ok(Staged {
+            staging,
+            tree_root,
+            source,
+            fetched,
+            required: Some(required),
+        });
+    }
+    Err(Error::Internal("a registry plan without sources".into()))
+}

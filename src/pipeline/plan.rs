@@ -1,0 +1,155 @@
+//! What one install request comes to: the pack, prepared (fetched and validated), and with
+//! [`InstallOptions::with_deps`], its missing dependencies from the registry, prepared the
+//! same way, each once, recursively; in install order, dependencies first. The planner runs
+//! the pipeline's stages; the stages know nothing of it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use semver::Version;
+
+use crate::checksum::Checksum;
+use crate::context::Context;
+use crate::deps::{self, Standing};
+use crate::error::{Error, Result};
+use crate::pack_ref::PackRef;
+use crate::receipt::{Receipt, TestSummary};
+use crate::registry::Registry;
+use crate::source::{PackSource, VersionSpec};
+use crate::store::LockedStore;
+
+use super::commit::receipt;
+use super::fetch::fetch;
+use super::options::InstallOptions;
+use super::validate::{validate, Validated};
+
+/// A prepared pack and the packs of the plan that wait for it (they need it installed).
+pub(crate) struct Step {
+    pub validated: Validated,
+    /// Packs being installed that depend on this one, at the versions being installed: they
+    /// count as present for its dependency check, so a cycle ends.
+    pub pending: Vec<(PackRef, Version)>,
+}
+
+/// Prepares `source` (and its missing dependencies, when asked): the steps, in install
+/// order.
+pub(crate) async fn prepare(
+    ctx: &Context,
+    store: &LockedStore,
+    registry: &Registry<'_>,
+    source: PackSource,
+    opts: &InstallOptions,
+) -> Result<Vec<Step>> {
+    let mut planner = Planner {
+        ctx,
+        store,
+        registry,
+        opts,
+        receipts: store.receipts()?,
+        steps: Vec::new(),
+    };
+    planner
+        .add(source, opts.checksum.clone(), Vec::new())
+        .await?;
+    Ok(planner.steps)
+}
+
+struct Planner<'a> {
+    ctx: &'a Context,
+    store: &'a LockedStore,
+    registry: &'a Registry<'a>,
+    opts: &'a InstallOptions,
+    /// The installed packs as the plan so far leaves them.
+    receipts: Vec<Receipt>,
+    steps: Vec<Step>,
+}
+
+type Boxed<'b> = Pin<Box<dyn Future<Output = Result<()>> + 'b>>;
+
+impl Planner<'_> {
+    /// Prepares `source` (which `pending` wait for), its dependencies first.
+    fn add(
+        &mut self,
+        source: PackSource,
+        checksum: Option<Checksum>,
+        pending: Vec<(PackRef, Version)>,
+    ) -> Boxed<'_> {
+        Box::pin(async move {
+            let algorithm = checksum.as_ref().map(|c| c.algorithm);
+            let staged = fetch(self.ctx, self.store, self.registry, source, algorithm).await?;
+            let validated = validate(self.ctx, staged, checksum.as_ref())?;
+            self.refuse_installed(&validated)?;
+            if self.opts.with_deps {
+                self.add_dependencies(&validated, &pending).await?;
+            }
+            // Later packs of the plan see this one as installed.
+            let planned = receipt(self.store, &validated, TestSummary::default());
+            upsert(&mut self.receipts, &planned);
+            self.steps.push(Step { validated, pending });
+            Ok(())
+        })
+    }
+
+    /// The missing dependencies of `v`, each checked against the plan as it is by then (an
+    /// earlier one may have brought a later one along).
+    async fn add_dependencies(
+        &mut self,
+        v: &Validated,
+        pending: &[(PackRef, Version)],
+    ) -> Result<()> {
+        let manifest = &v.manifest;
+        let below = [
+            pending,
+            &[(manifest.pack_ref.clone(), manifest.version.clone())],
+        ]
+        .concat();
+        for dep in deps::pack_dependencies(manifest) {
+            match deps::standing(dep, &self.receipts, pending) {
+                // A pending pack at a version that does not match is reported when the
+                // dependencies are checked.
+                Standing::Met | Standing::PendingOther(_) => continue,
+                Standing::Other(have) if !self.opts.force => {
+                    return Err(deps::replace_refused(manifest, dep, have));
+                }
+                Standing::Missing | Standing::Other(_) => {}
+            }
+            let source = PackSource::Registry {
+                pack_ref: dep.pack_ref.clone(),
+                version: VersionSpec::from_req(&dep.req),
+                index: None,
+            };
+            if let Err(e) = self.add(source, None, below.clone()).await {
+                self.ctx.warn(format!(
+                    "could not install `{dep}`, a dependency of {} {}: {}",
+                    manifest.pack_ref,
+                    manifest.version,
+                    e.code()
+                ));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// An installed pack is replaced only when asked (a dry run only looks).
+    fn refuse_installed(&self, v: &Validated) -> Result<()> {
+        let pack_ref = &v.manifest.pack_ref;
+        if self.opts.force || self.opts.dry_run || !self.store.is_installed(pack_ref) {
+            return Ok(());
+        }
+        Err(Error::AlreadyInstalled {
+            pack_ref: pack_ref.clone(),
+            version: self
+                .store
+                .receipt(pack_ref)?
+                .map_or_else(|| "(unknown version)".to_owned(), |r| r.version),
+            path: self.store.active_dir(pack_ref),
+        })
+    }
+}
+
+/// Puts `receipt` in place of any receipt of the same pack.
+pub(crate) fn upsert(receipts: &mut Vec<Receipt>, receipt: &Receipt) {
+    receipts.retain(|have| have.pack_ref != receipt.pack_ref);
+    receipts.push(receipt.clone());
+}

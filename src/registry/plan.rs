@@ -1,0 +1,254 @@
+//! What a registry reference comes to: the index entry it resolves to and the sources to try,
+//! in order (git first, as Attune does, then archives), each with the checksum the entry
+//! requires. The registry plans; fetching and installing are the pipeline's.
+
+use std::sync::Arc;
+
+use crate::checksum::{Algorithm, Checksum};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::events::{Event, Phase};
+use crate::pack_ref::PackRef;
+use crate::receipt::{ReceiptSource, SourceKind};
+use crate::redact::redact_url;
+use crate::source::{PackSource, VersionSpec};
+
+use super::index::{InstallSource, PackEntry};
+use super::load::{Loaded, Loader, Location, Revalidate};
+use super::resolve::{best, index_name, search_order, Misses};
+use super::Identity;
+
+/// A resolved registry reference and the sources to try, in order.
+pub(crate) struct Plan {
+    pub candidates: Vec<Candidate>,
+    /// The archive algorithms the entry's checksums use.
+    pub algorithms: Vec<Algorithm>,
+    index: String,
+    entry: PackEntry,
+    verify: bool,
+}
+
+/// One source of the entry.
+pub(crate) struct Candidate {
+    pub source: PackSource,
+    /// The source's URL as written in the index, made absolute.
+    url: String,
+    kind: &'static str,
+    checksum: Option<Checksum>,
+}
+
+/// What the index requires of a source fetched for it.
+pub(crate) struct Required {
+    /// The checksum it must have, and where that requirement comes from.
+    pub checksum: Option<(Checksum, String)>,
+    /// The pack it must be.
+    pub identity: Identity,
+}
+
+/// A resolved index entry, with the index it came from.
+struct Found {
+    index: Arc<Loaded>,
+    entry: PackEntry,
+}
+
+/// Resolves registry references against the configured indices, for one command (each index
+/// is loaded once, however often it is asked).
+pub(crate) struct Registry<'a> {
+    ctx: &'a Context,
+    loader: Loader<'a>,
+}
+
+impl<'a> Registry<'a> {
+    pub fn new(ctx: &'a Context) -> Self {
+        Registry {
+            ctx,
+            loader: Loader::new(ctx),
+        }
+    }
+
+    /// Finds the entry for `pack_ref`/`spec`: the first index (in search order) with a
+    /// matching version wins, and within it the highest matching version. Indices are loaded
+    /// only as far as needed.
+    async fn resolve(
+        &self,
+        pack_ref: &PackRef,
+        spec: &VersionSpec,
+        pinned: Option<&str>,
+    ) -> Result<Found> {
+        self.ctx.emit(Event::Phase(Phase::Resolving));
+        let mut misses = Misses::default();
+        for config in search_order(&self.ctx.config().pack_registry, pinned)? {
+            let name = index_name(config);
+            match self.loader.load(config, Revalidate::IfStale).await? {
+                Some(index) => {
+                    if let Some(entry) = best(&index.index, pack_ref, spec).cloned() {
+                        return Ok(Found { index, entry });
+                    }
+                    misses.record(name, Some(&index.index), pack_ref);
+                }
+                None => misses.record(name, None, pack_ref),
+            }
+        }
+        Err(misses.into_error(pack_ref, spec))
+    }
+
+    /// Resolves a registry reference into the sources to try.
+    pub async fn plan(
+        &self,
+        pack_ref: &PackRef,
+        spec: &VersionSpec,
+        pinned: Option<&str>,
+    ) -> Result<Plan> {
+        let found = self.resolve(pack_ref, spec, pinned).await?;
+        let verify = self.ctx.config().pack_registry.verify_checksums;
+        let what = format!(
+            "`{}` {} of index `{}`",
+            found.entry.pack_ref, found.entry.version, found.index.name
+        );
+        let candidates = self.candidates(&found, &what, verify)?;
+        if !verify {
+            self.ctx.warn(format!(
+                "checksum verification is off (pack_registry.verify_checksums: false): {what} is installed without checking it"
+            ));
+        }
+        let mut algorithms = Vec::new();
+        for c in candidates.iter().filter_map(|c| c.checksum.as_ref()) {
+            if !algorithms.contains(&c.algorithm) {
+                algorithms.push(c.algorithm);
+            }
+        }
+        Ok(Plan {
+            candidates,
+            algorithms,
+            index: found.index.name.clone(),
+            entry: found.entry,
+            verify,
+        })
+    }
+
+    /// The entry's sources that may be used, git first.
+    fn candidates(&self, found: &Found, what: &str, verify: bool) -> Result<Vec<Candidate>> {
+        let mut sources: Vec<&InstallSource> = found.entry.install_sources.iter().collect();
+        // Git first, as Attune does: a checkout is verified by its content checksum.
+        sources.sort_by_key(|s| matches!(s, InstallSource::Archive { .. }));
+        let mut candidates = Vec::new();
+        let mut refused = None;
+        for s in sources {
+            let url = found.index.location.join(s.url());
+            if matches!(found.index.location, Location::Url(_)) && !is_remote(&url) {
+                // A document anyone on the network path could have written must not make
+                // this host install its own files (or any local path).
+                let e = Error::LocalSourceFromRemoteIndex {
+                    url: redact_url(&url),
+                };
+                self.ctx.warn(format!(
+                    "the {} source of {what} is not used: {e}",
+                    s.kind()
+                ));
+                refused = Some(e);
+                continue;
+            }
+            if verify && s.checksum().is_none() {
+                self.ctx.warn(format!(
+                    "the {} source {} of {what} has no checksum; not used (verify_checksums is on)",
+                    s.kind(),
+                    redact_url(&url)
+                ));
+                continue;
+            }
+            candidates.push(Candidate {
+                source: pack_source(s, &url),
+                url,
+                kind: s.kind(),
+                checksum: s.checksum().cloned(),
+            });
+        }
+        match (candidates.is_empty(), refused) {
+            (true, Some(e)) => Err(e),
+            (true, None) => Err(Error::ChecksumMissing(format!(
+                "{what}: none of its install sources has a checksum, and verify_checksums is on"
+            ))),
+            (false, _) => Ok(candidates),
+        }
+    }
+
+    /// The loader, for searching and listing the indices.
+    pub(super) fn loader(&self) -> &Loader<'a> {
+        &self.loader
+    }
+
+    pub(super) fn ctx(&self) -> &Context {
+        self.ctx
+    }
+}
+
+impl Plan {
+    /// What the index requires of `candidate` once fetched, and the receipt's record of where
+    /// it came from.
+    pub fn require(&self, candidate: &Candidate, fetched: &mut ReceiptSource) -> Required {
+        let entry = &self.entry;
+        let about = format!(
+            "index `{}`, entry `{}` {}",
+            self.index, entry.pack_ref, entry.version
+        );
+        fetched.kind = Some(SourceKind::Registry);
+        fetched.index = Some(self.index.clone());
+        fetched.url = Some(redact_url(&candidate.url));
+        fetched.path = None;
+        Required {
+            checksum: match (self.verify, &candidate.checksum) {
+                (true, Some(sum)) => Some((sum.clone(), format!("the checksum of {about}"))),
+                _ => None,
+            },
+            identity: Identity {
+                pack_ref: entry.pack_ref.clone(),
+                version: entry.version.clone(),
+                from: about,
+            },
+        }
+    }
+
+    /// After source `i` failed with `err`: the warning to give when the next source is worth
+    /// trying (only a failure to fetch moves on; a refusal or an interrupt stops here).
+    pub fn fallback(&self, i: usize, err: &Error) -> Option<String> {
+        let next = self.candidates.get(i + 1)?;
+        if !err.is_fetch_failure() {
+            return None;
+        }
+        let failed = &self.candidates[i];
+        Some(format!(
+            "could not fetch the {} source {} ({err}); trying the {} source {}",
+            failed.kind,
+            redact_url(&failed.url),
+            next.kind,
+            redact_url(&next.url)
+        ))
+    }
+}
+
+/// A source fetched over the network: http(s), git, ssh, or scp-like `user@host:path`.
+fn is_remote(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    ["http://", "https://", "git://", "ssh://"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+        || url
+            .split_once(':')
+            .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'))
+}
+
+/// The source kind that fetches an index source: file:// archives are local archives.
+fn pack_source(s: &InstallSource, url: &str) -> PackSource {
+    match s {
+        InstallSource::Git { git_ref, .. } => PackSource::Git {
+            url: url.to_owned(),
+            git_ref: git_ref.clone(),
+        },
+        InstallSource::Archive { .. } => match url.strip_prefix("file://") {
+            Some(path) => PackSource::LocalArchive { path: path.into() },
+            None => PackSource::Archive {
+                url: url.to_owned(),
+            },
+        },
+    }
+}
