@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
-use crate::names::is_dotgit;
+use crate::walk::{walk, Visit};
 
 /// An incremental hash of any supported algorithm.
 #[derive(Clone)]
@@ -280,55 +280,64 @@ impl<W: io::Write> io::Write for HashingWriter<W> {
 }
 
 /// The content checksum of a directory as it is on disk (`attune-pack checksum DIR`): the
-/// same definition as for installed packs, `.git` excluded, symlinks hashed by target text.
+/// same definition as for installed packs, by the same walk as local-directory installs
+/// (`.git` left out, symlinks hashed by target text, special files refused).
 pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
-    let mut digest = ContentDigest::default();
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_dotgit(&e.file_name().to_string_lossy()));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            Error::io(
-                format!("walking {path}"),
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
-            )
-        })?;
-        let ft = entry.file_type();
-        if ft.is_dir() {
-            continue;
-        }
-        let rel = relative_slash_path(dir, entry.path())?;
-        let (kind, sum) = if ft.is_symlink() {
-            let target = std::fs::read_link(entry.path())
-                .ctx(|| format!("reading link {}", entry.path().display()))?;
-            let target = target
-                .to_str()
-                .ok_or_else(|| Error::InvalidPack(format!("{}: link target is not UTF-8", rel)))?;
-            (EntryKind::Symlink, sha256_bytes(target.as_bytes()))
-        } else if ft.is_file() {
-            let meta = entry
-                .metadata()
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let file = file_checksum(entry.path(), Algorithm::Sha256)?;
-            let mut d = [0u8; 32];
-            d.copy_from_slice(&file.digest);
-            (kind_for_mode(mode_of(&meta)), d)
-        } else {
-            continue;
-        };
-        digest.push(ContentEntry {
-            path: rel,
-            kind,
-            digest: sum,
-        });
+    let mut digest = DirectoryDigest {
+        root: dir,
+        digest: ContentDigest::default(),
+    };
+    walk(dir, &mut digest)?;
+    Ok(digest.digest.checksum_under(""))
+}
+
+/// The per-file digests of a directory being walked.
+struct DirectoryDigest<'a> {
+    root: &'a Path,
+    digest: ContentDigest,
+}
+
+impl Visit for DirectoryDigest<'_> {
+    fn dir(&mut self, _name: &str) -> Result<()> {
+        Ok(())
     }
-    Ok(digest.checksum_under(""))
+
+    fn file(&mut self, name: &str, mode: u32, file: &mut std::fs::File) -> Result<()> {
+        let (mut sums, _) = HashingReader::new(file, &[Algorithm::Sha256], u64::MAX)
+            .finish()
+            .ctx(|| format!("reading {}", self.root.join(name).display()))?;
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&sums.remove(0).digest);
+        self.digest.push(ContentEntry {
+            path: name.to_owned(),
+            kind: kind_for_mode(mode),
+            digest: sha256,
+        });
+        Ok(())
+    }
+
+    fn symlink(&mut self, name: &str, target: &str) -> Result<()> {
+        self.digest.push(ContentEntry {
+            path: name.to_owned(),
+            kind: EntryKind::Symlink,
+            digest: sha256_bytes(target.as_bytes()),
+        });
+        Ok(())
+    }
+
+    fn special(&mut self, name: &str, kind: &'static str) -> Result<()> {
+        Err(Error::Usage(format!(
+            "{}: `{name}` is a {kind}; a pack holds only files, directories and symlinks",
+            self.root.display()
+        )))
+    }
+
+    fn not_utf8(&self, name: &str) -> Error {
+        Error::InvalidPack(format!(
+            "{}: `{name}`: file name or link target is not UTF-8",
+            self.root.display()
+        ))
+    }
 }
 
 /// `f` or `x`, by the owner-execute bit, as SPEC.md's mode rule writes files.
@@ -338,39 +347,6 @@ pub(crate) fn kind_for_mode(mode: u32) -> EntryKind {
     } else {
         EntryKind::File
     }
-}
-
-#[cfg(unix)]
-pub(crate) fn mode_of(meta: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode()
-}
-
-#[cfg(not(unix))]
-pub(crate) fn mode_of(_meta: &std::fs::Metadata) -> u32 {
-    0o644
-}
-
-/// `root/a/b` → `a/b`, refusing names that are not UTF-8 (the checksum is defined on text).
-pub(crate) fn relative_slash_path(root: &Path, path: &Path) -> Result<String> {
-    let rel = path.strip_prefix(root).map_err(|_| {
-        Error::Internal(format!(
-            "{} is not under {}",
-            path.display(),
-            root.display()
-        ))
-    })?;
-    let mut out = String::new();
-    for comp in rel.components() {
-        let s = comp.as_os_str().to_str().ok_or_else(|| {
-            Error::InvalidPack(format!("{}: file name is not UTF-8", path.display()))
-        })?;
-        if !out.is_empty() {
-            out.push('/');
-        }
-        out.push_str(s);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub mod source;
 pub mod store;
 mod syncer;
 pub mod terminal;
+mod walk;
 mod yaml_depth;
 
 pub use checksum::{Algorithm, Checksum};

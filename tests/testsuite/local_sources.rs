@@ -1001,3 +1001,23 @@ fn every_spelling_of_dotgit_in_a_directory_is_left_out() {
         checksum_of(&env, &src)
     );
 }
+
+/// `checksum DIR` walks a directory as an install of it does: a FIFO in it is refused, not
+/// skipped (the content checksum would otherwise describe a pack that cannot be installed).
+#[test]
+fn checksum_of_a_directory_holding_a_fifo_is_refused() {
+    let env = Env::new();
+    let dir = env.root.join("withfifo");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pack.yaml"), "ref: f\nversion: 1.0.0\n").unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(dir.join("pipe"))
+        .status()
+        .unwrap()
+        .success());
+    let out = env.run(&["--json", "checksum", dir.to_str().unwrap()]);
+    let message = assert_error(&out, 2, "usage");
+    assert!(message.contains("`pipe` is a FIFO"), "{message}");
+    let out = env.run(&["--json", "install", dir.to_str().unwrap()]);
+    assert_error(&out, 3, "unsafe_archive");
+}
