@@ -52,7 +52,7 @@ pub fn standing<'a>(
     }
     match installed.iter().find(|r| r.pack_ref == dep.pack_ref) {
         None => Standing::Missing,
-        Some(r) if Version::parse(&r.version).is_ok_and(|v| dep.req.matches(&v)) => Standing::Met,
+        Some(r) if dep.req.matches(&r.version) => Standing::Met,
         Some(r) => Standing::Other(r),
     }
 }

@@ -1,85 +1,124 @@
 //! The install receipt: what is installed, from where, with which checksums and test results.
-//! Its JSON form is SPEC.md's receipt document.
+//! Its JSON form is the receipt document of the reference.
 
 use std::path::PathBuf;
 
+use semver::Version;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use crate::checksum::Checksum;
 use crate::pack_ref::PackRef;
 
 /// The kind of source a pack was installed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
+    /// A git repository.
     Git,
+    /// An archive URL.
     Archive,
+    /// A directory on this host.
     LocalDirectory,
+    /// An archive file on this host.
     LocalArchive,
+    /// A registry reference (resolved through an index).
     Registry,
 }
 
+/// Where a pack came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ReceiptSource {
+    /// The kind of source (none for a pack that was placed by hand).
     pub kind: Option<SourceKind>,
-    /// Credentials and query strings redacted.
+    /// The URL, credentials and query strings redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The path, for local sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The git ref asked for.
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
+    /// The git commit installed.
     pub commit: Option<String>,
+    /// The index a registry reference was resolved in.
     pub index: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The checksums an install measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptChecksums {
-    pub archive: Option<String>,
-    pub content: String,
+    /// The sha256 of the archive's bytes (archive sources).
+    pub archive: Option<Checksum>,
+    /// The content checksum of the installed pack.
+    pub content: Checksum,
 }
 
+/// How a pack's own tests went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
+    /// Every test passed.
     Passed,
+    /// Some failed (and `on_failure: warn` let the install go on).
     Failed,
+    /// Not run, as asked (or disabled in pack.yaml).
     Skipped,
+    /// The pack declares no tests.
     #[default]
     None,
 }
 
+/// The counts of a pack's tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct TestSummary {
+    /// How they went.
     pub status: TestStatus,
+    /// Tests that passed.
     pub passed: u32,
+    /// Tests that failed.
     pub failed: u32,
+    /// Tests skipped by their runner.
     pub skipped: u32,
 }
 
 /// One installed pack version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
+    /// The pack's ref.
     #[serde(rename = "ref")]
     pub pack_ref: PackRef,
-    pub version: String,
+    /// Its version.
+    pub version: Version,
+    /// Its label (pack.yaml `label`, else `name`, else the ref).
     pub label: String,
+    /// Where it is installed.
     pub path: PathBuf,
-    /// RFC 3339, UTC.
-    pub installed_at: String,
+    /// When it was installed (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub installed_at: OffsetDateTime,
+    /// Where it came from.
     pub source: ReceiptSource,
+    /// What was measured of it.
     pub checksum: ReceiptChecksums,
+    /// How its tests went.
     pub tests: TestSummary,
-    /// The pack's `dependencies` (`ref@req`), so `uninstall` can find dependents without
+    /// The pack's `dependencies` (`ref@req`), so that `uninstall` can find dependents without
     /// reading every pack.yaml.
     #[serde(default)]
     pub dependencies: Vec<String>,
 }
 
+/// Now, to the second, in UTC.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
 /// Now, as RFC 3339 in UTC.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+    now()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

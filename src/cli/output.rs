@@ -182,7 +182,7 @@ pub fn receipt_table(receipts: &[Receipt]) -> String {
         .max(3);
     let w_ver = receipts
         .iter()
-        .map(|r| r.version.len())
+        .map(|r| r.version.to_string().len())
         .max()
         .unwrap_or(7)
         .max(7);

@@ -7,7 +7,7 @@ use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
 use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingInstall};
-use crate::receipt::{now_rfc3339, Receipt, ReceiptChecksums, TestSummary};
+use crate::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
 use crate::store::LockedStore;
 
 use super::validate::Validated;
@@ -17,14 +17,14 @@ pub(crate) fn receipt(store: &LockedStore, v: &Validated, tests: TestSummary) ->
     let manifest = &v.manifest;
     Receipt {
         pack_ref: manifest.pack_ref.clone(),
-        version: manifest.version.to_string(),
+        version: manifest.version.clone(),
         label: manifest.label.clone(),
         path: store.active_dir(&manifest.pack_ref),
-        installed_at: now_rfc3339(),
+        installed_at: now(),
         source: v.staged.fetched.record.clone(),
         checksum: ReceiptChecksums {
-            archive: v.archive_sha256().map(|c| c.to_string()),
-            content: v.content.to_string(),
+            archive: v.archive_sha256(),
+            content: v.content.clone(),
         },
         tests,
         dependencies: manifest

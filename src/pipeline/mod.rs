@@ -104,7 +104,7 @@ async fn finish(
         .is_installed(&manifest.pack_ref)
         .then(|| store.receipt(&manifest.pack_ref))
         .transpose()?
-        .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version));
+        .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version.to_string()));
     if !opts.dry_run {
         commit::commit(ctx, store, hooks, validated, &receipt, replaced.clone()).await?;
     }

@@ -142,7 +142,7 @@ impl Planner<'_> {
             version: self
                 .store
                 .receipt(pack_ref)?
-                .map_or_else(|| "(unknown version)".to_owned(), |r| r.version),
+                .map_or_else(|| "(unknown version)".to_owned(), |r| r.version.to_string()),
             path: self.store.active_dir(pack_ref),
         })
     }

@@ -70,7 +70,7 @@ impl LockedStore {
             let tree = dir.join(name);
             if tree.is_dir() {
                 kept.push(Kept {
-                    version: record.receipt.version,
+                    version: record.receipt.version.to_string(),
                     dir: tree,
                     receipt: path,
                     seq: record.kept_seq,

@@ -75,8 +75,11 @@ impl LockedStore {
             action: Action::Install,
             pack_ref: plan.pack_ref.clone(),
             recovery,
-            from: plan.previous_receipt.as_ref().map(|r| r.version.clone()),
-            to: Some(plan.receipt.version.clone()),
+            from: plan
+                .previous_receipt
+                .as_ref()
+                .map(|r| r.version.to_string()),
+            to: Some(plan.receipt.version.to_string()),
         }))
     }
 
@@ -101,7 +104,10 @@ impl LockedStore {
             action: Action::Uninstall,
             pack_ref: plan.pack_ref.clone(),
             recovery,
-            from: plan.previous_receipt.as_ref().map(|r| r.version.clone()),
+            from: plan
+                .previous_receipt
+                .as_ref()
+                .map(|r| r.version.to_string()),
             to: None,
         }))
     }

@@ -18,14 +18,17 @@ fn p() -> PackRef {
 fn receipt(store: &LockedStore, version: &str) -> Receipt {
     Receipt {
         pack_ref: p(),
-        version: version.into(),
+        version: version.parse().unwrap(),
         label: "P".into(),
         path: store.active_dir(&p()),
-        installed_at: crate::receipt::now_rfc3339(),
+        installed_at: crate::receipt::now(),
         source: ReceiptSource::default(),
         checksum: ReceiptChecksums {
             archive: None,
-            content: format!("sha256:{version}"),
+            content: crate::checksum::Checksum {
+                algorithm: crate::checksum::Algorithm::Sha256,
+                digest: crate::hashing::sha256_bytes(version.as_bytes()).to_vec(),
+            },
         },
         tests: TestSummary::default(),
         dependencies: Vec::new(),
@@ -67,7 +70,7 @@ fn active_version(root: &Path) -> Option<String> {
 }
 
 fn receipt_version(store: &LockedStore) -> Option<String> {
-    store.receipt(&p()).unwrap().map(|r| r.version)
+    store.receipt(&p()).unwrap().map(|r| r.version.to_string())
 }
 
 fn names(dir: &Path) -> Vec<String> {

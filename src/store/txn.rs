@@ -54,13 +54,16 @@ impl LockedStore {
         keep_versions: usize,
     ) -> Result<Committed> {
         let mut record = Record::now(Action::Install, receipt.pack_ref.clone(), Outcome::Ok);
-        record.to = Some(receipt.version.clone());
+        record.to = Some(receipt.version.to_string());
         record.source = Some(receipt.source.clone());
         record.checksum = Some(receipt.checksum.clone());
         let plan = self
             .install_plan(staged, receipt, keep_versions)
             .map_err(|e| self.failed(&mut record, e))?;
-        record.from = plan.previous_receipt.as_ref().map(|r| r.version.clone());
+        record.from = plan
+            .previous_receipt
+            .as_ref()
+            .map(|r| r.version.to_string());
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Install(Box::new(plan.clone())),
@@ -75,7 +78,7 @@ impl LockedStore {
         warnings.extend(self.record(&record));
         warnings.extend(self.tidy(journal, Some((&plan.pack_ref, keep_versions))));
         let replaced = plan.old.map(|old| Kept {
-            version: old.record.receipt.version,
+            version: old.record.receipt.version.to_string(),
             dir: self.layout.versions(&plan.pack_ref).join(&old.kept),
             receipt: self
                 .layout
@@ -109,7 +112,8 @@ impl LockedStore {
                     Some(r) => r.clone(),
                     None => self.placed_by_hand(pack_ref)?,
                 };
-                let (kept, kept_seq) = self.next_kept(pack_ref, &kept_receipt.version)?;
+                let (kept, kept_seq) =
+                    self.next_kept(pack_ref, &kept_receipt.version.to_string())?;
                 kept_receipt.path = self.layout.versions(pack_ref).join(&kept);
                 Some(OldTree {
                     id,
@@ -139,16 +143,18 @@ impl LockedStore {
         let manifest = crate::manifest::Manifest::load(&dir.join("pack.yaml")).ok();
         Ok(Receipt {
             pack_ref: pack_ref.clone(),
-            version: manifest
-                .as_ref()
-                .map_or_else(|| "unknown".to_owned(), |m| m.version.to_string()),
+            // A pack.yaml that cannot be read has no version: a pre-release that says so.
+            version: manifest.as_ref().map_or_else(
+                || semver::Version::parse("0.0.0-unknown").expect("a valid version"),
+                |m| m.version.clone(),
+            ),
             label: manifest.map_or_else(|| pack_ref.to_string(), |m| m.label),
             path: dir.clone(),
-            installed_at: crate::receipt::now_rfc3339(),
+            installed_at: crate::receipt::now(),
             source: Default::default(),
             checksum: crate::receipt::ReceiptChecksums {
                 archive: None,
-                content: crate::hashing::directory_checksum(&dir)?.to_string(),
+                content: crate::hashing::directory_checksum(&dir)?,
             },
             tests: Default::default(),
             dependencies: Vec::new(),
@@ -270,7 +276,7 @@ impl LockedStore {
         let version = id.map(|_| {
             previous_receipt
                 .as_ref()
-                .map_or_else(|| "unknown".to_owned(), |r| r.version.clone())
+                .map_or_else(|| "unknown".to_owned(), |r| r.version.to_string())
         });
         let plan = UninstallPlan {
             pack_ref: pack_ref.clone(),
