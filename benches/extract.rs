@@ -4,10 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use attune_pack::checksum::Algorithm;
-use attune_pack::safety::TreeWriter;
-use attune_pack::source::{archive, local_dir};
-use attune_pack::{Durability, Interrupt, Limits};
+use attune_pack::fuzzing::bench::{copy_directory, extract_file};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const FILES: usize = 5_000;
@@ -53,17 +50,6 @@ fn make_zip(src: &Path, out: &Path) {
     zip.finish().unwrap();
 }
 
-/// The writer every case uses: default limits, no sync (the hot loop, not the disk).
-fn writer(root: &Path) -> TreeWriter {
-    TreeWriter::new(
-        root,
-        "bench",
-        Limits::default(),
-        Interrupt::new(),
-        Durability::NoSync,
-    )
-}
-
 fn fresh_target(base: &Path) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir_in(base).unwrap();
     let root = dir.path().join("tree");
@@ -88,11 +74,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || fresh_target(work.path()),
                 // The temp dir is returned so its removal is not timed.
-                |(keep, root)| {
-                    let mut w = writer(&root);
-                    archive::extract_file(path, &mut w, &[Algorithm::Sha256]).unwrap();
-                    (keep, w.finish().unwrap().digest.checksum_under(""))
-                },
+                |(keep, root)| (keep, extract_file(path, &root)),
                 BatchSize::PerIteration,
             )
         });
@@ -100,11 +82,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("directory", |b| {
         b.iter_batched(
             || fresh_target(work.path()),
-            |(keep, root)| {
-                let mut w = writer(&root);
-                local_dir::copy_dir(&src, &mut w).unwrap();
-                (keep, w.finish().unwrap().digest.checksum_under(""))
-            },
+            |(keep, root)| (keep, copy_directory(&src, &root)),
             BatchSize::PerIteration,
         )
     });

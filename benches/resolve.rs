@@ -2,8 +2,7 @@
 
 use std::hint::black_box;
 
-use attune_pack::registry::index::Index;
-use attune_pack::registry::resolve::best;
+use attune_pack::fuzzing::bench::parse_index;
 use attune_pack::VersionSpec;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
@@ -45,17 +44,15 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("index_50k_entries");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(doc.len() as u64));
-    group.bench_function("load", |b| {
-        b.iter(|| Index::parse(black_box(&doc), "bench").unwrap())
-    });
+    group.bench_function("load", |b| b.iter(|| parse_index(black_box(&doc))));
     // What serde_json alone needs for the same document, to see what entry validation adds.
     group.bench_function("serde_json_value_baseline", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&doc)).unwrap())
     });
     group.finish();
 
-    let (index, _) = Index::parse(&doc, "bench").unwrap();
-    assert_eq!(index.packs.len(), PACKS * VERSIONS.len());
+    let index = parse_index(&doc);
+    assert_eq!(index.len(), PACKS * VERSIONS.len());
     let specs = [
         VersionSpec::parse("latest").unwrap(),
         VersionSpec::parse("1.2.3").unwrap(),
@@ -66,14 +63,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("resolve_one/5_specs", |b| {
         b.iter(|| {
             for spec in &specs {
-                black_box(best(&index, black_box(&pack("pack-07777")), spec));
+                black_box(index.resolve(black_box(&pack("pack-07777")), spec));
             }
         })
     });
     c.bench_function("resolve_all_10k_packs/latest", |b| {
         b.iter(|| {
             for i in 0..PACKS {
-                black_box(best(&index, &pack(&format!("pack-{i:05}")), &specs[0]));
+                black_box(index.resolve(&pack(&format!("pack-{i:05}")), &specs[0]));
             }
         })
     });

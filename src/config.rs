@@ -1,4 +1,4 @@
-//! The config file of SPEC.md (YAML). Its `pack_registry` section reads Attune's as is.
+//! The config file (YAML; the reference's "Config file"). Its `pack_registry` section reads Attune's as is.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,13 +11,17 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
+    /// Where packs are installed.
     pub packs_dir: Option<PathBuf>,
+    /// Where index documents are cached.
     pub cache_dir: Option<PathBuf>,
     /// The Attune version packs and indices are checked against (`attune_version` constraints).
     pub attune_version: Option<String>,
     /// How many displaced versions of each pack are kept for `rollback`.
     pub keep_versions: usize,
+    /// Registries and the network (Attune's `pack_registry` section).
     pub pack_registry: RegistryConfig,
+    /// Resource limits.
     pub limits: Limits,
     /// Pack data reaches the disk before the rename that makes it active (default true).
     pub sync: bool,
@@ -42,15 +46,23 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct RegistryConfig {
+    /// Registry references are resolved at all.
     pub enabled: bool,
+    /// The indices, searched by priority.
     pub indices: Vec<IndexConfig>,
+    /// Seconds a cached index is used without asking its server.
     pub cache_ttl: u64,
+    /// Remote indices are cached.
     pub cache_enabled: bool,
     /// Seconds without progress (connect, or no bytes received), not a total.
     pub timeout: u64,
+    /// Registry installs must match the index's checksum.
     pub verify_checksums: bool,
+    /// When not empty, remote sources must be on these hosts (index hosts always are).
     pub allowed_source_hosts: Vec<String>,
+    /// Plain `http://` is allowed.
     pub allow_http: bool,
+    /// Extra PEM roots for https.
     pub ca_file: Option<PathBuf>,
 }
 
@@ -73,11 +85,15 @@ impl Default for RegistryConfig {
 /// One configured index.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IndexConfig {
+    /// https, http (with `allow_http`), `file://` or a path.
     pub url: String,
+    /// The name `index/pack` and `--registry` use (default: the redacted URL).
     #[serde(default)]
     pub name: Option<String>,
+    /// Lower is searched first (default 100; ties keep config order).
     #[serde(default = "default_priority")]
     pub priority: i64,
+    /// Searched at all.
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Sent only to this index's origin; `${VAR}` is read from the environment at load time.
@@ -97,10 +113,13 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct Limits {
+    /// Largest download (archive or git pack data).
     #[serde(deserialize_with = "byte_size")]
     pub max_download_bytes: u64,
+    /// Most bytes unpacked from one source.
     #[serde(deserialize_with = "byte_size")]
     pub max_unpacked_bytes: u64,
+    /// Most entries in one source.
     pub max_entries: u64,
     /// Largest index document read (a larger one makes that index unavailable).
     #[serde(deserialize_with = "byte_size")]

@@ -4,7 +4,7 @@
 //! is an inlined `Ok(())`.
 //!
 //! A point is armed by the environment variable `ATTUNE_PACK_FAILPOINTS` (read once, for the
-//! command-line binary) or by [`configure`] (for tests in the same process):
+//! command-line binary) or by `configure` (for tests in the same process):
 //! `NAME=ACTION[@N|@N+][;NAME=ACTION…]`, where ACTION is `eio`, `enospc` or `crash` (SIGKILL
 //! of the process itself, so nothing is cleaned up), `@N` fires only at the Nth hit and `@N+`
 //! at every hit from the Nth; without either it fires at every hit.

@@ -162,3 +162,67 @@ fn lexical(dir: &Path, target: &Path) -> PathBuf {
     }
     out
 }
+
+/// Entry points for the benchmarks in `benches/` (the same hot loops an install runs).
+pub mod bench {
+    use std::path::Path;
+
+    use crate::checksum::Algorithm;
+    use crate::config::Limits;
+    use crate::fsutil::Durability;
+    use crate::interrupt::Interrupt;
+    use crate::pack_ref::PackRef;
+    use crate::registry::index::Index;
+    use crate::safety::TreeWriter;
+    use crate::source::{archive, local_dir, VersionSpec};
+
+    fn writer(root: &Path) -> TreeWriter {
+        TreeWriter::new(
+            root,
+            "bench",
+            Limits::default(),
+            Interrupt::new(),
+            Durability::NoSync,
+        )
+    }
+
+    /// Extracts the archive at `path` into `root` (an empty directory) as an install does,
+    /// sha256 of the archive included; returns the content checksum.
+    pub fn extract_file(path: &Path, root: &Path) -> String {
+        let mut w = writer(root);
+        archive::extract_file(path, &mut w, &[Algorithm::Sha256]).unwrap();
+        w.finish().unwrap().digest.checksum_under("").to_string()
+    }
+
+    /// Copies the directory `src` into `root` as an install does; returns the content checksum.
+    pub fn copy_directory(src: &Path, root: &Path) -> String {
+        let mut w = writer(root);
+        local_dir::copy_dir(src, &mut w).unwrap();
+        w.finish().unwrap().digest.checksum_under("").to_string()
+    }
+
+    /// A parsed index document.
+    pub struct ParsedIndex(Index);
+
+    /// Parses an index document as loading one does.
+    pub fn parse_index(document: &[u8]) -> ParsedIndex {
+        ParsedIndex(Index::parse(document, "bench").unwrap().0)
+    }
+
+    impl ParsedIndex {
+        /// How many entries it holds.
+        pub fn len(&self) -> usize {
+            self.0.packs.len()
+        }
+
+        /// Whether it holds none.
+        pub fn is_empty(&self) -> bool {
+            self.0.packs.is_empty()
+        }
+
+        /// The version `name@spec` resolves to, as an install resolves it.
+        pub fn resolve(&self, name: &PackRef, spec: &VersionSpec) -> Option<String> {
+            crate::registry::resolve::best(&self.0, name, spec).map(|e| e.version.to_string())
+        }
+    }
+}

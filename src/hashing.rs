@@ -77,10 +77,6 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes
-    }
-
     /// Reads the rest of the input and returns one checksum per requested algorithm.
     pub fn finish(mut self) -> io::Result<(Vec<Checksum>, u64)> {
         io::copy(&mut self, &mut io::sink())?;
@@ -340,7 +336,7 @@ impl Visit for DirectoryDigest<'_> {
     }
 }
 
-/// `f` or `x`, by the owner-execute bit, as SPEC.md's mode rule writes files.
+/// `f` or `x`, by the owner-execute bit, as the reference's mode rule writes files.
 pub(crate) fn kind_for_mode(mode: u32) -> EntryKind {
     if mode & 0o100 != 0 {
         EntryKind::Executable

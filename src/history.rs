@@ -10,9 +10,13 @@ use crate::receipt::{ReceiptChecksums, ReceiptSource};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// A pack installed (or replaced).
     Install,
+    /// A pack updated to a newer version.
     Update,
+    /// A pack rolled back to the version it replaced.
     Rollback,
+    /// A pack removed.
     Uninstall,
 }
 
@@ -99,8 +103,11 @@ fn current_user() -> Option<String> {
 /// A change of an earlier command that recovery finished or undid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
+    /// What the change was.
     pub action: Action,
+    /// The pack it concerned.
     pub pack_ref: PackRef,
+    /// Finished or undone.
     pub recovery: Recovery,
     /// The version active before the change, if any.
     pub from: Option<String>,

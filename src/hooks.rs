@@ -10,6 +10,7 @@ use crate::receipt::Receipt;
 /// An install that passed validation, tests and dependency checks, about to be committed.
 #[derive(Debug, Clone)]
 pub struct PendingInstall {
+    /// The pack's pack.yaml.
     pub manifest: Manifest,
     /// The receipt that will be written if the commit succeeds.
     pub receipt: Receipt,

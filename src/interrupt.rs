@@ -15,6 +15,7 @@ const SIGINT: i32 = 2;
 pub struct Interrupt(Arc<AtomicI32>);
 
 impl Interrupt {
+    /// A flag not triggered yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -32,6 +33,7 @@ impl Interrupt {
             .compare_exchange(0, signal.max(1), Ordering::SeqCst, Ordering::SeqCst);
     }
 
+    /// Whether the work should stop.
     pub fn is_triggered(&self) -> bool {
         self.0.load(Ordering::SeqCst) != 0
     }

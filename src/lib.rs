@@ -1,6 +1,10 @@
 //! attune-pack: install Attune automation packs from registries, git repositories, archive
 //! URLs, local directories and local archives, with no external programs.
 //!
+//! An [`Installer`] works on one store (a packs directory); [`PackSource::detect`] reads an
+//! install argument the way the command line does; [`InstallHooks`] let a program keep its
+//! own record of packs in step with the store.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), attune_pack::Error> {
 //! use attune_pack::{DetectOptions, InstallOptions, Installer, PackSource};
@@ -10,52 +14,61 @@
 //! assert_eq!(report.receipt.pack_ref, "my_pack");
 //! # Ok(()) }
 //! ```
+//!
+//! Errors are one [`Error`] enum; [`Error::code`] and [`Error::exit_code`] follow the
+//! reference (`docs/reference.md` in the repository).
 
-pub mod checksum;
-pub mod config;
+#![warn(missing_docs)]
+
+mod checksum;
+mod config;
 mod context;
 mod deps;
-pub mod error;
-pub mod events;
+mod error;
+mod events;
 #[doc(hidden)]
 pub mod failpoint;
 mod fsutil;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hashing;
-pub mod history;
-pub mod hooks;
+mod hashing;
+mod history;
+mod hooks;
 mod installer;
-pub mod interrupt;
-pub mod locate;
-pub mod manifest;
+mod interrupt;
+mod locate;
+mod manifest;
 mod names;
-pub mod net;
+mod net;
 mod pack_ref;
 mod pack_tests;
 mod pipeline;
-pub mod receipt;
-pub mod redact;
-pub mod registry;
-pub mod safety;
-pub mod source;
-pub mod store;
+pub mod publish;
+mod receipt;
+mod redact;
+mod registry;
+mod safety;
+mod source;
+mod store;
 mod syncer;
 pub mod terminal;
 mod walk;
 mod yaml_depth;
 
-pub use checksum::{Algorithm, Checksum};
-pub use config::{Config, Limits};
-pub use error::{Category, Checked, Error, Result};
+pub use checksum::{Algorithm, Checksum, ParseChecksumError};
+pub use config::{parse_byte_size, Config, IndexConfig, Limits, RegistryConfig};
+pub use error::{Category, Checked, Error, Result, Rule};
 pub use events::{Event, EventSink, Phase};
-pub use fsutil::Durability;
+pub use hashing::{directory_checksum, file_checksum};
+pub use history::{Action, Recovered, Recovery};
 pub use hooks::{InstallHooks, PendingInstall};
 pub use installer::{Dependents, Installer, InstallerBuilder};
 pub use interrupt::Interrupt;
-pub use manifest::Manifest;
-pub use pack_ref::{PackRef, REF_RULE};
+pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
+pub use pack_ref::{InvalidRef, PackRef, REF_RULE};
 pub use pipeline::{InstallOptions, InstallReport};
-pub use receipt::Receipt;
+pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};
+pub use registry::{IndexStatus, SearchHit};
 pub use source::{DetectOptions, PackSource, VersionSpec};
+pub use store::Uninstalled;

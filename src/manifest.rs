@@ -17,16 +17,27 @@ use crate::yaml_depth;
 /// A validated pack.yaml.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// The pack's ref (the directory it is installed in).
     pub pack_ref: PackRef,
+    /// Its version (StackStorm's `1.0` read as `1.0.0`).
     pub version: Version,
+    /// `label`, else `name`, else the ref.
     pub label: String,
+    /// What it is for.
     pub description: Option<String>,
+    /// Who wrote it.
     pub author: Option<String>,
+    /// Its author's email.
     pub email: Option<String>,
+    /// `keywords`, or StackStorm's `tags`.
     pub keywords: Vec<String>,
+    /// What it needs on the host (free text).
     pub runtime_deps: Vec<String>,
+    /// The packs it needs.
     pub dependencies: Vec<Dependency>,
+    /// The Attune versions it runs on.
     pub attune_version: Option<VersionReq>,
+    /// Its own tests.
     pub testing: Option<Testing>,
     /// Things worth telling the user that do not stop the install (e.g. `version: "1.0"`).
     pub warnings: Vec<String>,
@@ -35,7 +46,9 @@ pub struct Manifest {
 /// A dependency on another pack: `ref@req`, or a bare `ref` for any version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
+    /// The pack needed.
     pub pack_ref: PackRef,
+    /// The versions that will do (`*` for any).
     pub req: VersionReq,
 }
 
@@ -52,39 +65,53 @@ impl fmt::Display for Dependency {
 /// The `testing` section.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Testing {
+    /// Whether the tests run at all (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The runners, by name.
     #[serde(default)]
     pub runners: BTreeMap<String, Runner>,
+    /// The share of tests that must pass, from 0 to 1 (default 1).
     #[serde(default = "full_pass")]
     pub min_pass_rate: f64,
+    /// What a lower pass rate does to the install.
     #[serde(default)]
     pub on_failure: OnFailure,
 }
 
+/// One test runner.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Runner {
+    /// How it runs.
     #[serde(rename = "type")]
     pub kind: RunnerKind,
+    /// What it runs, relative to the pack root.
     pub entry_point: String,
     /// Seconds; default 300.
     #[serde(default)]
     pub timeout: Option<u64>,
 }
 
+/// How a test runner runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunnerKind {
+    /// An executable (or `sh` script); passes when it exits 0.
     Script,
+    /// `python3 -m unittest`.
     Unittest,
+    /// `python3 -m pytest`.
     Pytest,
 }
 
+/// What failing tests do to an install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum OnFailure {
+    /// Refuse it ([`crate::Error::TestsFailed`]).
     #[default]
     Block,
+    /// Install with a warning.
     Warn,
 }
 
@@ -96,7 +123,7 @@ fn full_pass() -> f64 {
     1.0
 }
 
-/// Largest pack.yaml read (SPEC: 1 MiB).
+/// Largest pack.yaml read: 1 MiB.
 pub const MAX_PACK_YAML_BYTES: u64 = 1 << 20;
 
 /// Longest version accepted, so that every name derived from it fits the file system.
@@ -206,7 +233,7 @@ impl Manifest {
     }
 
     /// The text of a pack.yaml file, for callers that read more of it than [`Manifest`] holds.
-    /// A file over [`MAX_PACK_YAML_BYTES`] is refused before it is read.
+    /// A file over 1 MiB is refused before it is read.
     pub fn read_text(path: &Path, origin: &str) -> Result<String> {
         let cannot = |e: std::io::Error| Error::InvalidPack(format!("{origin}: cannot read: {e}"));
         let file = std::fs::File::open(path).map_err(cannot)?;
@@ -227,7 +254,7 @@ impl Manifest {
     }
 
     /// Parses pack.yaml text; `origin` names the file in errors. Text over
-    /// [`MAX_PACK_YAML_BYTES`] or nested deeper than 128 levels is refused before it is
+    /// 1 MiB or nested deeper than 128 levels is refused before it is
     /// parsed.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let bad = |field: &str, why: String| {

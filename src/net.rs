@@ -1,4 +1,4 @@
-//! The network policy of SPEC.md (https only unless allowed, allowed source hosts, timeouts,
+//! The network policy (https only unless allowed, allowed source hosts, timeouts,
 //! extra CA roots, proxies from the environment) and the one HTTP client that applies it.
 //! Every network access of attune-pack (archive downloads, index fetches) goes through here.
 //!
@@ -6,20 +6,6 @@
 //! redirects itself (so index headers never leak to another origin), retries transient
 //! failures before any byte is handed out, and returns a [`Response`] whose body is read
 //! chunk by chunk ([`Response::chunk`]) or whole ([`Response::bytes`]).
-//!
-//! ```no_run
-//! # async fn demo(config: &attune_pack::Config) -> attune_pack::Result<()> {
-//! use attune_pack::net::{Conditional, Http};
-//! let http = Http::new(config, Default::default())?;
-//! let since = Conditional { etag: Some("\"v1\""), last_modified: None };
-//! let response = http.get("https://r.example/index.json", Some(&since)).await?;
-//! if !response.is_not_modified() {
-//!     let etag = response.header("etag").map(str::to_owned);
-//!     let body = response.bytes(16 << 20, "my limit").await?;
-//! #   let _ = (etag, body);
-//! }
-//! # Ok(()) }
-//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -363,10 +349,6 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn status(&self) -> u16 {
-        self.inner.status().as_u16()
-    }
-
     /// The server confirmed the cached copy named by the [`Conditional`].
     pub fn is_not_modified(&self) -> bool {
         self.inner.status() == StatusCode::NOT_MODIFIED
@@ -667,7 +649,6 @@ mod tests {
         let http = Http::new(&config_with_index(&base), Network::default()).unwrap();
         let url = format!("{base}/index.json");
         let response = http.get(&url, None).await.unwrap();
-        assert_eq!(response.status(), 200);
         assert!(!response.is_not_modified());
         assert_eq!(response.header("etag"), Some("\"v1\""));
         assert_eq!(response.bytes(100, "test").await.unwrap(), b"hello");

@@ -34,6 +34,7 @@ impl PackRef {
         is_valid(s).then(|| PackRef(s.to_owned()))
     }
 
+    /// The ref as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,4 +1,4 @@
-//! Command-line arguments (SPEC.md "Global options" and "Commands").
+//! Command-line arguments (the reference's "Global options" and "Commands").
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! The `attune-pack` command: parses arguments, builds an [`Installer`], runs one command and
-//! maps the outcome to SPEC.md's output and exit codes.
+//! maps the outcome to the reference's output and exit codes.
 
 mod args;
 mod hints;
@@ -9,8 +9,8 @@ mod process;
 use std::path::Path;
 use std::time::Duration;
 
-use attune_pack::hashing::{directory_checksum, file_checksum};
-use attune_pack::registry::publish::{self, Publish, Updated};
+use attune_pack::publish::{self, Publish, Updated};
+use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
     Installer, Interrupt, PackRef, PackSource,
@@ -50,7 +50,7 @@ pub fn main() -> i32 {
     })
 }
 
-/// clap's own errors, in SPEC.md's form: `--help`/`--version` succeed, the rest is exit 2.
+/// clap's own errors, in the reference's form: `--help`/`--version` succeed, the rest is exit 2.
 fn usage_error(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
     if matches!(

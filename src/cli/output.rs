@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
-use attune_pack::history::{Action, Recovered, Recovery};
 use attune_pack::terminal::{escape, escape_output};
+use attune_pack::{Action, Recovered, Recovery};
 use attune_pack::{Error, Event, EventSink, Phase, Receipt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;

@@ -26,7 +26,7 @@ pub enum Error {
     Usage(String),
 
     /// A registry reference while registry references are refused
-    /// ([`crate::DetectOptions::no_registry`]).
+    /// ([`crate::DetectOptions::refuse_registry`]).
     #[error("`{input}` is a registry reference, and registry references are refused")]
     RegistryRefused {
         /// The argument as given.

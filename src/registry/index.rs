@@ -1,4 +1,4 @@
-//! Attune's registry index document (SPEC.md "Registry index"), read leniently: one bad pack
+//! Attune's registry index document (the reference's "Registry index format"), read leniently: one bad pack
 //! entry costs that entry (with a warning naming the index, the entry and the field), not the
 //! whole index; only a document that is not an index at all makes the index unavailable.
 
@@ -15,35 +15,48 @@ use crate::pack_ref::{PackRef, REF_RULE};
 /// A parsed index: its valid pack entries, findable by ref.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    pub registry_name: Option<String>,
     pub packs: Vec<PackEntry>,
     /// Positions in `packs` per ref, so resolving does not scan every entry.
     by_ref: HashMap<PackRef, Vec<usize>>,
 }
 
-/// One pack version of an index.
+/// One pack version of an index (Attune's entry format).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PackEntry {
+    /// The pack's ref.
     #[serde(rename = "ref")]
     pub pack_ref: PackRef,
+    /// Its label.
     pub label: String,
+    /// What it is for.
     pub description: String,
+    /// This entry's version.
     pub version: Version,
-    /// Not optional in SPEC.md's entry: `null` when the pack does not say.
+    /// Who wrote it; written `null` when the pack does not say.
     pub author: Option<String>,
+    /// Its license; written `null` when the pack does not say.
     pub license: Option<String>,
+    /// Its author's email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Its web page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub homepage: Option<String>,
+    /// Its source repository.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// Words to find it by.
     pub keywords: Vec<String>,
+    /// What it needs on the host (free text, as pack.yaml says it).
     pub runtime_deps: Vec<String>,
+    /// Where it can be fetched from, with the checksums to verify.
     pub install_sources: Vec<InstallSource>,
+    /// What it provides.
     pub contents: Contents,
+    /// What it needs of Attune, Python, Node.js and other packs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Dependencies>,
+    /// Anything else the index says about it, kept as is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
 }
@@ -52,15 +65,20 @@ pub struct PackEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum InstallSource {
+    /// A git repository.
     Git {
+        /// The repository's URL (or a path relative to the index).
         url: String,
+        /// The branch, tag or commit.
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         git_ref: Option<String>,
         /// The content checksum of the checked-out pack.
         #[serde(serialize_with = "checksum_text")]
         checksum: Option<Checksum>,
     },
+    /// An archive (.tar.gz, .zip, .tar).
     Archive {
+        /// The archive's URL (or a path relative to the index).
         url: String,
         /// The checksum of the archive bytes.
         #[serde(serialize_with = "checksum_text")]
@@ -69,12 +87,14 @@ pub enum InstallSource {
 }
 
 impl InstallSource {
+    /// Where the source is, as the index writes it.
     pub fn url(&self) -> &str {
         match self {
             InstallSource::Git { url, .. } | InstallSource::Archive { url, .. } => url,
         }
     }
 
+    /// The checksum it must have, if the index gives one.
     pub fn checksum(&self) -> Option<&Checksum> {
         match self {
             InstallSource::Git { checksum, .. } | InstallSource::Archive { checksum, .. } => {
@@ -83,6 +103,7 @@ impl InstallSource {
         }
     }
 
+    /// `git` or `archive`.
     pub fn kind(&self) -> &'static str {
         match self {
             InstallSource::Git { .. } => "git",
@@ -101,27 +122,40 @@ fn checksum_text<S: Serializer>(c: &Option<Checksum>, s: S) -> Result<S::Ok, S::
 /// What a pack provides, as listed in its index entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Contents {
+    /// Its actions.
     pub actions: Vec<ContentItem>,
+    /// Its sensors.
     pub sensors: Vec<ContentItem>,
+    /// Its triggers.
     pub triggers: Vec<ContentItem>,
+    /// Its rules.
     pub rules: Vec<ContentItem>,
+    /// Its workflows.
     pub workflows: Vec<ContentItem>,
 }
 
+/// One action, sensor, trigger, rule or workflow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContentItem {
+    /// Its name.
     pub name: String,
+    /// What it does.
     pub description: String,
 }
 
+/// What a pack needs besides itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Dependencies {
+    /// The Attune versions it runs on (a semver requirement).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attune_version: Option<String>,
+    /// The Python versions it runs on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python_version: Option<String>,
+    /// The Node.js versions it runs on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodejs_version: Option<String>,
+    /// The packs it needs (`ref@requirement`).
     pub packs: Vec<String>,
 }
 
@@ -146,13 +180,7 @@ impl Index {
                 "index `{name}` has no `packs` list; is it an Attune registry index?"
             ));
         };
-        let mut index = Index {
-            registry_name: top
-                .get("registry_name")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            ..Index::default()
-        };
+        let mut index = Index { ..Index::default() };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
             match parse_entry(raw, pos, name, warn) {
                 Ok(entry) => {
@@ -466,7 +494,6 @@ mod tests {
         );
         let (index, w) = parse(&doc);
         let index = index.unwrap();
-        assert_eq!(index.registry_name.as_deref(), Some("Main"));
         let refs: Vec<_> = index.packs.iter().map(|p| p.pack_ref.as_str()).collect();
         assert_eq!(refs, ["slack", "short"]);
         let slack = &index.packs[0];

@@ -6,7 +6,6 @@ pub mod cache;
 pub mod index;
 pub mod load;
 mod plan;
-pub mod publish;
 pub mod resolve;
 
 pub(crate) use plan::{Registry, Required};
@@ -50,21 +49,29 @@ impl Identity {
 /// A `search` result: the newest version of a matching pack in one index.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
+    /// The pack's ref.
     #[serde(rename = "ref")]
     pub pack_ref: String,
+    /// Its newest version in the index.
     pub version: String,
+    /// Its label.
     pub label: String,
+    /// What it is for.
     pub description: String,
+    /// The index it was found in.
     pub index: String,
 }
 
 /// A `registries` line: one configured index and how it is doing.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexStatus {
+    /// The index's name.
     pub name: String,
-    /// Credentials and query strings redacted.
+    /// Its URL, credentials and query strings redacted.
     pub url: String,
+    /// Lower is searched first.
     pub priority: i64,
+    /// Searched at all.
     pub enabled: bool,
     /// Age of the cached copy (remote indices only).
     pub cache_age_secs: Option<u64>,

@@ -163,11 +163,10 @@ pub struct KeptLink {
 /// What a finished [`TreeWriter`] wrote.
 #[derive(Debug)]
 pub struct Tree {
-    pub root: PathBuf,
+    /// The per-file digests, for the content checksum.
     pub digest: ContentDigest,
+    /// The symlinks kept, for the check against the pack root.
     pub links: Vec<KeptLink>,
-    pub files: u64,
-    pub bytes: u64,
 }
 
 impl Tree {
@@ -545,11 +544,8 @@ impl TreeWriter {
             syncer.finish(std::iter::once(self.root.clone()).chain(dirs))?;
         }
         Ok(Tree {
-            root: self.root,
             digest: self.digest,
             links,
-            files: self.files,
-            bytes: self.unpacked,
         })
     }
 }

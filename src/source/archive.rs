@@ -83,8 +83,8 @@ fn is_v7_tar_header(head: &[u8]) -> bool {
 /// What extraction measured about the archive bytes.
 #[derive(Debug, Clone)]
 pub struct ArchiveDigest {
+    /// One checksum per algorithm asked for.
     pub checksums: Vec<Checksum>,
-    pub bytes: u64,
 }
 
 /// Maps a read error of the archive stream: the download limit, or a corrupt archive.
@@ -117,10 +117,10 @@ pub fn extract_tar_stream<R: Read>(
         unpack_tar(&mut buffered, writer)?;
         buffered.into_inner()
     };
-    let (checksums, bytes) = hashing
+    let (checksums, _) = hashing
         .finish()
         .map_err(|e| stream_error(writer, e, "reading the archive"))?;
-    Ok(ArchiveDigest { checksums, bytes })
+    Ok(ArchiveDigest { checksums })
 }
 
 /// Reads the decompressed stream to its end after the tar end marker, so the gzip trailer
@@ -450,10 +450,10 @@ pub fn extract_zip<R: Read + Seek>(
         )
     })?;
     let hasher = zip.into_inner();
-    let (checksums, bytes) = hasher
+    let (checksums, _) = hasher
         .finish()
         .map_err(|e| stream_error(writer, e, "reading the archive"))?;
-    Ok(ArchiveDigest { checksums, bytes })
+    Ok(ArchiveDigest { checksums })
 }
 
 /// The byte ranges (local header to end of data) of the zip entries seen so far. Entries

@@ -54,7 +54,7 @@ use crate::source::Fetched;
 
 /// Materializes the repository at `url` (at `git_ref`, else its default branch) into
 /// `writer`'s tree, using `staging` for the fetched objects. Also the entry point for an
-/// http(s) URL that turned out not to be an archive (SPEC.md rule 5, with `git_ref: None` and
+/// http(s) URL that turned out not to be an archive (rule 5 of the reference, with `git_ref: None` and
 /// a fresh writer).
 pub(crate) async fn materialize(
     ctx: &Context,
@@ -183,7 +183,7 @@ impl GitFetch {
     }
 
     /// `http(s)` goes through the network policy; `git://` and ssh only through the host list
-    /// (SPEC.md: their integrity rests on checksums).
+    /// (the reference: their integrity rests on checksums).
     fn check_policy(&self, url: &gix::Url) -> Result<()> {
         if self.policy.offline {
             return Err(Error::Offline {

@@ -136,7 +136,7 @@ pub(crate) async fn materialize(
     })))
 }
 
-/// SPEC.md rule 5: a web URL that is not named like an archive and served none may be a git
+/// rule 5 of the reference: a web URL that is not named like an archive and served none may be a git
 /// repository over smart HTTP (`https://host/org/repo`). `writer` must be fresh, on the
 /// empty tree the archive attempt left.
 pub(crate) async fn as_git_repository(

@@ -1,4 +1,4 @@
-//! Where a pack comes from. [`PackSource::detect`] reads an install argument by SPEC.md's
+//! Where a pack comes from. [`PackSource::detect`] reads an install argument by the reference's
 //! ordered rules; each source kind has a module that only materializes it into staging.
 
 pub mod archive;
@@ -82,6 +82,7 @@ pub enum VersionSpec {
 }
 
 impl VersionSpec {
+    /// Reads the version part of `name@…` (`latest`, `1.2.3`, or a requirement).
     pub fn parse(s: &str) -> std::result::Result<VersionSpec, String> {
         if s.is_empty() || s == "latest" {
             return Ok(VersionSpec::Latest);
@@ -103,6 +104,7 @@ impl VersionSpec {
         }
     }
 
+    /// Whether `v` is a version this asks for.
     pub fn matches(&self, v: &Version) -> bool {
         match self {
             VersionSpec::Latest => v.pre.is_empty(),
@@ -125,28 +127,41 @@ impl fmt::Display for VersionSpec {
 /// A pack source, as detected from an install argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PackSource {
+    /// A git repository (https, ssh, git://, file:// or a local repository path).
     Git {
+        /// The repository.
         url: String,
+        /// The branch, tag or (abbreviated) commit; the default branch when none.
         git_ref: Option<String>,
     },
+    /// An archive URL (.zip, .tar.gz, .tgz, .tar, or any URL serving one).
     Archive {
+        /// Where it is.
         url: String,
     },
+    /// A directory on this host.
     LocalDirectory {
+        /// Its path.
         path: PathBuf,
     },
+    /// An archive file on this host (its format read from its first bytes).
     LocalArchive {
+        /// Its path.
         path: PathBuf,
     },
+    /// A pack in the configured registry indices.
     Registry {
+        /// The pack.
         pack_ref: PackRef,
+        /// The versions wanted.
         version: VersionSpec,
+        /// Only this index (`index/name`, `--registry`).
         index: Option<String>,
     },
 }
 
 impl PackSource {
-    /// The kind's name as SPEC.md prints it.
+    /// The kind's name as the reference prints it.
     pub fn kind_name(&self) -> &'static str {
         match self {
             PackSource::Git { .. } => "git repository",
@@ -193,7 +208,7 @@ impl PackSource {
         }
     }
 
-    /// Reads an install argument by SPEC.md's rules, looking at the real file system.
+    /// Reads an install argument by the reference's rules, looking at the real file system.
     pub fn detect(input: &str, opts: &DetectOptions) -> Result<PackSource> {
         detect_with(input, opts, &RealFs)
     }

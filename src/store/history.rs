@@ -44,6 +44,7 @@ pub(super) fn append(path: &Path, record: &Record, durability: Durability) -> Re
         .ctx(|| format!("appending to {}", path.display()))
 }
 
+#[cfg(test)]
 /// Every readable record, oldest first, and the number of lines that could not be read (a
 /// line torn by a crash, or damaged).
 pub fn read(path: &Path) -> Result<(Vec<Record>, usize)> {

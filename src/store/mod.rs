@@ -34,8 +34,7 @@ use crate::receipt::Receipt;
 
 use crate::history::{Record, Recovered};
 
-pub use kept::{Kept, KeptRecord};
-pub use txn::{Committed, Uninstalled};
+pub use txn::Uninstalled;
 
 const META: &str = ".attune-pack";
 
@@ -147,10 +146,6 @@ pub struct LockedStore {
 }
 
 impl LockedStore {
-    pub fn packs_dir(&self) -> &Path {
-        &self.layout.packs
-    }
-
     /// `PACKS_DIR/REF`: where the active version of a pack lives.
     pub fn active_dir(&self, pack_ref: &PackRef) -> PathBuf {
         self.layout.active(pack_ref)
@@ -213,6 +208,7 @@ impl LockedStore {
     }
 
     /// The history of changes, oldest first, and how many lines could not be read.
+    #[cfg(test)]
     pub fn history(&self) -> Result<(Vec<Record>, usize)> {
         history::read(&self.layout.history())
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::journal::{Journal, Plan, Step};
+use super::txn::Committed;
 use super::*;
 use crate::history::{Outcome, Recovery};
 use crate::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
@@ -100,9 +101,10 @@ fn history(store: &LockedStore) -> Vec<Record> {
 fn commit_keeps_previous_versions_in_order_and_prunes() {
     let tmp = tempfile::tempdir().unwrap();
     let store = lock(tmp.path());
-    assert!(install(&store, "1.0.0", 2).replaced.is_none());
-    let c = install(&store, "2.0.0", 2);
-    assert_eq!(c.replaced.unwrap().version, "1.0.0");
+    install(&store, "1.0.0", 2);
+    assert!(store.kept_versions(&p()).unwrap().is_empty());
+    install(&store, "2.0.0", 2);
+    assert_eq!(store.kept_versions(&p()).unwrap()[0].version, "1.0.0");
     install(&store, "3.0.0", 2);
     assert_eq!(active_version(tmp.path()).unwrap(), "3.0.0");
     let kept: Vec<String> = store

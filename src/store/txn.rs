@@ -21,15 +21,13 @@ use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
 use super::journal::{InstallPlan, Journal, OldTree, Plan, Step, TreeId, UninstallPlan};
-use super::kept::{Kept, KeptRecord};
+use super::kept::KeptRecord;
 use super::{to_json, unique_name, LockedStore};
 use crate::history::{Action, Outcome, Record};
 
 /// What a committed install did.
 #[derive(Debug, Clone)]
 pub struct Committed {
-    /// The version that was active before, now kept (unless `keep_versions` is 0).
-    pub replaced: Option<Kept>,
     /// Tidying that failed after the commit point; the install stands.
     pub warnings: Vec<String>,
 }
@@ -39,6 +37,7 @@ pub struct Committed {
 pub struct Uninstalled {
     /// The version that was active, if a pack directory was there.
     pub version: Option<String>,
+    /// Tidying that failed after the pack was removed; the removal stands.
     pub warnings: Vec<String>,
 }
 
@@ -77,16 +76,7 @@ impl LockedStore {
         let mut warnings = Vec::new();
         warnings.extend(self.record(&record));
         warnings.extend(self.tidy(journal, Some((&plan.pack_ref, keep_versions))));
-        let replaced = plan.old.map(|old| Kept {
-            version: old.record.receipt.version.to_string(),
-            dir: self.layout.versions(&plan.pack_ref).join(&old.kept),
-            receipt: self
-                .layout
-                .versions(&plan.pack_ref)
-                .join(format!("{}.json", old.kept)),
-            seq: old.record.kept_seq,
-        });
-        Ok(Committed { replaced, warnings })
+        Ok(Committed { warnings })
     }
 
     pub(super) fn install_plan(

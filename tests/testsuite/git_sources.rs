@@ -313,7 +313,7 @@ fn smart_http_urls_install_every_kind_of_ref() {
 #[test]
 fn a_web_url_that_serves_no_archive_is_installed_as_smart_http_git() {
     let f = fixture();
-    // Served as `/pack`: no `.git` and no --ref, so only SPEC.md rule 5 makes it git.
+    // Served as `/pack`: no `.git` and no --ref, so only rule 5 of the reference makes it git.
     f.work.bare_clone(&f.srv.join("pack"));
     let server = SmartHttp::start(&f.srv);
     let url = server.url("pack");

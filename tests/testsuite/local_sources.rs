@@ -1,5 +1,5 @@
 //! Local sources through the real binary: archives and directories, big packs, checksums
-//! (files against the coreutils tools, directories against SPEC.md's definition and fixed
+//! (files against the coreutils tools, directories against the reference's definition and fixed
 //! vectors), pack.yaml location and validation, and the `--json` documents.
 
 use crate::support::archives;
@@ -349,7 +349,7 @@ fn checksum_errors_have_the_right_exit_codes() {
     assert_error(&out, 4, "not_found");
 }
 
-// ---- checksum DIR: SPEC.md's content checksum --------------------------------------------
+// ---- checksum DIR: the reference's content checksum --------------------------------------------
 
 /// The test-vector directory: a file, an uppercase name, an executable, a symlink, names whose
 /// byte order differs from a per-component order (`sub-file` < `sub/b.txt`), an empty
@@ -382,7 +382,7 @@ const VECTOR_LINES: [(&str, char, &[u8]); 6] = [
     ("sub/b.txt", 'f', b"b\n"),
 ];
 
-/// SPEC.md's definition, computed here independently of the crate: sha256 over
+/// the reference's definition, computed here independently of the crate: sha256 over
 /// `PATH\0KIND\0DIGEST\n` lines sorted by path bytes.
 fn spec_content_checksum(lines: &[(&str, char, &[u8])]) -> String {
     let mut lines = lines.to_vec();
@@ -892,7 +892,7 @@ fn json_documents_for_install_list_show_uninstall_checksum_and_errors() {
         serde_json::json!({"path": archive.to_str().unwrap(), "checksum": format!("sha256:{}", sha256_hex(&bytes))})
     );
 
-    // Errors: exactly one document on stdout, with the exit code of SPEC.md's table.
+    // Errors: exactly one document on stdout, with the exit code of the reference's table.
     let again = env.install(&archive, &["--json"]);
     let msg = assert_error(&again, 5, "already_installed");
     assert!(msg.contains("--force"), "{msg}");

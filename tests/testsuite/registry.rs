@@ -733,7 +733,7 @@ fn index_entry_update_merge_then_install_round_trip() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(e["ref"], "alpha");
-    // SPEC.md's entry always has author and license; this pack.yaml names neither.
+    // The reference's index entry always has author and license; this pack.yaml names neither.
     assert_eq!((&e["author"], &e["license"]), (&Value::Null, &Value::Null));
     assert!(
         e.as_object().unwrap().contains_key("author")

@@ -309,7 +309,7 @@ fn a_download_that_is_not_an_archive_is_archive_corrupt() {
         .failure(1, "archive_corrupt");
     assert!(message.contains("not a zip, tar.gz or tar"), "{message}");
     assert!(message.contains("text/html"), "{message}");
-    // SPEC.md rule 5: a URL not named like an archive may be a git repository; it is not.
+    // rule 5 of the reference: a URL not named like an archive may be a git repository; it is not.
     assert!(
         message.contains("also tried as a git repository (smart HTTP)"),
         "{message}"

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use attune_pack::hashing::directory_checksum;
+use attune_pack::directory_checksum;
 
 /// Ref → active version.
 pub type State = BTreeMap<String, String>;

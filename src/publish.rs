@@ -19,14 +19,23 @@ use crate::receipt::now_rfc3339;
 use crate::safety::TreeWriter;
 use crate::source::archive::extract_file;
 
-use super::index::{ContentItem, Contents, Dependencies, Index, InstallSource, PackEntry};
+use crate::registry::index::{
+    ContentItem, Contents, Dependencies, Index, InstallSource, PackEntry,
+};
+
+pub use crate::registry::index::{
+    ContentItem as IndexContentItem, Contents as IndexContents, Dependencies as IndexDependencies,
+    InstallSource as IndexSource, PackEntry as IndexEntry,
+};
 
 /// Where the pack will be published (the `index entry` flags).
 #[derive(Debug, Clone, Default)]
 pub struct Publish {
+    /// The git repository the pack is published in (its checksum: the content checksum).
     pub git_url: Option<String>,
     /// Default: the tag `v<version>`.
     pub git_ref: Option<String>,
+    /// The URL the archive is published at.
     pub archive_url: Option<String>,
     /// The archive file published at `archive_url`; default: PACK_PATH when it is an archive.
     pub archive: Option<PathBuf>,
@@ -232,7 +241,9 @@ fn content_item(root: &Path, path: &Path, warn: &mut dyn FnMut(String)) -> Optio
 /// Whether `index update` added a new entry or replaced one of the same ref and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Updated {
+    /// The entry is new to the index.
     Added,
+    /// It replaced the entry of the same ref and version.
     Replaced,
 }
 
