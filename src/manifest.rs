@@ -253,125 +253,115 @@ impl Manifest {
         Ok(text)
     }
 
-    /// Parses pack.yaml text; `origin` names the file in errors. Text over
-    /// 1 MiB or nested deeper than 128 levels is refused before it is
-    /// parsed.
+    /// Parses pack.yaml text; `origin` names the file in errors. Text over 1 MiB or nested
+    /// deeper than 128 levels is refused before it is parsed.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
-        let bad = |field: &str, why: String| {
-            Error::InvalidPack(format!("{origin}: field `{field}`: {why}"))
-        };
-        if text.len() as u64 > MAX_PACK_YAML_BYTES {
-            return Err(too_large(origin, text.len() as u64));
-        }
-        if let Err(line) = yaml_depth::check(text.as_bytes(), yaml_depth::MAX_DEPTH) {
-            return Err(Error::InvalidPack(format!(
-                "{origin}: line {line}: nested more than {} levels deep; pack.yaml is refused before it is parsed",
-                yaml_depth::MAX_DEPTH
-            )));
-        }
+        check_limits(text, origin)?;
         let raw: Raw = serde_norway::from_str(text)
             .map_err(|e| Error::InvalidPack(format!("{origin}: not a valid pack.yaml: {e}")))?;
-        let mut warnings = Vec::new();
-
-        let pack_ref = raw
-            .pack_ref
-            .as_ref()
-            .ok_or_else(|| {
-                bad(
-                    "ref",
-                    "missing (required; StackStorm packs: add `ref: <name>`)".into(),
-                )
-            })
-            .and_then(|v| scalar_text(v).ok_or_else(|| bad("ref", "must be a string".into())))?;
-        let pack_ref = PackRef::new(&pack_ref)
-            .ok_or_else(|| bad("ref", format!("`{pack_ref}` is not valid: {REF_RULE}")))?;
-
-        let raw_version = raw
-            .version
-            .as_ref()
-            .ok_or_else(|| {
-                bad(
-                    "version",
-                    "missing (required, e.g. `version: 1.0.0`)".into(),
-                )
-            })
-            .and_then(|v| {
-                scalar_text(v).ok_or_else(|| bad("version", "must be a string".into()))
-            })?;
-        let (version, warning) =
-            parse_lenient_version(&raw_version).map_err(|why| bad("version", why))?;
-        if let Some(w) = warning {
-            warnings.push(format!("{origin}: {w}"));
-        }
-
-        let label = raw
-            .label
-            .or(raw.name)
-            .unwrap_or_else(|| pack_ref.to_string());
-
-        let dependencies = match &raw.dependencies {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Sequence(items)) => {
-                dependency_list(items).map_err(|why| bad("dependencies", why))?
-            }
-            Some(Value::Mapping(m)) => match m.get("packs") {
-                Some(Value::Sequence(items)) => {
-                    dependency_list(items).map_err(|why| bad("dependencies.packs", why))?
-                }
-                None | Some(Value::Null) => Vec::new(),
-                Some(_) => {
-                    return Err(bad(
-                        "dependencies.packs",
-                        "must be a list of `ref@requirement`".into(),
-                    ))
-                }
-            },
-            Some(_) => {
-                return Err(bad(
-                    "dependencies",
-                    "must be a list of `ref@requirement`".into(),
-                ))
-            }
+        let bad = |(field, why): (&str, String)| {
+            Error::InvalidPack(format!("{origin}: field `{field}`: {why}"))
         };
-
-        let attune_version = match raw.attune_version.as_ref().and_then(scalar_text) {
-            None => None,
-            Some(s) => Some(
-                VersionReq::parse(&s).map_err(|e| bad("attune_version", format!("`{s}`: {e}")))?,
-            ),
-        };
-
-        let testing = match raw.testing {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                serde_norway::from_value::<Testing>(v)
-                    .map_err(|e| bad("testing", e.to_string()))?,
-            ),
-        };
-        if let Some(t) = &testing {
-            if !(0.0..=1.0).contains(&t.min_pass_rate) {
-                return Err(bad(
-                    "testing.min_pass_rate",
-                    format!("{} is not between 0 and 1", t.min_pass_rate),
-                ));
-            }
-        }
-
+        let pack_ref = parse_ref(raw.pack_ref.as_ref()).map_err(bad)?;
+        let (version, warning) = parse_version(raw.version.as_ref()).map_err(bad)?;
         Ok(Manifest {
+            label: raw
+                .label
+                .or(raw.name)
+                .unwrap_or_else(|| pack_ref.to_string()),
             pack_ref,
             version,
-            label,
             description: raw.description,
             author: raw.author.as_ref().and_then(scalar_text),
             email: raw.email,
             keywords: raw.keywords.or(raw.tags).unwrap_or_default(),
             runtime_deps: raw.runtime_deps.unwrap_or_default(),
-            dependencies,
-            attune_version,
-            testing,
-            warnings,
+            dependencies: parse_dependencies(raw.dependencies.as_ref()).map_err(bad)?,
+            attune_version: parse_attune_version(raw.attune_version.as_ref()).map_err(bad)?,
+            testing: parse_testing(raw.testing).map_err(bad)?,
+            warnings: warning
+                .map(|w| format!("{origin}: {w}"))
+                .into_iter()
+                .collect(),
         })
     }
+}
+
+/// A field that cannot be read: its name and why.
+type Field<T> = std::result::Result<T, (&'static str, String)>;
+
+/// The limits checked before the text is parsed: its size and its nesting.
+fn check_limits(text: &str, origin: &str) -> Result<()> {
+    if text.len() as u64 > MAX_PACK_YAML_BYTES {
+        return Err(too_large(origin, text.len() as u64));
+    }
+    if let Err(line) = yaml_depth::check(text.as_bytes(), yaml_depth::MAX_DEPTH) {
+        return Err(Error::InvalidPack(format!(
+            "{origin}: line {line}: nested more than {} levels deep; pack.yaml is refused before it is parsed",
+            yaml_depth::MAX_DEPTH
+        )));
+    }
+    Ok(())
+}
+
+/// A required scalar field as text.
+fn required(value: Option<&Value>, field: &'static str, missing: &str) -> Field<String> {
+    let value = value.ok_or_else(|| (field, format!("missing ({missing})")))?;
+    scalar_text(value).ok_or_else(|| (field, "must be a string".to_owned()))
+}
+
+fn parse_ref(value: Option<&Value>) -> Field<PackRef> {
+    let text = required(
+        value,
+        "ref",
+        "required; StackStorm packs: add `ref: <name>`",
+    )?;
+    PackRef::new(&text).ok_or_else(|| ("ref", format!("`{text}` is not valid: {REF_RULE}")))
+}
+
+fn parse_version(value: Option<&Value>) -> Field<(Version, Option<String>)> {
+    let text = required(value, "version", "required, e.g. `version: 1.0.0`")?;
+    parse_lenient_version(&text).map_err(|why| ("version", why))
+}
+
+/// `dependencies`: a list of `ref@req`, or Attune's mapping with a `packs` list.
+fn parse_dependencies(value: Option<&Value>) -> Field<Vec<Dependency>> {
+    let list = "must be a list of `ref@requirement`".to_owned();
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Sequence(items)) => dependency_list(items).map_err(|why| ("dependencies", why)),
+        Some(Value::Mapping(m)) => match m.get("packs") {
+            Some(Value::Sequence(items)) => {
+                dependency_list(items).map_err(|why| ("dependencies.packs", why))
+            }
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(_) => Err(("dependencies.packs", list)),
+        },
+        Some(_) => Err(("dependencies", list)),
+    }
+}
+
+fn parse_attune_version(value: Option<&Value>) -> Field<Option<VersionReq>> {
+    value
+        .and_then(scalar_text)
+        .map(|s| VersionReq::parse(&s).map_err(|e| ("attune_version", format!("`{s}`: {e}"))))
+        .transpose()
+}
+
+fn parse_testing(value: Option<Value>) -> Field<Option<Testing>> {
+    let testing = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => {
+            serde_norway::from_value::<Testing>(v).map_err(|e| ("testing", e.to_string()))?
+        }
+    };
+    if !(0.0..=1.0).contains(&testing.min_pass_rate) {
+        return Err((
+            "testing.min_pass_rate",
+            format!("{} is not between 0 and 1", testing.min_pass_rate),
+        ));
+    }
+    Ok(Some(testing))
 }
 
 fn dependency_list(items: &[Value]) -> std::result::Result<Vec<Dependency>, String> {

@@ -13,7 +13,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Durability;
 use crate::hashing::{directory_checksum, file_checksum};
 use crate::interrupt::Interrupt;
-use crate::locate::locate;
+use crate::locate::{locate, Located};
 use crate::manifest::Manifest;
 use crate::receipt::now_rfc3339;
 use crate::safety::TreeWriter;
@@ -48,87 +48,22 @@ pub fn build_entry(
     limits: Limits,
     warn: &mut dyn FnMut(String),
 ) -> Result<PackEntry> {
-    if publish.git_url.is_none() && publish.archive_url.is_none() {
-        return Err(Error::Usage(
-            "an index entry needs at least one install source: a git URL or an archive URL".into(),
-        ));
-    }
-    if publish.archive.is_some() && publish.archive_url.is_none() {
-        return Err(Error::Usage(
-            "an archive file is given without the URL it is published at".into(),
-        ));
-    }
+    check_sources(publish)?;
     let meta = std::fs::metadata(pack_path)
         .map_err(|e| Error::NotFound(format!("{}: {e}", pack_path.display())))?;
-    // An archive is unpacked (with the installer's safety rules) so the content checksum is
-    // the one an install of that archive's pack would compute; its sha256 is taken on the way.
-    let origin = pack_path.display().to_string();
-    let unpacked;
-    let (located, content, archive_sha256) = if meta.is_dir() {
-        let located = locate(pack_path, &origin)?;
-        let content = directory_checksum(&located.dir)?;
-        (located, content, None)
-    } else {
-        unpacked = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
-        let mut writer = TreeWriter::new(
-            unpacked.path(),
-            &origin,
-            limits,
-            Interrupt::new(),
-            Durability::NoSync,
-        );
-        let digest = extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
-        let tree = writer.finish()?;
-        let located = locate(unpacked.path(), &origin)?;
-        tree.check_links_within(&located.rel, &origin)?;
-        let content = tree.digest.checksum_under(&located.rel);
-        (located, content, digest.checksums.into_iter().next())
-    };
-    let root = &located.dir;
+    let unpacked = Unpacked::of(pack_path, meta.is_dir(), limits)?;
+    let located = &unpacked.located;
     // Read once: the manifest, and the keys an index entry has beyond it.
-    let yaml_origin = format!("{origin}: {}", located.rel_file("pack.yaml"));
-    let yaml = Manifest::read_text(&root.join("pack.yaml"), &yaml_origin)?;
+    let yaml_origin = format!("{}: {}", pack_path.display(), located.rel_file("pack.yaml"));
+    let yaml = Manifest::read_text(&located.dir.join("pack.yaml"), &yaml_origin)?;
     let manifest = Manifest::parse(&yaml, &yaml_origin)?;
     let raw: Yaml = serde_norway::from_str(&yaml).unwrap_or(Yaml::Null);
     let text = |key: &str| raw.get(key).and_then(yaml_text);
 
-    let mut install_sources = Vec::new();
-    if let Some(url) = &publish.git_url {
-        install_sources.push(InstallSource::Git {
-            url: url.clone(),
-            git_ref: Some(
-                publish
-                    .git_ref
-                    .clone()
-                    .unwrap_or_else(|| format!("v{}", manifest.version)),
-            ),
-            checksum: Some(content),
-        });
-    }
-    if let Some(url) = &publish.archive_url {
-        let file = match &publish.archive {
-            Some(f) => f.as_path(),
-            None if meta.is_file() => pack_path,
-            None => {
-                return Err(Error::Usage(
-                    "an archive URL needs the archive file published there when the pack is a directory, so that its checksum can be computed".into(),
-                ))
-            }
-        };
-        let checksum = match archive_sha256 {
-            Some(sha256) if file == pack_path => sha256,
-            _ => archive_checksum(file)?,
-        };
-        install_sources.push(InstallSource::Archive {
-            url: url.clone(),
-            checksum: Some(checksum),
-        });
-    }
-
-    let python = text("python_versions").or_else(|| text("python"));
+    let install_sources = install_sources(pack_path, publish, &manifest, &unpacked)?;
     let dependencies = Dependencies {
         attune_version: manifest.attune_version.as_ref().map(ToString::to_string),
-        python_version: python,
+        python_version: text("python_versions").or_else(|| text("python")),
         nodejs_version: text("nodejs"),
         packs: manifest
             .dependencies
@@ -148,11 +83,115 @@ pub fn build_entry(
         keywords: manifest.keywords,
         runtime_deps: manifest.runtime_deps,
         install_sources,
-        contents: read_contents(root, warn),
+        contents: read_contents(&located.dir, warn),
         dependencies: (dependencies != Dependencies::default()).then_some(dependencies),
         meta: None,
         pack_ref: manifest.pack_ref,
     })
+}
+
+/// An entry needs a source, and an archive file needs the URL it is published at.
+fn check_sources(publish: &Publish) -> Result<()> {
+    if publish.git_url.is_none() && publish.archive_url.is_none() {
+        return Err(Error::Usage(
+            "an index entry needs at least one install source: a git URL or an archive URL".into(),
+        ));
+    }
+    if publish.archive.is_some() && publish.archive_url.is_none() {
+        return Err(Error::Usage(
+            "an archive file is given without the URL it is published at".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The pack as an install would see it: its root, its content checksum and, for an archive,
+/// the sha256 of its bytes.
+struct Unpacked {
+    located: Located,
+    content: Checksum,
+    archive_sha256: Option<Checksum>,
+    /// An archive's unpacked tree, removed when dropped.
+    _tree: Option<tempfile::TempDir>,
+}
+
+impl Unpacked {
+    /// A directory is read where it is; an archive is unpacked (with the installer's safety
+    /// rules) so the content checksum is the one an install of it would compute.
+    fn of(pack_path: &Path, is_dir: bool, limits: Limits) -> Result<Unpacked> {
+        let origin = pack_path.display().to_string();
+        if is_dir {
+            let located = locate(pack_path, &origin)?;
+            let content = directory_checksum(&located.dir)?;
+            return Ok(Unpacked {
+                located,
+                content,
+                archive_sha256: None,
+                _tree: None,
+            });
+        }
+        let tree = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
+        let mut writer = TreeWriter::new(
+            tree.path(),
+            &origin,
+            limits,
+            Interrupt::new(),
+            Durability::NoSync,
+        );
+        let digest = extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
+        let written = writer.finish()?;
+        let located = locate(tree.path(), &origin)?;
+        written.check_links_within(&located.rel, &origin)?;
+        Ok(Unpacked {
+            content: written.digest.checksum_under(&located.rel),
+            located,
+            archive_sha256: digest.checksums.into_iter().next(),
+            _tree: Some(tree),
+        })
+    }
+}
+
+/// The entry's sources: git (its checksum: the content checksum) and archive (the archive
+/// file's bytes).
+fn install_sources(
+    pack_path: &Path,
+    publish: &Publish,
+    manifest: &Manifest,
+    unpacked: &Unpacked,
+) -> Result<Vec<InstallSource>> {
+    let mut sources = Vec::new();
+    if let Some(url) = &publish.git_url {
+        sources.push(InstallSource::Git {
+            url: url.clone(),
+            git_ref: Some(
+                publish
+                    .git_ref
+                    .clone()
+                    .unwrap_or_else(|| format!("v{}", manifest.version)),
+            ),
+            checksum: Some(unpacked.content.clone()),
+        });
+    }
+    if let Some(url) = &publish.archive_url {
+        let file = match &publish.archive {
+            Some(f) => f.as_path(),
+            None if unpacked.archive_sha256.is_some() => pack_path,
+            None => {
+                return Err(Error::Usage(
+                    "an archive URL needs the archive file published there when the pack is a directory, so that its checksum can be computed".into(),
+                ))
+            }
+        };
+        let checksum = match &unpacked.archive_sha256 {
+            Some(sha256) if file == pack_path => sha256.clone(),
+            _ => archive_checksum(file)?,
+        };
+        sources.push(InstallSource::Archive {
+            url: url.clone(),
+            checksum: Some(checksum),
+        });
+    }
+    Ok(sources)
 }
 
 fn archive_checksum(file: &Path) -> Result<Checksum> {
