@@ -5,6 +5,7 @@ mod args;
 mod hints;
 mod output;
 mod process;
+mod tables;
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +20,8 @@ use clap::Parser;
 use serde_json::json;
 
 use args::{Cli, Command, GlobalArgs, IndexCommand, InstallArgs, PublishArgs};
-use output::{receipt_details, receipt_table, Output};
+use output::Output;
+use tables::{receipt_details, receipt_table, registries_table, search_table};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
@@ -138,76 +140,18 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
             let hits = installer(&cli.global, &out, interrupt)?
                 .search(&query, registry.as_deref())
                 .await?;
-            out.result(json!(hits), || {
-                if hits.is_empty() {
-                    return format!("no pack matches `{query}`");
-                }
-                let mut rows = vec![["REF", "VERSION", "INDEX", "DESCRIPTION"].map(String::from)];
-                rows.extend(hits.iter().map(|h| {
-                    [
-                        h.pack_ref.clone(),
-                        h.version.clone(),
-                        h.index.clone(),
-                        attune_pack::terminal::escape(&h.description).into_owned(),
-                    ]
-                }));
-                columns(&rows)
-            });
+            out.result(json!(hits), || search_table(&hits, &query));
             Ok(())
         }
         Command::Registries => {
             let list = installer(&cli.global, &out, interrupt)?
                 .registries()
                 .await?;
-            out.result(json!(list), || {
-                let mut rows = vec![[
-                    "NAME",
-                    "PRIORITY",
-                    "ENABLED",
-                    "REACHABLE",
-                    "CACHE AGE",
-                    "URL",
-                ]
-                .map(String::from)];
-                rows.extend(list.iter().map(|i| {
-                    [
-                        i.name.clone(),
-                        i.priority.to_string(),
-                        i.enabled.to_string(),
-                        i.reachable.map_or("-".into(), |r| r.to_string()),
-                        i.cache_age_secs.map_or("-".into(), |s| format!("{s} s")),
-                        i.url.clone(),
-                    ]
-                }));
-                columns(&rows)
-            });
+            out.result(json!(list), || registries_table(&list));
             Ok(())
         }
         Command::Index(cmd) => index_command(cmd, &cli.global, &out),
     }
-}
-
-/// Rows as left-aligned columns (the last column unpadded).
-fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    rows.iter()
-        .map(|r| {
-            r.iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(c, (cell, w))| {
-                    if c + 1 == N {
-                        cell.clone()
-                    } else {
-                        format!("{cell:w$}  ")
-                    }
-                })
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `index entry|update|merge`: files only, no store and no network.

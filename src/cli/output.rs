@@ -4,9 +4,9 @@
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
-use attune_pack::terminal::{escape, escape_output};
+use attune_pack::terminal::escape_output;
 use attune_pack::{Action, Recovered, Recovery};
-use attune_pack::{Error, Event, EventSink, Phase, Receipt};
+use attune_pack::{Error, Event, EventSink, Phase};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -167,83 +167,4 @@ fn finish_bar(slot: &Mutex<Option<ProgressBar>>) {
             bar.finish_and_clear();
         }
     }
-}
-
-/// One line per installed pack, aligned.
-pub fn receipt_table(receipts: &[Receipt]) -> String {
-    if receipts.is_empty() {
-        return "no packs installed".into();
-    }
-    let w_ref = receipts
-        .iter()
-        .map(|r| r.pack_ref.len())
-        .max()
-        .unwrap_or(3)
-        .max(3);
-    let w_ver = receipts
-        .iter()
-        .map(|r| r.version.to_string().len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let mut lines = vec![format!("{:w_ref$}  {:w_ver$}  SOURCE", "REF", "VERSION")];
-    for r in receipts {
-        lines.push(format!(
-            "{:w_ref$}  {:w_ver$}  {}",
-            r.pack_ref,
-            r.version,
-            source_text(r)
-        ));
-    }
-    lines.join("\n")
-}
-
-fn source_text(r: &Receipt) -> String {
-    let s = &r.source;
-    let place = s.url.clone().or_else(|| s.path.clone()).unwrap_or_default();
-    let place = escape(&place);
-    let kind = s
-        .kind
-        .map(|k| {
-            serde_json::to_value(k)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
-    match (&s.index, &s.commit) {
-        (Some(i), _) => format!("{kind} {place} (index {i})"),
-        (None, Some(c)) => format!("{kind} {place} @ {}", &c[..c.len().min(12)]),
-        _ => format!("{kind} {place}"),
-    }
-}
-
-/// A receipt as `key: value` lines.
-pub fn receipt_details(r: &Receipt) -> String {
-    let mut lines = vec![
-        format!("ref:          {}", r.pack_ref),
-        format!("version:      {}", r.version),
-        format!("label:        {}", escape(&r.label)),
-        format!("path:         {}", r.path.display()),
-        format!("installed_at: {}", r.installed_at),
-        format!("source:       {}", source_text(r)),
-        format!("content:      {}", r.checksum.content),
-    ];
-    if let Some(a) = &r.checksum.archive {
-        lines.push(format!("archive:      {a}"));
-    }
-    lines.push(format!(
-        "tests:        {} ({} passed, {} failed, {} skipped)",
-        serde_json::to_value(r.tests.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        r.tests.passed,
-        r.tests.failed,
-        r.tests.skipped
-    ));
-    if !r.dependencies.is_empty() {
-        lines.push(format!("dependencies: {}", r.dependencies.join(", ")));
-    }
-    lines.join("\n")
 }

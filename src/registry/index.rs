@@ -377,6 +377,37 @@ fn fields_of(
     let (version, _) =
         parse_lenient_version(&raw_version).map_err(|why| field_err("version", why))?;
 
+    let install_sources = install_sources(&mut f, warn)?;
+    let contents = f
+        .object("contents")?
+        .map(contents)
+        .transpose()?
+        .unwrap_or_default();
+    let dependencies = f.object("dependencies")?.map(dependencies).transpose()?;
+
+    Ok(PackEntry {
+        label: f.text("label")?.unwrap_or_else(|| pack_ref.to_string()),
+        description: f.text("description")?.unwrap_or_default(),
+        author: f.text("author")?,
+        license: f.text("license")?,
+        email: f.text("email")?,
+        homepage: f.text("homepage")?,
+        repository: f.text("repository")?,
+        keywords: f.text_list("keywords")?,
+        runtime_deps: f.text_list("runtime_deps")?,
+        install_sources,
+        contents,
+        dependencies,
+        meta,
+        pack_ref,
+        version,
+    })
+}
+
+fn install_sources(
+    f: &mut Fields,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<InstallSource>, FieldError> {
     let mut install_sources = Vec::new();
     for mut s in f.objects("install_sources")? {
         let url = s.required("url")?;
@@ -406,57 +437,36 @@ fn fields_of(
             "no git or archive source to install from",
         ));
     }
+    Ok(install_sources)
+}
 
-    let contents = match f.object("contents")? {
-        None => Contents::default(),
-        Some(mut c) => {
-            let mut items = |key: &str| -> Result<Vec<ContentItem>, FieldError> {
-                c.objects(key)?
-                    .into_iter()
-                    .map(|mut item| {
-                        Ok(ContentItem {
-                            name: item.required("name")?,
-                            description: item.text("description")?.unwrap_or_default(),
-                        })
-                    })
-                    .collect()
-            };
-            Contents {
-                actions: items("actions")?,
-                sensors: items("sensors")?,
-                triggers: items("triggers")?,
-                rules: items("rules")?,
-                workflows: items("workflows")?,
-            }
-        }
+fn contents(mut c: Fields) -> Result<Contents, FieldError> {
+    let mut items = |key: &str| -> Result<Vec<ContentItem>, FieldError> {
+        c.objects(key)?
+            .into_iter()
+            .map(|mut item| {
+                Ok(ContentItem {
+                    name: item.required("name")?,
+                    description: item.text("description")?.unwrap_or_default(),
+                })
+            })
+            .collect()
     };
+    Ok(Contents {
+        actions: items("actions")?,
+        sensors: items("sensors")?,
+        triggers: items("triggers")?,
+        rules: items("rules")?,
+        workflows: items("workflows")?,
+    })
+}
 
-    let dependencies = match f.object("dependencies")? {
-        None => None,
-        Some(mut d) => Some(Dependencies {
-            attune_version: d.text("attune_version")?,
-            python_version: d.text("python_version")?,
-            nodejs_version: d.text("nodejs_version")?,
-            packs: d.text_list("packs")?,
-        }),
-    };
-
-    Ok(PackEntry {
-        label: f.text("label")?.unwrap_or_else(|| pack_ref.to_string()),
-        description: f.text("description")?.unwrap_or_default(),
-        author: f.text("author")?,
-        license: f.text("license")?,
-        email: f.text("email")?,
-        homepage: f.text("homepage")?,
-        repository: f.text("repository")?,
-        keywords: f.text_list("keywords")?,
-        runtime_deps: f.text_list("runtime_deps")?,
-        install_sources,
-        contents,
-        dependencies,
-        meta,
-        pack_ref,
-        version,
+fn dependencies(mut d: Fields) -> Result<Dependencies, FieldError> {
+    Ok(Dependencies {
+        attune_version: d.text("attune_version")?,
+        python_version: d.text("python_version")?,
+        nodejs_version: d.text("nodejs_version")?,
+        packs: d.text_list("packs")?,
     })
 }
 

@@ -249,46 +249,15 @@ impl<'a> Loader<'a> {
         let fetched = self
             .fetch(url, cached.as_ref().map(|c| &c.validators))
             .await;
-        let store = |c: &Cached| {
-            if settings.cache_enabled {
-                if let Err(e) = self.cache.write(url, c) {
-                    self.ctx
-                        .warn(format!("could not cache index `{name}`: {e}"));
-                }
-            }
-        };
         match (fetched, cached) {
             (Err(e), _) if e.is_refusal() => Err(e),
             (Ok(Fetched::NotModified), Some(mut c)) => {
                 c.fetched_at = now_secs();
-                store(&c);
+                self.save(url, &name, &c);
                 use_cached(c, Freshness::Revalidated)
             }
             (Ok(Fetched::Body { bytes, validators }), cached) => {
-                // A document that is not an index (a captive portal, an error page served
-                // with 200) must not replace a good cached copy.
-                let index = match self.parse(&bytes, &name) {
-                    Ok(index) => index,
-                    Err(why) => {
-                        return match cached {
-                            Some(c) => {
-                                self.ctx.warn(format!(
-                                    "{why}; using the cached copy from {} ago",
-                                    age_text(c.age_secs())
-                                ));
-                                use_cached(c, Freshness::Stale)
-                            }
-                            None => Ok(Err(why)),
-                        }
-                    }
-                };
-                let c = Cached {
-                    body: bytes,
-                    validators,
-                    fetched_at: now_secs(),
-                };
-                store(&c);
-                Ok(Ok((Document::Parsed(index), Freshness::Downloaded)))
+                Ok(self.downloaded(url, &name, bytes, validators, cached))
             }
             (Ok(Fetched::NotModified), None) => Ok(Err(format!(
                 "{} answered 304 Not Modified to an unconditional request",
@@ -302,6 +271,47 @@ impl<'a> Loader<'a> {
                 use_cached(c, Freshness::Stale)
             }
             (Err(e), None) => Ok(Err(e.to_string())),
+        }
+    }
+
+    /// A downloaded document, parsed and cached; a document that is not an index (a captive
+    /// portal, an error page served with 200) must not replace a good cached copy.
+    fn downloaded(
+        &self,
+        url: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        validators: Validators,
+        cached: Option<Cached>,
+    ) -> std::result::Result<(Document, Freshness), String> {
+        match (self.parse(&bytes, name), cached) {
+            (Ok(index), _) => {
+                let c = Cached {
+                    body: bytes,
+                    validators,
+                    fetched_at: now_secs(),
+                };
+                self.save(url, name, &c);
+                Ok((Document::Parsed(index), Freshness::Downloaded))
+            }
+            (Err(why), Some(c)) => {
+                self.ctx.warn(format!(
+                    "{why}; using the cached copy from {} ago",
+                    age_text(c.age_secs())
+                ));
+                Ok((Document::Bytes(c.body), Freshness::Stale))
+            }
+            (Err(why), None) => Err(why),
+        }
+    }
+
+    /// Caches a document when caching is on; a cache that cannot be written costs a warning.
+    fn save(&self, url: &str, name: &str, c: &Cached) {
+        if self.ctx.config().pack_registry.cache_enabled {
+            if let Err(e) = self.cache.write(url, c) {
+                self.ctx
+                    .warn(format!("could not cache index `{name}`: {e}"));
+            }
         }
     }
 

@@ -95,32 +95,7 @@ pub(crate) async fn materialize(
         };
         extract(format, reader, writer, &spool, &algos, max)
     });
-    // Moved in, so the sender is dropped when the body ends: that is the extractor's EOF.
-    let feed = async move {
-        // The first bytes were read to sniff the format; they are part of the archive.
-        let mut next = Some(Bytes::from(head));
-        while let Some(chunk) = next {
-            if tx.send(Ok(chunk)).await.is_err() {
-                // The extractor stopped (and says why); reading on would be wasted.
-                return Ok(());
-            }
-            let got = tokio::select! {
-                got = download.next(&mut response) => got,
-                // The extractor stopped while the server was silent: no need to wait for it.
-                _ = tx.closed() => return Ok(()),
-            };
-            next = match got {
-                Ok(next) => next,
-                Err(e) => {
-                    // Without this the extractor would see a clean end of a cut-off body.
-                    let _ = tx.send(Err(io::Error::other("download failed"))).await;
-                    return Err(e);
-                }
-            };
-        }
-        download.report_end();
-        Ok(())
-    };
+    let feed = feed(tx, head, download, &mut response);
     let (fed, extracted) = tokio::join!(feed, extract);
     // A failed download explains the extractor's failure, not the other way round.
     fed?;
@@ -136,7 +111,39 @@ pub(crate) async fn materialize(
     })))
 }
 
-/// rule 5 of the reference: a web URL that is not named like an archive and served none may be a git
+/// Sends the body to the extractor, `head` (the bytes read to sniff the format) first.
+/// `tx` is moved in, so it is dropped when the body ends: that is the extractor's EOF.
+async fn feed(
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    head: Vec<u8>,
+    mut download: Download<'_>,
+    response: &mut Response,
+) -> Result<()> {
+    let mut next = Some(Bytes::from(head));
+    while let Some(chunk) = next {
+        if tx.send(Ok(chunk)).await.is_err() {
+            // The extractor stopped (and says why); reading on would be wasted.
+            return Ok(());
+        }
+        let got = tokio::select! {
+            got = download.next(response) => got,
+            // The extractor stopped while the server was silent: no need to wait for it.
+            _ = tx.closed() => return Ok(()),
+        };
+        next = match got {
+            Ok(next) => next,
+            Err(e) => {
+                // Without this the extractor would see a clean end of a cut-off body.
+                let _ = tx.send(Err(io::Error::other("download failed"))).await;
+                return Err(e);
+            }
+        };
+    }
+    download.report_end();
+    Ok(())
+}
+
+/// Rule 5 of the source detection rules: a web URL that is not named like an archive and served none may be a git
 /// repository over smart HTTP (`https://host/org/repo`). `writer` must be fresh, on the
 /// empty tree the archive attempt left.
 pub(crate) async fn as_git_repository(
