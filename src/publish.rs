@@ -10,6 +10,7 @@ use serde_norway::Value as Yaml;
 use crate::checksum::{Algorithm, Checksum};
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
+use crate::events::{Event, EventSink};
 use crate::fsutil::Durability;
 use crate::hashing::{directory_checksum, file_checksum};
 use crate::interrupt::Interrupt;
@@ -46,7 +47,7 @@ pub fn build_entry(
     pack_path: &Path,
     publish: &Publish,
     limits: Limits,
-    warn: &mut dyn FnMut(String),
+    events: &EventSink,
 ) -> Result<PackEntry> {
     check_sources(publish)?;
     let meta = std::fs::metadata(pack_path)
@@ -83,7 +84,7 @@ pub fn build_entry(
         keywords: manifest.keywords,
         runtime_deps: manifest.runtime_deps,
         install_sources,
-        contents: read_contents(&located.dir, warn),
+        contents: read_contents(&located.dir, events),
         dependencies: (dependencies != Dependencies::default()).then_some(dependencies),
         meta: None,
         pack_ref: manifest.pack_ref,
@@ -216,12 +217,12 @@ fn yaml_text(v: &Yaml) -> Option<String> {
 
 /// The `contents` lists, from the YAML files of the pack's component directories (Attune
 /// also keeps workflows under `actions/workflows/`).
-fn read_contents(root: &Path, warn: &mut dyn FnMut(String)) -> Contents {
-    let mut items = |dirs: &[&str]| -> Vec<ContentItem> {
+fn read_contents(root: &Path, events: &EventSink) -> Contents {
+    let items = |dirs: &[&str]| -> Vec<ContentItem> {
         let mut out: Vec<ContentItem> = dirs
             .iter()
             .flat_map(|d| yaml_files(&root.join(d)))
-            .filter_map(|path| content_item(root, &path, warn))
+            .filter_map(|path| content_item(root, &path, events))
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
@@ -251,7 +252,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Name (`name`, else `ref`, else the file stem) and description of one component file.
-fn content_item(root: &Path, path: &Path, warn: &mut dyn FnMut(String)) -> Option<ContentItem> {
+fn content_item(root: &Path, path: &Path, events: &EventSink) -> Option<ContentItem> {
     let shown = path
         .strip_prefix(root)
         .unwrap_or(path)
@@ -263,9 +264,9 @@ fn content_item(root: &Path, path: &Path, warn: &mut dyn FnMut(String)) -> Optio
     {
         Ok(doc) => doc,
         Err(e) => {
-            warn(format!(
+            events(&Event::Warning(format!(
                 "{shown}: not readable YAML ({e}); left out of `contents`"
-            ));
+            )));
             return None;
         }
     };
@@ -318,13 +319,22 @@ pub fn update_index(path: &Path, entry: &PackEntry) -> Result<Updated> {
     Ok(outcome)
 }
 
+/// What [`merge_indices`] does with two different entries for the same ref and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflicts {
+    /// Refuse the merge (`index merge`).
+    Refuse,
+    /// The later input's entry wins, with a warning (`index merge --force`).
+    LaterWins,
+}
+
 /// Combines index files into one document: entries in input order, one per ref and version.
-/// The same ref and version with different content is refused unless `force` (then the later
-/// input wins, with a warning). Top-level fields come from the first input.
+/// Top-level fields come from the first input. Entries an input skips (malformed ones) and
+/// replaced entries are reported as [`Event::Warning`]s.
 pub fn merge_indices(
     inputs: &[PathBuf],
-    force: bool,
-    warn: &mut dyn FnMut(String),
+    conflicts: Conflicts,
+    events: &EventSink,
 ) -> Result<Value> {
     let mut top: Option<Map<String, Value>> = None;
     let mut merged: Vec<(PackEntry, Value, String)> = Vec::new();
@@ -335,7 +345,7 @@ pub fn merge_indices(
         let shown = path.display().to_string();
         let (index, skipped) = Index::parse(&bytes, &shown)
             .map_err(|why| Error::Usage(format!("cannot merge {shown}: {why}")))?;
-        skipped.into_iter().for_each(&mut *warn);
+        skipped.into_iter().for_each(|w| events(&Event::Warning(w)));
         if top.is_none() {
             if let Ok(Value::Object(mut t)) = serde_json::from_slice::<Value>(&bytes) {
                 t.remove("packs");
@@ -351,11 +361,11 @@ pub fn merge_indices(
                     merged.push((entry, value, shown.clone()));
                 }
                 Some(i) if merged[i].1 == value => {}
-                Some(i) if force => {
-                    warn(format!(
+                Some(i) if conflicts == Conflicts::LaterWins => {
+                    events(&Event::Warning(format!(
                         "`{}` {}: the entry of {shown} replaces the different one of {} (forced)",
                         entry.pack_ref, entry.version, merged[i].2
-                    ));
+                    )));
                     merged[i] = (entry, value, shown.clone());
                 }
                 Some(i) => {
@@ -406,6 +416,18 @@ fn entry_key(raw: &Value) -> Option<(&str, semver::Version)> {
 mod tests {
     use super::*;
 
+    /// A sink that keeps the warnings.
+    fn collecting() -> (EventSink, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = warnings.clone();
+        let events: EventSink = std::sync::Arc::new(move |e: &Event| {
+            if let Event::Warning(w) = e {
+                sink.lock().unwrap().push(w.clone());
+            }
+        });
+        (events, warnings)
+    }
+
     fn pack(dir: &Path, version: &str) {
         std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
         std::fs::create_dir_all(dir.join("sensors")).unwrap();
@@ -436,10 +458,9 @@ mod tests {
             archive: Some(archive.clone()),
             ..Default::default()
         };
-        let e = build_entry(tmp.path(), &publish, Limits::default(), &mut |w| {
-            panic!("{w}")
-        })
-        .unwrap();
+        let (events, warnings) = collecting();
+        let e = build_entry(tmp.path(), &publish, Limits::default(), &events).unwrap();
+        assert_eq!(*warnings.lock().unwrap(), Vec::<String>::new());
         assert_eq!(e.pack_ref, "demo");
         assert_eq!(e.license.as_deref(), Some("MIT"));
         let content = directory_checksum(tmp.path()).unwrap();
@@ -464,9 +485,14 @@ mod tests {
         assert_eq!(d.python_version.as_deref(), Some("3.11"));
         let none = Publish::default();
         assert_eq!(
-            build_entry(tmp.path(), &none, Limits::default(), &mut |_| {})
-                .unwrap_err()
-                .exit_code(),
+            build_entry(
+                tmp.path(),
+                &none,
+                Limits::default(),
+                &crate::events::ignore()
+            )
+            .unwrap_err()
+            .exit_code(),
             2
         );
     }
@@ -480,7 +506,8 @@ mod tests {
             git_url: Some("https://g/demo.git".into()),
             ..Default::default()
         };
-        let entry = build_entry(&dir, &publish, Limits::default(), &mut |_| {}).unwrap();
+        let entry =
+            build_entry(&dir, &publish, Limits::default(), &crate::events::ignore()).unwrap();
         let a = tmp.path().join("a.json");
         assert_eq!(update_index(&a, &entry).unwrap(), Updated::Added);
         assert_eq!(update_index(&a, &entry).unwrap(), Updated::Replaced);
@@ -494,18 +521,19 @@ mod tests {
 
         let inputs = [a.clone(), b.clone()];
         assert_eq!(
-            merge_indices(&inputs, false, &mut |_| {})
+            merge_indices(&inputs, Conflicts::Refuse, &crate::events::ignore())
                 .unwrap_err()
                 .code(),
             "conflict"
         );
-        let mut warnings = Vec::new();
-        let merged = merge_indices(&inputs, true, &mut |w| warnings.push(w)).unwrap();
+        let (events, warnings) = collecting();
+        let merged = merge_indices(&inputs, Conflicts::LaterWins, &events).unwrap();
         let packs = merged["packs"].as_array().unwrap();
         assert_eq!(packs.len(), 2);
         assert_eq!(packs[0]["description"], "changed");
-        assert_eq!(warnings.len(), 1);
-        let same = merge_indices(&[a.clone(), a], false, &mut |_| {}).unwrap();
+        assert_eq!(warnings.lock().unwrap().len(), 1);
+        let same =
+            merge_indices(&[a.clone(), a], Conflicts::Refuse, &crate::events::ignore()).unwrap();
         assert_eq!(same["packs"].as_array().unwrap().len(), 1);
     }
 }

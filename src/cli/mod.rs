@@ -10,7 +10,7 @@ mod tables;
 use std::path::Path;
 use std::time::Duration;
 
-use attune_pack::publish::{self, Publish, Updated};
+use attune_pack::publish::{self, Conflicts, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
@@ -156,8 +156,8 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result
 
 /// `index entry|update|merge`: files only, no store and no network.
 fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune_pack::Result<()> {
-    let mut warn = |w: String| out.warning(&w);
-    let entry_of = |pack_path: &Path, p: PublishArgs, warn: &mut dyn FnMut(String)| {
+    let events = out.events();
+    let entry_of = |pack_path: &Path, p: PublishArgs| {
         let (config, _) = Config::load(global.config.as_deref())?;
         let publish = Publish {
             git_url: p.git_url,
@@ -165,11 +165,11 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
             archive_url: p.archive_url,
             archive: p.archive,
         };
-        publish::build_entry(pack_path, &publish, config.limits, warn)
+        publish::build_entry(pack_path, &publish, config.limits, &events)
     };
     match cmd {
         IndexCommand::Entry { pack_path, publish } => {
-            let entry = entry_of(&pack_path, publish, &mut warn)?;
+            let entry = entry_of(&pack_path, publish)?;
             let doc = json!(entry);
             let text = output::json_text(&doc);
             out.result(doc, || text);
@@ -179,7 +179,7 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
             pack_path,
             publish,
         } => {
-            let entry = entry_of(&pack_path, publish, &mut warn)?;
+            let entry = entry_of(&pack_path, publish)?;
             let outcome = publish::update_index(&index, &entry)?;
             let action = match outcome {
                 Updated::Added => "added",
@@ -202,7 +202,15 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
             output,
             force,
         } => {
-            let doc = publish::merge_indices(&inputs, force, &mut warn)?;
+            let doc = publish::merge_indices(
+                &inputs,
+                if force {
+                    Conflicts::LaterWins
+                } else {
+                    Conflicts::Refuse
+                },
+                &events,
+            )?;
             publish::write_index(&output, &doc)?;
             let count = doc["packs"].as_array().map_or(0, Vec::len);
             out.result(

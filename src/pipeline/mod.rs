@@ -19,7 +19,7 @@ mod validate;
 
 use std::sync::Arc;
 
-use crate::context::Context;
+use crate::context::{blocking, Context};
 use crate::deps;
 use crate::error::Result;
 use crate::events::{Event, Phase};
@@ -44,8 +44,12 @@ pub(crate) async fn install(
 ) -> Result<InstallReport> {
     let (ctx, recorded) = ctx.recording();
     let registry = Registry::new(&ctx);
-    let steps = plan::prepare(&ctx, store, &registry, source, &opts).await?;
-    let mut receipts = store.receipts()?;
+    let installed = {
+        let store = store.clone();
+        blocking(move || store.receipts()).await?
+    };
+    let steps = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await?;
+    let mut receipts = installed;
     let mut reports = Vec::new();
     let count = steps.len();
     for (i, step) in steps.into_iter().enumerate() {
@@ -100,11 +104,17 @@ async fn finish(
     }
     let tests = tests::run(ctx, &validated, opts.skip_tests).await?;
     let receipt = commit::receipt(store, &validated, tests);
-    let replaced = store
-        .is_installed(&manifest.pack_ref)
-        .then(|| store.receipt(&manifest.pack_ref))
-        .transpose()?
-        .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version.to_string()));
+    let replaced = {
+        let (store, pack_ref) = (store.clone(), manifest.pack_ref.clone());
+        blocking(move || {
+            Ok(store
+                .is_installed(&pack_ref)
+                .then(|| store.receipt(&pack_ref))
+                .transpose()?
+                .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version.to_string())))
+        })
+        .await?
+    };
     if !opts.dry_run {
         commit::commit(ctx, store, hooks, validated, &receipt, replaced.clone()).await?;
     }

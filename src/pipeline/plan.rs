@@ -31,21 +31,22 @@ pub(crate) struct Step {
     pub pending: Vec<(PackRef, Version)>,
 }
 
-/// Prepares `source` (and its missing dependencies, when asked): the steps, in install
-/// order.
+/// Prepares `source` (and its missing dependencies, when asked) against the `installed`
+/// packs: the steps, in install order.
 pub(crate) async fn prepare(
     ctx: &Context,
     store: &LockedStore,
     registry: &Registry<'_>,
     source: PackSource,
     opts: &InstallOptions,
+    installed: Vec<Receipt>,
 ) -> Result<Vec<Step>> {
     let mut planner = Planner {
         ctx,
         store,
         registry,
         opts,
-        receipts: store.receipts()?,
+        receipts: installed,
         steps: Vec::new(),
     };
     planner
@@ -77,7 +78,7 @@ impl Planner<'_> {
         Box::pin(async move {
             let algorithm = checksum.as_ref().map(|c| c.algorithm);
             let staged = fetch(self.ctx, self.store, self.registry, source, algorithm).await?;
-            let validated = validate(self.ctx, staged, checksum.as_ref())?;
+            let validated = validate(self.ctx, staged, checksum).await?;
             self.refuse_installed(&validated)?;
             if self.opts.with_deps {
                 self.add_dependencies(&validated, &pending).await?;

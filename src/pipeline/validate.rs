@@ -3,7 +3,7 @@
 //! source is read: tampering is a checksum mismatch, whatever else is wrong with it.
 
 use crate::checksum::{Algorithm, Checksum};
-use crate::context::Context;
+use crate::context::{blocking, Context};
 use crate::error::{Checked, Error, Result};
 use crate::events::{Event, Phase};
 use crate::locate::{locate, Located};
@@ -31,13 +31,23 @@ impl Validated {
     }
 }
 
-/// Validates `staged`; `checksum` is one the caller requires besides the index's.
-pub(crate) fn validate(
+/// Validates `staged`; `checksum` is one the caller requires besides the index's. Locating
+/// the root and reading pack.yaml touch the file system: they run off the async threads.
+pub(crate) async fn validate(
+    ctx: &Context,
+    staged: Staged,
+    checksum: Option<Checksum>,
+) -> Result<Validated> {
+    ctx.emit(Event::Phase(Phase::Validating));
+    let ctx = ctx.clone();
+    blocking(move || validate_staged(&ctx, staged, checksum.as_ref())).await
+}
+
+fn validate_staged(
     ctx: &Context,
     staged: Staged,
     checksum: Option<&Checksum>,
 ) -> Result<Validated> {
-    ctx.emit(Event::Phase(Phase::Validating));
     let origin = staged.source.display_name();
     let required = required(&staged, checksum);
     let tree = &staged.fetched.tree;

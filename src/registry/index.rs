@@ -165,11 +165,11 @@ impl Index {
     /// is the index's name as the user knows it, for those warnings.
     pub fn parse(bytes: &[u8], name: &str) -> Result<(Index, Vec<String>), String> {
         let mut warnings = Vec::new();
-        let index = Index::parse_with(bytes, name, &mut |w| warnings.push(w))?;
+        let index = Index::parse_with(bytes, name, &mut warnings)?;
         Ok((index, warnings))
     }
 
-    fn parse_with(bytes: &[u8], name: &str, warn: &mut dyn FnMut(String)) -> Result<Index, String> {
+    fn parse_with(bytes: &[u8], name: &str, warnings: &mut Vec<String>) -> Result<Index, String> {
         let doc: Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("index `{name}` is not valid JSON: {e}"))?;
         let Value::Object(mut top) = doc else {
@@ -182,10 +182,10 @@ impl Index {
         };
         let mut index = Index { ..Index::default() };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
-            match parse_entry(raw, pos, name, warn) {
+            match parse_entry(raw, pos, name, warnings) {
                 Ok(entry) => {
                     if index.find(&entry.pack_ref, &entry.version).is_some() {
-                        warn(format!(
+                        warnings.push(format!(
                             "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
                             entry.pack_ref, entry.version
                         ));
@@ -193,7 +193,7 @@ impl Index {
                     }
                     index.push(entry);
                 }
-                Err(skipped) => warn(skipped),
+                Err(skipped) => warnings.push(skipped),
             }
         }
         Ok(index)
@@ -336,13 +336,13 @@ fn into_text(v: Value) -> Option<String> {
     }
 }
 
-/// One entry, or the warning that says why it is skipped. `warn` gets the entry's lesser
-/// problems, already prefixed with the index and entry.
+/// One entry, or the warning that says why it is skipped. The entry's lesser problems are
+/// added to `warnings`, prefixed with the index and entry.
 fn parse_entry(
     raw: Value,
     pos: usize,
     index: &str,
-    warn: &mut dyn FnMut(String),
+    warnings: &mut Vec<String>,
 ) -> Result<PackEntry, String> {
     let Value::Object(mut obj) = raw else {
         return Err(format!(
@@ -361,14 +361,16 @@ fn parse_entry(
     if let Some(v) = raw_version {
         f.obj.insert("version".into(), v);
     }
-    fields_of(f, meta, &mut |w| warn(format!("{prefix}: {w}")))
-        .map_err(|e| format!("{prefix}: field `{}`: {}; entry skipped", e.field, e.why))
+    let mut own = Vec::new();
+    let entry = fields_of(f, meta, &mut own);
+    warnings.extend(own.into_iter().map(|w| format!("{prefix}: {w}")));
+    entry.map_err(|e| format!("{prefix}: field `{}`: {}; entry skipped", e.field, e.why))
 }
 
 fn fields_of(
     mut f: Fields,
     meta: Option<Value>,
-    warn: &mut dyn FnMut(String),
+    warnings: &mut Vec<String>,
 ) -> Result<PackEntry, FieldError> {
     let raw_ref = f.required("ref")?;
     let pack_ref = PackRef::new(&raw_ref)
@@ -377,7 +379,7 @@ fn fields_of(
     let (version, _) =
         parse_lenient_version(&raw_version).map_err(|why| field_err("version", why))?;
 
-    let install_sources = install_sources(&mut f, warn)?;
+    let install_sources = install_sources(&mut f, warnings)?;
     let contents = f
         .object("contents")?
         .map(contents)
@@ -406,7 +408,7 @@ fn fields_of(
 
 fn install_sources(
     f: &mut Fields,
-    warn: &mut dyn FnMut(String),
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<InstallSource>, FieldError> {
     let mut install_sources = Vec::new();
     for mut s in f.objects("install_sources")? {
@@ -425,7 +427,7 @@ fn install_sources(
             }),
             "archive" => install_sources.push(InstallSource::Archive { url, checksum }),
             // A source type a newer registry added must not cost the whole entry.
-            other => warn(format!(
+            other => warnings.push(format!(
                 "field `{}`: unknown source type `{other}` ignored",
                 s.name("type")
             )),

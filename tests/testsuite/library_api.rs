@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use attune_pack::{
-    DetectOptions, Error, Event, InstallHooks, InstallOptions, InstallReport, Installer,
+    DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions, InstallReport, Installer,
     InstallerBuilder, Interrupt, PackSource, PendingInstall, Receipt,
 };
 
@@ -169,8 +169,10 @@ async fn a_failure_after_approval_calls_on_abort() {
     );
 }
 
-/// Extraction and hashing run on the blocking pool: a single-threaded runtime keeps running
-/// other tasks while a 2,000-file pack installs.
+/// Extraction, hashing and the durable commit run on the blocking pool: on a single-threaded
+/// runtime another task keeps running during each of those phases. Each phase is bracketed by
+/// events; had its work run on the runtime's thread, the other task could not have run
+/// between them (it runs only when the install awaits something pending).
 #[test]
 fn install_does_not_block_the_runtime() {
     let tmp = tempfile::tempdir().unwrap();
@@ -179,9 +181,18 @@ fn install_does_not_block_the_runtime() {
         .enable_all()
         .build()
         .unwrap();
-    let ticks_during_install = rt.block_on(async {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    // (phase, ticks when it began), and the ticks when the install returned.
+    let marks: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let (t, m) = (ticks.clone(), marks.clone());
+    let sink: EventSink = Arc::new(move |e: &Event| {
+        if let Event::Phase(phase) = e {
+            let now = t.load(Ordering::SeqCst);
+            m.lock().unwrap().push((format!("{phase:?}"), now));
+        }
+    });
+    rt.block_on(async {
         let done = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(AtomicUsize::new(0));
         let (d, t) = (done.clone(), ticks.clone());
         let ticker = tokio::spawn(async move {
             while !d.load(Ordering::SeqCst) {
@@ -191,19 +202,29 @@ fn install_does_not_block_the_runtime() {
         });
         let installer = Installer::builder()
             .packs_dir(tmp.path().join("packs"))
+            .on_event(sink)
             .build()
             .unwrap();
         installer
             .install(source(&src), InstallOptions::new())
             .await
             .unwrap();
-        let n = ticks.load(Ordering::SeqCst);
+        let end = ticks.load(Ordering::SeqCst);
+        marks.lock().unwrap().push(("end".into(), end));
         done.store(true, Ordering::SeqCst);
         ticker.await.unwrap();
-        n
     });
-    assert!(
-        ticks_during_install > 1000,
-        "the runtime was starved: {ticks_during_install} ticks"
-    );
+    let marks = marks.lock().unwrap().clone();
+    let at = |name: &str| {
+        let i = marks.iter().position(|(p, _)| p == name);
+        let i = i.unwrap_or_else(|| panic!("no {name} event: {marks:?}"));
+        (marks[i].1, marks[i + 1].1)
+    };
+    for phase in ["Extracting", "Validating", "Committing"] {
+        let (began, next) = at(phase);
+        assert!(
+            next > began,
+            "the other task never ran while {phase} worked: {marks:?}"
+        );
+    }
 }

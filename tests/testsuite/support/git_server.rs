@@ -6,11 +6,10 @@ use super::acceptor;
 use super::test_ca;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acceptor::Acceptor;
 pub use test_ca::TestCa;
@@ -144,67 +143,34 @@ impl Repo {
     }
 }
 
-/// Waits until something listens on `port`.
-fn wait_for_port(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `git daemon` exporting every repository under a base path.
+/// `git daemon` exporting every repository under a base path: one `git daemon --inetd` per
+/// connection, on the connection, so there is no port to race for or wait on.
 pub struct GitDaemon {
-    child: Child,
-    pub port: u16,
+    /// Serves until dropped.
+    acceptor: Acceptor,
 }
 
 impl GitDaemon {
     pub fn start(base: &Path) -> GitDaemon {
-        let port = free_port();
-        let mut child = git_command(base)
-            .args([
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--informative-errors",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .arg(base)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start git daemon");
-        wait_for_port(port, &mut child);
-        GitDaemon { child, port }
+        let base = base.to_owned();
+        let acceptor = Acceptor::start(move |conn| {
+            let Ok(output) = conn.try_clone() else { return };
+            let served = git_command(&base)
+                .args(["daemon", "--inetd", "--export-all", "--informative-errors"])
+                .arg(format!("--base-path={}", base.display()))
+                .arg(&base)
+                .stdin(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+                .stdout(Stdio::from(std::os::fd::OwnedFd::from(output)))
+                .stderr(Stdio::null())
+                .status();
+            served.expect("run git daemon --inetd");
+        });
+        GitDaemon { acceptor }
     }
 
     /// `git://127.0.0.1:PORT/NAME`.
     pub fn url(&self, name: &str) -> String {
-        format!("git://127.0.0.1:{}/{name}", self.port)
-    }
-}
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("git://{}/{name}", self.acceptor.addr())
     }
 }
 

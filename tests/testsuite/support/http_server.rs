@@ -7,10 +7,11 @@
 use super::acceptor;
 use super::test_ca;
 
-use std::collections::HashMap;
-use std::io::{BufReader, Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use acceptor::Acceptor;
 pub use test_ca::TestCa;
@@ -21,7 +22,8 @@ enum Delivery {
     Whole,
     /// Send this many body bytes, then close the connection.
     CutAfter(usize),
-    /// Send this many body bytes, then wait this long before closing.
+    /// Send this many body bytes, then wait this long (or until the client hangs up) before
+    /// closing.
     StallAfter(usize, Duration),
 }
 
@@ -105,11 +107,30 @@ struct State {
     scripts: HashMap<String, Vec<Reply>>,
     hits: HashMap<String, usize>,
     seen: Vec<Seen>,
+    /// Paths whose stall has begun (their first bytes are sent).
+    stalled: HashSet<String>,
+    /// Paths whose stall has ended, and whether the client closed the connection during it
+    /// (before the server would have).
+    ended: HashMap<String, bool>,
+}
+
+/// The state, and a condition variable that is told whenever a stall begins or ends.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.state.lock().unwrap());
+        self.changed.notify_all();
+    }
 }
 
 pub struct HttpServer {
     scheme: &'static str,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     acceptor: Acceptor,
 }
 
@@ -124,17 +145,19 @@ impl HttpServer {
     }
 
     fn spawn(tls: Option<Arc<rustls::ServerConfig>>) -> HttpServer {
-        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::new(Shared::default());
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let s = state.clone();
+        let s = shared.clone();
         let acceptor = Acceptor::start(move |conn| {
+            // The raw socket, to see the client hang up while a reply stalls.
+            let Ok(probe) = conn.try_clone() else { return };
             if let Some(stream) = test_ca::server_stream(conn, tls.as_ref()) {
-                serve(stream, &s);
+                serve(stream, &probe, &s);
             }
         });
         HttpServer {
             scheme,
-            state,
+            shared,
             acceptor,
         }
     }
@@ -161,15 +184,14 @@ impl HttpServer {
     /// Answers requests for `path` with these replies in order; the last one repeats.
     pub fn script(&self, path: &str, replies: Vec<Reply>) {
         assert!(!replies.is_empty());
-        self.state
-            .lock()
-            .unwrap()
-            .scripts
-            .insert(normalise(path), replies);
+        self.shared.update(|s| {
+            s.scripts.insert(normalise(path), replies);
+        });
     }
 
     pub fn hits(&self, path: &str) -> usize {
         *self
+            .shared
             .state
             .lock()
             .unwrap()
@@ -179,7 +201,33 @@ impl HttpServer {
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
+        self.shared.state.lock().unwrap().seen.clone()
+    }
+
+    /// Blocks until a reply for `path` has sent its first bytes and stalls.
+    pub fn wait_stalled(&self, path: &str) {
+        let path = normalise(path);
+        let state = self.shared.state.lock().unwrap();
+        drop(
+            self.shared
+                .changed
+                .wait_while(state, |s| !s.stalled.contains(&path))
+                .unwrap(),
+        );
+    }
+
+    /// Whether the client of a stalled reply for `path` closed the connection before the
+    /// stall ended: it gave up on its own instead of waiting the server out. Blocks until
+    /// that stall has ended (at once, when the client hung up).
+    pub fn hung_up(&self, path: &str) -> bool {
+        let path = normalise(path);
+        let state = self.shared.state.lock().unwrap();
+        let state = self
+            .shared
+            .changed
+            .wait_while(state, |s| !s.ended.contains_key(&path))
+            .unwrap();
+        state.ended[&path]
     }
 }
 
@@ -187,7 +235,7 @@ fn normalise(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
 }
 
-fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
+fn serve<S: Read + Write>(stream: S, probe: &TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let Some((request_line, headers)) = acceptor::read_head(&mut reader) else {
         return;
@@ -205,7 +253,7 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
     let path = path_and_query.split('?').next().unwrap_or("/").to_owned();
 
     let reply = {
-        let mut s = state.lock().unwrap();
+        let mut s = shared.state.lock().unwrap();
         let hit = {
             let h = s.hits.entry(path.clone()).or_default();
             *h += 1;
@@ -247,11 +295,39 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
             let sent = stream
                 .write_all(&body[..n.min(body.len())])
                 .and_then(|_| stream.flush());
-            std::thread::sleep(pause);
+            shared.update(|s| {
+                s.stalled.insert(path.clone());
+            });
+            let hung_up = client_hangs_up_within(probe, pause);
+            shared.update(|s| {
+                s.ended.insert(path.clone(), hung_up);
+            });
             sent
         }
     };
     let _ = stream.flush();
+}
+
+/// Waits up to `pause` for the client to close the connection (it sends nothing more once
+/// its request is out).
+fn client_hangs_up_within(probe: &TcpStream, pause: Duration) -> bool {
+    let end = Instant::now() + pause;
+    let mut byte = [0u8; 1];
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if left.is_zero() || probe.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match probe.peek(&mut byte) {
+            Ok(0) => return true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+            // Bytes from the client (a TLS alert): read past them, waiting for the close.
+            Ok(_) => {
+                let _ = (&*probe).read(&mut byte);
+            }
+        }
+    }
+    false
 }
 
 fn reason(status: u16) -> &'static str {
