@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::checksum::Algorithm;
-use crate::context::Context;
+use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Event;
 use crate::registry::{Registry, Required};
@@ -17,8 +17,8 @@ pub(crate) struct Staged {
     pub staging: Staging,
     /// The tree written (`staging/…/tree`).
     pub tree_root: PathBuf,
-    /// The source as given, for messages.
-    pub source: PackSource,
+    /// The source as given, credentials redacted, for messages.
+    pub origin: String,
     pub fetched: Fetched,
     /// What a registry index requires (its checksum and the pack it promises).
     pub required: Option<Required>,
@@ -33,8 +33,9 @@ pub(crate) async fn fetch(
     source: PackSource,
     extra: Option<Algorithm>,
 ) -> Result<Staged> {
+    let origin = source.display_name();
     ctx.emit(Event::Detected {
-        source: source.display_name(),
+        source: origin.clone(),
         kind: source.kind_name(),
     });
     let staging = store.staging()?;
@@ -52,7 +53,7 @@ pub(crate) async fn fetch(
         return Ok(Staged {
             staging,
             tree_root,
-            source,
+            origin,
             fetched,
             required: None,
         });
@@ -79,9 +80,13 @@ pub(crate) async fn fetch(
                     return Err(e);
                 };
                 ctx.warn(warning);
-                std::fs::remove_dir_all(&tree_root)
-                    .and_then(|_| std::fs::create_dir(&tree_root))
-                    .ctx(|| format!("emptying {}", tree_root.display()))?;
+                let tree = tree_root.clone();
+                blocking(move || {
+                    std::fs::remove_dir_all(&tree)
+                        .and_then(|_| std::fs::create_dir(&tree))
+                        .ctx(|| format!("emptying {}", tree.display()))
+                })
+                .await?;
                 continue;
             }
         };
@@ -89,7 +94,7 @@ pub(crate) async fn fetch(
         return Ok(Staged {
             staging,
             tree_root,
-            source,
+            origin,
             fetched,
             required: Some(required),
         });

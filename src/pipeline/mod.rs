@@ -1,14 +1,16 @@
 //! The install pipeline, the same for every source, as stages with typed inputs and outputs:
 //!
-//! 1. [`fetch`]: the source into staging (a registry reference resolved into its sources);
-//! 2. [`validate`]: the pack root located, the checksums verified, pack.yaml read and
-//!    matched against what was promised;
-//! 3. the dependencies checked;
-//! 4. [`tests`]: the pack's own tests, in a throwaway copy;
-//! 5. [`commit`]: the receipt, the hooks, the atomic commit into the store.
+//! - 1, [`fetch`]: the source materialized into staging (a registry reference first resolved
+//!   into its sources) → `Staged`;
+//! - 2–4, [`validate`]: the pack root located, the checksums verified, pack.yaml read and
+//!   matched against what was promised → `Validated`;
+//! - 5: the dependencies checked;
+//! - 6, [`tests`]: the pack's own tests, in a throwaway copy;
+//! - 7–8, [`commit`]: the receipt, the hooks, the atomic and durable commit into the store and
+//!   its history line.
 //!
-//! [`plan`] prepares (stages 1–2) the pack and, when asked, its missing dependencies; then
-//! each is finished (stages 3–5) in order, dependencies first, each its own atomic commit.
+//! [`plan`] prepares (stages 1–4) the pack and, when asked, its missing dependencies; then
+//! each is finished (stages 5–8) in order, dependencies first, each its own atomic commit.
 
 mod commit;
 mod fetch;

@@ -48,7 +48,7 @@ fn validate_staged(
     staged: Staged,
     checksum: Option<&Checksum>,
 ) -> Result<Validated> {
-    let origin = staged.source.display_name();
+    let origin = staged.origin.clone();
     let required = required(&staged, checksum);
     let tree = &staged.fetched.tree;
     let archive = &staged.fetched.archive;

@@ -208,7 +208,20 @@ impl PackSource {
         }
     }
 
-    /// Reads an install argument by the reference's rules, looking at the real file system.
+    /// Reads an install argument by the source detection rules (docs/reference.md), looking at
+    /// the real file system for paths.
+    ///
+    /// ```
+    /// use attune_pack::{DetectOptions, PackSource, VersionSpec};
+    /// let opts = DetectOptions::new();
+    /// let source = PackSource::detect("slack@^2", &opts)?;
+    /// assert!(matches!(source, PackSource::Registry { version: VersionSpec::Req(_), .. }));
+    /// let source = PackSource::detect("https://example.com/slack-2.1.0.tar.gz", &opts)?;
+    /// assert!(matches!(source, PackSource::Archive { .. }));
+    /// let source = PackSource::detect("git@github.com:org/slack.git", &opts)?;
+    /// assert!(matches!(source, PackSource::Git { .. }));
+    /// # Ok::<(), attune_pack::Error>(())
+    /// ```
     pub fn detect(input: &str, opts: &DetectOptions) -> Result<PackSource> {
         detect_with(input, opts, &RealFs)
     }
