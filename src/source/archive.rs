@@ -11,9 +11,9 @@ use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
 use crate::hashing::{is_limit_exceeded, Hasher, HashingReader};
-use crate::receipt::{ReceiptSource, SourceKind};
+use crate::receipt::SourceKind;
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
-use crate::source::Fetched;
+use crate::source::{local_record, Fetched};
 
 /// An archive format attune-pack reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -565,12 +565,7 @@ pub(crate) async fn materialize(
     algorithms: &[Algorithm],
 ) -> Result<Fetched> {
     ctx.emit(Event::Phase(Phase::Extracting));
-    let path = std::path::absolute(path).ctx(|| format!("resolving {}", path.display()))?;
-    let record = ReceiptSource {
-        kind: Some(SourceKind::LocalArchive),
-        path: Some(path.display().to_string()),
-        ..Default::default()
-    };
+    let (path, record) = local_record(path, SourceKind::LocalArchive)?;
     let algorithms = algorithms.to_vec();
     let (tree, archive) = blocking(move || {
         let mut writer = writer;

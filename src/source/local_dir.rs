@@ -5,22 +5,17 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::context::{blocking, Context};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::events::{Event, Phase};
-use crate::receipt::{ReceiptSource, SourceKind};
+use crate::receipt::SourceKind;
 use crate::safety::TreeWriter;
-use crate::source::Fetched;
+use crate::source::{local_record, Fetched};
 use crate::walk::{walk, Visit};
 
 /// Materializes the directory at `path` through `writer`.
 pub(crate) async fn materialize(ctx: &Context, path: &Path, writer: TreeWriter) -> Result<Fetched> {
     ctx.emit(Event::Phase(Phase::Extracting));
-    let path = std::path::absolute(path).ctx(|| format!("resolving {}", path.display()))?;
-    let record = ReceiptSource {
-        kind: Some(SourceKind::LocalDirectory),
-        path: Some(path.display().to_string()),
-        ..Default::default()
-    };
+    let (path, record) = local_record(path, SourceKind::LocalDirectory)?;
     let tree = blocking(move || {
         let mut writer = writer;
         copy_dir(&path, &mut writer)?;

@@ -13,10 +13,10 @@ use semver::{Version, VersionReq};
 
 use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Durability;
 use crate::pack_ref::{PackRef, REF_RULE};
-use crate::receipt::ReceiptSource;
+use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Tree, TreeWriter};
 
@@ -26,6 +26,17 @@ pub(crate) struct Fetched {
     pub tree: Tree,
     pub archive: Vec<Checksum>,
     pub record: ReceiptSource,
+}
+
+/// A local source's path, made absolute, and the receipt's record of it.
+fn local_record(path: &Path, kind: SourceKind) -> Result<(PathBuf, ReceiptSource)> {
+    let path = std::path::absolute(path).ctx(|| format!("resolving {}", path.display()))?;
+    let record = ReceiptSource {
+        kind: Some(kind),
+        path: Some(path.display().to_string()),
+        ..Default::default()
+    };
+    Ok((path, record))
 }
 
 /// Materializes `source` (any kind but a registry reference, which the registry resolves

@@ -11,6 +11,8 @@ use super::{empty_dir, LockedStore};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::remove_any;
 use crate::history::{Action, Outcome, Record, Recovered, Recovery};
+use crate::pack_ref::PackRef;
+use crate::receipt::Receipt;
 
 impl LockedStore {
     /// Finishes or undoes what the journal says, then sweeps; returns what was recovered and
@@ -72,14 +74,13 @@ impl LockedStore {
             (self.undo_install(plan)?, Recovery::Undone)
         };
         Ok(changed.then(|| Recovered {
-            action: Action::Install,
-            pack_ref: plan.pack_ref.clone(),
-            recovery,
-            from: plan
-                .previous_receipt
-                .as_ref()
-                .map(|r| r.version.to_string()),
             to: Some(plan.receipt.version.to_string()),
+            ..recovered(
+                Action::Install,
+                recovery,
+                &plan.pack_ref,
+                &plan.previous_receipt,
+            )
         }))
     }
 
@@ -100,15 +101,13 @@ impl LockedStore {
         } else {
             (self.undo_uninstall(plan)?, Recovery::Undone)
         };
-        Ok(changed.then(|| Recovered {
-            action: Action::Uninstall,
-            pack_ref: plan.pack_ref.clone(),
-            recovery,
-            from: plan
-                .previous_receipt
-                .as_ref()
-                .map(|r| r.version.to_string()),
-            to: None,
+        Ok(changed.then(|| {
+            recovered(
+                Action::Uninstall,
+                recovery,
+                &plan.pack_ref,
+                &plan.previous_receipt,
+            )
         }))
     }
 
@@ -171,4 +170,20 @@ fn sweep_one(path: &Path) -> Result<()> {
     crate::failpoint::hit("sweep.remove")
         .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
     remove_any(path)
+}
+
+/// What recovery did to `pack_ref`, which was at `previous` before the change (`to`: none).
+fn recovered(
+    action: Action,
+    recovery: Recovery,
+    pack_ref: &PackRef,
+    previous: &Option<Receipt>,
+) -> Recovered {
+    Recovered {
+        action,
+        pack_ref: pack_ref.clone(),
+        recovery,
+        from: previous.as_ref().map(|r| r.version.to_string()),
+        to: None,
+    }
 }
