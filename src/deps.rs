@@ -123,6 +123,22 @@ pub fn dependents<'a>(pack_ref: &str, installed: &'a [Receipt]) -> Vec<&'a Recei
         .collect()
 }
 
+/// What replacing `pack_ref` by `version` would break: each installed pack whose dependency
+/// on it does not accept `version` (`` `ref` 1.0.0 requires `dep@^1` ``).
+pub fn broken_by(pack_ref: &PackRef, version: &Version, installed: &[Receipt]) -> Vec<String> {
+    let mut broken = Vec::new();
+    for r in dependents(pack_ref, installed) {
+        for dep in r.dependencies.iter() {
+            if let Ok(d) = crate::manifest::parse_dependency(dep) {
+                if d.pack_ref == *pack_ref && !d.req.matches(version) {
+                    broken.push(format!("`{}` {} requires `{dep}`", r.pack_ref, r.version));
+                }
+            }
+        }
+    }
+    broken
+}
+
 /// Refuses to remove a pack others depend on, unless forced.
 pub fn check_removable(pack_ref: &PackRef, installed: &[Receipt], force: bool) -> Result<()> {
     let deps = dependents(pack_ref, installed);

@@ -24,7 +24,9 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// The change landed.
     Ok,
+    /// The attempt failed; the store is as it was.
     Failed,
     /// Finished or undone by a later command's recovery (see [`Record::recovery`]).
     Recovered,
@@ -45,20 +47,28 @@ pub enum Recovery {
 pub struct Record {
     /// RFC 3339, UTC.
     pub time: String,
+    /// The user who ran the command (`USER`, else `LOGNAME`).
     pub user: Option<String>,
+    /// Their uid.
     pub uid: Option<u32>,
+    /// What the change did.
     pub action: Action,
+    /// The pack it concerned.
     #[serde(rename = "ref")]
     pub pack_ref: PackRef,
     /// The version active before, if any.
     pub from: Option<String>,
     /// The version the change installs, if any.
     pub to: Option<String>,
+    /// Where the version installed came from (the receipt's source object).
     pub source: Option<ReceiptSource>,
+    /// Its checksums.
     pub checksum: Option<ReceiptChecksums>,
+    /// How it ended.
     pub outcome: Outcome,
     /// The `error.code` of a failure.
     pub error: Option<String>,
+    /// For [`Outcome::Recovered`]: whether recovery finished or undid it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
 }

@@ -1,56 +1,88 @@
 //! Hooks for embedding programs that keep their own record of installed packs (an automation
-//! server's database): they see each install before and after it is committed.
+//! server's database): they see every change to the store (install, update, rollback,
+//! uninstall) before and after it is committed.
 
 use async_trait::async_trait;
 
 use crate::error::Error;
+use crate::history::Action;
 use crate::manifest::Manifest;
+use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
-/// An install that passed validation, tests and dependency checks, about to be committed.
+/// A change that passed every check, about to be committed.
 #[derive(Debug, Clone)]
-pub struct PendingInstall {
-    /// The pack's pack.yaml.
-    pub manifest: Manifest,
-    /// The receipt that will be written if the commit succeeds.
-    pub receipt: Receipt,
-    /// The version being replaced, if any.
-    pub replaces: Option<String>,
+pub struct PendingChange {
+    /// What it does.
+    pub operation: Action,
+    /// The pack it concerns.
+    pub pack_ref: PackRef,
+    /// The version active before, if any.
+    pub from: Option<String>,
+    /// The version active after, if any (none for an uninstall).
+    pub to: Option<String>,
+    /// The receipt of the version that becomes active (none for an uninstall; for a rollback,
+    /// the kept version's).
+    pub receipt: Option<Receipt>,
+    /// The pack.yaml of a version being installed or updated to.
+    pub manifest: Option<Manifest>,
+}
+
+impl PendingChange {
+    /// An install or update of `receipt` (described by `manifest`), replacing `from`.
+    pub(crate) fn of_install(
+        operation: Action,
+        manifest: &Manifest,
+        receipt: &Receipt,
+        from: Option<String>,
+    ) -> Self {
+        PendingChange {
+            operation,
+            pack_ref: receipt.pack_ref.clone(),
+            from,
+            to: Some(receipt.version.to_string()),
+            receipt: Some(receipt.clone()),
+            manifest: Some(manifest.clone()),
+        }
+    }
 }
 
 /// Implemented by a program that registers packs in its own database.
 ///
 /// ```
-/// use attune_pack::{InstallHooks, PendingInstall, Receipt, Error};
+/// use attune_pack::{Action, Error, InstallHooks, PendingChange};
 /// struct Db;
 /// #[async_trait::async_trait]
 /// impl InstallHooks for Db {
-///     async fn before_commit(&self, p: &PendingInstall) -> Result<(), String> {
-///         if p.manifest.pack_ref == "forbidden" { return Err("not on this server".into()) }
-///         Ok(()) // e.g. INSERT the pack row inside a transaction here
+///     async fn before_commit(&self, c: &PendingChange) -> Result<(), String> {
+///         if c.operation == Action::Uninstall && c.pack_ref == "core" {
+///             return Err("the core pack stays on this server".into());
+///         }
+///         Ok(()) // e.g. UPDATE the pack row inside a transaction here
 ///     }
-///     async fn after_commit(&self, _r: &Receipt) { /* COMMIT */ }
-///     async fn on_abort(&self, _p: &PendingInstall, _e: &Error) { /* ROLLBACK */ }
+///     async fn after_commit(&self, _c: &PendingChange) { /* COMMIT */ }
+///     async fn on_abort(&self, _c: &PendingChange, _e: &Error) { /* ROLLBACK */ }
 /// }
 /// ```
 #[async_trait]
 pub trait InstallHooks: Send + Sync {
     /// Called with the store locked, before anything in it changes. `Err(reason)` vetoes the
-    /// install: the store stays unchanged and the install fails with `hook_veto` (exit 5).
-    async fn before_commit(&self, pending: &PendingInstall) -> Result<(), String> {
-        let _ = pending;
+    /// change: the store stays unchanged and the command fails with `hook_veto` (exit 5).
+    async fn before_commit(&self, change: &PendingChange) -> Result<(), String> {
+        let _ = change;
         Ok(())
     }
 
-    /// Called once the new version is active and its receipt written.
-    async fn after_commit(&self, receipt: &Receipt) {
-        let _ = receipt;
+    /// Called once the change is in the store (the new version active with its receipt, or
+    /// the pack removed).
+    async fn after_commit(&self, change: &PendingChange) {
+        let _ = change;
     }
 
-    /// Called when the install fails after `before_commit` accepted it, so the program can
+    /// Called when the change fails after `before_commit` accepted it, so the program can
     /// undo its own record. The store is unchanged when this runs.
-    async fn on_abort(&self, pending: &PendingInstall, error: &Error) {
-        let _ = (pending, error);
+    async fn on_abort(&self, change: &PendingChange, error: &Error) {
+        let _ = (change, error);
     }
 }
 

@@ -8,19 +8,23 @@ use std::time::Duration;
 
 use crate::config::{self, Config};
 use crate::context::{blocking, Context};
-use crate::deps;
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, EventSink};
 use crate::fsutil::Durability;
+use crate::history::Record;
 use crate::hooks::{InstallHooks, NoHooks};
 use crate::interrupt::Interrupt;
+use crate::lockfile::Lockfile;
 use crate::net::{Connectivity, Network, PlainHttp};
 use crate::pack_ref::PackRef;
-use crate::pipeline::{self, InstallOptions, InstallReport};
+use crate::pipeline::{
+    self, InstallOptions, InstallReport, LockedOptions, LockedOutcome, Outdated, UpdateOptions,
+    UpdateReport,
+};
 use crate::receipt::Receipt;
 use crate::registry::{IndexStatus, Registry, SearchHit};
 use crate::source::PackSource;
-use crate::store::{LockedStore, Store, Uninstalled};
+use crate::store::{LockedStore, ReadStore, RolledBack, Store, Uninstalled};
 
 /// Builds an [`Installer`].
 ///
@@ -173,7 +177,7 @@ impl Installer {
     }
 
     /// Takes the store lock (and recovers from interrupted commands).
-    async fn lock(&self) -> Result<Arc<LockedStore>> {
+    async fn lock_store(&self) -> Result<Arc<LockedStore>> {
         let (ctx, store, timeout) = (self.ctx.clone(), self.store.clone(), self.lock_timeout);
         blocking(move || {
             let on_wait = |path: &Path| {
@@ -193,62 +197,208 @@ impl Installer {
         .await
     }
 
+    /// Takes a shared lock for reading (recovering first when an interrupted command left
+    /// a change unfinished and this process may write); a missing store reads as empty.
+    async fn read(&self) -> Result<Arc<ReadStore>> {
+        let (ctx, store, timeout) = (self.ctx.clone(), self.store.clone(), self.lock_timeout);
+        blocking(move || {
+            let on_wait = |path: &Path| {
+                ctx.emit(Event::WaitingForLock {
+                    path: path.display().to_string(),
+                });
+            };
+            let store = store.read(timeout, &on_wait, ctx.interrupt())?;
+            for done in store.recovered() {
+                ctx.emit(Event::Recovered(done.clone()));
+            }
+            for warning in store.warnings() {
+                ctx.warn(warning.clone());
+            }
+            Ok(Arc::new(store))
+        })
+        .await
+    }
+
     /// Installs a pack from `source` (and, with [`InstallOptions::with_deps`], its missing
     /// dependencies from the registry first).
     pub async fn install(&self, source: PackSource, opts: InstallOptions) -> Result<InstallReport> {
-        let store = self.lock().await?;
+        let store = self.lock_store().await?;
         pipeline::install(&self.ctx, &store, self.hooks.as_ref(), source, opts).await
     }
 
     /// Every installed pack's receipt, sorted by ref.
     pub async fn list(&self) -> Result<Vec<Receipt>> {
-        let store = self.lock().await?;
+        let store = self.read().await?;
         blocking(move || store.receipts()).await
     }
 
     /// The receipt of an installed pack.
     pub async fn show(&self, pack_ref: &PackRef) -> Result<Receipt> {
-        let store = self.lock().await?;
-        store
-            .receipt(pack_ref)?
-            .ok_or_else(|| Error::NotInstalled(pack_ref.clone()))
+        let store = self.read().await?;
+        let pack_ref = pack_ref.clone();
+        blocking(move || {
+            store
+                .receipt(&pack_ref)?
+                .ok_or(Error::NotInstalled(pack_ref))
+        })
+        .await
     }
 
     /// Removes a pack, its kept versions and its receipt: its directory is first moved out of
-    /// place with one rename, so it is never seen half deleted.
+    /// place with one rename, so it is never seen half deleted. The hooks see it as an
+    /// [`Action::Uninstall`](crate::Action::Uninstall).
     pub async fn uninstall(
         &self,
         pack_ref: &PackRef,
         dependents: Dependents,
     ) -> Result<Uninstalled> {
-        let store = self.lock().await?;
-        let pack_ref = pack_ref.clone();
-        let done = blocking(move || {
-            if store.receipt(&pack_ref)?.is_none() && !store.is_installed(&pack_ref) {
-                return Err(Error::NotInstalled(pack_ref));
-            }
-            let force = dependents == Dependents::Ignore;
-            deps::check_removable(&pack_ref, &store.receipts()?, force)?;
-            store.uninstall(&pack_ref)
-        })
-        .await?;
-        for w in &done.warnings {
-            self.ctx.warn(w.clone());
+        let store = self.lock_store().await?;
+        let force = dependents == Dependents::Ignore;
+        pipeline::uninstall(&self.ctx, &store, self.hooks.as_ref(), pack_ref, force).await
+    }
+
+    /// Swaps the active version of a pack with its most recently replaced kept version (a
+    /// second rollback swaps them back), journaled like an install; the hooks see it as an
+    /// [`Action::Rollback`](crate::Action::Rollback).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{Installer, PackRef};
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// let done = installer.rollback(&"slack".parse::<PackRef>()?).await?;
+    /// println!("slack {} is active again ({} is kept)", done.receipt.version, done.from);
+    /// # Ok(()) }
+    /// ```
+    pub async fn rollback(&self, pack_ref: &PackRef) -> Result<RolledBack> {
+        let store = self.lock_store().await?;
+        pipeline::rollback(&self.ctx, &store, self.hooks.as_ref(), pack_ref).await
+    }
+
+    /// Updates an installed pack: a registry pack to the highest version its requirement
+    /// allows (or [`UpdateOptions::requirement`], or [`UpdateOptions::latest`]); a git,
+    /// archive or local pack from its source again. The replaced version is kept for
+    /// rollback; the hooks see an [`Action::Update`](crate::Action::Update).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{Installer, PackRef, UpdateOptions};
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// let report = installer.update(&"slack".parse::<PackRef>()?, UpdateOptions::new()).await?;
+    /// match &report.updated {
+    ///     Some(new) => println!("{} -> {}", report.from.version, new.receipt.version),
+    ///     None => println!("up to date at {}", report.from.version),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn update(&self, pack_ref: &PackRef, opts: UpdateOptions) -> Result<UpdateReport> {
+        let store = self.lock_store().await?;
+        pipeline::update(&self.ctx, &store, self.hooks.as_ref(), pack_ref, &opts).await
+    }
+
+    /// The installed packs with something newer in the indices (and, with `check_sources`,
+    /// git packs whose branch moved and archive URLs that changed).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::Installer;
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// for o in installer.outdated(false).await? {
+    ///     println!("{}: {} installed, {:?} wanted, {:?} latest", o.pack_ref, o.installed, o.wanted, o.latest);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn outdated(&self, check_sources: bool) -> Result<Vec<Outdated>> {
+        let store = self.read().await?;
+        let receipts = {
+            let store = store.clone();
+            blocking(move || store.receipts()).await?
+        };
+        pipeline::outdated(&self.ctx, &store, &receipts, check_sources).await
+    }
+
+    /// The lockfile of the installed packs (packs placed by hand, which record no source, are
+    /// left out with a warning).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{Installer, LockedOptions};
+    /// let here = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// let lock = here.lock().await?;
+    /// std::fs::write("packs.lock.json", lock.to_json()).unwrap();
+    /// let there = Installer::builder().packs_dir("/srv/attune/packs").build()?;
+    /// there.install_locked(&lock, LockedOptions::new().exact()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn lock(&self) -> Result<Lockfile> {
+        let store = self.read().await?;
+        let receipts = blocking(move || store.receipts()).await?;
+        let (sourced, by_hand): (Vec<Receipt>, Vec<Receipt>) =
+            receipts.into_iter().partition(|r| r.source.kind.is_some());
+        for r in by_hand {
+            self.ctx.warn(format!(
+                "{} {} was placed by hand (no receipt of its source): not in the lockfile",
+                r.pack_ref, r.version
+            ));
         }
-        Ok(done)
+        Ok(Lockfile::of(&sourced))
+    }
+
+    /// Makes the store hold the packs of `lock`: every pack that differs is fetched,
+    /// verified against the lockfile and tested before any is committed, then all are
+    /// committed as one (see [`LockedOptions`]). Any difference is an
+    /// [`Error::LockMismatch`] (or the checksum error) with nothing changed.
+    pub async fn install_locked(
+        &self,
+        lock: &Lockfile,
+        opts: LockedOptions,
+    ) -> Result<Vec<LockedOutcome>> {
+        let store = self.lock_store().await?;
+        pipeline::install_locked(&self.ctx, &store, self.hooks.as_ref(), lock, &opts).await
+    }
+
+    /// The history of changes to the store, oldest first, of every pack or of `pack_ref`.
+    /// A line that cannot be read (torn by a crash mid-append) is skipped with a warning.
+    /// An embedding program reconciles with it after a crash that another process
+    /// recovered (those changes have the outcome [`Outcome::Recovered`](crate::Outcome::Recovered)).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{Installer, Outcome};
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// for r in installer.history(None).await? {
+    ///     if r.outcome == Outcome::Recovered {
+    ///         println!("{} {:?}: {:?} -> {:?} ({:?})", r.pack_ref, r.action, r.from, r.to, r.recovery);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn history(&self, pack_ref: Option<&PackRef>) -> Result<Vec<Record>> {
+        let store = self.read().await?;
+        let log = blocking(move || store.history()).await?;
+        if log.unreadable > 0 {
+            self.ctx.warn(format!(
+                "{} line(s) of the history could not be read (torn by a crash, or damaged) and are skipped",
+                log.unreadable
+            ));
+        }
+        Ok(log
+            .records
+            .into_iter()
+            .filter(|r| pack_ref.is_none_or(|p| r.pack_ref == *p))
+            .collect())
     }
 
     /// Packs whose ref, label, keywords or description contain `query` (case-insensitive),
     /// in the enabled indices (or only the one named `registry`), in search order.
     pub async fn search(&self, query: &str, registry: Option<&str>) -> Result<Vec<SearchHit>> {
-        let _store = self.lock().await?;
+        let _store = self.read().await?;
         Registry::new(&self.ctx).search(query, registry).await
     }
 
     /// Every configured index (disabled ones too) with its cache age and whether it answers
     /// now; enabled remote indices are revalidated, which also refreshes their cache.
     pub async fn registries(&self) -> Result<Vec<IndexStatus>> {
-        let _store = self.lock().await?;
+        let _store = self.read().await?;
         Registry::new(&self.ctx).statuses().await
     }
 }

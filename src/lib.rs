@@ -38,6 +38,7 @@ mod hooks;
 mod installer;
 mod interrupt;
 mod locate;
+mod lockfile;
 mod manifest;
 mod names;
 mod net;
@@ -61,14 +62,18 @@ pub use config::{parse_byte_size, Config, IndexConfig, Limits, RegistryConfig};
 pub use error::{Category, Checked, Error, Result, Rule};
 pub use events::{Event, EventSink, Phase};
 pub use hashing::{directory_checksum, file_checksum};
-pub use history::{Action, Recovered, Recovery};
-pub use hooks::{InstallHooks, PendingInstall};
+pub use history::{Action, Outcome, Record, Recovered, Recovery};
+pub use hooks::{InstallHooks, PendingChange};
 pub use installer::{Dependents, Installer, InstallerBuilder};
 pub use interrupt::Interrupt;
+pub use lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
 pub use pack_ref::{InvalidRef, PackRef, REF_RULE};
-pub use pipeline::{InstallOptions, InstallReport};
+pub use pipeline::{
+    InstallOptions, InstallReport, LockedAction, LockedOptions, LockedOutcome, Outdated,
+    UpdateOptions, UpdateReport,
+};
 pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};
 pub use registry::{IndexStatus, SearchHit};
 pub use source::{DetectOptions, PackSource, VersionSpec};
-pub use store::Uninstalled;
+pub use store::{RolledBack, Uninstalled};

@@ -44,6 +44,9 @@ pub struct ReceiptSource {
     pub commit: Option<String>,
     /// The index a registry reference was resolved in.
     pub index: Option<String>,
+    /// The directory of the pack inside a repository or archive of many.
+    #[serde(default)]
+    pub subdir: Option<String>,
 }
 
 /// The checksums an install measured.
@@ -98,6 +101,10 @@ pub struct Receipt {
     /// When it was installed (RFC 3339 in JSON).
     #[serde(with = "time::serde::rfc3339")]
     pub installed_at: OffsetDateTime,
+    /// The version requirement it was installed with (`^2` for `slack@^2`, `=2.1.0` for
+    /// `slack@2.1.0`); none for a bare name and for sources that are not registry references.
+    #[serde(default)]
+    pub requirement: Option<String>,
     /// Where it came from.
     pub source: ReceiptSource,
     /// What was measured of it.

@@ -67,13 +67,37 @@ pub enum Command {
         #[arg(value_name = "REF")]
         pack_ref: String,
     },
-    /// Remove a pack, its kept versions and its receipt
+    /// Remove packs, their kept versions and their receipts
     Uninstall {
-        #[arg(value_name = "REF")]
-        pack_ref: String,
+        #[arg(value_name = "REF", required = true)]
+        pack_refs: Vec<String>,
         /// Remove even if other installed packs depend on it
         #[arg(long)]
         force: bool,
+    },
+    /// Update installed packs to the version their requirement allows (or REF@REQ)
+    Update(UpdateArgs),
+    /// List installed packs with a newer version in the indices
+    Outdated {
+        /// Also ask the origins: git branches that moved, archive URLs that changed
+        #[arg(long)]
+        check_sources: bool,
+    },
+    /// Swap a pack's active version with its most recently replaced kept version
+    Rollback {
+        #[arg(value_name = "REF")]
+        pack_ref: String,
+    },
+    /// Write a lockfile of the installed packs
+    Lock {
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Show the history of changes to the store
+    History {
+        /// Only this pack's changes
+        #[arg(value_name = "REF")]
+        pack_ref: Option<String>,
     },
     /// Search the registry indices (ref, label, keywords, description)
     Search {
@@ -135,9 +159,36 @@ pub struct PublishArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Packs to update, each optionally with a new requirement (slack@^3)
+    #[arg(
+        value_name = "REF[@REQ]",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub refs: Vec<String>,
+    /// Update every installed pack
+    #[arg(long)]
+    pub all: bool,
+    /// Take the highest release, whatever the recorded requirement
+    #[arg(long)]
+    pub latest: bool,
+    /// Fetch, verify and test; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Update even if installed packs that depend on it do not accept the new version
+    #[arg(long)]
+    pub force: bool,
+    /// Do not run the packs' tests
+    #[arg(long)]
+    pub skip_tests: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// name[@version], index/name, git URL, archive URL, directory or archive file
-    pub source: String,
+    /// name[@version], index/name, git URL, archive URL, directory or archive file (several install one after another)
+    #[arg(value_name = "SOURCE", required_unless_present = "locked")]
+    pub sources: Vec<String>,
     /// Git branch, tag or commit (makes an http(s) URL a git source)
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
@@ -165,7 +216,10 @@ pub struct InstallArgs {
     /// Fetch and validate, change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Install exactly the packs of a lock file
-    #[arg(long, value_name = "LOCKFILE")]
+    /// Install exactly the packs of a lockfile
+    #[arg(long, value_name = "LOCKFILE", conflicts_with = "sources")]
     pub locked: Option<PathBuf>,
+    /// With --locked: also remove installed packs the lockfile does not list
+    #[arg(long, requires = "locked")]
+    pub exact: bool,
 }

@@ -14,12 +14,10 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::RegistryRefused { .. } => {
             "--no-registry refuses registry references; give a path, an archive URL or a git URL"
         }
-        Error::NoRegistry { disabled: true } => {
-            "install from a path, an archive URL or a git URL, or enable the registry"
-        }
-        Error::NoRegistry { disabled: false } => {
-            "add one under pack_registry.indices in the config file"
-        }
+        Error::NoRegistry { disabled } => match disabled {
+            true => "install from a path, an archive URL or a git URL, or enable the registry",
+            false => "add one under pack_registry.indices in the config file",
+        },
         Error::NoPacksDir => "pass --packs-dir DIR or set ATTUNE_PACKS_DIR",
         Error::Offline { .. } => "--offline is set: only cached indices and local sources are used",
         Error::CommitNotFound { candidates, .. } if !candidates.is_empty() => {
@@ -70,6 +68,16 @@ pub fn hint(error: &Error) -> Option<String> {
         }
         Error::LocalSourceFromRemoteIndex { .. } => {
             "sources in an index fetched over http(s) must be http(s), git or ssh URLs"
+        }
+        Error::NothingToRollBack { keep_versions, .. } => match keep_versions {
+            0 => "set keep_versions to 1 or more in the config to keep replaced versions",
+            _ => "a version is kept once an update or install --force replaces it",
+        },
+        Error::UpdateBreaksDependents { .. } => {
+            "update the dependents too, give a requirement they accept (update REF@REQ), or pass --force"
+        }
+        Error::LockMismatch { .. } => {
+            "the source no longer serves what was locked (a moved tag, a re-published archive, or a tampered lockfile); run `attune-pack lock` again on the host the lockfile came from"
         }
         _ => return None,
     };

@@ -2,7 +2,9 @@
 //! maps the outcome to the reference's output and exit codes.
 
 mod args;
+mod batch;
 mod hints;
+mod lifecycle;
 mod output;
 mod process;
 mod tables;
@@ -14,12 +16,13 @@ use attune_pack::publish::{self, Conflicts, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
-    Installer, Interrupt, PackRef, PackSource,
+    Installer, Interrupt, LockedOptions, PackRef, PackSource,
 };
 use clap::Parser;
 use serde_json::json;
 
 use args::{Cli, Command, GlobalArgs, IndexCommand, InstallArgs, PublishArgs};
+use batch::{Exit, Item};
 use output::Output;
 use tables::{receipt_details, receipt_table, registries_table, search_table};
 
@@ -47,7 +50,8 @@ pub fn main() -> i32 {
         process::watch_signals(interrupt.clone());
         match run(cli, out, interrupt).await {
             Ok(()) => 0,
-            Err(e) => out.error(&e),
+            Err(Exit::Error(e)) => out.error(&e),
+            Err(Exit::Code(code)) => code,
         }
     })
 }
@@ -102,55 +106,61 @@ fn installer(
     builder.build()
 }
 
-async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> attune_pack::Result<()> {
+async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
+    let installer = || installer(&cli.global, &out, interrupt.clone());
     match cli.command {
-        Command::Checksum { path, algorithm } => checksum(&path, &algorithm, &out),
-        Command::Install(args) => install(args, &cli.global, &out, interrupt).await,
+        Command::Checksum { path, algorithm } => Ok(checksum(&path, &algorithm, &out)?),
+        Command::Install(args) => install(args, &installer()?, &out).await,
         Command::List => {
-            let receipts = installer(&cli.global, &out, interrupt)?.list().await?;
+            let receipts = installer()?.list().await?;
             out.result(json!(receipts), || receipt_table(&receipts));
             Ok(())
         }
         Command::Show { pack_ref } => {
             let pack_ref: PackRef = pack_ref.parse()?;
-            let receipt = installer(&cli.global, &out, interrupt)?
-                .show(&pack_ref)
-                .await?;
+            let receipt = installer()?.show(&pack_ref).await?;
             out.result(json!(receipt), || receipt_details(&receipt));
             Ok(())
         }
-        Command::Uninstall { pack_ref, force } => {
-            let pack_ref: PackRef = pack_ref.parse()?;
-            installer(&cli.global, &out, interrupt)?
-                .uninstall(
-                    &pack_ref,
-                    if force {
-                        Dependents::Ignore
-                    } else {
-                        Dependents::Refuse
-                    },
-                )
-                .await?;
-            out.result(json!({"removed": pack_ref}), || {
-                format!("Removed {pack_ref}")
-            });
-            Ok(())
+        Command::Uninstall { pack_refs, force } => {
+            let installer = installer()?;
+            let dependents = match force {
+                true => Dependents::Ignore,
+                false => Dependents::Refuse,
+            };
+            batch::each(&out, &pack_refs, false, |arg| {
+                let installer = &installer;
+                async move {
+                    let pack_ref: PackRef = arg.parse()?;
+                    installer.uninstall(&pack_ref, dependents).await?;
+                    Ok(Item {
+                        json: json!({"removed": pack_ref}),
+                        human: format!("Removed {pack_ref}"),
+                    })
+                }
+            })
+            .await
+        }
+        Command::Update(args) => lifecycle::update(&installer()?, args, &out).await,
+        Command::Outdated { check_sources } => {
+            lifecycle::outdated(&installer()?, check_sources, &out).await
+        }
+        Command::Rollback { pack_ref } => lifecycle::rollback(&installer()?, &pack_ref, &out).await,
+        Command::Lock { output } => lifecycle::lock(&installer()?, &output, &out).await,
+        Command::History { pack_ref } => {
+            lifecycle::history(&installer()?, pack_ref.as_deref(), &out).await
         }
         Command::Search { query, registry } => {
-            let hits = installer(&cli.global, &out, interrupt)?
-                .search(&query, registry.as_deref())
-                .await?;
+            let hits = installer()?.search(&query, registry.as_deref()).await?;
             out.result(json!(hits), || search_table(&hits, &query));
             Ok(())
         }
         Command::Registries => {
-            let list = installer(&cli.global, &out, interrupt)?
-                .registries()
-                .await?;
+            let list = installer()?.registries().await?;
             out.result(json!(list), || registries_table(&list));
             Ok(())
         }
-        Command::Index(cmd) => index_command(cmd, &cli.global, &out),
+        Command::Index(cmd) => Ok(index_command(cmd, &cli.global, &out)?),
     }
 }
 
@@ -302,51 +312,65 @@ fn plan_step(step: &InstallReport) -> serde_json::Value {
     })
 }
 
-async fn install(
-    args: InstallArgs,
-    global: &GlobalArgs,
-    out: &Output,
-    interrupt: Interrupt,
-) -> attune_pack::Result<()> {
-    if args.locked.is_some() {
-        return Err(Error::Usage("install --locked is not supported yet".into()));
+async fn install(args: InstallArgs, installer: &Installer, out: &Output) -> Result<(), Exit> {
+    if let Some(lockfile) = &args.locked {
+        let mut opts = LockedOptions::new();
+        if args.exact {
+            opts = opts.exact();
+        }
+        if args.dry_run {
+            opts = opts.dry_run();
+        }
+        if args.skip_tests {
+            opts = opts.skip_tests();
+        }
+        return lifecycle::install_locked(installer, lockfile, opts, args.dry_run, out).await;
     }
     let checksum = args
         .checksum
         .as_deref()
         .map(str::parse::<Checksum>)
         .transpose()?;
-    let source = PackSource::detect(&args.source, &detect_options(&args))?;
-    let installer = installer(global, out, interrupt)?;
-    let report = installer
-        .install(source, install_options(&args, checksum))
-        .await?;
+    let (detect, opts) = (detect_options(&args), install_options(&args, checksum));
+    batch::each(out, &args.sources, false, |arg| {
+        let (detect, opts) = (&detect, &opts);
+        async move {
+            let source = PackSource::detect(&arg, detect)?;
+            let report = installer.install(source, opts.clone()).await?;
+            Ok(install_item(&report, out))
+        }
+    })
+    .await
+}
+
+/// What one install shows: the receipt (for a dry run, the plan), with its dependencies.
+fn install_item(report: &InstallReport, out: &Output) -> Item {
     // Dependencies (--with-deps) come first, in the order they were installed.
-    let steps: Vec<&InstallReport> = report.dependencies.iter().chain([&report]).collect();
+    let steps: Vec<&InstallReport> = report.dependencies.iter().chain([report]).collect();
     if report.dry_run {
         let plan: Vec<_> = steps.iter().map(|s| plan_step(s)).collect();
-        out.result(json!({ "plan": plan }), || {
-            let mut lines: Vec<String> = steps
-                .iter()
-                .map(|s| {
-                    let r = &s.receipt;
-                    format!(
-                        "Would {} {} {} into {}{}",
-                        plan_action(s),
-                        r.pack_ref,
-                        r.version,
-                        r.path.display(),
-                        s.replaced
-                            .as_ref()
-                            .map(|v| format!(", replacing {v}"))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect();
-            lines.push("(dry run: nothing changed)".into());
-            lines.join("\n")
-        });
-        return Ok(());
+        let mut lines: Vec<String> = steps
+            .iter()
+            .map(|s| {
+                let r = &s.receipt;
+                format!(
+                    "Would {} {} {} into {}{}",
+                    plan_action(s),
+                    r.pack_ref,
+                    r.version,
+                    r.path.display(),
+                    s.replaced
+                        .as_ref()
+                        .map(|v| format!(", replacing {v}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        lines.push("(dry run: nothing changed)".into());
+        return Item {
+            json: json!({ "plan": plan }),
+            human: lines.join("\n"),
+        };
     }
     for dep in &report.dependencies {
         out.note(&format!(
@@ -355,8 +379,9 @@ async fn install(
         ));
     }
     let r = &report.receipt;
-    out.result(json!(r), || {
-        format!(
+    Item {
+        json: json!(r),
+        human: format!(
             "Installed {} {} into {}{}\n  content {}",
             r.pack_ref,
             r.version,
@@ -367,7 +392,6 @@ async fn install(
                 .map(|v| format!(" (replaced {v}, kept for rollback)"))
                 .unwrap_or_default(),
             r.checksum.content
-        )
-    });
-    Ok(())
+        ),
+    }
 }

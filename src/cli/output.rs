@@ -44,6 +44,17 @@ impl Output {
         err.exit_code()
     }
 
+    /// Reports the failure of one item of several on stderr (the JSON array carries it on
+    /// stdout).
+    pub fn report(&self, err: &Error, item: &str) {
+        let message = super::hints::message(err);
+        eprintln!(
+            "error: {}: {}",
+            escape_output(item),
+            escape_output(&message)
+        );
+    }
+
     pub fn note(&self, message: &str) {
         if !self.quiet {
             eprintln!("{}", escape_output(message));

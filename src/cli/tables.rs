@@ -2,7 +2,7 @@
 //! an index or a server is escaped before it reaches the terminal.
 
 use attune_pack::terminal::escape;
-use attune_pack::{IndexStatus, Receipt, SearchHit};
+use attune_pack::{IndexStatus, Outdated, Receipt, Record, SearchHit};
 
 /// `search` results, or what was searched for when nothing matched.
 pub fn search_table(hits: &[SearchHit], query: &str) -> String {
@@ -65,15 +65,7 @@ fn source_text(r: &Receipt) -> String {
     let s = &r.source;
     let place = s.url.clone().or_else(|| s.path.clone()).unwrap_or_default();
     let place = escape(&place);
-    let kind = s
-        .kind
-        .map(|k| {
-            serde_json::to_value(k)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
+    let kind = s.kind.map(|k| name_of(&k)).unwrap_or_default();
     match (&s.index, &s.commit) {
         (Some(i), _) => format!("{kind} {place} (index {i})"),
         (None, Some(c)) => format!("{kind} {place} @ {}", &c[..c.len().min(12)]),
@@ -89,6 +81,10 @@ pub fn receipt_details(r: &Receipt) -> String {
         format!("label:        {}", escape(&r.label)),
         format!("path:         {}", r.path.display()),
         format!("installed_at: {}", r.installed_at),
+        format!(
+            "requirement:  {}",
+            r.requirement.as_deref().unwrap_or("(none: the latest)")
+        ),
         format!("source:       {}", source_text(r)),
         format!("content:      {}", r.checksum.content),
     ];
@@ -97,10 +93,7 @@ pub fn receipt_details(r: &Receipt) -> String {
     }
     lines.push(format!(
         "tests:        {} ({} passed, {} failed, {} skipped)",
-        serde_json::to_value(r.tests.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        name_of(&r.tests.status),
         r.tests.passed,
         r.tests.failed,
         r.tests.skipped
@@ -109,6 +102,64 @@ pub fn receipt_details(r: &Receipt) -> String {
         lines.push(format!("dependencies: {}", r.dependencies.join(", ")));
     }
     lines.join("\n")
+}
+
+/// `outdated`: one line per pack with something newer.
+pub fn outdated_table(list: &[Outdated]) -> String {
+    if list.is_empty() {
+        return "every installed pack is up to date".into();
+    }
+    let mut rows =
+        vec![["REF", "INSTALLED", "WANTED", "LATEST", "INDEX", "COMMIT"].map(String::from)];
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    rows.extend(list.iter().map(|o| {
+        [
+            o.pack_ref.clone(),
+            o.installed.clone(),
+            or_dash(&o.wanted),
+            or_dash(&o.latest),
+            or_dash(&o.index),
+            o.commit
+                .as_ref()
+                .map_or("-".into(), |c| c[..c.len().min(12)].to_owned()),
+        ]
+    }));
+    columns(&rows)
+}
+
+/// `history`: one line per change, oldest first.
+pub fn history_table(records: &[Record]) -> String {
+    if records.is_empty() {
+        return "no changes recorded".into();
+    }
+    let mut rows =
+        vec![["TIME", "ACTION", "REF", "FROM", "TO", "OUTCOME", "USER"].map(String::from)];
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    rows.extend(records.iter().map(|r| {
+        let outcome = match (&r.error, r.recovery) {
+            (Some(code), _) => format!("{} ({code})", name_of(&r.outcome)),
+            (None, Some(how)) => format!("{} ({})", name_of(&r.outcome), name_of(&how)),
+            (None, None) => name_of(&r.outcome),
+        };
+        [
+            r.time.clone(),
+            name_of(&r.action),
+            r.pack_ref.to_string(),
+            or_dash(&r.from),
+            or_dash(&r.to),
+            outcome,
+            escape(&r.user.clone().unwrap_or_default()).into_owned(),
+        ]
+    }));
+    columns(&rows)
+}
+
+/// A unit enum's name as its JSON spells it (`local_directory`, `passed`, `rollback`).
+fn name_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Rows as left-aligned columns (the last column unpadded).

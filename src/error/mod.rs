@@ -272,12 +272,47 @@ pub enum Error {
         secs: u64,
     },
 
+    /// A rollback of a pack that has no kept version.
+    #[error("pack `{pack_ref}` has no kept version to roll back to{}", if *.keep_versions == 0 { " (keep_versions is 0: replaced versions are not kept)" } else { "" })]
+    NothingToRollBack {
+        /// The pack.
+        pack_ref: PackRef,
+        /// The configured `keep_versions`.
+        keep_versions: usize,
+    },
+
+    /// An update would leave installed packs with a dependency they no longer meet.
+    #[error("updating `{pack_ref}` from {from} to {to} would break installed packs that depend on it: {}", dependents.join("; "))]
+    UpdateBreaksDependents {
+        /// The pack to update.
+        pack_ref: PackRef,
+        /// Its installed version.
+        from: String,
+        /// The version it would be updated to.
+        to: String,
+        /// Each dependent and what it requires (`` `ref` version requires `dep@req` ``).
+        dependents: Vec<String>,
+    },
+
+    /// What was fetched for a lockfile entry is not what the lockfile records.
+    #[error("{pack_ref}: the lockfile records {what} {locked}, but the source gave {found}")]
+    LockMismatch {
+        /// The pack.
+        pack_ref: PackRef,
+        /// What differs (`version`, `commit`, `content checksum`, `archive checksum`).
+        what: &'static str,
+        /// What the lockfile says.
+        locked: String,
+        /// What was found.
+        found: String,
+    },
+
     /// Two things that must agree do not (conflicting index entries of one version).
     #[error("{0}")]
     Conflict(String),
 
     /// An embedding program's hook refused the install.
-    #[error("install vetoed by hook: {0}")]
+    #[error("vetoed by hook: {0}")]
     HookVeto(String),
 
     /// pack.yaml is unreadable or invalid, or the pack's location is ambiguous.
@@ -331,10 +366,15 @@ impl Error {
             UnsafeArchive { .. } => "unsafe_archive",
             HostNotAllowed { .. } | LocalSourceFromRemoteIndex { .. } => "host_not_allowed",
             InsecureHttp(_) => "insecure_http",
-            NotFound(_) | NotInstalled(_) | PackNotFound { .. } => "not_found",
+            NotFound(_) | NotInstalled(_) | PackNotFound { .. } | NothingToRollBack { .. } => {
+                "not_found"
+            }
+            LockMismatch { .. } => "lock_mismatch",
             PackYamlMissing { .. } => "pack_yaml_missing",
             AlreadyInstalled { .. } => "already_installed",
-            DependencyUnmet { .. } | DependencyNotReplaced { .. } => "dependency_unmet",
+            DependencyUnmet { .. }
+            | DependencyNotReplaced { .. }
+            | UpdateBreaksDependents { .. } => "dependency_unmet",
             DependentsExist { .. } => "dependents_exist",
             TestsFailed(_) => "tests_failed",
             Locked { .. } => "locked",
@@ -355,13 +395,17 @@ impl Error {
             | UnsafeArchive { .. }
             | HostNotAllowed { .. }
             | LocalSourceFromRemoteIndex { .. }
-            | InsecureHttp(_) => Category::Security,
-            NotFound(_) | NotInstalled(_) | PackNotFound { .. } | PackYamlMissing { .. } => {
-                Category::NotFound
-            }
+            | InsecureHttp(_)
+            | LockMismatch { .. } => Category::Security,
+            NotFound(_)
+            | NotInstalled(_)
+            | PackNotFound { .. }
+            | PackYamlMissing { .. }
+            | NothingToRollBack { .. } => Category::NotFound,
             AlreadyInstalled { .. }
             | DependencyUnmet { .. }
             | DependencyNotReplaced { .. }
+            | UpdateBreaksDependents { .. }
             | DependentsExist { .. }
             | TestsFailed(_)
             | Locked { .. }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
 use crate::events::{Event, Phase};
-use crate::hooks::{InstallHooks, PendingInstall};
+use crate::hooks::{InstallHooks, PendingChange};
 use crate::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
+use crate::source::Remembered;
 use crate::store::LockedStore;
 
 use super::validate::Validated;
@@ -21,6 +22,7 @@ pub(crate) fn receipt(store: &LockedStore, v: &Validated, tests: TestSummary) ->
         label: manifest.label.clone(),
         path: store.active_dir(&manifest.pack_ref),
         installed_at: now(),
+        requirement: v.staged.requirement.clone(),
         source: v.staged.fetched.record.clone(),
         checksum: ReceiptChecksums {
             archive: v.archive_sha256(),
@@ -35,43 +37,75 @@ pub(crate) fn receipt(store: &LockedStore, v: &Validated, tests: TestSummary) ->
     }
 }
 
-/// Commits `v` as `receipt`, once the hooks accept it, and tells them how it ended: an `Ok`
-/// means the new version is active with its receipt (and `after_commit` ran).
+/// Commits `v` as `receipt` (an install or an update, by `operation`), once the hooks accept
+/// it: an `Ok` means the new version is active with its receipt (and `after_commit` ran).
 pub(crate) async fn commit(
     ctx: &Context,
     store: &Arc<LockedStore>,
     hooks: &dyn InstallHooks,
     v: Validated,
     receipt: &Receipt,
-    replaces: Option<String>,
+    change: PendingChange,
 ) -> Result<()> {
-    let pending = PendingInstall {
-        manifest: v.manifest.clone(),
-        receipt: receipt.clone(),
-        replaces,
-    };
-    hooks
-        .before_commit(&pending)
-        .await
-        .map_err(Error::HookVeto)?;
-    let committed = match ctx.interrupt().check() {
+    let (store, staged) = (store.clone(), v.located.dir.clone());
+    let (receipt, keep) = (receipt.clone(), ctx.config().keep_versions);
+    let action = change.operation;
+    let remembered = origin(&v)?;
+    guarded(ctx, hooks, &[change], move || {
+        store
+            .commit(&staged, &receipt, keep, action, remembered)
+            .map(|done| ((), done.warnings))
+    })
+    .await?;
+    drop(v); // its staging directory, now empty
+    Ok(())
+}
+
+/// The store's private record of where `v` came from.
+pub(crate) fn origin(v: &Validated) -> Result<serde_json::Value> {
+    serde_json::to_value(Remembered {
+        source: v.staged.source.clone(),
+        validators: v.staged.fetched.validators.clone(),
+    })
+    .map_err(|e| Error::Internal(format!("recording the source: {e}")))
+}
+
+/// Runs `apply` (a blocking store change) once every hook accepts `changes`, and tells the
+/// hooks how it ended; the store's warnings after its commit point are passed on.
+pub(crate) async fn guarded<T: Send + 'static>(
+    ctx: &Context,
+    hooks: &dyn InstallHooks,
+    changes: &[PendingChange],
+    apply: impl FnOnce() -> Result<(T, Vec<String>)> + Send + 'static,
+) -> Result<T> {
+    for (i, change) in changes.iter().enumerate() {
+        if let Err(reason) = hooks.before_commit(change).await {
+            let e = Error::HookVeto(reason);
+            for accepted in &changes[..i] {
+                hooks.on_abort(accepted, &e).await;
+            }
+            return Err(e);
+        }
+    }
+    let applied = match ctx.interrupt().check() {
         Ok(()) => {
             ctx.emit(Event::Phase(Phase::Committing));
-            let (store, staged) = (store.clone(), v.located.dir.clone());
-            let (receipt, keep) = (receipt.clone(), ctx.config().keep_versions);
-            blocking(move || store.commit(&staged, &receipt, keep)).await
+            blocking(apply).await
         }
         Err(e) => Err(e),
     };
-    match committed {
-        Ok(done) => {
-            done.warnings.into_iter().for_each(|w| ctx.warn(w));
-            drop(v); // its staging directory, now empty
-            hooks.after_commit(receipt).await;
-            Ok(())
+    match applied {
+        Ok((done, warnings)) => {
+            warnings.into_iter().for_each(|w| ctx.warn(w));
+            for change in changes {
+                hooks.after_commit(change).await;
+            }
+            Ok(done)
         }
         Err(e) => {
-            hooks.on_abort(&pending, &e).await;
+            for change in changes {
+                hooks.on_abort(change, &e).await;
+            }
             Err(e)
         }
     }

@@ -22,6 +22,10 @@ pub(crate) struct Staged {
     pub fetched: Fetched,
     /// What a registry index requires (its checksum and the pack it promises).
     pub required: Option<Required>,
+    /// The version requirement of a registry reference, for the receipt.
+    pub requirement: Option<String>,
+    /// The source as given (unredacted: for the store's private record only).
+    pub source: PackSource,
 }
 
 /// Fetches `source`, hashing archives with sha256 and `extra` (the algorithm of a required
@@ -56,6 +60,8 @@ pub(crate) async fn fetch(
             origin,
             fetched,
             required: None,
+            requirement: None,
+            source,
         });
     };
     let plan = registry.plan(pack_ref, version, index.as_deref()).await?;
@@ -97,6 +103,8 @@ pub(crate) async fn fetch(
             origin,
             fetched,
             required: Some(required),
+            requirement: version.requirement(),
+            source: source.clone(),
         });
     }
     Err(Error::Internal("a registry plan without sources".into()))

@@ -12,31 +12,46 @@
 //! [`plan`] prepares (stages 1–4) the pack and, when asked, its missing dependencies; then
 //! each is finished (stages 5–8) in order, dependencies first, each its own atomic commit.
 
+mod change;
 mod commit;
 mod fetch;
+mod locked;
 mod options;
+mod origin;
+mod outdated;
 mod plan;
 mod tests;
+mod update;
 mod validate;
 
 use std::sync::Arc;
 
 use crate::context::{blocking, Context};
 use crate::deps;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Event, Phase};
-use crate::hooks::InstallHooks;
+use crate::history::{Action, Outcome, Record};
+use crate::hooks::{InstallHooks, PendingChange};
+use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use crate::source::PackSource;
 use crate::store::LockedStore;
+use semver::Version;
 
+pub(crate) use change::{rollback, uninstall};
+pub(crate) use locked::install_locked;
+pub use locked::{LockedAction, LockedOptions, LockedOutcome};
 pub use options::{InstallOptions, InstallReport};
+pub(crate) use outdated::outdated;
+pub use outdated::Outdated;
+pub(crate) use update::update;
+pub use update::{UpdateOptions, UpdateReport};
 
 use plan::{upsert, Step};
 
 /// Installs `source` (and, when asked, its missing dependencies first) into the locked
-/// store.
+/// store. A failure after the pack was identified is recorded in the history.
 pub(crate) async fn install(
     ctx: &Context,
     store: &Arc<LockedStore>,
@@ -50,20 +65,22 @@ pub(crate) async fn install(
         let store = store.clone();
         blocking(move || store.receipts()).await?
     };
-    let steps = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await?;
+    let identified = source.pack_ref().cloned();
+    let steps = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone())
+        .await
+        .map_err(|e| record_failure(store, opts.action, identified.as_ref(), None, e))?;
     let mut receipts = installed;
     let mut reports = Vec::new();
     let count = steps.len();
     for (i, step) in steps.into_iter().enumerate() {
-        let shown = format!(
-            "{} {}",
-            step.validated.manifest.pack_ref, step.validated.manifest.version
-        );
+        let manifest = step.validated.manifest.clone();
         let report = finish(&ctx, store, hooks, step, &receipts, &opts).await;
         let report = match report {
             Err(e) if i + 1 < count => {
                 ctx.warn(format!(
-                    "could not install {shown}, a dependency: {}",
+                    "could not install {} {}, a dependency: {}",
+                    manifest.pack_ref,
+                    manifest.version,
                     e.code()
                 ));
                 return Err(e);
@@ -80,21 +97,43 @@ pub(crate) async fn install(
     Ok(root)
 }
 
-/// Stages 3–5 of one prepared pack, against `receipts` (the installed packs as the plan
-/// leaves them).
-async fn finish(
+/// Records in the history an attempt on `pack_ref` (to `version`) that failed before the
+/// store was asked to change (the store records its own failures), and passes `e` on.
+fn record_failure(
+    store: &LockedStore,
+    action: Action,
+    pack_ref: Option<&PackRef>,
+    version: Option<&Version>,
+    e: Error,
+) -> Error {
+    if let Some(pack_ref) = pack_ref {
+        let mut record = Record::now(action, pack_ref.clone(), Outcome::Failed);
+        record.from = store
+            .receipt(pack_ref)
+            .ok()
+            .flatten()
+            .map(|r| r.version.to_string());
+        record.to = version.map(ToString::to_string);
+        record.error = Some(e.code().to_owned());
+        let _ = store.record(&record);
+    }
+    e
+}
+
+/// Stages 5–6 of one prepared pack, against `receipts` (the installed packs as the plan
+/// leaves them): its dependencies checked and its tests run. Returns its receipt.
+async fn ready(
     ctx: &Context,
-    store: &Arc<LockedStore>,
-    hooks: &dyn InstallHooks,
-    step: Step,
+    store: &LockedStore,
+    step: &Step,
     receipts: &[Receipt],
     opts: &InstallOptions,
-) -> Result<InstallReport> {
+) -> Result<Receipt> {
     let Step { validated, pending } = step;
     let manifest = &validated.manifest;
     ctx.emit(Event::Phase(Phase::CheckingDependencies));
     let attune = ctx.config().attune_version.as_deref();
-    let problems = deps::unmet(manifest, receipts, &pending, attune);
+    let problems = deps::unmet(manifest, receipts, pending, attune);
     if !problems.is_empty() {
         if !opts.skip_deps {
             return Err(deps::unmet_error(manifest, &problems));
@@ -104,21 +143,51 @@ async fn finish(
             problems.join("; ")
         ));
     }
-    let tests = tests::run(ctx, &validated, opts.skip_tests).await?;
-    let receipt = commit::receipt(store, &validated, tests);
-    let replaced = {
-        let (store, pack_ref) = (store.clone(), manifest.pack_ref.clone());
-        blocking(move || {
-            Ok(store
-                .is_installed(&pack_ref)
-                .then(|| store.receipt(&pack_ref))
-                .transpose()?
-                .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version.to_string())))
-        })
-        .await?
+    let tests = tests::run(ctx, validated, opts.skip_tests).await?;
+    Ok(commit::receipt(store, validated, tests))
+}
+
+/// The version of `pack_ref` active now, if any ("unknown" for a pack placed by hand with an
+/// unreadable pack.yaml).
+async fn active_version(store: &Arc<LockedStore>, pack_ref: &PackRef) -> Result<Option<String>> {
+    let (store, pack_ref) = (store.clone(), pack_ref.clone());
+    blocking(move || {
+        Ok(store
+            .is_installed(&pack_ref)
+            .then(|| store.receipt(&pack_ref))
+            .transpose()?
+            .map(|r| r.map_or_else(|| "unknown".to_owned(), |r| r.version.to_string())))
+    })
+    .await
+}
+
+/// Stages 5–8 of one prepared pack: ready, then committed (unless a dry run).
+async fn finish(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    step: Step,
+    receipts: &[Receipt],
+    opts: &InstallOptions,
+) -> Result<InstallReport> {
+    let manifest = step.validated.manifest.clone();
+    let fail = |e| {
+        let version = Some(&manifest.version);
+        record_failure(store, opts.action, Some(&manifest.pack_ref), version, e)
     };
+    let receipt = ready(ctx, store, &step, receipts, opts)
+        .await
+        .map_err(fail)?;
+    let replaced = active_version(store, &manifest.pack_ref).await?;
     if !opts.dry_run {
-        commit::commit(ctx, store, hooks, validated, &receipt, replaced.clone()).await?;
+        let change = PendingChange::of_install(opts.action, &manifest, &receipt, replaced.clone());
+        commit::commit(ctx, store, hooks, step.validated, &receipt, change)
+            .await
+            .map_err(|e| match e {
+                // Refused before the store was asked; the store records its own failures.
+                Error::HookVeto(_) | Error::Interrupted { .. } => fail(e),
+                e => e,
+            })?;
     }
     Ok(InstallReport {
         receipt,

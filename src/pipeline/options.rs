@@ -1,6 +1,7 @@
 //! What an install is asked to do, and what it did.
 
 use crate::checksum::Checksum;
+use crate::history::Action;
 use crate::receipt::Receipt;
 
 /// Per-install choices (the `install` command's flags), set with builder methods.
@@ -10,7 +11,7 @@ use crate::receipt::Receipt;
 /// let opts = InstallOptions::new().force().skip_tests();
 /// # let _ = opts;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InstallOptions {
     pub(crate) force: bool,
     pub(crate) skip_tests: bool,
@@ -18,6 +19,22 @@ pub struct InstallOptions {
     pub(crate) with_deps: bool,
     pub(crate) dry_run: bool,
     pub(crate) checksum: Option<Checksum>,
+    /// How the change is recorded and shown to hooks: an install, or an update.
+    pub(crate) action: Action,
+}
+
+impl Default for InstallOptions {
+    fn default() -> Self {
+        InstallOptions {
+            force: false,
+            skip_tests: false,
+            skip_deps: false,
+            with_deps: false,
+            dry_run: false,
+            checksum: None,
+            action: Action::Install,
+        }
+    }
 }
 
 impl InstallOptions {

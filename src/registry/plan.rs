@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use semver::Version;
+
 use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -90,6 +92,34 @@ impl<'a> Registry<'a> {
             }
         }
         Err(misses.into_error(pack_ref, spec))
+    }
+
+    /// The version a registry reference resolves to, and the index that has it (nothing is
+    /// fetched).
+    pub async fn resolve_version(
+        &self,
+        pack_ref: &PackRef,
+        spec: &VersionSpec,
+        pinned: Option<&str>,
+    ) -> Result<(Version, String)> {
+        let found = self.resolve(pack_ref, spec, pinned).await?;
+        Ok((found.entry.version, found.index.name.clone()))
+    }
+
+    /// The highest release of `pack_ref` in any enabled index (indices that cannot be read
+    /// are skipped, with the loader's warning).
+    pub async fn latest(&self, pack_ref: &PackRef) -> Result<Option<Version>> {
+        let mut latest: Option<Version> = None;
+        for config in search_order(&self.ctx.config().pack_registry, None)? {
+            if let Some(index) = self.loader.load(config, Revalidate::IfStale).await? {
+                if let Some(entry) = best(&index.index, pack_ref, &VersionSpec::Latest) {
+                    if latest.as_ref().is_none_or(|v| entry.version > *v) {
+                        latest = Some(entry.version.clone());
+                    }
+                }
+            }
+        }
+        Ok(latest)
     }
 
     /// Resolves a registry reference into the sources to try.

@@ -577,6 +577,7 @@ pub(crate) async fn materialize(
         tree,
         archive,
         record,
+        validators: Default::default(),
     })
 }
 

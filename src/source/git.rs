@@ -105,6 +105,7 @@ pub(crate) async fn materialize(
             commit: Some(checkout.commit.to_string()),
             ..Default::default()
         },
+        validators: Default::default(),
     })
 }
 

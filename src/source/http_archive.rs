@@ -22,7 +22,7 @@ use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::{self, ArchiveFormat};
-use crate::source::{git, Fetched};
+use crate::source::{git, Fetched, Validators};
 
 /// Enough of the body to tell the formats apart (a tar header is 512 bytes).
 const SNIFF_BYTES: usize = 512;
@@ -84,6 +84,10 @@ pub(crate) async fn materialize(
     let Some(format) = ArchiveFormat::sniff(&head) else {
         return Ok(Downloaded::NotAnArchive(not_an_archive(url, &response)));
     };
+    let validators = Validators {
+        etag: response.header("etag").map(str::to_owned),
+        last_modified: response.header("last-modified").map(str::to_owned),
+    };
 
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let spool = staging.to_owned();
@@ -108,6 +112,7 @@ pub(crate) async fn materialize(
             url: Some(redact_url(url)),
             ..Default::default()
         },
+        validators,
     })))
 }
 

@@ -26,6 +26,7 @@ pub(crate) async fn materialize(ctx: &Context, path: &Path, writer: TreeWriter) 
         tree,
         archive: Vec::new(),
         record,
+        validators: Default::default(),
     })
 }
 

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
 
 use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
@@ -26,6 +27,24 @@ pub(crate) struct Fetched {
     pub tree: Tree,
     pub archive: Vec<Checksum>,
     pub record: ReceiptSource,
+    /// What an archive URL's server said identifies what it served.
+    pub validators: Validators,
+}
+
+/// An archive URL's `ETag` and `Last-Modified`, kept so that `outdated --check-sources` can
+/// ask whether it changed without downloading it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The store's private record of where a build came from: the source as given, unredacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Remembered {
+    pub source: PackSource,
+    #[serde(default)]
+    pub validators: Validators,
 }
 
 /// A local source's path, made absolute, and the receipt's record of it.
@@ -98,7 +117,8 @@ impl VersionSpec {
         if s.is_empty() || s == "latest" {
             return Ok(VersionSpec::Latest);
         }
-        if let Ok(v) = Version::parse(s) {
+        // `=1.2.3` (what a receipt records for `@1.2.3`) is the same as `1.2.3`.
+        if let Ok(v) = Version::parse(s.strip_prefix('=').unwrap_or(s)) {
             return Ok(VersionSpec::Exact(v));
         }
         VersionReq::parse(s)
@@ -115,6 +135,14 @@ impl VersionSpec {
         }
     }
 
+    /// The requirement as a receipt records it: `=1.2.3`, `^2`; none for the latest.
+    pub fn requirement(&self) -> Option<String> {
+        match self {
+            VersionSpec::Latest => None,
+            other => Some(other.to_string()),
+        }
+    }
+
     /// Whether `v` is a version this asks for.
     pub fn matches(&self, v: &Version) -> bool {
         match self {
@@ -122,6 +150,19 @@ impl VersionSpec {
             VersionSpec::Exact(want) => v == want,
             VersionSpec::Req(req) => req.matches(v),
         }
+    }
+}
+
+impl Serialize for VersionSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        VersionSpec::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -136,7 +177,8 @@ impl fmt::Display for VersionSpec {
 }
 
 /// A pack source, as detected from an install argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PackSource {
     /// A git repository (https, ssh, git://, file:// or a local repository path).
     Git {
@@ -180,6 +222,15 @@ impl PackSource {
             PackSource::LocalDirectory { .. } => "local directory",
             PackSource::LocalArchive { .. } => "local archive",
             PackSource::Registry { .. } => "registry reference",
+        }
+    }
+
+    /// The pack a registry reference names (other sources say which pack they hold only once
+    /// fetched).
+    pub fn pack_ref(&self) -> Option<&PackRef> {
+        match self {
+            PackSource::Registry { pack_ref, .. } => Some(pack_ref),
+            _ => None,
         }
     }
 

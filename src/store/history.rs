@@ -44,13 +44,20 @@ pub(super) fn append(path: &Path, record: &Record, durability: Durability) -> Re
         .ctx(|| format!("appending to {}", path.display()))
 }
 
-#[cfg(test)]
-/// Every readable record, oldest first, and the number of lines that could not be read (a
-/// line torn by a crash, or damaged).
-pub fn read(path: &Path) -> Result<(Vec<Record>, usize)> {
+/// What `history.jsonl` holds.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    /// Every readable record, oldest first.
+    pub records: Vec<Record>,
+    /// Lines that could not be read: a line torn by a crash mid-append, or damaged.
+    pub unreadable: usize,
+}
+
+/// Reads the history (none yet: an empty log).
+pub fn read(path: &Path) -> Result<Log> {
     let text = match std::fs::read(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Log::default()),
         Err(e) => {
             return Err(crate::error::Error::io(
                 format!("reading {}", path.display()),
@@ -58,13 +65,12 @@ pub fn read(path: &Path) -> Result<(Vec<Record>, usize)> {
             ))
         }
     };
-    let mut records = Vec::new();
-    let mut bad = 0;
+    let mut log = Log::default();
     for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         match serde_json::from_slice(line) {
-            Ok(r) => records.push(r),
-            Err(_) => bad += 1,
+            Ok(r) => log.records.push(r),
+            Err(_) => log.unreadable += 1,
         }
     }
-    Ok((records, bad))
+    Ok(log)
 }

@@ -62,6 +62,15 @@ impl TreeId {
 pub(super) enum Plan {
     Install(Box<InstallPlan>),
     Uninstall(Box<UninstallPlan>),
+    Rollback(Box<RollbackPlan>),
+    Set(Box<SetPlan>),
+}
+
+/// Several changes committed as one (see `set.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SetPlan {
+    pub installs: Vec<InstallPlan>,
+    pub removals: Vec<UninstallPlan>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +105,23 @@ pub(super) struct UninstallPlan {
     pub previous_receipt: Option<Receipt>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RollbackPlan {
+    pub pack_ref: PackRef,
+    /// The active version, and where it is kept once displaced.
+    pub displaced: OldTree,
+    /// The name under `versions/REF/` of the kept version that comes back.
+    pub restored: String,
+    pub restored_id: TreeId,
+    /// Its record (written back by an undo).
+    pub restored_record: KeptRecord,
+    /// Its receipt once active.
+    pub receipt: Receipt,
+    /// `receipts/REF.json` before the change.
+    pub previous_receipt: Option<Receipt>,
+    pub keep_versions: usize,
+}
+
 /// A step, announced before it is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,6 +136,8 @@ pub(super) enum Step {
     Detach,
     /// The receipt and kept versions go (uninstall): its commit point.
     Forget,
+    /// Every change of a set is in place: the set's commit point.
+    Commit,
     /// The change failed before its commit point and is being undone.
     Undo,
 }

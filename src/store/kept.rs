@@ -1,7 +1,8 @@
 //! Kept versions: the versions an install displaced, kept for rollback under
 //! `versions/REF/NAME/`, each with `versions/REF/NAME.json` (the receipt it had, and its place
-//! in the order of replacement). NAME is the version, or `VERSION~N` when another build of the
-//! same version is kept already, so a kept version is never overwritten.
+//! in the order of replacement). NAME is the version and a short content checksum
+//! (`2.1.0+3f9a1c2e`), so two builds of one version (a moved branch, a re-published archive)
+//! never share a name; `~N` is appended when the same build is kept twice.
 
 use std::fs;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use crate::fsutil::{remove_any, sync_dir};
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
-use super::LockedStore;
+use super::{LockedStore, StoreView};
 
 /// What `versions/REF/NAME.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,8 @@ pub struct KeptRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
     pub version: String,
+    /// What `versions/REF/NAME.json` holds.
+    pub record: KeptRecord,
     /// Its directory (`versions/REF/NAME/`).
     pub dir: PathBuf,
     /// Its record (`versions/REF/NAME.json`).
@@ -39,7 +42,17 @@ pub struct Kept {
     pub seq: u64,
 }
 
-impl LockedStore {
+impl Kept {
+    /// Its name under `versions/REF/`.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl StoreView {
     /// The kept versions of a pack, most recently replaced first. A record without its
     /// directory, or a directory without its record, is not a kept version (recovery removes
     /// both).
@@ -74,25 +87,32 @@ impl LockedStore {
                     dir: tree,
                     receipt: path,
                     seq: record.kept_seq,
+                    record,
                 });
             }
         }
         kept.sort_by(|a, b| b.seq.cmp(&a.seq).then_with(|| b.dir.cmp(&a.dir)));
         Ok(kept)
     }
+}
 
-    /// A free name under `versions/REF/` for a displaced `version`, and its place in the order.
-    pub(super) fn next_kept(&self, pack_ref: &PackRef, version: &str) -> Result<(String, u64)> {
+impl LockedStore {
+    /// A free name under `versions/REF/` for the displaced version `receipt`, and its place
+    /// in the order.
+    pub(super) fn next_kept(&self, receipt: &Receipt) -> Result<(String, u64)> {
+        let pack_ref = &receipt.pack_ref;
         let dir = self.layout.versions(pack_ref);
         let taken = |name: &str| {
             crate::fsutil::exists(&dir.join(name))
                 || crate::fsutil::exists(&dir.join(format!("{name}.json")))
         };
-        let mut name = version.to_owned();
+        let hex = receipt.checksum.content.hex();
+        let base = format!("{}+{}", receipt.version, &hex[..hex.len().min(8)]);
+        let mut name = base.clone();
         let mut n = 1;
         while taken(&name) {
             n += 1;
-            name = format!("{version}~{n}");
+            name = format!("{base}~{n}");
         }
         let seq = self
             .kept_versions(pack_ref)?

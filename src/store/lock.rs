@@ -1,5 +1,6 @@
-//! The store-wide lock: an advisory exclusive lock on `.attune-pack/lock`, held for the whole
-//! command, so concurrent attune-pack processes never interleave.
+//! The store-wide lock: an advisory lock on `.attune-pack/lock`, held for the whole command:
+//! exclusive for a command that changes the store, shared for one that only reads it, so
+//! readers never see a change half made and never wait for each other.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -14,26 +15,42 @@ pub struct LockFile {
     _file: File,
 }
 
+/// Which lock to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Exclusive,
+    /// Read-only: the lock file is opened, never created.
+    Shared,
+}
+
 const POLL: Duration = Duration::from_millis(100);
 
 /// Takes the lock at `path`; when another process holds it, calls `on_wait` once (so the user
 /// hears why nothing happens) and retries until `timeout`.
 pub fn acquire(
     path: &Path,
+    mode: Mode,
     timeout: Duration,
     on_wait: &dyn Fn(&Path),
     interrupt: &Interrupt,
 ) -> Result<LockFile> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .ctx(|| format!("opening lock file {}", path.display()))?;
+    let file = match mode {
+        Mode::Exclusive => OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path),
+        Mode::Shared => OpenOptions::new().read(true).open(path),
+    }
+    .ctx(|| format!("opening lock file {}", path.display()))?;
     let start = Instant::now();
     let mut told = false;
     loop {
-        match file.try_lock() {
+        let tried = match mode {
+            Mode::Exclusive => file.try_lock(),
+            Mode::Shared => file.try_lock_shared(),
+        };
+        match tried {
             Ok(()) => return Ok(LockFile { _file: file }),
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => {

@@ -6,6 +6,7 @@
 //! versions/REF/NAME/, NAME.json  displaced versions kept for rollback, with their records
 //! journal.jsonl                only while a change is under way
 //! history.jsonl                every change, appended
+//! private/REF.json             unredacted sources, for the store's owner only (0600)
 //! staging/, trash/             work areas, emptied whenever a writing command starts
 //! lock                         the store-wide lock
 //! ```
@@ -19,7 +20,10 @@ mod history;
 mod journal;
 mod kept;
 mod lock;
+mod private;
 mod recover;
+mod rollback;
+mod set;
 mod txn;
 
 use std::fs;
@@ -33,7 +37,10 @@ use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
 use crate::history::{Record, Recovered};
+use lock::Mode;
 
+pub use rollback::RolledBack;
+pub use set::SetChange;
 pub use txn::Uninstalled;
 
 const META: &str = ".attune-pack";
@@ -63,6 +70,13 @@ impl Store {
         &self.packs_dir
     }
 
+    fn layout(&self) -> Layout {
+        Layout {
+            packs: self.packs_dir.clone(),
+            meta: self.packs_dir.join(META),
+        }
+    }
+
     /// Takes the store-wide lock (waiting up to `timeout`, calling `on_wait` once if another
     /// process holds it), then recovers from any interrupted command. Blocking.
     pub fn lock(
@@ -71,10 +85,7 @@ impl Store {
         on_wait: &dyn Fn(&Path),
         interrupt: &Interrupt,
     ) -> Result<LockedStore> {
-        let layout = Layout {
-            packs: self.packs_dir.clone(),
-            meta: self.packs_dir.join(META),
-        };
+        let layout = self.layout();
         for dir in [
             layout.receipts(),
             layout.meta.join("versions"),
@@ -84,9 +95,9 @@ impl Store {
             fs::create_dir_all(&dir)
                 .ctx(|| format!("creating the pack store in {}", self.packs_dir.display()))?;
         }
-        let lock = lock::acquire(&layout.meta.join("lock"), timeout, on_wait, interrupt)?;
+        let lock = lock::acquire(&layout.lock(), Mode::Exclusive, timeout, on_wait, interrupt)?;
         let mut store = LockedStore {
-            layout,
+            view: StoreView { layout },
             durability: self.durability,
             _lock: lock,
             recovered: Vec::new(),
@@ -94,6 +105,44 @@ impl Store {
         };
         (store.recovered, store.warnings) = store.recover()?;
         Ok(store)
+    }
+
+    /// The store for reading, under a shared lock: never created (a missing store reads as
+    /// empty). When an interrupted command left a change unfinished, it is recovered first
+    /// if this process may write the store; otherwise it is read as it is, with a warning.
+    pub fn read(
+        &self,
+        timeout: Duration,
+        on_wait: &dyn Fn(&Path),
+        interrupt: &Interrupt,
+    ) -> Result<ReadStore> {
+        let layout = self.layout();
+        if exists(&layout.journal()) {
+            match self.lock(timeout, on_wait, interrupt) {
+                Ok(locked) => return Ok(locked.into_read()),
+                Err(e @ (Error::Locked { .. } | Error::Interrupted { .. })) => return Err(e),
+                Err(e) => {
+                    let warning = format!("an interrupted change could not be recovered ({e}); showing the store as it is");
+                    return Ok(ReadStore::unlocked(layout, vec![warning]));
+                }
+            }
+        }
+        let lock = match exists(&layout.lock()) {
+            true => Some(lock::acquire(
+                &layout.lock(),
+                Mode::Shared,
+                timeout,
+                on_wait,
+                interrupt,
+            )?),
+            false => None,
+        };
+        Ok(ReadStore {
+            view: StoreView { layout },
+            _lock: lock,
+            recovered: Vec::new(),
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -123,6 +172,12 @@ impl Layout {
     fn history(&self) -> PathBuf {
         self.meta.join("history.jsonl")
     }
+    fn lock(&self) -> PathBuf {
+        self.meta.join("lock")
+    }
+    fn private(&self, pack_ref: &PackRef) -> PathBuf {
+        self.meta.join("private").join(format!("{pack_ref}.json"))
+    }
     fn staging(&self) -> PathBuf {
         self.meta.join("staging")
     }
@@ -135,20 +190,54 @@ impl Layout {
 /// final move is a rename). Removed when dropped.
 pub type Staging = tempfile::TempDir;
 
-/// The store while this process holds its lock.
+/// What can be read of a store, whichever lock is held.
+#[derive(Debug)]
+pub struct StoreView {
+    layout: Layout,
+}
+
+/// The store while this process holds its exclusive lock: every change goes through it.
 #[derive(Debug)]
 pub struct LockedStore {
-    layout: Layout,
+    view: StoreView,
     durability: Durability,
     _lock: lock::LockFile,
     recovered: Vec<Recovered>,
     warnings: Vec<String>,
 }
 
-impl LockedStore {
-    /// `PACKS_DIR/REF`: where the active version of a pack lives.
-    pub fn active_dir(&self, pack_ref: &PackRef) -> PathBuf {
-        self.layout.active(pack_ref)
+/// The store while this process holds a shared lock (or none, when there is no store yet):
+/// read-only commands see no change half made.
+#[derive(Debug)]
+pub struct ReadStore {
+    view: StoreView,
+    _lock: Option<lock::LockFile>,
+    recovered: Vec<Recovered>,
+    warnings: Vec<String>,
+}
+
+impl std::ops::Deref for LockedStore {
+    type Target = StoreView;
+    fn deref(&self) -> &StoreView {
+        &self.view
+    }
+}
+
+impl std::ops::Deref for ReadStore {
+    type Target = StoreView;
+    fn deref(&self) -> &StoreView {
+        &self.view
+    }
+}
+
+impl ReadStore {
+    fn unlocked(layout: Layout, warnings: Vec<String>) -> ReadStore {
+        ReadStore {
+            view: StoreView { layout },
+            _lock: None,
+            recovered: Vec::new(),
+            warnings,
+        }
     }
 
     /// What taking the lock finished or undid of interrupted commands.
@@ -156,22 +245,16 @@ impl LockedStore {
         &self.recovered
     }
 
-    /// Tidying that taking the lock could not finish (it is tried again next time).
+    /// Why the store may not be as the last command left it, or tidying that failed.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
+}
 
-    /// A fresh staging directory.
-    pub fn staging(&self) -> Result<Staging> {
-        tempfile::Builder::new()
-            .prefix("stage-")
-            .tempdir_in(self.layout.staging())
-            .ctx(|| {
-                format!(
-                    "creating a staging directory in {}",
-                    self.layout.meta.display()
-                )
-            })
+impl StoreView {
+    /// `PACKS_DIR/REF`: where the active version of a pack lives.
+    pub fn active_dir(&self, pack_ref: &PackRef) -> PathBuf {
+        self.layout.active(pack_ref)
     }
 
     /// The receipt of the active version of `pack_ref`, if any.
@@ -182,8 +265,13 @@ impl LockedStore {
     /// Every receipt, sorted by ref.
     pub fn receipts(&self) -> Result<Vec<Receipt>> {
         let dir = self.layout.receipts();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+        };
         let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))? {
+        for entry in entries {
             let path = entry.ctx(|| format!("reading {}", dir.display()))?.path();
             let Some(pack_ref) = path
                 .file_name()
@@ -208,9 +296,43 @@ impl LockedStore {
     }
 
     /// The history of changes, oldest first, and how many lines could not be read.
-    #[cfg(test)]
-    pub fn history(&self) -> Result<(Vec<Record>, usize)> {
+    pub fn history(&self) -> Result<history::Log> {
         history::read(&self.layout.history())
+    }
+}
+
+impl LockedStore {
+    /// What taking the lock finished or undid of interrupted commands.
+    pub fn recovered(&self) -> &[Recovered] {
+        &self.recovered
+    }
+
+    /// Tidying that taking the lock could not finish (it is tried again next time).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Keeps the lock for reading only.
+    fn into_read(self) -> ReadStore {
+        ReadStore {
+            view: self.view,
+            _lock: Some(self._lock),
+            recovered: self.recovered,
+            warnings: self.warnings,
+        }
+    }
+
+    /// A fresh staging directory.
+    pub fn staging(&self) -> Result<Staging> {
+        tempfile::Builder::new()
+            .prefix("stage-")
+            .tempdir_in(self.layout.staging())
+            .ctx(|| {
+                format!(
+                    "creating a staging directory in {}",
+                    self.layout.meta.display()
+                )
+            })
     }
 
     /// Appends to the history; a failure is returned as a warning, never as an error: the

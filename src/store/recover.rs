@@ -29,27 +29,49 @@ impl LockedStore {
             Some(Found::Plan { plan, steps }) => {
                 let undo = steps.contains(&Step::Undo);
                 let done = match &plan {
-                    Plan::Install(p) => self.recover_install(p, undo)?,
-                    Plan::Uninstall(p) => self.recover_uninstall(p, &steps, undo)?,
+                    Plan::Install(p) => self
+                        .recover_install(p, undo)?
+                        .map(|d| (d, Some(&p.receipt)))
+                        .into_iter()
+                        .collect(),
+                    Plan::Uninstall(p) => self
+                        .recover_uninstall(p, &steps, undo)?
+                        .map(|d| (d, None))
+                        .into_iter()
+                        .collect(),
+                    Plan::Rollback(p) => self
+                        .recover_rollback(p, undo)?
+                        .map(|d| (d, Some(&p.receipt)))
+                        .into_iter()
+                        .collect(),
+                    Plan::Set(p) => self.recover_set(p, &steps, undo)?,
                 };
                 // Recorded before the journal goes: if this process dies in between, the
                 // next recovery finds nothing left to change and records nothing twice.
-                if let Some(done) = done {
+                for (done, receipt) in done {
                     let mut record =
                         Record::now(done.action, done.pack_ref.clone(), Outcome::Recovered);
                     record.from = done.from.clone();
                     record.to = done.to.clone();
-                    if let Plan::Install(p) = &plan {
-                        record.source = Some(p.receipt.source.clone());
-                        record.checksum = Some(p.receipt.checksum.clone());
-                    }
+                    record.source = receipt.map(|r| r.source.clone());
+                    record.checksum = receipt.map(|r| r.checksum.clone());
                     record.recovery = Some(done.recovery);
                     let _ = self.record(&record);
                     recovered.push(done);
                 }
                 journal::remove(&path, self.durability)?;
-                if let Plan::Install(p) = &plan {
-                    tidied.push(self.prune(&p.pack_ref, p.keep_versions));
+                let pruned: Vec<(&PackRef, usize)> = match &plan {
+                    Plan::Install(p) => vec![(&p.pack_ref, p.keep_versions)],
+                    Plan::Rollback(p) => vec![(&p.pack_ref, p.keep_versions)],
+                    Plan::Set(p) => p
+                        .installs
+                        .iter()
+                        .map(|i| (&i.pack_ref, i.keep_versions))
+                        .collect(),
+                    Plan::Uninstall(_) => Vec::new(),
+                };
+                for (pack_ref, keep) in pruned {
+                    tidied.push(self.prune(pack_ref, keep));
                 }
             }
         }
@@ -82,6 +104,58 @@ impl LockedStore {
                 &plan.previous_receipt,
             )
         }))
+    }
+
+    fn recover_rollback(
+        &self,
+        plan: &super::journal::RollbackPlan,
+        undo: bool,
+    ) -> Result<Option<Recovered>> {
+        let in_place = self.id_of(&self.layout.active(&plan.pack_ref))? == Some(plan.restored_id);
+        let (changed, recovery) = if in_place && !undo {
+            (self.finish_rollback(plan)?, Recovery::Completed)
+        } else {
+            (self.undo_rollback(plan)?, Recovery::Undone)
+        };
+        Ok(changed.then(|| Recovered {
+            from: Some(plan.displaced.record.receipt.version.to_string()),
+            to: Some(plan.receipt.version.to_string()),
+            ..recovered(Action::Rollback, recovery, &plan.pack_ref, &None)
+        }))
+    }
+
+    /// A set is finished once its commit step is written, and undone otherwise.
+    fn recover_set<'p>(
+        &self,
+        plan: &'p super::journal::SetPlan,
+        steps: &[Step],
+        undo: bool,
+    ) -> Result<Vec<(Recovered, Option<&'p Receipt>)>> {
+        let (changed, recovery) = if steps.contains(&Step::Commit) && !undo {
+            (self.finish_set(plan)?, Recovery::Completed)
+        } else {
+            (self.undo_set(plan)?, Recovery::Undone)
+        };
+        if !changed {
+            return Ok(Vec::new());
+        }
+        let installs = plan.installs.iter().map(|p| {
+            let done = Recovered {
+                to: Some(p.receipt.version.to_string()),
+                ..recovered(Action::Install, recovery, &p.pack_ref, &p.previous_receipt)
+            };
+            (done, Some(&p.receipt))
+        });
+        let removals = plan.removals.iter().map(|p| {
+            let done = recovered(
+                Action::Uninstall,
+                recovery,
+                &p.pack_ref,
+                &p.previous_receipt,
+            );
+            (done, None)
+        });
+        Ok(installs.chain(removals).collect())
     }
 
     fn recover_uninstall(

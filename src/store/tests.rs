@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::journal::{Journal, Plan, Step};
 use super::txn::Committed;
 use super::*;
-use crate::history::{Outcome, Recovery};
+use crate::history::{Action, Outcome, Recovery};
 use crate::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
 
 fn p() -> PackRef {
@@ -23,6 +23,7 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
         label: "P".into(),
         path: store.active_dir(&p()),
         installed_at: crate::receipt::now(),
+        requirement: None,
         source: ReceiptSource::default(),
         checksum: ReceiptChecksums {
             archive: None,
@@ -58,7 +59,15 @@ fn lock(root: &Path) -> LockedStore {
 
 fn install(store: &LockedStore, version: &str, keep: usize) -> Committed {
     let dir = stage(store, version);
-    let done = store.commit(&dir, &receipt(store, version), keep).unwrap();
+    let done = store
+        .commit(
+            &dir,
+            &receipt(store, version),
+            keep,
+            Action::Install,
+            serde_json::Value::Null,
+        )
+        .unwrap();
     // What the installer's staging guard does once the commit returns.
     fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     done
@@ -94,7 +103,7 @@ fn assert_settled(root: &Path) {
 }
 
 fn history(store: &LockedStore) -> Vec<Record> {
-    store.history().unwrap().0
+    store.history().unwrap().records
 }
 
 #[test]
@@ -137,7 +146,11 @@ fn two_builds_of_one_version_are_both_kept() {
         .iter()
         .map(|k| k.dir.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["1.0.0~2", "1.0.0"]);
+    let base = format!(
+        "1.0.0+{}",
+        &receipt(&store, "1.0.0").checksum.content.hex()[..8]
+    );
+    assert_eq!(names, [format!("{base}~2"), base]);
     let kept = store.kept_versions(&p()).unwrap();
     assert!(kept[0].seq > kept[1].seq);
 }
@@ -399,7 +412,8 @@ fn orphans_of_interrupted_pruning_and_writes_are_removed() {
     drop(store);
 
     let store = lock(tmp.path());
-    assert_eq!(names(&versions), ["1.0.0", "1.0.0.json"]);
+    let kept = store.kept_versions(&p()).unwrap()[0].name();
+    assert_eq!(names(&versions), [kept.clone(), format!("{kept}.json")]);
     assert!(names(&tmp.path().join(".attune-pack/receipts")) == ["p.json"]);
     assert!(!tmp.path().join(".attune-pack/.tmp-y").exists());
     assert_eq!(store.kept_versions(&p()).unwrap().len(), 1);

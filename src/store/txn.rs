@@ -43,7 +43,8 @@ pub struct Uninstalled {
 
 impl LockedStore {
     /// Makes `staged` (a pack root inside a staging dir) the active version of the receipt's
-    /// pack; the previous active version is kept for rollback, the receipt written last.
+    /// pack (recorded in the history as `action`: an install or an update; `origin` goes to
+    /// the private record of sources, see `private.rs`); the previous active version is kept for rollback, the receipt written last.
     /// `Ok` means the new version is active with its receipt; `Err` means the previous state
     /// is back (or, if even that failed, the journal makes the next command restore it).
     pub fn commit(
@@ -51,13 +52,19 @@ impl LockedStore {
         staged: &Path,
         receipt: &Receipt,
         keep_versions: usize,
+        action: Action,
+        origin: serde_json::Value,
     ) -> Result<Committed> {
-        let mut record = Record::now(Action::Install, receipt.pack_ref.clone(), Outcome::Ok);
+        let mut record = Record::now(action, receipt.pack_ref.clone(), Outcome::Ok);
         record.to = Some(receipt.version.to_string());
         record.source = Some(receipt.source.clone());
         record.checksum = Some(receipt.checksum.clone());
         let plan = self
             .install_plan(staged, receipt, keep_versions)
+            .and_then(|plan| {
+                self.remember_source(&receipt.pack_ref, &receipt.checksum.content, origin)?;
+                Ok(plan)
+            })
             .map_err(|e| self.failed(&mut record, e))?;
         record.from = plan
             .previous_receipt
@@ -102,8 +109,7 @@ impl LockedStore {
                     Some(r) => r.clone(),
                     None => self.placed_by_hand(pack_ref)?,
                 };
-                let (kept, kept_seq) =
-                    self.next_kept(pack_ref, &kept_receipt.version.to_string())?;
+                let (kept, kept_seq) = self.next_kept(&kept_receipt)?;
                 kept_receipt.path = self.layout.versions(pack_ref).join(&kept);
                 Some(OldTree {
                     id,
@@ -128,7 +134,7 @@ impl LockedStore {
 
     /// A receipt for an active pack that has none (placed there by hand), so that its kept
     /// version can be listed and rolled back to like any other.
-    fn placed_by_hand(&self, pack_ref: &PackRef) -> Result<Receipt> {
+    pub(super) fn placed_by_hand(&self, pack_ref: &PackRef) -> Result<Receipt> {
         let dir = self.layout.active(pack_ref);
         let manifest = crate::manifest::Manifest::load(&dir.join("pack.yaml")).ok();
         Ok(Receipt {
@@ -141,6 +147,7 @@ impl LockedStore {
             label: manifest.map_or_else(|| pack_ref.to_string(), |m| m.label),
             path: dir.clone(),
             installed_at: crate::receipt::now(),
+            requirement: None,
             source: Default::default(),
             checksum: crate::receipt::ReceiptChecksums {
                 archive: None,
@@ -151,7 +158,7 @@ impl LockedStore {
         })
     }
 
-    fn apply_install(
+    pub(super) fn apply_install(
         &self,
         journal: &mut Journal,
         plan: &InstallPlan,
@@ -242,7 +249,11 @@ impl LockedStore {
     }
 
     /// `receipts/REF.json` as it was before a change: `previous`, or none.
-    fn restore_receipt(&self, pack_ref: &PackRef, previous: Option<&Receipt>) -> Result<bool> {
+    pub(super) fn restore_receipt(
+        &self,
+        pack_ref: &PackRef,
+        previous: Option<&Receipt>,
+    ) -> Result<bool> {
         let path = self.layout.receipt(pack_ref);
         match previous {
             Some(r) => self.write_if_changed(&path, &to_json(r)?, "undo.receipt"),
@@ -292,7 +303,11 @@ impl LockedStore {
         Ok(Uninstalled { version, warnings })
     }
 
-    fn apply_uninstall(&self, journal: &mut Journal, plan: &UninstallPlan) -> Result<()> {
+    pub(super) fn apply_uninstall(
+        &self,
+        journal: &mut Journal,
+        plan: &UninstallPlan,
+    ) -> Result<()> {
         if plan.id.is_some() {
             journal.step(Step::Detach)?;
             let to = self.layout.trash().join(&plan.detached);
@@ -311,6 +326,7 @@ impl LockedStore {
     /// versions go. Returns whether anything had to change.
     pub(super) fn finish_uninstall(&self, plan: &UninstallPlan) -> Result<bool> {
         let mut changed = self.restore_receipt(&plan.pack_ref, None)?;
+        self.forget_sources(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
             crate::failpoint::hit("uninstall.versions")
@@ -337,7 +353,7 @@ impl LockedStore {
     }
 
     /// Records a change that failed, and passes its error on.
-    fn failed(&self, record: &mut Record, e: Error) -> Error {
+    pub(super) fn failed(&self, record: &mut Record, e: Error) -> Error {
         record.outcome = Outcome::Failed;
         record.error = Some(e.code().to_owned());
         let _ = self.record(record);
@@ -347,7 +363,7 @@ impl LockedStore {
     /// A change failed before its commit point: announce the undo (so that a later
     /// recovery continues it rather than finishing the change), undo, and end the journal.
     /// If the undo fails too, the journal stays for the next command's recovery.
-    fn abandon(&self, mut journal: Journal, undo: impl FnOnce(&Self) -> Result<()>) {
+    pub(super) fn abandon(&self, mut journal: Journal, undo: impl FnOnce(&Self) -> Result<()>) {
         let _ = journal.step(Step::Undo);
         if undo(self).is_ok() {
             let _ = journal.remove();
@@ -357,7 +373,7 @@ impl LockedStore {
     /// After the commit point: end the journal, empty the trash and drop a pack's old
     /// versions beyond a number (`prune`). Their failures leave the change in place and are
     /// reported as warnings; the next command's recovery finishes the tidying.
-    fn tidy(&self, journal: Journal, prune: Option<(&PackRef, usize)>) -> Vec<String> {
+    pub(super) fn tidy(&self, journal: Journal, prune: Option<(&PackRef, usize)>) -> Vec<String> {
         let mut warnings = Vec::new();
         if let Err(e) = journal.remove() {
             warnings.push(format!("the change is complete, but the journal could not be removed ({e}); the next command removes it"));
@@ -377,7 +393,12 @@ impl LockedStore {
     }
 
     /// Writes `bytes` to `path` (atomically) unless it already holds them.
-    fn write_if_changed(&self, path: &Path, bytes: &[u8], point: &'static str) -> Result<bool> {
+    pub(super) fn write_if_changed(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        point: &'static str,
+    ) -> Result<bool> {
         if fs::read(path).is_ok_and(|have| have == bytes) {
             return Ok(false);
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use attune_pack::{
-    DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions, InstallReport, Installer,
-    InstallerBuilder, Interrupt, PackSource, PendingInstall, Receipt,
+    Action, DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions, InstallReport,
+    Installer, InstallerBuilder, Interrupt, PackSource, PendingChange,
 };
 
 fn pack(dir: &Path, files: usize) -> PathBuf {
@@ -42,10 +42,12 @@ struct Recorder {
 
 #[async_trait::async_trait]
 impl InstallHooks for Recorder {
-    async fn before_commit(&self, p: &PendingInstall) -> Result<(), String> {
+    async fn before_commit(&self, p: &PendingChange) -> Result<(), String> {
         self.calls.lock().unwrap().push(format!(
-            "before {} {}",
-            p.manifest.pack_ref, p.receipt.version
+            "before {}{} {}",
+            operation(p),
+            p.pack_ref,
+            p.to.clone().unwrap_or_default()
         ));
         if let Some(i) = &self.interrupt_after_approval {
             i.trigger();
@@ -56,17 +58,27 @@ impl InstallHooks for Recorder {
             Ok(())
         }
     }
-    async fn after_commit(&self, r: &Receipt) {
+    async fn after_commit(&self, p: &PendingChange) {
         self.calls
             .lock()
             .unwrap()
-            .push(format!("after {}", r.pack_ref));
+            .push(format!("after {}{}", operation(p), p.pack_ref));
     }
-    async fn on_abort(&self, p: &PendingInstall, e: &Error) {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("abort {} {}", p.manifest.pack_ref, e.code()));
+    async fn on_abort(&self, p: &PendingChange, e: &Error) {
+        self.calls.lock().unwrap().push(format!(
+            "abort {}{} {}",
+            operation(p),
+            p.pack_ref,
+            e.code()
+        ));
+    }
+}
+
+/// `""` for an install, else the operation and a space (`"rollback "`).
+fn operation(p: &PendingChange) -> String {
+    match p.operation {
+        Action::Install => String::new(),
+        other => format!("{other:?} ").to_lowercase(),
     }
 }
 

@@ -857,10 +857,22 @@ fn ctrl_c_during_a_stalled_download_exits_130_and_leaves_nothing() {
 }
 
 /// Every file under `dir`, as (path, content) text, for grepping.
+/// Every file under `dir` but the store's private record of unredacted sources, which must be
+/// readable by its owner only.
 fn everything_under(dir: &Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
+        .filter(|e| {
+            let private = e.path().components().any(|c| c.as_os_str() == "private");
+            if private {
+                let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+                let want = if e.file_type().is_dir() { 0o700 } else { 0o600 };
+                assert_eq!(mode, want, "{}", e.path().display());
+            }
+            !private
+        })
         .map(|e| {
             let text = std::fs::read(e.path()).unwrap_or_default();
             (

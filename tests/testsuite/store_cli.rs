@@ -164,8 +164,20 @@ fn reinstall_keeps_the_previous_version_and_show_reports_the_new_one() {
     let out = run(&packs, &["install", "--force", v2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("replaced 1.0.0"));
+    let kept: Vec<String> = std::fs::read_dir(packs.join(".attune-pack/versions/demo"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".json"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("1.0.0+"),
+        "version and short checksum: {kept:?}"
+    );
     assert!(packs
-        .join(".attune-pack/versions/demo/1.0.0/pack.yaml")
+        .join(".attune-pack/versions/demo")
+        .join(&kept[0])
+        .join("pack.yaml")
         .exists());
 
     let doc = json(&run(&packs, &["--json", "show", "demo"]));

@@ -1,0 +1,92 @@
+//! The changes that fetch nothing: a rollback and an uninstall, each planned under the lock,
+//! shown to the embedding program's hooks, then committed by the store (which journals it).
+
+use std::sync::Arc;
+
+use crate::context::{blocking, Context};
+use crate::deps;
+use crate::error::{Error, Result};
+use crate::history::{Action, Outcome, Record};
+use crate::hooks::{InstallHooks, PendingChange};
+use crate::pack_ref::PackRef;
+use crate::store::{LockedStore, RolledBack, Uninstalled};
+
+use super::commit::guarded;
+
+/// Swaps the active version of `pack_ref` with its most recently replaced kept version.
+pub(crate) async fn rollback(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    pack_ref: &PackRef,
+) -> Result<RolledBack> {
+    let keep = ctx.config().keep_versions;
+    let prepared = {
+        let (store, pack_ref) = (store.clone(), pack_ref.clone());
+        blocking(move || {
+            if !store.is_installed(&pack_ref) {
+                return Err(Error::NotInstalled(pack_ref));
+            }
+            store.prepare_rollback(&pack_ref, keep)
+        })
+        .await?
+    };
+    let change = PendingChange {
+        operation: Action::Rollback,
+        pack_ref: pack_ref.clone(),
+        from: Some(prepared.current().version.to_string()),
+        to: Some(prepared.restored().version.to_string()),
+        receipt: Some(prepared.restored().clone()),
+        manifest: None,
+    };
+    let store = store.clone();
+    guarded(ctx, hooks, &[change], move || {
+        let done = store.rollback(&prepared)?;
+        let warnings = done.warnings.clone();
+        Ok((done, warnings))
+    })
+    .await
+}
+
+/// Removes `pack_ref` (refused while installed packs depend on it, unless `force`).
+pub(crate) async fn uninstall(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    pack_ref: &PackRef,
+    force: bool,
+) -> Result<Uninstalled> {
+    let current = {
+        let (store, pack_ref) = (store.clone(), pack_ref.clone());
+        blocking(move || {
+            let current = store.receipt(&pack_ref)?;
+            if current.is_none() && !store.is_installed(&pack_ref) {
+                return Err(Error::NotInstalled(pack_ref));
+            }
+            if let Err(e) = deps::check_removable(&pack_ref, &store.receipts()?, force) {
+                let mut record = Record::now(Action::Uninstall, pack_ref, Outcome::Failed);
+                record.from = current.map(|r| r.version.to_string());
+                record.error = Some(e.code().to_owned());
+                let _ = store.record(&record);
+                return Err(e);
+            }
+            Ok(current)
+        })
+        .await?
+    };
+    let change = PendingChange {
+        operation: Action::Uninstall,
+        pack_ref: pack_ref.clone(),
+        from: current.as_ref().map(|r| r.version.to_string()),
+        to: None,
+        receipt: current,
+        manifest: None,
+    };
+    let (store, pack_ref) = (store.clone(), pack_ref.clone());
+    guarded(ctx, hooks, &[change], move || {
+        let done = store.uninstall(&pack_ref)?;
+        let warnings = done.warnings.clone();
+        Ok((done, warnings))
+    })
+    .await
+}

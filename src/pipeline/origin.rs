@@ -1,0 +1,92 @@
+//! Where an installed (or locked) build can be fetched again: the store's private record of
+//! the source as it was given (credentials included), else what the receipt or lockfile
+//! records (redacted; the host's config supplies index headers for the URL's origin).
+
+use crate::checksum::Checksum;
+use crate::error::{Error, Result};
+use crate::pack_ref::PackRef;
+use crate::receipt::{ReceiptSource, SourceKind};
+use crate::source::{PackSource, Remembered};
+use crate::store::StoreView;
+
+/// The private record of the build of `pack_ref` with `content`, if this host has one.
+pub(crate) fn remembered(
+    store: &StoreView,
+    pack_ref: &PackRef,
+    content: &Checksum,
+) -> Result<Option<Remembered>> {
+    Ok(store
+        .private_source(pack_ref, content)?
+        .and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// The source to fetch a non-registry build again. With `pin`, a git source is fetched at
+/// the recorded commit rather than the branch or tag it was installed from.
+pub(crate) fn source_of(
+    pack_ref: &PackRef,
+    recorded: &ReceiptSource,
+    remembered: Option<Remembered>,
+    pin: bool,
+) -> Result<PackSource> {
+    let mut source = match remembered {
+        Some(r) if !matches!(r.source, PackSource::Registry { .. }) => r.source,
+        _ => from_record(pack_ref, recorded)?,
+    };
+    if let (true, PackSource::Git { git_ref, .. }, Some(commit)) =
+        (pin, &mut source, &recorded.commit)
+    {
+        *git_ref = Some(commit.clone());
+    }
+    Ok(source)
+}
+
+fn from_record(pack_ref: &PackRef, recorded: &ReceiptSource) -> Result<PackSource> {
+    let url = || -> Result<String> {
+        let url = recorded
+            .url
+            .clone()
+            .ok_or_else(|| no_source(pack_ref, "no URL"))?;
+        if url.contains("***") {
+            return Err(no_source(
+                pack_ref,
+                &format!(
+                    "its URL {url} is recorded redacted and this host has no private record of it"
+                ),
+            ));
+        }
+        Ok(url)
+    };
+    let path = || {
+        recorded
+            .path
+            .clone()
+            .map(Into::into)
+            .ok_or_else(|| no_source(pack_ref, "no path"))
+    };
+    Ok(match recorded.kind {
+        Some(SourceKind::Git) => PackSource::Git {
+            url: url()?,
+            git_ref: recorded.git_ref.clone(),
+        },
+        Some(SourceKind::Archive) => PackSource::Archive { url: url()? },
+        Some(SourceKind::LocalDirectory) => PackSource::LocalDirectory { path: path()? },
+        Some(SourceKind::LocalArchive) => PackSource::LocalArchive { path: path()? },
+        Some(SourceKind::Registry) => {
+            return Err(Error::Internal(
+                "a registry source is resolved again".into(),
+            ))
+        }
+        None => {
+            return Err(no_source(
+                pack_ref,
+                "it was not installed by attune-pack (placed by hand)",
+            ))
+        }
+    })
+}
+
+fn no_source(pack_ref: &PackRef, why: &str) -> Error {
+    Error::Usage(format!(
+        "cannot fetch `{pack_ref}` again: {why}; install it again from its source"
+    ))
+}

@@ -1,0 +1,222 @@
+//! `update`: an installed pack to the version its requirement allows now (or a new
+//! requirement, or the latest), through the same stages as an install, recorded as an update.
+//! The replaced version is kept for rollback; an update that would break an installed pack's
+//! dependency on it is refused unless forced.
+
+use std::sync::Arc;
+
+use crate::context::{blocking, Context};
+use crate::deps;
+use crate::error::{Error, Result};
+use crate::history::Action;
+use crate::hooks::InstallHooks;
+use crate::pack_ref::PackRef;
+use crate::receipt::{Receipt, SourceKind};
+use crate::registry::Registry;
+use crate::source::{PackSource, Remembered, VersionSpec};
+use crate::store::LockedStore;
+
+use super::options::{InstallOptions, InstallReport};
+use super::{finish, origin, plan, record_failure};
+
+/// What an update is asked to do, set with builder methods.
+///
+/// ```
+/// use attune_pack::{UpdateOptions, VersionSpec};
+/// let opts = UpdateOptions::new().requirement(VersionSpec::parse("^3").unwrap()).dry_run();
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    requirement: Option<VersionSpec>,
+    latest: bool,
+    force: bool,
+    dry_run: bool,
+    skip_tests: bool,
+}
+
+impl UpdateOptions {
+    /// Update to the highest version the requirement recorded at install allows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new requirement (`update slack@^3`), recorded in the receipt from then on.
+    pub fn requirement(mut self, spec: VersionSpec) -> Self {
+        self.requirement = Some(spec);
+        self
+    }
+
+    /// The highest release, whatever the recorded requirement (which is dropped).
+    pub fn latest(mut self) -> Self {
+        self.latest = true;
+        self
+    }
+
+    /// Update even when installed packs that depend on this one do not accept the new
+    /// version.
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// Fetch, verify and test; change nothing.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
+    /// Do not run the new version's tests.
+    pub fn skip_tests(mut self) -> Self {
+        self.skip_tests = true;
+        self
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone)]
+pub struct UpdateReport {
+    /// The receipt before the update.
+    pub from: Receipt,
+    /// The install of the new version (for a dry run: planned); `None` when the pack was up
+    /// to date.
+    pub updated: Option<InstallReport>,
+}
+
+impl UpdateReport {
+    /// The receipt of the version active after the update (or that would be, for a dry run).
+    pub fn receipt(&self) -> &Receipt {
+        self.updated.as_ref().map_or(&self.from, |u| &u.receipt)
+    }
+}
+
+/// Updates `pack_ref` in the locked store.
+pub(crate) async fn update(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    pack_ref: &PackRef,
+    opts: &UpdateOptions,
+) -> Result<UpdateReport> {
+    let (ctx, recorded) = ctx.recording();
+    let (current, installed, remembered) = {
+        let (store, pack_ref) = (store.clone(), pack_ref.clone());
+        blocking(move || {
+            let current = store
+                .receipt(&pack_ref)?
+                .ok_or_else(|| Error::NotInstalled(pack_ref.clone()))?;
+            let remembered = origin::remembered(&store, &pack_ref, &current.checksum.content)?;
+            Ok((current, store.receipts()?, remembered))
+        })
+        .await?
+    };
+    let fail = |e| record_failure(store, Action::Update, Some(pack_ref), None, e);
+    let up_to_date = || UpdateReport {
+        from: current.clone(),
+        updated: None,
+    };
+    let registry = Registry::new(&ctx);
+    let source = match update_source(&registry, &current, remembered, opts).await {
+        Ok(Some(source)) => source,
+        Ok(None) => return Ok(up_to_date()),
+        Err(e) => return Err(fail(e)),
+    };
+    let install = InstallOptions {
+        force: true,
+        dry_run: opts.dry_run,
+        skip_tests: opts.skip_tests,
+        action: Action::Update,
+        ..InstallOptions::default()
+    };
+    let mut steps = plan::prepare(&ctx, store, &registry, source, &install, installed.clone())
+        .await
+        .map_err(fail)?;
+    let step = steps.pop().expect("the plan holds the pack itself");
+    let manifest = &step.validated.manifest;
+    if manifest.pack_ref != *pack_ref {
+        return Err(fail(Error::InvalidPack(format!(
+            "the source of `{pack_ref}` now holds pack `{}`",
+            manifest.pack_ref
+        ))));
+    }
+    if step.validated.content == current.checksum.content {
+        return Ok(up_to_date());
+    }
+    let broken = deps::broken_by(pack_ref, &manifest.version, &installed);
+    if !broken.is_empty() && !opts.force {
+        return Err(fail(Error::UpdateBreaksDependents {
+            pack_ref: pack_ref.clone(),
+            from: current.version.to_string(),
+            to: manifest.version.to_string(),
+            dependents: broken,
+        }));
+    }
+    let mut report = finish(&ctx, store, hooks, step, &installed, &install).await?;
+    report.warnings = recorded.take();
+    Ok(UpdateReport {
+        from: current,
+        updated: Some(report),
+    })
+}
+
+/// What to fetch to update `current`; `None` when the indices have nothing newer for it.
+async fn update_source(
+    registry: &Registry<'_>,
+    current: &Receipt,
+    remembered: Option<Remembered>,
+    opts: &UpdateOptions,
+) -> Result<Option<PackSource>> {
+    let pack_ref = &current.pack_ref;
+    match current.source.kind {
+        Some(SourceKind::Registry) => {
+            let index = match remembered.map(|r| r.source) {
+                Some(PackSource::Registry { index, .. }) => index,
+                _ => None,
+            };
+            let version = wanted_spec(current, opts)?;
+            let (wanted, _) = registry
+                .resolve_version(pack_ref, &version, index.as_deref())
+                .await?;
+            // Never a downgrade, unless a requirement on the command line asks for one.
+            let newer = wanted > current.version;
+            if wanted == current.version || (!newer && opts.requirement.is_none()) {
+                return Ok(None);
+            }
+            Ok(Some(PackSource::Registry {
+                pack_ref: pack_ref.clone(),
+                version,
+                index,
+            }))
+        }
+        _ if opts.requirement.is_some() => Err(Error::Usage(format!(
+            "`{pack_ref}` was installed from a {} source, not a registry: a version requirement does not apply",
+            current.source.kind.map_or("hand-placed", kind_name)
+        ))),
+        _ => origin::source_of(pack_ref, &current.source, remembered, false).map(Some),
+    }
+}
+
+/// What an update of `current` asks the registry for.
+fn wanted_spec(current: &Receipt, opts: &UpdateOptions) -> Result<VersionSpec> {
+    if let Some(spec) = &opts.requirement {
+        return Ok(spec.clone());
+    }
+    if opts.latest {
+        return Ok(VersionSpec::Latest);
+    }
+    match &current.requirement {
+        None => Ok(VersionSpec::Latest),
+        Some(req) => VersionSpec::parse(req)
+            .map_err(|e| Error::Internal(format!("the receipt of `{}`: {e}", current.pack_ref))),
+    }
+}
+
+fn kind_name(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Git => "git",
+        SourceKind::Archive => "archive URL",
+        SourceKind::LocalDirectory => "local directory",
+        SourceKind::LocalArchive => "local archive",
+        SourceKind::Registry => "registry",
+    }
+}

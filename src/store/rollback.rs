@@ -1,0 +1,213 @@
+//! Rollback: the active version and the most recently replaced kept version swap places, as
+//! one journaled change (like an install, see `txn.rs`): the active version moves to
+//! `versions/` under a new name (displace), the kept one takes its place (activate), then the
+//! records are written (receipts): the displaced version's kept record, first in the order of
+//! replacement, and the restored version's receipt. A second rollback swaps them back.
+
+use crate::error::{Error, Result};
+use crate::fsutil::{remove_any, rename, sync_dir};
+use crate::history::{Action, Outcome, Record};
+use crate::pack_ref::PackRef;
+use crate::receipt::Receipt;
+
+use super::journal::{Journal, OldTree, Plan, RollbackPlan, Step};
+use super::kept::KeptRecord;
+use super::{to_json, LockedStore};
+
+/// A rollback planned under the lock: which version is active and which comes back.
+#[derive(Debug, Clone)]
+pub struct PreparedRollback(RollbackPlan);
+
+impl PreparedRollback {
+    /// The receipt of the version active now (it will be kept).
+    pub fn current(&self) -> &Receipt {
+        &self.0.displaced.record.receipt
+    }
+
+    /// The receipt the kept version will have once active.
+    pub fn restored(&self) -> &Receipt {
+        &self.0.receipt
+    }
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RolledBack {
+    /// The receipt of the version now active.
+    pub receipt: Receipt,
+    /// The version that was active, now kept.
+    pub from: String,
+    /// Tidying that failed after the commit point; the rollback stands.
+    pub warnings: Vec<String>,
+}
+
+impl LockedStore {
+    /// Plans rolling `pack_ref` back (refused when it has no kept version); nothing changes
+    /// until [`rollback`](Self::rollback).
+    pub fn prepare_rollback(
+        &self,
+        pack_ref: &PackRef,
+        keep_versions: usize,
+    ) -> Result<PreparedRollback> {
+        self.rollback_plan(pack_ref, keep_versions)
+            .map(PreparedRollback)
+            .map_err(|e| {
+                let mut record = Record::now(Action::Rollback, pack_ref.clone(), Outcome::Ok);
+                self.failed(&mut record, e)
+            })
+    }
+
+    /// Swaps the active version with the most recently replaced kept version, as prepared.
+    /// `Ok` means the kept version is active with its receipt; `Err` means the store is as it
+    /// was (or the journal makes the next command put it back).
+    pub fn rollback(&self, prepared: &PreparedRollback) -> Result<RolledBack> {
+        let plan = &prepared.0;
+        let mut record = Record::now(Action::Rollback, plan.pack_ref.clone(), Outcome::Ok);
+        record.from = Some(prepared.current().version.to_string());
+        record.to = Some(plan.receipt.version.to_string());
+        record.source = Some(plan.receipt.source.clone());
+        record.checksum = Some(plan.receipt.checksum.clone());
+        let mut journal = Journal::create(
+            &self.layout.journal(),
+            &Plan::Rollback(Box::new(plan.clone())),
+            self.durability,
+        )
+        .map_err(|e| self.failed(&mut record, e))?;
+        if let Err(e) = self.apply_rollback(&mut journal, plan) {
+            self.abandon(journal, |s| s.undo_rollback(plan).map(drop));
+            return Err(self.failed(&mut record, e));
+        }
+        let mut warnings = Vec::new();
+        warnings.extend(self.record(&record));
+        warnings.extend(self.tidy(journal, Some((&plan.pack_ref, plan.keep_versions))));
+        Ok(RolledBack {
+            receipt: plan.receipt.clone(),
+            from: prepared.current().version.to_string(),
+            warnings,
+        })
+    }
+
+    fn rollback_plan(&self, pack_ref: &PackRef, keep_versions: usize) -> Result<RollbackPlan> {
+        let active = self.layout.active(pack_ref);
+        let (Some(active_id), Some(kept)) = (
+            self.id_of(&active)?,
+            self.kept_versions(pack_ref)?.into_iter().next(),
+        ) else {
+            return Err(Error::NothingToRollBack {
+                pack_ref: pack_ref.clone(),
+                keep_versions,
+            });
+        };
+        let restored_id = self
+            .id_of(&kept.dir)?
+            .ok_or_else(|| Error::Internal(format!("{} vanished", kept.dir.display())))?;
+        let previous_receipt = self.receipt(pack_ref)?;
+        let mut displaced = match &previous_receipt {
+            Some(r) => r.clone(),
+            None => self.placed_by_hand(pack_ref)?,
+        };
+        let (name, seq) = self.next_kept(&displaced)?;
+        displaced.path = self.layout.versions(pack_ref).join(&name);
+        let mut receipt = kept.record.receipt.clone();
+        receipt.path = active;
+        Ok(RollbackPlan {
+            pack_ref: pack_ref.clone(),
+            displaced: OldTree {
+                id: active_id,
+                kept: name,
+                record: KeptRecord {
+                    receipt: displaced,
+                    kept_seq: seq,
+                    replaced_at: crate::receipt::now_rfc3339(),
+                },
+            },
+            restored: kept.name(),
+            restored_id,
+            restored_record: kept.record,
+            receipt,
+            previous_receipt,
+            keep_versions,
+        })
+    }
+
+    fn apply_rollback(&self, journal: &mut Journal, plan: &RollbackPlan) -> Result<()> {
+        let active = self.layout.active(&plan.pack_ref);
+        let versions = self.layout.versions(&plan.pack_ref);
+        journal.step(Step::Displace)?;
+        rename(
+            &active,
+            &versions.join(&plan.displaced.kept),
+            self.durability,
+            "rollback.displace",
+        )?;
+        journal.step(Step::Activate)?;
+        rename(
+            &versions.join(&plan.restored),
+            &active,
+            self.durability,
+            "rollback.activate",
+        )?;
+        journal.step(Step::Receipts)?;
+        self.finish_rollback(plan).map(drop)
+    }
+
+    /// Rolls a rollback forward once the kept version is active. Returns whether anything
+    /// had to change.
+    pub(super) fn finish_rollback(&self, plan: &RollbackPlan) -> Result<bool> {
+        let versions = self.layout.versions(&plan.pack_ref);
+        let displaced = &plan.displaced;
+        let mut changed = false;
+        if self.id_of(&versions.join(&displaced.kept))? == Some(displaced.id) {
+            let record = versions.join(format!("{}.json", displaced.kept));
+            changed |= self.write_if_changed(
+                &record,
+                &to_json(&displaced.record)?,
+                "rollback.kept_receipt",
+            )?;
+        }
+        let receipt = self.layout.receipt(&plan.pack_ref);
+        changed |= self.write_if_changed(&receipt, &to_json(&plan.receipt)?, "rollback.receipt")?;
+        let restored = versions.join(format!("{}.json", plan.restored));
+        if restored.exists() {
+            crate::failpoint::hit("rollback.forget")
+                .map_err(|e| Error::io(format!("removing {}", restored.display()), e))?;
+            remove_any(&restored)?;
+            sync_dir(&versions, self.durability)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// Puts both versions back where they were, with their records. Returns whether anything
+    /// had to change.
+    pub(super) fn undo_rollback(&self, plan: &RollbackPlan) -> Result<bool> {
+        let active = self.layout.active(&plan.pack_ref);
+        let versions = self.layout.versions(&plan.pack_ref);
+        let kept = versions.join(&plan.restored);
+        let displaced = versions.join(&plan.displaced.kept);
+        let mut changed = false;
+        if self.id_of(&active)? == Some(plan.restored_id) && self.id_of(&kept)?.is_none() {
+            rename(&active, &kept, self.durability, "undo.rename")?;
+            changed = true;
+        }
+        if self.id_of(&active)?.is_none() && self.id_of(&displaced)? == Some(plan.displaced.id) {
+            rename(&displaced, &active, self.durability, "undo.rename")?;
+            changed = true;
+        }
+        let record = versions.join(format!("{}.json", plan.displaced.kept));
+        if record.exists() {
+            crate::failpoint::hit("undo.receipt")
+                .map_err(|e| Error::io(format!("removing {}", record.display()), e))?;
+            remove_any(&record)?;
+            sync_dir(&versions, self.durability)?;
+            changed = true;
+        }
+        if self.id_of(&kept)? == Some(plan.restored_id) {
+            let record = versions.join(format!("{}.json", plan.restored));
+            changed |=
+                self.write_if_changed(&record, &to_json(&plan.restored_record)?, "undo.receipt")?;
+        }
+        changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
+        Ok(changed)
+    }
+}

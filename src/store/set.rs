@@ -1,0 +1,163 @@
+//! A set of changes committed as one (`install --locked`): installs and removals of several
+//! packs under one journal entry. Each change takes the steps it takes alone (see `txn.rs`);
+//! the set's commit point is a final `commit` step written once every change is in place.
+//! Before it, a failure (or recovery after a crash) undoes every change, last first; after
+//! it, recovery finishes every one. Undoing a change that was never started changes nothing,
+//! so the set needs no record of how far it got.
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::history::{Action, Outcome, Record};
+use crate::pack_ref::PackRef;
+use crate::receipt::Receipt;
+
+use super::journal::{Journal, Plan, SetPlan, Step, UninstallPlan};
+use super::{unique_name, LockedStore};
+
+/// One change of a set.
+#[derive(Debug, Clone)]
+pub enum SetChange {
+    /// Makes a staged tree (a pack root inside a staging dir) active with its receipt.
+    Install {
+        /// The staged tree.
+        staged: PathBuf,
+        /// Its receipt.
+        receipt: Box<Receipt>,
+        /// Where it came from, unredacted (for the private record of sources).
+        origin: serde_json::Value,
+    },
+    /// Removes an installed pack.
+    Remove(PackRef),
+}
+
+impl LockedStore {
+    /// Commits `changes` as one: `Ok` means every one is in place; `Err` means none is (or
+    /// the journal makes the next command undo them all).
+    pub fn commit_set(&self, changes: &[SetChange], keep_versions: usize) -> Result<Vec<String>> {
+        let mut records = Vec::new();
+        let plan = self
+            .set_plan(changes, keep_versions, &mut records)
+            .map_err(|e| self.failed_all(&mut records, e))?;
+        let mut journal = Journal::create(
+            &self.layout.journal(),
+            &Plan::Set(Box::new(plan.clone())),
+            self.durability,
+        )
+        .map_err(|e| self.failed_all(&mut records, e))?;
+        if let Err(e) = self.apply_set(&mut journal, &plan, changes) {
+            self.abandon(journal, |s| s.undo_set(&plan).map(drop));
+            return Err(self.failed_all(&mut records, e));
+        }
+        let mut warnings: Vec<String> = records.iter().filter_map(|r| self.record(r)).collect();
+        warnings.extend(self.tidy(journal, None));
+        for install in &plan.installs {
+            if let Err(e) = self.prune(&install.pack_ref, keep_versions) {
+                warnings.push(format!("the change is complete, but old versions of {} could not be removed ({e}); the next command removes them", install.pack_ref));
+            }
+        }
+        Ok(warnings)
+    }
+
+    fn set_plan(
+        &self,
+        changes: &[SetChange],
+        keep_versions: usize,
+        records: &mut Vec<Record>,
+    ) -> Result<SetPlan> {
+        let mut plan = SetPlan {
+            installs: Vec::new(),
+            removals: Vec::new(),
+        };
+        for change in changes {
+            match change {
+                SetChange::Install {
+                    staged,
+                    receipt,
+                    origin,
+                } => {
+                    let install = self.install_plan(staged, receipt, keep_versions)?;
+                    let content = &receipt.checksum.content;
+                    self.remember_source(&receipt.pack_ref, content, origin.clone())?;
+                    let mut record =
+                        Record::now(Action::Install, receipt.pack_ref.clone(), Outcome::Ok);
+                    record.from = install
+                        .previous_receipt
+                        .as_ref()
+                        .map(|r| r.version.to_string());
+                    record.to = Some(receipt.version.to_string());
+                    record.source = Some(receipt.source.clone());
+                    record.checksum = Some(receipt.checksum.clone());
+                    records.push(record);
+                    plan.installs.push(install);
+                }
+                SetChange::Remove(pack_ref) => {
+                    let previous_receipt = self.receipt(pack_ref)?;
+                    let mut record = Record::now(Action::Uninstall, pack_ref.clone(), Outcome::Ok);
+                    record.from = previous_receipt.as_ref().map(|r| r.version.to_string());
+                    records.push(record);
+                    plan.removals.push(UninstallPlan {
+                        pack_ref: pack_ref.clone(),
+                        id: self.id_of(&self.layout.active(pack_ref))?,
+                        detached: unique_name("uninstalled"),
+                        previous_receipt,
+                    });
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn apply_set(
+        &self,
+        journal: &mut Journal,
+        plan: &SetPlan,
+        changes: &[SetChange],
+    ) -> Result<()> {
+        let staged = changes.iter().filter_map(|c| match c {
+            SetChange::Install { staged, .. } => Some(staged),
+            SetChange::Remove(_) => None,
+        });
+        for (install, staged) in plan.installs.iter().zip(staged) {
+            self.apply_install(journal, install, staged)?;
+        }
+        for removal in &plan.removals {
+            self.apply_uninstall(journal, removal)?;
+        }
+        journal.step(Step::Commit)
+    }
+
+    /// Finishes every change of a committed set. Returns whether anything had to change.
+    pub(super) fn finish_set(&self, plan: &SetPlan) -> Result<bool> {
+        let mut changed = false;
+        for install in &plan.installs {
+            changed |= self.finish_install(install)?;
+        }
+        for removal in &plan.removals {
+            changed |= self.finish_uninstall(removal)?;
+        }
+        Ok(changed)
+    }
+
+    /// Undoes every change of a set, last first. Returns whether anything had to change.
+    pub(super) fn undo_set(&self, plan: &SetPlan) -> Result<bool> {
+        let mut changed = false;
+        for removal in plan.removals.iter().rev() {
+            changed |= self.undo_uninstall(removal)?;
+        }
+        for install in plan.installs.iter().rev() {
+            changed |= self.undo_install(install)?;
+        }
+        Ok(changed)
+    }
+
+    /// Records every change of a failed set, and passes its error on.
+    fn failed_all(&self, records: &mut [Record], e: crate::error::Error) -> crate::error::Error {
+        for record in records.iter_mut() {
+            record.outcome = Outcome::Failed;
+            record.error = Some(e.code().to_owned());
+            let _ = self.record(record);
+        }
+        e
+    }
+}
