@@ -101,16 +101,20 @@ pub async fn lock(installer: &Installer, path: &Path, out: &Output) -> Result<()
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half.
+/// Writes `bytes` to `path` through a temporary file beside it, so a reader never sees half;
+/// a path that is not a regular file (`/dev/stdout`, a pipe) is written to as it is.
 fn write_file(path: &Path, bytes: &[u8]) -> attune_pack::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let fail = |e: std::io::Error| Error::Io {
         context: format!("writing {}", path.display()),
         source: e,
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes).map_err(fail);
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;

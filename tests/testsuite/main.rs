@@ -10,6 +10,7 @@ mod faults;
 mod git_sources;
 mod hostile_archives;
 mod library_api;
+mod lifecycle;
 mod limits;
 mod local_sources;
 mod pack_tests;

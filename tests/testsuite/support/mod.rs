@@ -6,6 +6,7 @@ pub mod git_server;
 pub mod http_server;
 pub mod index_server;
 pub mod packs;
+pub mod registry;
 pub mod store;
 pub mod test_ca;
 
