@@ -39,18 +39,15 @@ pub async fn update(installer: &Installer, args: UpdateArgs, out: &Output) -> Re
     };
     each(out, &refs, args.all, |arg| async move {
         let (pack_ref, spec) = ref_and_requirement(&arg)?;
-        let mut opts = UpdateOptions::new();
-        let flags: [(bool, fn(UpdateOptions) -> UpdateOptions); 4] = [
-            (args.latest, UpdateOptions::latest),
-            (args.dry_run, UpdateOptions::dry_run),
-            (args.force, UpdateOptions::force),
-            (args.skip_tests, UpdateOptions::skip_tests),
-        ];
-        for (on, set) in flags {
-            if on {
-                opts = set(opts);
-            }
-        }
+        let mut opts = super::with_flags(
+            UpdateOptions::new(),
+            &[
+                (args.latest, UpdateOptions::latest),
+                (args.dry_run, UpdateOptions::dry_run),
+                (args.force, UpdateOptions::force),
+                (args.skip_tests, UpdateOptions::skip_tests),
+            ],
+        );
         if let Some(spec) = spec {
             opts = opts.requirement(spec);
         }

@@ -274,19 +274,28 @@ fn detect_options(args: &InstallArgs) -> DetectOptions {
     detect
 }
 
+/// A builder's setter for a flag, and whether the flag is on.
+type Flag<T> = (bool, fn(T) -> T);
+
+/// `options` with the setter of every flag that is on applied.
+fn with_flags<T>(options: T, flags: &[Flag<T>]) -> T {
+    flags.iter().fold(
+        options,
+        |opts, (on, set)| if *on { set(opts) } else { opts },
+    )
+}
+
 /// The flags that change what an install does.
 fn install_options(args: &InstallArgs, checksum: Option<Checksum>) -> InstallOptions {
-    type Set = fn(InstallOptions) -> InstallOptions;
-    let flags: [(bool, Set); 5] = [
-        (args.force, InstallOptions::force),
-        (args.skip_tests, InstallOptions::skip_tests),
-        (args.skip_deps, InstallOptions::skip_deps),
-        (args.with_deps, InstallOptions::with_deps),
-        (args.dry_run, InstallOptions::dry_run),
-    ];
-    let opts = flags.into_iter().fold(
+    let opts = with_flags(
         InstallOptions::new(),
-        |opts, (on, set)| if on { set(opts) } else { opts },
+        &[
+            (args.force, InstallOptions::force),
+            (args.skip_tests, InstallOptions::skip_tests),
+            (args.skip_deps, InstallOptions::skip_deps),
+            (args.with_deps, InstallOptions::with_deps),
+            (args.dry_run, InstallOptions::dry_run),
+        ],
     );
     match checksum {
         Some(sum) => opts.checksum(sum),
@@ -314,16 +323,14 @@ fn plan_step(step: &InstallReport) -> serde_json::Value {
 
 async fn install(args: InstallArgs, installer: &Installer, out: &Output) -> Result<(), Exit> {
     if let Some(lockfile) = &args.locked {
-        let mut opts = LockedOptions::new();
-        if args.exact {
-            opts = opts.exact();
-        }
-        if args.dry_run {
-            opts = opts.dry_run();
-        }
-        if args.skip_tests {
-            opts = opts.skip_tests();
-        }
+        let opts = with_flags(
+            LockedOptions::new(),
+            &[
+                (args.exact, LockedOptions::exact),
+                (args.dry_run, LockedOptions::dry_run),
+                (args.skip_tests, LockedOptions::skip_tests),
+            ],
+        );
         return lifecycle::install_locked(installer, lockfile, opts, args.dry_run, out).await;
     }
     let checksum = args

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use crate::context::{blocking, Context};
 use crate::deps;
 use crate::error::{Error, Result};
-use crate::history::{Action, Outcome, Record};
+use crate::history::Action;
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::pack_ref::PackRef;
 use crate::store::{LockedStore, RolledBack, Uninstalled};
 
+use super::attempt::Attempt;
 use super::commit::guarded;
 
 /// Swaps the active version of `pack_ref` with its most recently replaced kept version.
@@ -39,13 +40,15 @@ pub(crate) async fn rollback(
         receipt: Some(prepared.restored().clone()),
         manifest: None,
     };
-    let store = store.clone();
-    guarded(ctx, hooks, &[change], move || {
-        let done = store.rollback(&prepared)?;
+    let attempt = Attempt::new(store, Action::Rollback, Some(pack_ref));
+    let locked = store.clone();
+    let done = guarded(ctx, hooks, &[change], move || {
+        let done = locked.rollback(&prepared)?;
         let warnings = done.warnings.clone();
         Ok((done, warnings))
     })
-    .await
+    .await;
+    attempt.check_guarded(done).await
 }
 
 /// Removes `pack_ref` (refused while installed packs depend on it, unless `force`).
@@ -56,6 +59,7 @@ pub(crate) async fn uninstall(
     pack_ref: &PackRef,
     force: bool,
 ) -> Result<Uninstalled> {
+    let attempt = Attempt::new(store, Action::Uninstall, Some(pack_ref));
     let current = {
         let (store, pack_ref) = (store.clone(), pack_ref.clone());
         blocking(move || {
@@ -63,17 +67,14 @@ pub(crate) async fn uninstall(
             if current.is_none() && !store.is_installed(&pack_ref) {
                 return Err(Error::NotInstalled(pack_ref));
             }
-            if let Err(e) = deps::check_removable(&pack_ref, &store.receipts()?, force) {
-                let mut record = Record::now(Action::Uninstall, pack_ref, Outcome::Failed);
-                record.from = current.map(|r| r.version.to_string());
-                record.error = Some(e.code().to_owned());
-                let _ = store.record(&record);
-                return Err(e);
-            }
-            Ok(current)
+            Ok((current, store.receipts()?))
         })
         .await?
     };
+    let (current, installed) = current;
+    attempt
+        .check(deps::check_removable(pack_ref, &installed, force))
+        .await?;
     let change = PendingChange {
         operation: Action::Uninstall,
         pack_ref: pack_ref.clone(),
@@ -82,11 +83,12 @@ pub(crate) async fn uninstall(
         receipt: current,
         manifest: None,
     };
-    let (store, pack_ref) = (store.clone(), pack_ref.clone());
-    guarded(ctx, hooks, &[change], move || {
-        let done = store.uninstall(&pack_ref)?;
+    let (locked, removed) = (store.clone(), pack_ref.clone());
+    let done = guarded(ctx, hooks, &[change], move || {
+        let done = locked.uninstall(&removed)?;
         let warnings = done.warnings.clone();
         Ok((done, warnings))
     })
-    .await
+    .await;
+    attempt.check_guarded(done).await
 }

@@ -16,10 +16,11 @@ use crate::registry::Registry;
 use crate::source::{PackSource, VersionSpec};
 use crate::store::{LockedStore, SetChange};
 
+use super::attempt::Attempt;
 use super::commit::{guarded, origin, receipt as planned_receipt};
 use super::options::InstallOptions;
 use super::plan::{upsert, Step};
-use super::{plan, ready, record_failure};
+use super::{plan, ready};
 
 /// What `install --locked` is asked to do, set with builder methods.
 ///
@@ -132,12 +133,11 @@ pub(crate) async fn install_locked(
     };
     for (pack, step) in &prepared {
         let manifest = &step.validated.manifest;
-        let mut receipt = ready(ctx, store, step, &after, &install)
-            .await
-            .map_err(|e| {
-                let version = Some(&manifest.version);
-                record_failure(store, Action::Install, Some(&manifest.pack_ref), version, e)
-            })?;
+        let attempt = Attempt::new(store, Action::Install, None);
+        let attempt = attempt.of(&manifest.pack_ref, &manifest.version);
+        let mut receipt = attempt
+            .check(ready(ctx, store, step, &after, &install).await)
+            .await?;
         // The requirement it was locked with, not the exact version it was fetched at.
         receipt.requirement = pack.requirement.clone();
         let from = installed.iter().find(|r| r.pack_ref == receipt.pack_ref);
@@ -225,16 +225,8 @@ async fn prepare(
     pack: &LockedPack,
     installed: &[Receipt],
 ) -> Result<Step> {
-    let fail = |e| {
-        record_failure(
-            store,
-            Action::Install,
-            Some(&pack.pack_ref),
-            Some(&pack.version),
-            e,
-        )
-    };
-    let source = locked_source(ctx, store, pack).await.map_err(fail)?;
+    let attempt = Attempt::new(store, Action::Install, None).of(&pack.pack_ref, &pack.version);
+    let source = attempt.check(locked_source(ctx, store, pack).await).await?;
     let mut opts = InstallOptions {
         force: true,
         ..InstallOptions::default()
@@ -246,11 +238,13 @@ async fn prepare(
     ) {
         opts.checksum = pack.checksum.archive.clone();
     }
-    let mut steps = plan::prepare(ctx, store, registry, source, &opts, installed.to_vec())
-        .await
-        .map_err(fail)?;
-    let step = steps.pop().expect("the plan holds the pack itself");
-    compare(pack, &step).map_err(fail)?;
+    let prepared = plan::prepare(ctx, store, registry, source, &opts, installed.to_vec()).await;
+    let step = attempt
+        .check(prepared)
+        .await?
+        .pop()
+        .expect("the plan holds the pack itself");
+    attempt.check(compare(pack, &step)).await?;
     Ok(step)
 }
 

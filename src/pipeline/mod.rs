@@ -12,6 +12,7 @@
 //! [`plan`] prepares (stages 1–4) the pack and, when asked, its missing dependencies; then
 //! each is finished (stages 5–8) in order, dependencies first, each its own atomic commit.
 
+mod attempt;
 mod change;
 mod commit;
 mod fetch;
@@ -28,16 +29,14 @@ use std::sync::Arc;
 
 use crate::context::{blocking, Context};
 use crate::deps;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::{Event, Phase};
-use crate::history::{Action, Outcome, Record};
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use crate::source::PackSource;
 use crate::store::LockedStore;
-use semver::Version;
 
 pub(crate) use change::{rollback, uninstall};
 pub(crate) use locked::install_locked;
@@ -48,6 +47,7 @@ pub use outdated::Outdated;
 pub(crate) use update::update;
 pub use update::{UpdateOptions, UpdateReport};
 
+use attempt::Attempt;
 use plan::{upsert, Step};
 
 /// Installs `source` (and, when asked, its missing dependencies first) into the locked
@@ -65,10 +65,9 @@ pub(crate) async fn install(
         let store = store.clone();
         blocking(move || store.receipts()).await?
     };
-    let identified = source.pack_ref().cloned();
-    let steps = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone())
-        .await
-        .map_err(|e| record_failure(store, opts.action, identified.as_ref(), None, e))?;
+    let attempt = Attempt::new(store, opts.action, source.pack_ref());
+    let prepared = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await;
+    let steps = attempt.check(prepared).await?;
     let mut receipts = installed;
     let mut reports = Vec::new();
     let count = steps.len();
@@ -95,29 +94,6 @@ pub(crate) async fn install(
     root.dependencies = reports;
     root.warnings = recorded.take();
     Ok(root)
-}
-
-/// Records in the history an attempt on `pack_ref` (to `version`) that failed before the
-/// store was asked to change (the store records its own failures), and passes `e` on.
-fn record_failure(
-    store: &LockedStore,
-    action: Action,
-    pack_ref: Option<&PackRef>,
-    version: Option<&Version>,
-    e: Error,
-) -> Error {
-    if let Some(pack_ref) = pack_ref {
-        let mut record = Record::now(action, pack_ref.clone(), Outcome::Failed);
-        record.from = store
-            .receipt(pack_ref)
-            .ok()
-            .flatten()
-            .map(|r| r.version.to_string());
-        record.to = version.map(ToString::to_string);
-        record.error = Some(e.code().to_owned());
-        let _ = store.record(&record);
-    }
-    e
 }
 
 /// Stages 5–6 of one prepared pack, against `receipts` (the installed packs as the plan
@@ -171,23 +147,15 @@ async fn finish(
     opts: &InstallOptions,
 ) -> Result<InstallReport> {
     let manifest = step.validated.manifest.clone();
-    let fail = |e| {
-        let version = Some(&manifest.version);
-        record_failure(store, opts.action, Some(&manifest.pack_ref), version, e)
-    };
-    let receipt = ready(ctx, store, &step, receipts, opts)
-        .await
-        .map_err(fail)?;
+    let attempt = Attempt::new(store, opts.action, None).of(&manifest.pack_ref, &manifest.version);
+    let receipt = attempt
+        .check(ready(ctx, store, &step, receipts, opts).await)
+        .await?;
     let replaced = active_version(store, &manifest.pack_ref).await?;
     if !opts.dry_run {
         let change = PendingChange::of_install(opts.action, &manifest, &receipt, replaced.clone());
-        commit::commit(ctx, store, hooks, step.validated, &receipt, change)
-            .await
-            .map_err(|e| match e {
-                // Refused before the store was asked; the store records its own failures.
-                Error::HookVeto(_) | Error::Interrupted { .. } => fail(e),
-                e => e,
-            })?;
+        let committed = commit::commit(ctx, store, hooks, step.validated, &receipt, change).await;
+        attempt.check_guarded(committed).await?;
     }
     Ok(InstallReport {
         receipt,

@@ -16,8 +16,9 @@ use crate::registry::Registry;
 use crate::source::{PackSource, Remembered, VersionSpec};
 use crate::store::LockedStore;
 
+use super::attempt::Attempt;
 use super::options::{InstallOptions, InstallReport};
-use super::{finish, origin, plan, record_failure};
+use super::{finish, origin, plan};
 
 /// What an update is asked to do, set with builder methods.
 ///
@@ -110,7 +111,7 @@ pub(crate) async fn update(
         })
         .await?
     };
-    let fail = |e| record_failure(store, Action::Update, Some(pack_ref), None, e);
+    let attempt = Attempt::new(store, Action::Update, Some(pack_ref));
     let up_to_date = || UpdateReport {
         from: current.clone(),
         updated: None,
@@ -119,7 +120,7 @@ pub(crate) async fn update(
     let source = match update_source(&registry, &current, remembered, opts).await {
         Ok(Some(source)) => source,
         Ok(None) => return Ok(up_to_date()),
-        Err(e) => return Err(fail(e)),
+        Err(e) => return Err(attempt.failed(e).await),
     };
     let install = InstallOptions {
         force: true,
@@ -128,28 +129,29 @@ pub(crate) async fn update(
         action: Action::Update,
         ..InstallOptions::default()
     };
-    let mut steps = plan::prepare(&ctx, store, &registry, source, &install, installed.clone())
-        .await
-        .map_err(fail)?;
+    let prepared = plan::prepare(&ctx, store, &registry, source, &install, installed.clone()).await;
+    let mut steps = attempt.check(prepared).await?;
     let step = steps.pop().expect("the plan holds the pack itself");
     let manifest = &step.validated.manifest;
     if manifest.pack_ref != *pack_ref {
-        return Err(fail(Error::InvalidPack(format!(
+        let e = Error::InvalidPack(format!(
             "the source of `{pack_ref}` now holds pack `{}`",
             manifest.pack_ref
-        ))));
+        ));
+        return Err(attempt.failed(e).await);
     }
     if step.validated.content == current.checksum.content {
         return Ok(up_to_date());
     }
     let broken = deps::broken_by(pack_ref, &manifest.version, &installed);
     if !broken.is_empty() && !opts.force {
-        return Err(fail(Error::UpdateBreaksDependents {
+        let e = Error::UpdateBreaksDependents {
             pack_ref: pack_ref.clone(),
             from: current.version.to_string(),
             to: manifest.version.to_string(),
             dependents: broken,
-        }));
+        };
+        return Err(attempt.of(pack_ref, &manifest.version).failed(e).await);
     }
     let mut report = finish(&ctx, store, hooks, step, &installed, &install).await?;
     report.warnings = recorded.take();

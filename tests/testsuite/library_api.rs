@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use attune_pack::{
     Action, DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions, InstallReport,
-    Installer, InstallerBuilder, Interrupt, PackSource, PendingChange,
+    Installer, InstallerBuilder, Interrupt, PackRef, PackSource, PendingChange, UpdateOptions,
 };
 
 fn pack(dir: &Path, files: usize) -> PathBuf {
@@ -37,6 +37,8 @@ fn source(path: &Path) -> PackSource {
 struct Recorder {
     calls: Mutex<Vec<String>>,
     veto: bool,
+    /// Veto this operation only.
+    veto_only: Option<Action>,
     interrupt_after_approval: Option<Interrupt>,
 }
 
@@ -52,7 +54,7 @@ impl InstallHooks for Recorder {
         if let Some(i) = &self.interrupt_after_approval {
             i.trigger();
         }
-        if self.veto {
+        if self.veto || self.veto_only == Some(p.operation) {
             Err("the server's database refused it".into())
         } else {
             Ok(())
@@ -178,6 +180,84 @@ async fn a_failure_after_approval_calls_on_abort() {
     assert_eq!(
         *hooks.calls.lock().unwrap(),
         vec!["before embedded 0.3.0", "abort embedded interrupted"]
+    );
+}
+
+/// Updates, rollbacks and uninstalls reach the hooks as well, saying which operation and from
+/// and to which version; a vetoed rollback leaves the store as it was. The history tells an
+/// embedding program what happened.
+#[tokio::test]
+async fn hooks_see_updates_rollbacks_and_uninstalls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let hooks = Arc::new(Recorder::default());
+    let installer = hooked(&packs, &hooks).build().unwrap();
+    install_pack(&installer, tmp.path(), 1).await.unwrap();
+    let yaml = tmp.path().join("src-pack/pack.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(&yaml, text.replace("0.3.0", "0.4.0")).unwrap();
+    let embedded: PackRef = "embedded".parse().unwrap();
+    let report = installer
+        .update(&embedded, UpdateOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(report.from.version.to_string(), "0.3.0");
+    assert_eq!(report.receipt().version.to_string(), "0.4.0");
+
+    let vetoing = Arc::new(Recorder {
+        veto_only: Some(Action::Rollback),
+        ..Default::default()
+    });
+    let refused = hooked(&packs, &vetoing).build().unwrap();
+    let err = refused.rollback(&embedded).await.unwrap_err();
+    assert_eq!(err.code(), "hook_veto");
+    assert_eq!(
+        installer.show(&embedded).await.unwrap().version.to_string(),
+        "0.4.0"
+    );
+    assert!(std::fs::read_to_string(packs.join("embedded/pack.yaml"))
+        .unwrap()
+        .contains("0.4.0"));
+
+    let done = installer.rollback(&embedded).await.unwrap();
+    assert_eq!(
+        (done.from.as_str(), done.receipt.version.to_string()),
+        ("0.4.0", "0.3.0".into())
+    );
+    installer
+        .uninstall(&embedded, attune_pack::Dependents::Refuse)
+        .await
+        .unwrap();
+    assert_eq!(
+        *hooks.calls.lock().unwrap(),
+        vec![
+            "before embedded 0.3.0",
+            "after embedded",
+            "before update embedded 0.4.0",
+            "after update embedded",
+            "before rollback embedded 0.3.0",
+            "after rollback embedded",
+            "before uninstall embedded ",
+            "after uninstall embedded",
+        ]
+    );
+    let history: Vec<(Action, Option<String>, Option<String>)> = installer
+        .history(Some(&embedded))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.outcome == attune_pack::Outcome::Ok)
+        .map(|r| (r.action, r.from, r.to))
+        .collect();
+    let v = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        history,
+        [
+            (Action::Install, None, v("0.3.0")),
+            (Action::Update, v("0.3.0"), v("0.4.0")),
+            (Action::Rollback, v("0.4.0"), v("0.3.0")),
+            (Action::Uninstall, v("0.3.0"), None),
+        ]
     );
 }
 
