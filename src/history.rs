@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::pack_ref::PackRef;
-use crate::receipt::{ReceiptChecksums, ReceiptSource};
+use crate::receipt::{Receipt, ReceiptChecksums, ReceiptSource};
 
 /// What a change did to a pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,19 @@ impl Record {
             outcome,
             error: None,
             recovery: None,
+        }
+    }
+}
+
+impl Record {
+    /// A record of now of `receipt` becoming the active version (from `from`).
+    pub(crate) fn of_install(action: Action, receipt: &Receipt, from: Option<String>) -> Record {
+        Record {
+            from,
+            to: Some(receipt.version.to_string()),
+            source: Some(receipt.source.clone()),
+            checksum: Some(receipt.checksum.clone()),
+            ..Record::now(action, receipt.pack_ref.clone(), Outcome::Ok)
         }
     }
 }

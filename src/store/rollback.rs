@@ -62,11 +62,8 @@ impl LockedStore {
     /// was (or the journal makes the next command put it back).
     pub fn rollback(&self, prepared: &PreparedRollback) -> Result<RolledBack> {
         let plan = &prepared.0;
-        let mut record = Record::now(Action::Rollback, plan.pack_ref.clone(), Outcome::Ok);
-        record.from = Some(prepared.current().version.to_string());
-        record.to = Some(plan.receipt.version.to_string());
-        record.source = Some(plan.receipt.source.clone());
-        record.checksum = Some(plan.receipt.checksum.clone());
+        let from = Some(prepared.current().version.to_string());
+        let mut record = Record::of_install(Action::Rollback, &plan.receipt, from);
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Rollback(Box::new(plan.clone())),

@@ -76,19 +76,12 @@ impl LockedStore {
                     receipt,
                     origin,
                 } => {
+                    let from = self.receipt(&receipt.pack_ref).ok().flatten();
+                    let from = from.map(|r| r.version.to_string());
+                    records.push(Record::of_install(Action::Install, receipt, from));
                     let install = self.install_plan(staged, receipt, keep_versions)?;
                     let content = &receipt.checksum.content;
                     self.remember_source(&receipt.pack_ref, content, origin.clone())?;
-                    let mut record =
-                        Record::now(Action::Install, receipt.pack_ref.clone(), Outcome::Ok);
-                    record.from = install
-                        .previous_receipt
-                        .as_ref()
-                        .map(|r| r.version.to_string());
-                    record.to = Some(receipt.version.to_string());
-                    record.source = Some(receipt.source.clone());
-                    record.checksum = Some(receipt.checksum.clone());
-                    records.push(record);
                     plan.installs.push(install);
                 }
                 SetChange::Remove(pack_ref) => {

@@ -55,10 +55,9 @@ impl LockedStore {
         action: Action,
         origin: serde_json::Value,
     ) -> Result<Committed> {
-        let mut record = Record::now(action, receipt.pack_ref.clone(), Outcome::Ok);
-        record.to = Some(receipt.version.to_string());
-        record.source = Some(receipt.source.clone());
-        record.checksum = Some(receipt.checksum.clone());
+        // Unreadable, it fails the plan just below, which records that.
+        let from = self.receipt(&receipt.pack_ref).ok().flatten();
+        let mut record = Record::of_install(action, receipt, from.map(|r| r.version.to_string()));
         let plan = self
             .install_plan(staged, receipt, keep_versions)
             .and_then(|plan| {
@@ -66,10 +65,6 @@ impl LockedStore {
                 Ok(plan)
             })
             .map_err(|e| self.failed(&mut record, e))?;
-        record.from = plan
-            .previous_receipt
-            .as_ref()
-            .map(|r| r.version.to_string());
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Install(Box::new(plan.clone())),

@@ -45,10 +45,49 @@ const UNINSTALL_POINTS: &[&str] = &[
     "history.append",
 ];
 
+/// Every named step of a rollback (and its undo).
+const ROLLBACK_POINTS: &[&str] = &[
+    "journal.create",
+    "journal.append",
+    "rollback.displace",
+    "rollback.activate",
+    "rollback.kept_receipt",
+    "rollback.receipt",
+    "rollback.forget",
+    "fs.sync_dir",
+    "journal.remove",
+    "prune.remove",
+    "trash.purge",
+    "history.append",
+    "undo.rename",
+    "undo.receipt",
+];
+
+/// Every named step of a locked install: a set of two packs committed as one.
+const LOCKED_POINTS: &[&str] = &[
+    "private.write",
+    "journal.create",
+    "journal.append",
+    "commit.displace",
+    "commit.activate",
+    "commit.kept_receipt",
+    "commit.receipt",
+    "fs.sync_dir",
+    "journal.remove",
+    "prune.remove",
+    "trash.purge",
+    "history.append",
+    "undo.rename",
+    "undo.receipt",
+];
+
 /// The steps recovery takes (finishing or undoing), and the sweep after it.
 const RECOVERY_POINTS: &[&str] = &[
     "commit.kept_receipt",
     "commit.receipt",
+    "rollback.kept_receipt",
+    "rollback.receipt",
+    "rollback.forget",
     "undo.rename",
     "undo.receipt",
     "uninstall.versions",
@@ -69,6 +108,10 @@ enum Scenario {
     Reinstall,
     /// 1.0.0 active (0.9.0 kept); uninstall.
     Uninstall,
+    /// 1.0.0 active (0.9.0 kept); roll back to 0.9.0.
+    Rollback,
+    /// 1.0.0 active (0.9.0 kept); `install --locked` a lockfile of p 2.0.0 and q 1.0.0.
+    Locked,
 }
 
 struct Env {
@@ -89,11 +132,37 @@ impl Env {
         for v in ["0.9.0", "1.0.0", "2.0.0"] {
             write_pack(&env.root, "p", v, "", 3);
         }
+        write_pack(&env.root, "q", "1.0.0", "", 3);
+        if matches!(scenario, Scenario::Locked) {
+            // The lockfile, from a store that holds the set.
+            let other = env.root.join("other");
+            for args in [
+                vec!["install".to_owned(), env.pack("2.0.0"), env.pack_q()],
+                vec!["lock".into(), "-o".into(), env.lockfile()],
+            ] {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = Command::new(BIN)
+                    .arg("--packs-dir")
+                    .arg(&other)
+                    .args(&args)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{args:?}");
+            }
+        }
         if !matches!(scenario, Scenario::Fresh) {
             env.ok(&["install", &env.pack("0.9.0")], "");
             env.ok(&["install", "--force", &env.pack("1.0.0")], "");
         }
         env
+    }
+
+    fn pack_q(&self) -> String {
+        self.root.join("q-1.0.0").display().to_string()
+    }
+
+    fn lockfile(&self) -> String {
+        self.root.join("packs.lock.json").display().to_string()
     }
 
     fn pack(&self, version: &str) -> String {
@@ -124,6 +193,8 @@ impl Env {
             Scenario::Fresh => vec!["install".into(), self.pack("1.0.0")],
             Scenario::Reinstall => vec!["install".into(), "--force".into(), self.pack("2.0.0")],
             Scenario::Uninstall => vec!["uninstall".into(), "p".into()],
+            Scenario::Rollback => vec!["rollback".into(), "p".into()],
+            Scenario::Locked => vec!["install".into(), "--locked".into(), self.lockfile()],
         }
     }
 }
@@ -140,6 +211,8 @@ fn after(scenario: Scenario) -> State {
         Scenario::Fresh => packs(&[("p", "1.0.0")]),
         Scenario::Reinstall => packs(&[("p", "2.0.0")]),
         Scenario::Uninstall => packs(&[]),
+        Scenario::Rollback => packs(&[("p", "0.9.0")]),
+        Scenario::Locked => packs(&[("p", "2.0.0"), ("q", "1.0.0")]),
     }
 }
 
@@ -269,14 +342,32 @@ fn every_fault_of_an_uninstall_holds() {
     every_fault(Scenario::Uninstall, UNINSTALL_POINTS);
 }
 
+#[test]
+fn every_fault_of_a_rollback_holds() {
+    every_fault(Scenario::Rollback, ROLLBACK_POINTS);
+}
+
+/// A set is all or nothing: never one pack of it without the other.
+#[test]
+fn every_fault_of_a_locked_install_holds() {
+    every_fault(Scenario::Locked, LOCKED_POINTS);
+}
+
 /// A kill at each step of a change, then a recovery that itself fails or is killed at each of
 /// its steps, then a clean recovery: the store ends consistent, old or new.
 #[test]
 fn recovery_survives_faults_and_kills_of_its_own() {
     let mut injected = 0;
-    for scenario in [Scenario::Reinstall, Scenario::Uninstall] {
+    for scenario in [
+        Scenario::Reinstall,
+        Scenario::Uninstall,
+        Scenario::Rollback,
+        Scenario::Locked,
+    ] {
         let points = match scenario {
             Scenario::Uninstall => UNINSTALL_POINTS,
+            Scenario::Rollback => ROLLBACK_POINTS,
+            Scenario::Locked => LOCKED_POINTS,
             _ => COMMIT_POINTS,
         };
         for point in points {
