@@ -482,3 +482,40 @@ fn read_only_commands_never_create_the_store() {
     let null = std::fs::metadata("/dev/null").unwrap();
     assert!(!null.is_file(), "/dev/null is still a device");
 }
+
+/// Credentials in a source URL stay out of receipts, the history and lockfiles; the store's
+/// private record (0600) keeps them, so `update` on this host can fetch the source again.
+#[test]
+fn credentials_reach_only_the_private_record() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.config("", "");
+    let server = IndexServer::start();
+    server.require_auth("Basic dXNlcjpzM2NyZXQ="); // user:s3cret
+    server.put("p.tgz", pack_tgz("secret", "1.0.0"));
+    let url = server
+        .url("p.tgz")
+        .replace("http://", "http://user:s3cret@");
+    ok(&env, &["--allow-http", "install", &url]);
+    server.put("p.tgz", pack_tgz("secret", "1.1.0"));
+    let updated = ok(&env, &["--allow-http", "update", "secret"]);
+    assert_eq!(updated["version"], "1.1.0");
+    let lockfile = env.path("secret.lock.json");
+    ok(&env, &["lock", "-o", lockfile.to_str().unwrap()]);
+
+    let private = env.path("packs/.attune-pack/private/secret.json");
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&private)
+        .unwrap()
+        .contains("s3cret"));
+    for path in [
+        lockfile,
+        env.path("packs/.attune-pack/history.jsonl"),
+        env.path("packs/.attune-pack/receipts/secret.json"),
+    ] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("s3cret"), "{}: {text}", path.display());
+        assert!(text.contains("***@"), "{}: {text}", path.display());
+    }
+}
