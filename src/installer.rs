@@ -124,13 +124,14 @@ impl InstallerBuilder {
     }
 }
 
-/// Whether a pack other installed packs depend on may be uninstalled.
+/// Whether a change (an uninstall, a rollback) may leave other installed packs with a
+/// dependency they no longer meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dependents {
-    /// Refuse ([`Error::DependentsExist`]).
+    /// Refuse ([`Error::DependentsExist`], [`Error::BreaksDependents`]).
     #[default]
     Refuse,
-    /// Remove it anyway; the dependents are left with an unmet dependency.
+    /// Change it anyway; the dependents are left with an unmet dependency.
     Ignore,
 }
 
@@ -259,19 +260,23 @@ impl Installer {
 
     /// Swaps the active version of a pack with its most recently replaced kept version (a
     /// second rollback swaps them back), journaled like an install; the hooks see it as an
-    /// [`Action::Rollback`](crate::Action::Rollback).
+    /// [`Action::Rollback`](crate::Action::Rollback). Refused
+    /// ([`Error::BreaksDependents`]) when installed packs that depend on it do not accept the
+    /// kept version, unless `dependents` is [`Dependents::Ignore`].
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), attune_pack::Error> {
-    /// use attune_pack::{Installer, PackRef};
+    /// use attune_pack::{Dependents, Installer, PackRef};
     /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
-    /// let done = installer.rollback(&"slack".parse::<PackRef>()?).await?;
+    /// let slack: PackRef = "slack".parse()?;
+    /// let done = installer.rollback(&slack, Dependents::Refuse).await?;
     /// println!("slack {} is active again ({} is kept)", done.receipt.version, done.from);
     /// # Ok(()) }
     /// ```
-    pub async fn rollback(&self, pack_ref: &PackRef) -> Result<RolledBack> {
+    pub async fn rollback(&self, pack_ref: &PackRef, dependents: Dependents) -> Result<RolledBack> {
         let store = self.lock_store().await?;
-        pipeline::rollback(&self.ctx, &store, self.hooks.as_ref(), pack_ref).await
+        let force = dependents == Dependents::Ignore;
+        pipeline::rollback(&self.ctx, &store, self.hooks.as_ref(), pack_ref, force).await
     }
 
     /// Updates an installed pack: a registry pack to the highest version its requirement

@@ -87,6 +87,9 @@ pub enum Command {
     Rollback {
         #[arg(value_name = "REF")]
         pack_ref: String,
+        /// Roll back even if installed packs that depend on it do not accept the kept version
+        #[arg(long)]
+        force: bool,
     },
     /// Write a lockfile of the installed packs
     Lock {

@@ -73,8 +73,8 @@ pub fn hint(error: &Error) -> Option<String> {
             0 => "set keep_versions to 1 or more in the config to keep replaced versions",
             _ => "a version is kept once an update or install --force replaces it",
         },
-        Error::UpdateBreaksDependents { .. } => {
-            "update the dependents too, give a requirement they accept (update REF@REQ), or pass --force"
+        Error::BreaksDependents { .. } => {
+            "update the dependents too, give a requirement they accept (update REF@REQ), or pass --force to change it anyway"
         }
         Error::LockMismatch { .. } => {
             "the source no longer serves what was locked (a moved tag, a re-published archive, or a tampered lockfile); run `attune-pack lock` again on the host the lockfile came from"

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use attune_pack::{
-    Error, Installer, LockedAction, LockedOptions, Lockfile, PackRef, UpdateOptions, VersionSpec,
+    Dependents, Error, Installer, LockedAction, LockedOptions, Lockfile, PackRef, UpdateOptions,
+    VersionSpec,
 };
 use serde_json::json;
 
@@ -66,9 +67,14 @@ pub async fn update(installer: &Installer, args: UpdateArgs, out: &Output) -> Re
     .await
 }
 
-pub async fn rollback(installer: &Installer, pack_ref: &str, out: &Output) -> Result<(), Exit> {
+pub async fn rollback(
+    installer: &Installer,
+    pack_ref: &str,
+    dependents: Dependents,
+    out: &Output,
+) -> Result<(), Exit> {
     let pack_ref: PackRef = pack_ref.parse()?;
-    let done = installer.rollback(&pack_ref).await?;
+    let done = installer.rollback(&pack_ref, dependents).await?;
     let r = &done.receipt;
     out.result(json!(r), || {
         format!(

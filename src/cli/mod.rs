@@ -124,10 +124,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
         }
         Command::Uninstall { pack_refs, force } => {
             let installer = installer()?;
-            let dependents = match force {
-                true => Dependents::Ignore,
-                false => Dependents::Refuse,
-            };
+            let dependents = dependents(force);
             batch::each(&out, &pack_refs, false, |arg| {
                 let installer = &installer;
                 async move {
@@ -145,7 +142,9 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
         Command::Outdated { check_sources } => {
             lifecycle::outdated(&installer()?, check_sources, &out).await
         }
-        Command::Rollback { pack_ref } => lifecycle::rollback(&installer()?, &pack_ref, &out).await,
+        Command::Rollback { pack_ref, force } => {
+            lifecycle::rollback(&installer()?, &pack_ref, dependents(force), &out).await
+        }
         Command::Lock { output } => lifecycle::lock(&installer()?, &output, &out).await,
         Command::History { pack_ref } => {
             lifecycle::history(&installer()?, pack_ref.as_deref(), &out).await
@@ -272,6 +271,14 @@ fn detect_options(args: &InstallArgs) -> DetectOptions {
         detect = detect.refuse_registry();
     }
     detect
+}
+
+/// What `--force` says about packs that depend on the one changed.
+fn dependents(force: bool) -> Dependents {
+    match force {
+        true => Dependents::Ignore,
+        false => Dependents::Refuse,
+    }
 }
 
 /// A builder's setter for a flag, and whether the flag is on.

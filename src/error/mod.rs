@@ -281,14 +281,15 @@ pub enum Error {
         keep_versions: usize,
     },
 
-    /// An update would leave installed packs with a dependency they no longer meet.
-    #[error("updating `{pack_ref}` from {from} to {to} would break installed packs that depend on it: {}", dependents.join("; "))]
-    UpdateBreaksDependents {
-        /// The pack to update.
+    /// An update or a rollback would leave installed packs with a dependency they no longer
+    /// meet.
+    #[error("changing `{pack_ref}` from {from} to {to} would break installed packs that depend on it: {}", dependents.join("; "))]
+    BreaksDependents {
+        /// The pack to change.
         pack_ref: PackRef,
-        /// Its installed version.
+        /// Its active version.
         from: String,
-        /// The version it would be updated to.
+        /// The version it would change to.
         to: String,
         /// Each dependent and what it requires (`` `ref` version requires `dep@req` ``).
         dependents: Vec<String>,
@@ -372,9 +373,9 @@ impl Error {
             LockMismatch { .. } => "lock_mismatch",
             PackYamlMissing { .. } => "pack_yaml_missing",
             AlreadyInstalled { .. } => "already_installed",
-            DependencyUnmet { .. }
-            | DependencyNotReplaced { .. }
-            | UpdateBreaksDependents { .. } => "dependency_unmet",
+            DependencyUnmet { .. } | DependencyNotReplaced { .. } | BreaksDependents { .. } => {
+                "dependency_unmet"
+            }
             DependentsExist { .. } => "dependents_exist",
             TestsFailed(_) => "tests_failed",
             Locked { .. } => "locked",
@@ -405,7 +406,7 @@ impl Error {
             AlreadyInstalled { .. }
             | DependencyUnmet { .. }
             | DependencyNotReplaced { .. }
-            | UpdateBreaksDependents { .. }
+            | BreaksDependents { .. }
             | DependentsExist { .. }
             | TestsFailed(_)
             | Locked { .. }

@@ -14,24 +14,39 @@ use crate::store::{LockedStore, RolledBack, Uninstalled};
 use super::attempt::Attempt;
 use super::commit::guarded;
 
-/// Swaps the active version of `pack_ref` with its most recently replaced kept version.
+/// Swaps the active version of `pack_ref` with its most recently replaced kept version
+/// (refused when installed packs that depend on it do not accept that version, unless
+/// `force`).
 pub(crate) async fn rollback(
     ctx: &Context,
     store: &Arc<LockedStore>,
     hooks: &dyn InstallHooks,
     pack_ref: &PackRef,
+    force: bool,
 ) -> Result<RolledBack> {
     let keep = ctx.config().keep_versions;
-    let prepared = {
+    let attempt = Attempt::new(store, Action::Rollback, Some(pack_ref));
+    let (prepared, installed) = {
         let (store, pack_ref) = (store.clone(), pack_ref.clone());
         blocking(move || {
             if !store.is_installed(&pack_ref) {
                 return Err(Error::NotInstalled(pack_ref));
             }
-            store.prepare_rollback(&pack_ref, keep)
+            Ok((store.prepare_rollback(&pack_ref, keep)?, store.receipts()?))
         })
         .await?
     };
+    let (current, restored) = (prepared.current(), prepared.restored());
+    let broken = deps::broken_by(pack_ref, &restored.version, &installed);
+    if !broken.is_empty() && !force {
+        let e = Error::BreaksDependents {
+            pack_ref: pack_ref.clone(),
+            from: current.version.to_string(),
+            to: restored.version.to_string(),
+            dependents: broken,
+        };
+        return Err(attempt.of(pack_ref, &restored.version).failed(e).await);
+    }
     let change = PendingChange {
         operation: Action::Rollback,
         pack_ref: pack_ref.clone(),
@@ -40,7 +55,6 @@ pub(crate) async fn rollback(
         receipt: Some(prepared.restored().clone()),
         manifest: None,
     };
-    let attempt = Attempt::new(store, Action::Rollback, Some(pack_ref));
     let locked = store.clone();
     let done = guarded(ctx, hooks, &[change], move || {
         let done = locked.rollback(&prepared)?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
-use crate::error::{IoContext, Result};
+use crate::error::{Category, IoContext, Result};
 use crate::hashing::Hasher;
 use crate::net::Conditional;
 use crate::receipt::{Receipt, SourceKind};
@@ -94,7 +94,8 @@ async fn in_registry(
         .await
     {
         Ok(found) => Some(found),
-        Err(e) if e.code() == "not_found" => None,
+        // Nothing its requirement allows any more (the version was yanked): no `wanted`.
+        Err(e) if e.category() == Category::NotFound => None,
         Err(e) => return Err(e),
     };
     let latest = registry.latest(&receipt.pack_ref).await?;
@@ -177,8 +178,14 @@ async fn changed_archive(
     let changed = match (&validators.etag, response.header("etag")) {
         (Some(old), Some(new)) => old != new,
         _ => {
-            let mut hasher = Hasher::new(Algorithm::Sha256);
+            let limit = ctx.config().limits.max_download_bytes;
+            let (mut hasher, mut read) = (Hasher::new(Algorithm::Sha256), 0u64);
             while let Some(chunk) = response.chunk().await? {
+                read += chunk.len() as u64;
+                if read > limit {
+                    // Larger than anything it may install: not what is installed.
+                    return Ok(Some(row(receipt)));
+                }
                 hasher.update(&chunk);
             }
             Some(hasher.finish()) != receipt.checksum.archive

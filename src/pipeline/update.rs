@@ -145,7 +145,7 @@ pub(crate) async fn update(
     }
     let broken = deps::broken_by(pack_ref, &manifest.version, &installed);
     if !broken.is_empty() && !opts.force {
-        let e = Error::UpdateBreaksDependents {
+        let e = Error::BreaksDependents {
             pack_ref: pack_ref.clone(),
             from: current.version.to_string(),
             to: manifest.version.to_string(),

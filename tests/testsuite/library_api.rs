@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use attune_pack::{
-    Action, DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions, InstallReport,
-    Installer, InstallerBuilder, Interrupt, PackRef, PackSource, PendingChange, UpdateOptions,
+    Action, Dependents, DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions,
+    InstallReport, Installer, InstallerBuilder, Interrupt, PackRef, PackSource, PendingChange,
+    UpdateOptions,
 };
 
 fn pack(dir: &Path, files: usize) -> PathBuf {
@@ -209,7 +210,10 @@ async fn hooks_see_updates_rollbacks_and_uninstalls() {
         ..Default::default()
     });
     let refused = hooked(&packs, &vetoing).build().unwrap();
-    let err = refused.rollback(&embedded).await.unwrap_err();
+    let err = refused
+        .rollback(&embedded, Dependents::Refuse)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "hook_veto");
     assert_eq!(
         installer.show(&embedded).await.unwrap().version.to_string(),
@@ -219,13 +223,16 @@ async fn hooks_see_updates_rollbacks_and_uninstalls() {
         .unwrap()
         .contains("0.4.0"));
 
-    let done = installer.rollback(&embedded).await.unwrap();
+    let done = installer
+        .rollback(&embedded, Dependents::Refuse)
+        .await
+        .unwrap();
     assert_eq!(
         (done.from.as_str(), done.receipt.version.to_string()),
         ("0.4.0", "0.3.0".into())
     );
     installer
-        .uninstall(&embedded, attune_pack::Dependents::Refuse)
+        .uninstall(&embedded, Dependents::Refuse)
         .await
         .unwrap();
     assert_eq!(

@@ -189,6 +189,7 @@ fn an_update_that_breaks_a_dependent_is_refused_unless_forced() {
     ok(&env, &["install", "base", "app"]);
 
     entries.extend(served(&server, "base", &["2.0.0"]));
+    entries.push(served_with_deps(&server, "app2", "1.0.0", &["base@^2"]));
     publish(&env, &server, entries);
     let doc = env.refused(&["update", "base"], 5, "dependency_unmet");
     let message = doc["error"]["message"].as_str().unwrap();
@@ -211,6 +212,14 @@ fn an_update_that_breaks_a_dependent_is_refused_unless_forced() {
 
     let forced = ok(&env, &["update", "base", "--force"]);
     assert_eq!(forced["version"], "2.0.0");
+
+    // A rollback is held to the same rule.
+    ok(&env, &["install", "app2"]);
+    let doc = env.refused(&["rollback", "base"], 5, "dependency_unmet");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`app2` 1.0.0 requires `base@^2`"), "{message}");
+    assert_eq!(active_version(&env, "base"), "2.0.0");
+    assert_eq!(ok(&env, &["rollback", "base", "--force"])["version"], "1.0.0");
 }
 
 #[test]
