@@ -115,18 +115,7 @@ pub(crate) async fn install_locked(
         .filter(|r| opts.exact && !lock.packs.iter().any(|p| p.pack_ref == r.pack_ref))
         .cloned()
         .collect();
-    // Dependencies are checked against the store as the whole set leaves it.
-    let mut after: Vec<Receipt> = installed
-        .iter()
-        .filter(|r| !removed.iter().any(|x| x.pack_ref == r.pack_ref))
-        .cloned()
-        .collect();
-    for (_, step) in &prepared {
-        upsert(
-            &mut after,
-            &planned_receipt(store, &step.validated, TestSummary::default()),
-        );
-    }
+    let after = leaves(store, &installed, &removed, &prepared);
     let install = InstallOptions {
         skip_tests: opts.skip_tests,
         ..InstallOptions::default()
@@ -168,6 +157,25 @@ pub(crate) async fn install_locked(
     .await?;
     drop(prepared); // their staging directories, now empty
     Ok(outcomes)
+}
+
+/// The installed packs as the set leaves them: dependencies are checked against that.
+fn leaves(
+    store: &LockedStore,
+    installed: &[Receipt],
+    removed: &[Receipt],
+    prepared: &[(&LockedPack, Step)],
+) -> Vec<Receipt> {
+    let mut after: Vec<Receipt> = installed
+        .iter()
+        .filter(|r| !removed.iter().any(|x| x.pack_ref == r.pack_ref))
+        .cloned()
+        .collect();
+    for (_, step) in prepared {
+        let planned = planned_receipt(store, &step.validated, TestSummary::default());
+        upsert(&mut after, &planned);
+    }
+    after
 }
 
 /// A set being built: what happens to each pack, what the hooks are shown, and what the

@@ -217,9 +217,15 @@ fn an_update_that_breaks_a_dependent_is_refused_unless_forced() {
     ok(&env, &["install", "app2"]);
     let doc = env.refused(&["rollback", "base"], 5, "dependency_unmet");
     let message = doc["error"]["message"].as_str().unwrap();
-    assert!(message.contains("`app2` 1.0.0 requires `base@^2`"), "{message}");
+    assert!(
+        message.contains("`app2` 1.0.0 requires `base@^2`"),
+        "{message}"
+    );
     assert_eq!(active_version(&env, "base"), "2.0.0");
-    assert_eq!(ok(&env, &["rollback", "base", "--force"])["version"], "1.0.0");
+    assert_eq!(
+        ok(&env, &["rollback", "base", "--force"])["version"],
+        "1.0.0"
+    );
 }
 
 #[test]
