@@ -24,7 +24,10 @@ use crate::pipeline::{
 use crate::receipt::Receipt;
 use crate::registry::{IndexStatus, Registry, SearchHit};
 use crate::source::PackSource;
-use crate::store::{LockedStore, ReadStore, RolledBack, Store, Uninstalled};
+use crate::store::{LockedStore, Opened, ReadStore, RolledBack, Store, Uninstalled};
+
+/// [`Store::lock`] or [`Store::read`].
+type OpenWith<S> = fn(&Store, Duration, &dyn Fn(&Path), &Interrupt) -> Result<S>;
 
 /// Builds an [`Installer`].
 ///
@@ -179,28 +182,18 @@ impl Installer {
 
     /// Takes the store lock (and recovers from interrupted commands).
     async fn lock_store(&self) -> Result<Arc<LockedStore>> {
-        let (ctx, store, timeout) = (self.ctx.clone(), self.store.clone(), self.lock_timeout);
-        blocking(move || {
-            let on_wait = |path: &Path| {
-                ctx.emit(Event::WaitingForLock {
-                    path: path.display().to_string(),
-                });
-            };
-            let store = store.lock(timeout, &on_wait, ctx.interrupt())?;
-            for done in store.recovered() {
-                ctx.emit(Event::Recovered(done.clone()));
-            }
-            for warning in store.warnings() {
-                ctx.warn(warning.clone());
-            }
-            Ok(Arc::new(store))
-        })
-        .await
+        self.open(Store::lock).await
     }
 
     /// Takes a shared lock for reading (recovering first when an interrupted command left
     /// a change unfinished and this process may write); a missing store reads as empty.
     async fn read(&self) -> Result<Arc<ReadStore>> {
+        self.open(Store::read).await
+    }
+
+    /// Opens the store with `how` on the blocking pool, telling the caller's event sink about
+    /// the wait for the lock and what recovery did.
+    async fn open<S: Opened + Send + Sync + 'static>(&self, how: OpenWith<S>) -> Result<Arc<S>> {
         let (ctx, store, timeout) = (self.ctx.clone(), self.store.clone(), self.lock_timeout);
         blocking(move || {
             let on_wait = |path: &Path| {
@@ -208,7 +201,7 @@ impl Installer {
                     path: path.display().to_string(),
                 });
             };
-            let store = store.read(timeout, &on_wait, ctx.interrupt())?;
+            let store = how(&store, timeout, &on_wait, ctx.interrupt())?;
             for done in store.recovered() {
                 ctx.emit(Event::Recovered(done.clone()));
             }

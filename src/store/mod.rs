@@ -239,14 +239,31 @@ impl ReadStore {
             warnings,
         }
     }
+}
 
+/// What opening a store reports.
+pub trait Opened {
     /// What taking the lock finished or undid of interrupted commands.
-    pub fn recovered(&self) -> &[Recovered] {
+    fn recovered(&self) -> &[Recovered];
+    /// Tidying that could not be finished (it is tried again next time), or why the store
+    /// may not be as the last command left it.
+    fn warnings(&self) -> &[String];
+}
+
+impl Opened for ReadStore {
+    fn recovered(&self) -> &[Recovered] {
         &self.recovered
     }
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
 
-    /// Why the store may not be as the last command left it, or tidying that failed.
-    pub fn warnings(&self) -> &[String] {
+impl Opened for LockedStore {
+    fn recovered(&self) -> &[Recovered] {
+        &self.recovered
+    }
+    fn warnings(&self) -> &[String] {
         &self.warnings
     }
 }
@@ -302,16 +319,6 @@ impl StoreView {
 }
 
 impl LockedStore {
-    /// What taking the lock finished or undid of interrupted commands.
-    pub fn recovered(&self) -> &[Recovered] {
-        &self.recovered
-    }
-
-    /// Tidying that taking the lock could not finish (it is tried again next time).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
     /// Keeps the lock for reading only.
     fn into_read(self) -> ReadStore {
         ReadStore {

@@ -5,7 +5,7 @@
 //! replacement, and the restored version's receipt. A second rollback swaps them back.
 
 use crate::error::{Error, Result};
-use crate::fsutil::{remove_any, rename, sync_dir};
+use crate::fsutil::rename;
 use crate::history::{Action, Outcome, Record};
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
@@ -165,13 +165,7 @@ impl LockedStore {
         let receipt = self.layout.receipt(&plan.pack_ref);
         changed |= self.write_if_changed(&receipt, &to_json(&plan.receipt)?, "rollback.receipt")?;
         let restored = versions.join(format!("{}.json", plan.restored));
-        if restored.exists() {
-            crate::failpoint::hit("rollback.forget")
-                .map_err(|e| Error::io(format!("removing {}", restored.display()), e))?;
-            remove_any(&restored)?;
-            sync_dir(&versions, self.durability)?;
-            changed = true;
-        }
+        changed |= self.remove_record(&restored, "rollback.forget")?;
         Ok(changed)
     }
 
@@ -192,13 +186,7 @@ impl LockedStore {
             changed = true;
         }
         let record = versions.join(format!("{}.json", plan.displaced.kept));
-        if record.exists() {
-            crate::failpoint::hit("undo.receipt")
-                .map_err(|e| Error::io(format!("removing {}", record.display()), e))?;
-            remove_any(&record)?;
-            sync_dir(&versions, self.durability)?;
-            changed = true;
-        }
+        changed |= self.remove_record(&record, "undo.receipt")?;
         if self.id_of(&kept)? == Some(plan.restored_id) {
             let record = versions.join(format!("{}.json", plan.restored));
             changed |=

@@ -233,14 +233,23 @@ impl LockedStore {
             changed = true;
         }
         let record = versions.join(format!("{}.json", old.kept));
-        if record.exists() {
-            crate::failpoint::hit("undo.receipt")
-                .map_err(|e| Error::io(format!("removing {}", record.display()), e))?;
-            remove_any(&record)?;
-            sync_dir(&versions, self.durability)?;
-            changed = true;
-        }
+        changed |= self.remove_record(&record, "undo.receipt")?;
         Ok(Some(changed))
+    }
+
+    /// Removes the record (a receipt, a kept version's record) at `path` if it is there, and
+    /// makes that durable; returns whether it was there.
+    pub(super) fn remove_record(&self, path: &Path, point: &'static str) -> Result<bool> {
+        if !path.exists() {
+            return Ok(false);
+        }
+        crate::failpoint::hit(point)
+            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        remove_any(path)?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir, self.durability)?;
+        }
+        Ok(true)
     }
 
     /// `receipts/REF.json` as it was before a change: `previous`, or none.
@@ -252,14 +261,7 @@ impl LockedStore {
         let path = self.layout.receipt(pack_ref);
         match previous {
             Some(r) => self.write_if_changed(&path, &to_json(r)?, "undo.receipt"),
-            None if path.exists() => {
-                crate::failpoint::hit("undo.receipt")
-                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-                remove_any(&path)?;
-                sync_dir(&self.layout.receipts(), self.durability)?;
-                Ok(true)
-            }
-            None => Ok(false),
+            None => self.remove_record(&path, "undo.receipt"),
         }
     }
 
