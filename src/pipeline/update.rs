@@ -77,7 +77,8 @@ impl UpdateOptions {
 /// What an update did.
 #[derive(Debug, Clone)]
 pub struct UpdateReport {
-    /// The receipt before the update.
+    /// The receipt of the version that was active (for a pack found up to date: its receipt
+    /// as it is now, with a requirement given anew recorded).
     pub from: Receipt,
     /// The install of the new version (for a dry run: planned); `None` when the pack was up
     /// to date.
@@ -119,7 +120,7 @@ pub(crate) async fn update(
     let registry = Registry::new(&ctx);
     let source = match update_source(&registry, &current, remembered, opts).await {
         Ok(Some(source)) => source,
-        Ok(None) => return Ok(up_to_date()),
+        Ok(None) => return rerecord(store, current, opts).await,
         Err(e) => return Err(attempt.failed(e).await),
     };
     let install = InstallOptions {
@@ -158,6 +159,32 @@ pub(crate) async fn update(
     Ok(UpdateReport {
         from: current,
         updated: Some(report),
+    })
+}
+
+/// The report of an update that found `current` up to date; a requirement given anew (or
+/// dropped by `latest`) is recorded in its receipt all the same, unless a dry run.
+async fn rerecord(
+    store: &Arc<LockedStore>,
+    current: Receipt,
+    opts: &UpdateOptions,
+) -> Result<UpdateReport> {
+    let requirement = match (&opts.requirement, opts.latest) {
+        (Some(spec), _) => spec.requirement(),
+        (None, true) => None,
+        (None, false) => current.requirement.clone(),
+    };
+    if requirement == current.requirement || opts.dry_run {
+        return Ok(UpdateReport {
+            from: current,
+            updated: None,
+        });
+    }
+    let (store, pack_ref) = (store.clone(), current.pack_ref.clone());
+    let now = blocking(move || store.set_requirement(&pack_ref, requirement)).await?;
+    Ok(UpdateReport {
+        from: now,
+        updated: None,
     })
 }
 

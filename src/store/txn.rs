@@ -389,6 +389,22 @@ impl LockedStore {
         TreeId::of(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
     }
 
+    /// Records a new version requirement in the receipt of the active version (an update to
+    /// the version installed already, with a requirement given anew). One atomic write.
+    pub fn set_requirement(
+        &self,
+        pack_ref: &PackRef,
+        requirement: Option<String>,
+    ) -> Result<Receipt> {
+        let mut receipt = self
+            .receipt(pack_ref)?
+            .ok_or_else(|| Error::NotInstalled(pack_ref.clone()))?;
+        receipt.requirement = requirement;
+        let path = self.layout.receipt(pack_ref);
+        self.write_if_changed(&path, &to_json(&receipt)?, "commit.receipt")?;
+        Ok(receipt)
+    }
+
     /// Writes `bytes` to `path` (atomically) unless it already holds them.
     pub(super) fn write_if_changed(
         &self,

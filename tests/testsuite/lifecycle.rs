@@ -167,6 +167,13 @@ fn a_new_requirement_on_the_command_line_is_recorded() {
     let outdated = ok(&env, &["outdated"]);
     assert_eq!(outdated[0]["wanted"], "1.0.0", "an exact pin wants itself");
     assert_eq!(outdated[0]["latest"], "3.0.0");
+    let same = ok(&env, &["update", "slack@^1"]);
+    assert_eq!(same["version"], "1.0.0", "nothing newer within ^1");
+    assert_eq!(
+        same["requirement"], "^1",
+        "the new requirement is recorded all the same"
+    );
+    assert_eq!(ok(&env, &["show", "slack"])["requirement"], "^1");
     let updated = ok(&env, &["update", "slack@^2"]);
     assert_eq!(updated["version"], "2.0.0");
     assert_eq!(updated["requirement"], "^2");
