@@ -139,6 +139,25 @@ pub fn broken_by(pack_ref: &PackRef, version: &Version, installed: &[Receipt]) -
     broken
 }
 
+/// The dependencies of an installed (or kept) version, from its receipt, that `installed`
+/// does not meet, as sentences.
+pub fn unmet_by(receipt: &Receipt, installed: &[Receipt]) -> Vec<String> {
+    receipt
+        .dependencies
+        .iter()
+        .filter_map(|d| crate::manifest::parse_dependency(d).ok())
+        .filter(|dep| dep.pack_ref != receipt.pack_ref)
+        .filter_map(|dep| match standing(&dep, installed, &[]) {
+            Standing::Met => None,
+            Standing::Other(r) => Some(format!(
+                "`{dep}` is required, {} {} is installed",
+                r.pack_ref, r.version
+            )),
+            _ => Some(format!("`{dep}` is not installed")),
+        })
+        .collect()
+}
+
 /// Refuses to remove a pack others depend on, unless forced.
 pub fn check_removable(pack_ref: &PackRef, installed: &[Receipt], force: bool) -> Result<()> {
     let deps = dependents(pack_ref, installed);

@@ -38,10 +38,30 @@ pub fn write_atomic(
     durability: Durability,
     point: &'static str,
 ) -> Result<()> {
+    write_atomic_mode(path, bytes, durability, point, 0o644)
+}
+
+/// [`write_atomic`] of a file with permissions `mode` from the start (0600 for secrets: no
+/// moment where others could read it).
+pub fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    point: &'static str,
+    mode: u32,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = builder
         .tempfile_in(dir)
         .ctx(|| format!("creating a temporary file in {}", dir.display()))?;
     failpoint::hit(point)

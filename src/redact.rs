@@ -8,9 +8,11 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return strip_query(url);
     };
-    match userinfo(url) {
-        Some(info) => format!("{scheme}://***@{}", strip_query(&rest[info.len() + 1..])),
-        None => format!("{scheme}://{}", strip_query(rest)),
+    match (userinfo(url), secret_userinfo(url)) {
+        (Some(_), Some(info)) => {
+            format!("{scheme}://***@{}", strip_query(&rest[info.len() + 1..]))
+        }
+        _ => format!("{scheme}://{}", strip_query(rest)),
     }
 }
 
@@ -25,11 +27,22 @@ pub fn userinfo(url: &str) -> Option<&str> {
     (authority || info.contains(':')).then_some(info)
 }
 
+/// The userinfo of `url` when it may be a secret: anything but an ssh user name without a
+/// password (ssh authenticates with keys: `ssh://git@host/…` names no secret, and does not
+/// work without its user).
+fn secret_userinfo(url: &str) -> Option<&str> {
+    let info = userinfo(url)?;
+    let ssh = url
+        .split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("ssh"));
+    (!ssh || info.contains(':')).then_some(info)
+}
+
 /// `text` (a library's message about `url`) with the URL and its userinfo hidden wherever
 /// they appear in it.
 pub fn scrub(text: &str, url: &str) -> String {
     let mut text = text.replace(url, &redact_url(url));
-    if let Some(info) = userinfo(url) {
+    if let Some(info) = secret_userinfo(url) {
         text = text.replace(info, "***");
     }
     text
@@ -57,6 +70,14 @@ mod tests {
         assert_eq!(
             redact_url("git@github.com:o/r.git"),
             "git@github.com:o/r.git"
+        );
+        assert_eq!(
+            redact_url("ssh://git@github.com/o/r.git"),
+            "ssh://git@github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url("ssh://git:pw@github.com/o/r.git"),
+            "ssh://***@github.com/o/r.git"
         );
         assert_eq!(
             redact_url("https://tok@h/r.git#main"),

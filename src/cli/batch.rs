@@ -70,6 +70,10 @@ where
     if out.json {
         out.result(Value::Array(docs), String::new);
     }
+    // An interrupt ends the run with its own code, whatever failed before it.
+    if let Some((_, e @ Error::Interrupted { .. })) = failed.last() {
+        return Err(Exit::Code(e.exit_code()));
+    }
     let Some((_, first)) = failed.first() else {
         if args.len() > 1 {
             out.note(&format!("{} of {} succeeded", args.len(), args.len()));

@@ -38,6 +38,7 @@ pub async fn update(installer: &Installer, args: UpdateArgs, out: &Output) -> Re
             .collect(),
         false => args.refs.clone(),
     };
+    let keep = installer.config().keep_versions;
     each(out, &refs, args.all, |arg| async move {
         let (pack_ref, spec) = ref_and_requirement(&arg)?;
         let mut opts = super::with_flags(
@@ -57,6 +58,7 @@ pub async fn update(installer: &Installer, args: UpdateArgs, out: &Output) -> Re
         let human = match &report.updated {
             None => format!("{pack_ref} {from} is up to date"),
             Some(u) if u.dry_run => format!("Would update {pack_ref} {from} -> {to}"),
+            Some(_) if keep == 0 => format!("Updated {pack_ref} {from} -> {to}"),
             Some(_) => format!("Updated {pack_ref} {from} -> {to} ({from} kept for rollback)"),
         };
         Ok(Item {

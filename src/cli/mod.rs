@@ -351,14 +351,14 @@ async fn install(args: InstallArgs, installer: &Installer, out: &Output) -> Resu
         async move {
             let source = PackSource::detect(&arg, detect)?;
             let report = installer.install(source, opts.clone()).await?;
-            Ok(install_item(&report, out))
+            Ok(install_item(&report, installer.config().keep_versions, out))
         }
     })
     .await
 }
 
 /// What one install shows: the receipt (for a dry run, the plan), with its dependencies.
-fn install_item(report: &InstallReport, out: &Output) -> Item {
+fn install_item(report: &InstallReport, keep_versions: usize, out: &Output) -> Item {
     // Dependencies (--with-deps) come first, in the order they were installed.
     let steps: Vec<&InstallReport> = report.dependencies.iter().chain([report]).collect();
     if report.dry_run {
@@ -403,7 +403,10 @@ fn install_item(report: &InstallReport, out: &Output) -> Item {
             report
                 .replaced
                 .as_ref()
-                .map(|v| format!(" (replaced {v}, kept for rollback)"))
+                .map(|v| match keep_versions {
+                    0 => format!(" (replaced {v})"),
+                    _ => format!(" (replaced {v}, kept for rollback)"),
+                })
                 .unwrap_or_default(),
             r.checksum.content
         ),

@@ -38,13 +38,23 @@ pub(crate) async fn rollback(
     };
     let (current, restored) = (prepared.current(), prepared.restored());
     let broken = deps::broken_by(pack_ref, &restored.version, &installed);
-    if !broken.is_empty() && !force {
-        let e = Error::BreaksDependents {
+    let unmet = deps::unmet_by(restored, &installed);
+    let refused = match (broken.is_empty(), unmet.is_empty()) {
+        _ if force => None,
+        (false, _) => Some(Error::BreaksDependents {
             pack_ref: pack_ref.clone(),
             from: current.version.to_string(),
             to: restored.version.to_string(),
             dependents: broken,
-        };
+        }),
+        (true, false) => Some(Error::DependencyUnmet {
+            pack: pack_ref.clone(),
+            version: restored.version.to_string(),
+            problems: unmet,
+        }),
+        (true, true) => None,
+    };
+    if let Some(e) = refused {
         return Err(attempt.of(pack_ref, &restored.version).failed(e).await);
     }
     let change = PendingChange {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
+use crate::deps;
 use crate::error::{Error, Result};
 use crate::history::Action;
 use crate::hooks::{InstallHooks, PendingChange};
@@ -116,6 +117,7 @@ pub(crate) async fn install_locked(
         .cloned()
         .collect();
     let after = leaves(store, &installed, &removed, &prepared);
+    refuse_broken(store, &installed, &prepared, &after).await?;
     let install = InstallOptions {
         skip_tests: opts.skip_tests,
         ..InstallOptions::default()
@@ -148,15 +150,70 @@ pub(crate) async fn install_locked(
     if opts.dry_run || changed.is_empty() {
         return Ok(outcomes);
     }
-    let (store, keep) = (store.clone(), ctx.config().keep_versions);
-    guarded(ctx, hooks, &changes, move || {
-        store
-            .commit_set(&changed, keep)
-            .map(|warnings| ((), warnings))
+    commit(ctx, store, hooks, &changes, changed).await?;
+    // Their staging directories, now empty.
+    let steps: Vec<Step> = prepared.into_iter().map(|(_, step)| step).collect();
+    blocking(move || {
+        drop(steps);
+        Ok(())
     })
     .await?;
-    drop(prepared); // their staging directories, now empty
     Ok(outcomes)
+}
+
+/// Refuses a set that leaves an installed pack (one the lockfile does not change) with a
+/// dependency on a changed pack that it does not accept.
+async fn refuse_broken(
+    store: &Arc<LockedStore>,
+    installed: &[Receipt],
+    prepared: &[(&LockedPack, Step)],
+    after: &[Receipt],
+) -> Result<()> {
+    for (_, step) in prepared {
+        let m = &step.validated.manifest;
+        let broken = deps::broken_by(&m.pack_ref, &m.version, after);
+        if broken.is_empty() {
+            continue;
+        }
+        let from = installed.iter().find(|r| r.pack_ref == m.pack_ref);
+        let e = Error::BreaksDependents {
+            pack_ref: m.pack_ref.clone(),
+            from: from.map_or_else(|| "(none)".to_owned(), |r| r.version.to_string()),
+            to: m.version.to_string(),
+            dependents: broken,
+        };
+        let attempt = Attempt::new(store, Action::Install, None);
+        return Err(attempt.of(&m.pack_ref, &m.version).failed(e).await);
+    }
+    Ok(())
+}
+
+/// Commits the set once the hooks accept every change of it.
+async fn commit(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    changes: &[PendingChange],
+    set: Vec<SetChange>,
+) -> Result<()> {
+    let (locked, keep) = (store.clone(), ctx.config().keep_versions);
+    let committed = guarded(ctx, hooks, changes, move || {
+        locked.commit_set(&set, keep).map(|warnings| ((), warnings))
+    })
+    .await;
+    let Err(mut e) = committed else {
+        return Ok(());
+    };
+    // Refused before the store was asked (it records its own failures): each pack's attempt
+    // is recorded here.
+    if matches!(e, Error::HookVeto(_) | Error::Interrupted { .. }) {
+        for c in changes {
+            e = Attempt::new(store, c.operation, Some(&c.pack_ref))
+                .failed(e)
+                .await;
+        }
+    }
+    Err(e)
 }
 
 /// The installed packs as the set leaves them: dependencies are checked against that.
@@ -246,7 +303,9 @@ async fn prepare(
     ) {
         opts.checksum = pack.checksum.archive.clone();
     }
-    let prepared = plan::prepare(ctx, store, registry, source, &opts, installed.to_vec()).await;
+    let prepared = plan::prepare(ctx, store, registry, source, &opts, installed.to_vec())
+        .await
+        .map_err(Error::from);
     let step = attempt
         .check(prepared)
         .await?

@@ -66,8 +66,17 @@ pub(crate) async fn install(
         blocking(move || store.receipts()).await?
     };
     let attempt = Attempt::new(store, opts.action, source.pack_ref());
-    let prepared = plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await;
-    let steps = attempt.check(prepared).await?;
+    let steps = match plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await
+    {
+        Ok(steps) => steps,
+        Err(u) => {
+            let attempt = match &u.pack {
+                Some((pack_ref, version)) => attempt.of(pack_ref, version),
+                None => attempt,
+            };
+            return Err(attempt.failed(u.error).await);
+        }
+    };
     let mut receipts = installed;
     let mut reports = Vec::new();
     let count = steps.len();

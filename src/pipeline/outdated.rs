@@ -10,13 +10,15 @@ use serde::Serialize;
 
 use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
-use crate::error::{Category, IoContext, Result};
+use std::sync::Arc;
+
+use crate::error::{Category, Error, IoContext, Result};
 use crate::hashing::Hasher;
 use crate::net::Conditional;
 use crate::receipt::{Receipt, SourceKind};
 use crate::registry::Registry;
 use crate::source::{self, PackSource, Remembered, VersionSpec};
-use crate::store::StoreView;
+use crate::store::ReadStore;
 
 use super::origin;
 
@@ -41,26 +43,44 @@ pub struct Outdated {
 /// The installed packs of `receipts` that have something newer.
 pub(crate) async fn outdated(
     ctx: &Context,
-    store: &StoreView,
+    store: &Arc<ReadStore>,
     receipts: &[Receipt],
     check_sources: bool,
 ) -> Result<Vec<Outdated>> {
     let registry = Registry::new(ctx);
+    let remembered = {
+        let (store, receipts) = (store.clone(), receipts.to_vec());
+        blocking(move || {
+            receipts
+                .iter()
+                .map(|r| origin::remembered(&store, &r.pack_ref, &r.checksum.content))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?
+    };
     let mut out = Vec::new();
-    for receipt in receipts {
+    for (receipt, remembered) in receipts.iter().zip(remembered) {
         ctx.interrupt().check()?;
-        let remembered = origin::remembered(store, &receipt.pack_ref, &receipt.checksum.content)?;
-        let found = match receipt.source.kind {
-            Some(SourceKind::Registry) => in_registry(&registry, receipt, remembered).await?,
-            Some(SourceKind::Git) if check_sources => {
-                moved_branch(ctx, receipt, remembered).await?
+        let probed = match receipt.source.kind {
+            Some(SourceKind::Registry) => {
+                out.extend(in_registry(&registry, receipt, remembered).await?);
+                continue;
             }
+            Some(SourceKind::Git) if check_sources => moved_branch(ctx, receipt, remembered).await,
             Some(SourceKind::Archive) if check_sources => {
-                changed_archive(ctx, receipt, remembered).await?
+                changed_archive(ctx, receipt, remembered).await
             }
-            _ => None,
+            _ => continue,
         };
-        out.extend(found);
+        // One origin that cannot be asked does not hide what the others say.
+        match probed {
+            Ok(found) => out.extend(found),
+            Err(e @ Error::Interrupted { .. }) => return Err(e),
+            Err(e) => ctx.warn(format!(
+                "{} {}: could not check its source: {e}",
+                receipt.pack_ref, receipt.version
+            )),
+        }
     }
     Ok(out)
 }
@@ -89,16 +109,24 @@ async fn in_registry(
         Some(req) => VersionSpec::parse(req).unwrap_or(VersionSpec::Latest),
         None => VersionSpec::Latest,
     };
-    let wanted = match registry
-        .resolve_version(&receipt.pack_ref, &spec, pinned.as_deref())
-        .await
-    {
-        Ok(found) => Some(found),
-        // Nothing its requirement allows any more (the version was yanked): no `wanted`.
-        Err(e) if e.category() == Category::NotFound => None,
-        Err(e) => return Err(e),
+    // What `update` and `update --latest` would install: the first index, in search order,
+    // that has a matching version decides, as for every registry reference.
+    let resolve = |spec: VersionSpec| {
+        let pinned = pinned.clone();
+        async move {
+            match registry
+                .resolve_version(&receipt.pack_ref, &spec, pinned.as_deref())
+                .await
+            {
+                Ok(found) => Ok(Some(found)),
+                // Nothing allowed any more (a yanked version): nothing to offer.
+                Err(e) if e.category() == Category::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
     };
-    let latest = registry.latest(&receipt.pack_ref).await?;
+    let wanted = resolve(spec).await?;
+    let latest = resolve(VersionSpec::Latest).await?.map(|(v, _)| v);
     let newer = |v: &Option<semver::Version>| v.as_ref().is_some_and(|v| *v > receipt.version);
     let wanted_version = wanted.as_ref().map(|(v, _)| v.clone());
     if !newer(&wanted_version) && !newer(&latest) {

@@ -31,6 +31,19 @@ pub(crate) struct Step {
     pub pending: Vec<(PackRef, Version)>,
 }
 
+/// A plan that failed, and the pack it was for when that was known by then (a registry
+/// reference names it; any other source once its pack.yaml is read).
+pub(crate) struct Unprepared {
+    pub error: Error,
+    pub pack: Option<(PackRef, Version)>,
+}
+
+impl From<Unprepared> for Error {
+    fn from(u: Unprepared) -> Error {
+        u.error
+    }
+}
+
 /// Prepares `source` (and its missing dependencies, when asked) against the `installed`
 /// packs: the steps, in install order.
 pub(crate) async fn prepare(
@@ -40,7 +53,7 @@ pub(crate) async fn prepare(
     source: PackSource,
     opts: &InstallOptions,
     installed: Vec<Receipt>,
-) -> Result<Vec<Step>> {
+) -> Result<Vec<Step>, Unprepared> {
     let mut planner = Planner {
         ctx,
         store,
@@ -48,11 +61,15 @@ pub(crate) async fn prepare(
         opts,
         receipts: installed,
         steps: Vec::new(),
+        root: None,
     };
-    planner
-        .add(source, opts.checksum.clone(), Vec::new())
-        .await?;
-    Ok(planner.steps)
+    match planner.add(source, opts.checksum.clone(), Vec::new()).await {
+        Ok(()) => Ok(planner.steps),
+        Err(error) => Err(Unprepared {
+            error,
+            pack: planner.root,
+        }),
+    }
 }
 
 struct Planner<'a> {
@@ -63,6 +80,8 @@ struct Planner<'a> {
     /// The installed packs as the plan so far leaves them.
     receipts: Vec<Receipt>,
     steps: Vec<Step>,
+    /// The pack asked for, once its pack.yaml is read.
+    root: Option<(PackRef, Version)>,
 }
 
 type Boxed<'b> = Pin<Box<dyn Future<Output = Result<()>> + 'b>>;
@@ -79,6 +98,9 @@ impl Planner<'_> {
             let algorithm = checksum.as_ref().map(|c| c.algorithm);
             let staged = fetch(self.ctx, self.store, self.registry, source, algorithm).await?;
             let validated = validate(self.ctx, staged, checksum).await?;
+            let manifest = &validated.manifest;
+            self.root
+                .get_or_insert_with(|| (manifest.pack_ref.clone(), manifest.version.clone()));
             self.refuse_installed(&validated)?;
             if self.opts.with_deps {
                 self.add_dependencies(&validated, &pending).await?;

@@ -130,7 +130,9 @@ pub(crate) async fn update(
         action: Action::Update,
         ..InstallOptions::default()
     };
-    let prepared = plan::prepare(&ctx, store, &registry, source, &install, installed.clone()).await;
+    let prepared = plan::prepare(&ctx, store, &registry, source, &install, installed.clone())
+        .await
+        .map_err(Error::from);
     let mut steps = attempt.check(prepared).await?;
     let step = steps.pop().expect("the plan holds the pack itself");
     let manifest = &step.validated.manifest;
@@ -142,6 +144,12 @@ pub(crate) async fn update(
         return Err(attempt.failed(e).await);
     }
     if step.validated.content == current.checksum.content {
+        // The staged copy, not needed.
+        blocking(move || {
+            drop(step);
+            Ok(())
+        })
+        .await?;
         return Ok(up_to_date());
     }
     let broken = deps::broken_by(pack_ref, &manifest.version, &installed);

@@ -106,22 +106,6 @@ impl<'a> Registry<'a> {
         Ok((found.entry.version, found.index.name.clone()))
     }
 
-    /// The highest release of `pack_ref` in any enabled index (indices that cannot be read
-    /// are skipped, with the loader's warning).
-    pub async fn latest(&self, pack_ref: &PackRef) -> Result<Option<Version>> {
-        let mut latest: Option<Version> = None;
-        for config in search_order(&self.ctx.config().pack_registry, None)? {
-            if let Some(index) = self.loader.load(config, Revalidate::IfStale).await? {
-                if let Some(entry) = best(&index.index, pack_ref, &VersionSpec::Latest) {
-                    if latest.as_ref().is_none_or(|v| entry.version > *v) {
-                        latest = Some(entry.version.clone());
-                    }
-                }
-            }
-        }
-        Ok(latest)
-    }
-
     /// Resolves a registry reference into the sources to try.
     pub async fn plan(
         &self,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{IoContext, Result};
 use crate::failpoint;
 use crate::fsutil::{sync_dir, Durability};
+use crate::history::Action;
 use crate::pack_ref::PackRef;
 use crate::receipt::Receipt;
 
@@ -76,6 +77,9 @@ pub(super) struct SetPlan {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct InstallPlan {
     pub pack_ref: PackRef,
+    /// An install or an update, as the history records it.
+    #[serde(default = "install")]
+    pub action: Action,
     /// The staged tree that becomes `PACKS_DIR/REF`.
     pub new: TreeId,
     pub receipt: Receipt,
@@ -122,6 +126,10 @@ pub(super) struct RollbackPlan {
     pub keep_versions: usize,
 }
 
+fn install() -> Action {
+    Action::Install
+}
+
 /// A step, announced before it is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +148,8 @@ pub(super) enum Step {
     Commit,
     /// The change failed before its commit point and is being undone.
     Undo,
+    /// The history has the change's lines (its outcome): recovery must not write them again.
+    Recorded,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,13 +197,7 @@ impl Journal {
 
     /// Announces `step`; it may be taken once this returns.
     pub fn step(&mut self, step: Step) -> Result<()> {
-        let mut line = serde_json::to_vec(&StepLine { step })
-            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-        line.push(b'\n');
-        failpoint::hit("journal.append")
-            .and_then(|_| self.file.write_all(&line))
-            .and_then(|_| self.flush())
-            .ctx(|| format!("writing the journal {}", self.path.display()))
+        write_step(&mut self.file, &self.path, step, self.durability)
     }
 
     fn flush(&self) -> io::Result<()> {
@@ -207,6 +211,29 @@ impl Journal {
     pub fn remove(self) -> Result<()> {
         remove(&self.path, self.durability)
     }
+}
+
+/// Appends `step` to the journal an earlier command left (recovery's own steps).
+pub(super) fn append(path: &Path, step: Step, durability: Durability) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .ctx(|| format!("opening the journal {}", path.display()))?;
+    write_step(&mut file, path, step, durability)
+}
+
+/// One step line, written whole and synced before the step is taken.
+fn write_step(file: &mut File, path: &Path, step: Step, durability: Durability) -> Result<()> {
+    let mut line = serde_json::to_vec(&StepLine { step })
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    line.push(b'\n');
+    failpoint::hit("journal.append")
+        .and_then(|_| file.write_all(&line))
+        .and_then(|_| match durability {
+            Durability::Sync => file.sync_data(),
+            Durability::NoSync => Ok(()),
+        })
+        .ctx(|| format!("writing the journal {}", path.display()))
 }
 
 /// Removes a finished journal.

@@ -117,32 +117,32 @@ impl Store {
         interrupt: &Interrupt,
     ) -> Result<ReadStore> {
         let layout = self.layout();
-        if exists(&layout.journal()) {
-            match self.lock(timeout, on_wait, interrupt) {
-                Ok(locked) => return Ok(locked.into_read()),
-                Err(e @ (Error::Locked { .. } | Error::Interrupted { .. })) => return Err(e),
-                Err(e) => {
-                    let warning = format!("an interrupted change could not be recovered ({e}); showing the store as it is");
-                    return Ok(ReadStore::unlocked(layout, vec![warning]));
-                }
-            }
+        if !exists(&layout.lock()) {
+            // No writing command ever ran here: nothing to read, nothing to recover.
+            return Ok(ReadStore::new(layout, None, Vec::new()));
         }
-        let lock = match exists(&layout.lock()) {
-            true => Some(lock::acquire(
-                &layout.lock(),
-                Mode::Shared,
-                timeout,
-                on_wait,
-                interrupt,
-            )?),
-            false => None,
+        let path = layout.lock();
+        let shared = || lock::acquire(&path, Mode::Shared, timeout, on_wait, interrupt);
+        let lock = shared()?;
+        // Checked under the lock: a writer killed while this one waited leaves its journal.
+        if !exists(&layout.journal()) {
+            return Ok(ReadStore::new(layout, Some(lock), Vec::new()));
+        }
+        drop(lock);
+        let warnings = match self.lock(timeout, on_wait, interrupt) {
+            Ok(locked) => {
+                let (recovered, warnings) = (locked.recovered, locked.warnings);
+                drop(locked._lock);
+                let mut read = ReadStore::new(layout, Some(shared()?), warnings);
+                read.recovered = recovered;
+                return Ok(read);
+            }
+            Err(e @ (Error::Locked { .. } | Error::Interrupted { .. })) => return Err(e),
+            Err(e) => vec![format!(
+                "an interrupted change could not be recovered ({e}); showing the store as it is"
+            )],
         };
-        Ok(ReadStore {
-            view: StoreView { layout },
-            _lock: lock,
-            recovered: Vec::new(),
-            warnings: Vec::new(),
-        })
+        Ok(ReadStore::new(layout, Some(shared()?), warnings))
     }
 }
 
@@ -231,10 +231,10 @@ impl std::ops::Deref for ReadStore {
 }
 
 impl ReadStore {
-    fn unlocked(layout: Layout, warnings: Vec<String>) -> ReadStore {
+    fn new(layout: Layout, lock: Option<lock::LockFile>, warnings: Vec<String>) -> ReadStore {
         ReadStore {
             view: StoreView { layout },
-            _lock: None,
+            _lock: lock,
             recovered: Vec::new(),
             warnings,
         }
@@ -319,16 +319,6 @@ impl StoreView {
 }
 
 impl LockedStore {
-    /// Keeps the lock for reading only.
-    fn into_read(self) -> ReadStore {
-        ReadStore {
-            view: self.view,
-            _lock: Some(self._lock),
-            recovered: self.recovered,
-            warnings: self.warnings,
-        }
-    }
-
     /// A fresh staging directory.
     pub fn staging(&self) -> Result<Staging> {
         tempfile::Builder::new()

@@ -10,8 +10,8 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::Checksum;
-use crate::error::{IoContext, Result};
-use crate::fsutil::{remove_any, write_atomic};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::write_atomic_mode;
 use crate::pack_ref::PackRef;
 
 use super::{read_json, to_json, LockedStore, StoreView};
@@ -30,7 +30,16 @@ impl StoreView {
         content: &Checksum,
     ) -> Result<Option<serde_json::Value>> {
         let path = self.layout.private(pack_ref);
-        let record: Option<PrivateSources> = read_json(&path)?;
+        let record: Option<PrivateSources> = match read_json(&path) {
+            Ok(record) => record,
+            // Not the store's owner: the redacted receipt is all this process may know.
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
         Ok(record.and_then(|mut r| r.sources.remove(&content.to_string())))
     }
 }
@@ -46,7 +55,8 @@ impl LockedStore {
         source: serde_json::Value,
     ) -> Result<()> {
         let path = self.layout.private(pack_ref);
-        let mut record: PrivateSources = read_json(&path)?.unwrap_or_default();
+        // A damaged record is rewritten rather than stopping every install of the pack.
+        let mut record: PrivateSources = read_json(&path).ok().flatten().unwrap_or_default();
         let mut live: Vec<String> = self
             .kept_versions(pack_ref)?
             .into_iter()
@@ -62,17 +72,18 @@ impl LockedStore {
         let dir = self.layout.meta.join("private");
         fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
         restrict(&dir, 0o700)?;
-        write_atomic(&path, &to_json(&record)?, self.durability, "private.write")?;
-        restrict(&path, 0o600)
+        write_atomic_mode(
+            &path,
+            &to_json(&record)?,
+            self.durability,
+            "private.write",
+            0o600,
+        )
     }
 
     /// Forgets a removed pack's sources.
-    pub(super) fn forget_sources(&self, pack_ref: &PackRef) -> Result<()> {
-        let path = self.layout.private(pack_ref);
-        match path.exists() {
-            true => remove_any(&path),
-            false => Ok(()),
-        }
+    pub(super) fn forget_sources(&self, pack_ref: &PackRef) -> Result<bool> {
+        self.remove_record(&self.layout.private(pack_ref), "private.remove")
     }
 }
 

@@ -28,26 +28,31 @@ impl LockedStore {
             Some(Found::Torn) => journal::remove(&path, self.durability)?,
             Some(Found::Plan { plan, steps }) => {
                 let undo = steps.contains(&Step::Undo);
+                // A change whose lines are in the history is reported only when recovery
+                // had to change something; one whose lines are not, always (it landed, or
+                // was undone, without a record of it).
+                let recorded = steps.contains(&Step::Recorded);
                 let done = match &plan {
                     Plan::Install(p) => self
-                        .recover_install(p, undo)?
+                        .recover_install(p, undo, recorded)?
                         .map(|d| (d, Some(&p.receipt)))
                         .into_iter()
                         .collect(),
                     Plan::Uninstall(p) => self
-                        .recover_uninstall(p, &steps, undo)?
+                        .recover_uninstall(p, &steps, undo, recorded)?
                         .map(|d| (d, None))
                         .into_iter()
                         .collect(),
                     Plan::Rollback(p) => self
-                        .recover_rollback(p, undo)?
+                        .recover_rollback(p, undo, recorded)?
                         .map(|d| (d, Some(&p.receipt)))
                         .into_iter()
                         .collect(),
-                    Plan::Set(p) => self.recover_set(p, &steps, undo)?,
+                    Plan::Set(p) => self.recover_set(p, &steps, undo, recorded)?,
                 };
-                // Recorded before the journal goes: if this process dies in between, the
-                // next recovery finds nothing left to change and records nothing twice.
+                // Recorded, and said so in the journal, before the journal goes: if this
+                // process dies in between, the next recovery records nothing twice.
+                let any = !done.is_empty();
                 for (done, receipt) in done {
                     let mut record =
                         Record::now(done.action, done.pack_ref.clone(), Outcome::Recovered);
@@ -58,6 +63,9 @@ impl LockedStore {
                     record.recovery = Some(done.recovery);
                     let _ = self.record(&record);
                     recovered.push(done);
+                }
+                if any {
+                    journal::append(&path, Step::Recorded, self.durability)?;
                 }
                 journal::remove(&path, self.durability)?;
                 let pruned: Vec<(&PackRef, usize)> = match &plan {
@@ -88,6 +96,7 @@ impl LockedStore {
         &self,
         plan: &super::journal::InstallPlan,
         undo: bool,
+        recorded: bool,
     ) -> Result<Option<Recovered>> {
         let in_place = self.id_of(&self.layout.active(&plan.pack_ref))? == Some(plan.new);
         let (changed, recovery) = if in_place && !undo {
@@ -95,10 +104,10 @@ impl LockedStore {
         } else {
             (self.undo_install(plan)?, Recovery::Undone)
         };
-        Ok(changed.then(|| Recovered {
+        Ok((changed || !recorded).then(|| Recovered {
             to: Some(plan.receipt.version.to_string()),
             ..recovered(
-                Action::Install,
+                plan.action,
                 recovery,
                 &plan.pack_ref,
                 &plan.previous_receipt,
@@ -110,6 +119,7 @@ impl LockedStore {
         &self,
         plan: &super::journal::RollbackPlan,
         undo: bool,
+        recorded: bool,
     ) -> Result<Option<Recovered>> {
         let in_place = self.id_of(&self.layout.active(&plan.pack_ref))? == Some(plan.restored_id);
         let (changed, recovery) = if in_place && !undo {
@@ -117,7 +127,7 @@ impl LockedStore {
         } else {
             (self.undo_rollback(plan)?, Recovery::Undone)
         };
-        Ok(changed.then(|| Recovered {
+        Ok((changed || !recorded).then(|| Recovered {
             from: Some(plan.displaced.record.receipt.version.to_string()),
             to: Some(plan.receipt.version.to_string()),
             ..recovered(Action::Rollback, recovery, &plan.pack_ref, &None)
@@ -130,13 +140,14 @@ impl LockedStore {
         plan: &'p super::journal::SetPlan,
         steps: &[Step],
         undo: bool,
+        recorded: bool,
     ) -> Result<Vec<(Recovered, Option<&'p Receipt>)>> {
         let (changed, recovery) = if steps.contains(&Step::Commit) && !undo {
             (self.finish_set(plan)?, Recovery::Completed)
         } else {
             (self.undo_set(plan)?, Recovery::Undone)
         };
-        if !changed {
+        if !changed && recorded {
             return Ok(Vec::new());
         }
         let installs = plan.installs.iter().map(|p| {
@@ -163,6 +174,7 @@ impl LockedStore {
         plan: &super::journal::UninstallPlan,
         steps: &[Step],
         undo: bool,
+        recorded: bool,
     ) -> Result<Option<Recovered>> {
         // The uninstall took effect once the pack left its place (or, for a receipt without
         // a pack, once its forgetting was announced).
@@ -175,7 +187,7 @@ impl LockedStore {
         } else {
             (self.undo_uninstall(plan)?, Recovery::Undone)
         };
-        Ok(changed.then(|| {
+        Ok((changed || !recorded).then(|| {
             recovered(
                 Action::Uninstall,
                 recovery,
@@ -191,6 +203,11 @@ impl LockedStore {
         self.purge_trash()?;
         remove_temporaries(&self.layout.meta)?;
         remove_temporaries(&self.layout.receipts())?;
+        let private = self.layout.meta.join("private");
+        if private.is_dir() {
+            // They may hold credentials.
+            remove_temporaries(&private)?;
+        }
         let versions = self.layout.meta.join("versions");
         for entry in fs::read_dir(&versions).ctx(|| format!("reading {}", versions.display()))? {
             let dir = entry

@@ -53,7 +53,7 @@ impl LockedStore {
             .map(PreparedRollback)
             .map_err(|e| {
                 let mut record = Record::now(Action::Rollback, pack_ref.clone(), Outcome::Ok);
-                self.failed(&mut record, e)
+                self.failed(std::slice::from_mut(&mut record), e)
             })
     }
 
@@ -69,14 +69,14 @@ impl LockedStore {
             &Plan::Rollback(Box::new(plan.clone())),
             self.durability,
         )
-        .map_err(|e| self.failed(&mut record, e))?;
+        .map_err(|e| self.failed(std::slice::from_mut(&mut record), e))?;
         if let Err(e) = self.apply_rollback(&mut journal, plan) {
-            self.abandon(journal, |s| s.undo_rollback(plan).map(drop));
-            return Err(self.failed(&mut record, e));
+            let undo = |s: &Self| s.undo_rollback(plan).map(drop);
+            let records = std::slice::from_mut(&mut record);
+            return Err(self.abandon(journal, records, e, undo));
         }
-        let mut warnings = Vec::new();
-        warnings.extend(self.record(&record));
-        warnings.extend(self.tidy(journal, Some((&plan.pack_ref, plan.keep_versions))));
+        let prune = [(&plan.pack_ref, plan.keep_versions)];
+        let warnings = self.conclude(journal, &[record], &prune);
         Ok(RolledBack {
             receipt: plan.receipt.clone(),
             from: prepared.current().version.to_string(),
@@ -192,7 +192,13 @@ impl LockedStore {
             changed |=
                 self.write_if_changed(&record, &to_json(&plan.restored_record)?, "undo.receipt")?;
         }
-        changed |= self.restore_receipt(&plan.pack_ref, plan.previous_receipt.as_ref())?;
+        // The displaced version gone from both places (removed by hand?): no receipt may
+        // describe a pack that is not there.
+        let previous = match self.id_of(&active)? {
+            Some(_) => plan.previous_receipt.as_ref(),
+            None => None,
+        };
+        changed |= self.restore_receipt(&plan.pack_ref, previous)?;
         Ok(changed)
     }
 }

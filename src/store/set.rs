@@ -1,6 +1,8 @@
 //! A set of changes committed as one (`install --locked`): installs and removals of several
-//! packs under one journal entry. Each change takes the steps it takes alone (see `txn.rs`);
-//! the set's commit point is a final `commit` step written once every change is in place.
+//! packs under one journal entry. Each install takes the steps it takes alone (see `txn.rs`),
+//! each removal only what an undo can take back (the pack out of place, its receipt); the
+//! set's commit point is a `commit` step written once every change is in place, after which
+//! the removals drop their kept versions and sources.
 //! Before it, a failure (or recovery after a crash) undoes every change, last first; after
 //! it, recovery finishes every one. Undoing a change that was never started changes nothing,
 //! so the set needs no record of how far it got.
@@ -38,25 +40,33 @@ impl LockedStore {
         let mut records = Vec::new();
         let plan = self
             .set_plan(changes, keep_versions, &mut records)
-            .map_err(|e| self.failed_all(&mut records, e))?;
+            .map_err(|e| self.failed(&mut records, e))?;
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Set(Box::new(plan.clone())),
             self.durability,
         )
-        .map_err(|e| self.failed_all(&mut records, e))?;
+        .map_err(|e| self.failed(&mut records, e))?;
         if let Err(e) = self.apply_set(&mut journal, &plan, changes) {
-            self.abandon(journal, |s| s.undo_set(&plan).map(drop));
-            return Err(self.failed_all(&mut records, e));
+            let undo = |s: &Self| s.undo_set(&plan).map(drop);
+            return Err(self.abandon(journal, &mut records, e, undo));
         }
-        let mut warnings: Vec<String> = records.iter().filter_map(|r| self.record(r)).collect();
-        warnings.extend(self.tidy(journal, None));
-        for install in &plan.installs {
-            if let Err(e) = self.prune(&install.pack_ref, keep_versions) {
-                warnings.push(format!("the change is complete, but old versions of {} could not be removed ({e}); the next command removes them", install.pack_ref));
-            }
+        // Past the commit point: the removals forget their packs. If that fails, the set
+        // stands and the journal stays, so the next command's recovery finishes them.
+        let forgotten: Result<Vec<bool>> =
+            plan.removals.iter().map(|r| self.forget_kept(r)).collect();
+        if let Err(e) = forgotten {
+            let mut warnings: Vec<String> = records.iter().filter_map(|r| self.record(r)).collect();
+            let _ = journal.step(Step::Recorded);
+            warnings.push(format!("the packs are removed, but their kept versions could not be ({e}); the next command removes them"));
+            return Ok(warnings);
         }
-        Ok(warnings)
+        let prune: Vec<(&PackRef, usize)> = plan
+            .installs
+            .iter()
+            .map(|i| (&i.pack_ref, keep_versions))
+            .collect();
+        Ok(self.conclude(journal, &records, &prune))
     }
 
     fn set_plan(
@@ -65,6 +75,20 @@ impl LockedStore {
         keep_versions: usize,
         records: &mut Vec<Record>,
     ) -> Result<SetPlan> {
+        let mut refs: Vec<&PackRef> = changes
+            .iter()
+            .map(|c| match c {
+                SetChange::Install { receipt, .. } => &receipt.pack_ref,
+                SetChange::Remove(pack_ref) => pack_ref,
+            })
+            .collect();
+        refs.sort();
+        if let Some(twice) = refs.windows(2).find(|w| w[0] == w[1]) {
+            return Err(crate::error::Error::Internal(format!(
+                "a set changes `{}` twice",
+                twice[0]
+            )));
+        }
         let mut plan = SetPlan {
             installs: Vec::new(),
             removals: Vec::new(),
@@ -79,7 +103,8 @@ impl LockedStore {
                     let from = self.receipt(&receipt.pack_ref).ok().flatten();
                     let from = from.map(|r| r.version.to_string());
                     records.push(Record::of_install(Action::Install, receipt, from));
-                    let install = self.install_plan(staged, receipt, keep_versions)?;
+                    let install =
+                        self.install_plan(Action::Install, staged, receipt, keep_versions)?;
                     let content = &receipt.checksum.content;
                     self.remember_source(&receipt.pack_ref, content, origin.clone())?;
                     plan.installs.push(install);
@@ -114,8 +139,11 @@ impl LockedStore {
         for (install, staged) in plan.installs.iter().zip(staged) {
             self.apply_install(journal, install, staged)?;
         }
+        // Before the commit point a removal only takes the steps an undo can take back: the
+        // pack out of place, its receipt removed. Its kept versions and sources go after it.
         for removal in &plan.removals {
-            self.apply_uninstall(journal, removal)?;
+            self.detach(journal, removal)?;
+            self.restore_receipt(&removal.pack_ref, None)?;
         }
         journal.step(Step::Commit)
     }
@@ -142,15 +170,5 @@ impl LockedStore {
             changed |= self.undo_install(install)?;
         }
         Ok(changed)
-    }
-
-    /// Records every change of a failed set, and passes its error on.
-    fn failed_all(&self, records: &mut [Record], e: crate::error::Error) -> crate::error::Error {
-        for record in records.iter_mut() {
-            record.outcome = Outcome::Failed;
-            record.error = Some(e.code().to_owned());
-            let _ = self.record(record);
-        }
-        e
     }
 }

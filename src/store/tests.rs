@@ -170,7 +170,7 @@ fn keep_versions_zero_keeps_none() {
 fn crash_install_before(store: &LockedStore, version: &str, stop: Option<Step>) -> PathBuf {
     let staged = stage(store, version);
     let plan = store
-        .install_plan(&staged, &receipt(store, version), 1)
+        .install_plan(Action::Install, &staged, &receipt(store, version), 1)
         .unwrap();
     let mut journal = Journal::create(
         &store.layout.journal(),
@@ -208,6 +208,10 @@ fn crash_install_before(store: &LockedStore, version: &str, stop: Option<Step>) 
         }
         take();
     }
+    if stop.is_none() {
+        // What the install does once its history line is written.
+        journal.step(Step::Recorded).unwrap();
+    }
     std::mem::forget(journal);
     staged
 }
@@ -226,12 +230,12 @@ fn a_crash_before_the_new_version_is_in_place_is_undone() {
         assert_eq!(receipt_version(&store).unwrap(), "1.0.0");
         assert!(store.kept_versions(&p()).unwrap().is_empty());
         assert_settled(tmp.path());
+        // Reported (and recorded) even when nothing had to change: the install was
+        // attempted, and no one recorded how it ended.
         let done = store.recovered();
-        assert_eq!(done.len(), usize::from(stop == Step::Activate), "{stop:?}");
-        if let Some(done) = done.first() {
-            assert_eq!(done.recovery, Recovery::Undone);
-            assert_eq!(history(&store).last().unwrap().outcome, Outcome::Recovered);
-        }
+        assert_eq!(done.len(), 1, "{stop:?}");
+        assert_eq!(done[0].recovery, Recovery::Undone);
+        assert_eq!(history(&store).last().unwrap().outcome, Outcome::Recovered);
     }
 }
 
@@ -276,6 +280,32 @@ fn a_crash_after_the_new_version_is_in_place_is_completed() {
     let last = history(&store).pop().unwrap();
     assert_eq!(last.outcome, Outcome::Recovered);
     assert_eq!(last.recovery, Some(Recovery::Completed));
+}
+
+/// An install killed after its commit point but before its history line: recovery changes
+/// nothing on disk, and writes the line (once).
+#[test]
+fn an_install_that_landed_without_its_history_line_is_recorded_by_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = lock(tmp.path());
+    install(&store, "1.0.0", 1);
+    crash_install_before(&store, "2.0.0", Some(Step::Recorded));
+    drop(store);
+
+    let store = lock(tmp.path());
+    assert_eq!(receipt_version(&store).unwrap(), "2.0.0");
+    assert_eq!(store.recovered()[0].recovery, Recovery::Completed);
+    let last = history(&store).pop().unwrap();
+    assert_eq!(
+        (last.outcome, last.to.as_deref()),
+        (Outcome::Recovered, Some("2.0.0"))
+    );
+    let lines = history(&store).len();
+    drop(store);
+    let store = lock(tmp.path());
+    assert!(store.recovered().is_empty());
+    assert_eq!(history(&store).len(), lines, "recorded once");
+    assert_settled(tmp.path());
 }
 
 #[test]
@@ -333,8 +363,12 @@ fn torn_journal_lines_are_steps_never_taken() {
     fs::write(store.layout.journal(), text).unwrap();
     drop(store);
     let store = lock(tmp.path());
-    assert_eq!(active_version(tmp.path()).unwrap(), "1.0.0");
-    assert!(store.recovered().is_empty(), "nothing had changed");
+    assert_eq!(
+        active_version(tmp.path()).unwrap(),
+        "1.0.0",
+        "nothing had changed"
+    );
+    assert_eq!(store.recovered()[0].recovery, Recovery::Undone);
     assert_settled(tmp.path());
 }
 
@@ -392,7 +426,7 @@ fn uninstall_moves_the_pack_out_in_one_step_and_recovers_either_way() {
     let store = lock(tmp.path());
     assert_eq!(active_version(tmp.path()).unwrap(), "3.0.0");
     assert_eq!(receipt_version(&store).unwrap(), "3.0.0");
-    assert!(store.recovered().is_empty(), "nothing had changed");
+    assert_eq!(store.recovered()[0].recovery, Recovery::Undone, "reported");
     assert_settled(tmp.path());
 }
 

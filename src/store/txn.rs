@@ -14,6 +14,7 @@
 
 use std::fs;
 use std::path::Path;
+use std::slice;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{remove_any, rename, sync_dir, write_atomic};
@@ -59,30 +60,29 @@ impl LockedStore {
         let from = self.receipt(&receipt.pack_ref).ok().flatten();
         let mut record = Record::of_install(action, receipt, from.map(|r| r.version.to_string()));
         let plan = self
-            .install_plan(staged, receipt, keep_versions)
+            .install_plan(action, staged, receipt, keep_versions)
             .and_then(|plan| {
                 self.remember_source(&receipt.pack_ref, &receipt.checksum.content, origin)?;
                 Ok(plan)
             })
-            .map_err(|e| self.failed(&mut record, e))?;
+            .map_err(|e| self.failed(slice::from_mut(&mut record), e))?;
         let mut journal = Journal::create(
             &self.layout.journal(),
             &Plan::Install(Box::new(plan.clone())),
             self.durability,
         )
-        .map_err(|e| self.failed(&mut record, e))?;
+        .map_err(|e| self.failed(slice::from_mut(&mut record), e))?;
         if let Err(e) = self.apply_install(&mut journal, &plan, staged) {
-            self.abandon(journal, |s| s.undo_install(&plan).map(drop));
-            return Err(self.failed(&mut record, e));
+            let undo = |s: &Self| s.undo_install(&plan).map(drop);
+            return Err(self.abandon(journal, slice::from_mut(&mut record), e, undo));
         }
-        let mut warnings = Vec::new();
-        warnings.extend(self.record(&record));
-        warnings.extend(self.tidy(journal, Some((&plan.pack_ref, keep_versions))));
+        let warnings = self.conclude(journal, &[record], &[(&plan.pack_ref, keep_versions)]);
         Ok(Committed { warnings })
     }
 
     pub(super) fn install_plan(
         &self,
+        action: Action,
         staged: &Path,
         receipt: &Receipt,
         keep_versions: usize,
@@ -119,6 +119,7 @@ impl LockedStore {
         };
         Ok(InstallPlan {
             pack_ref: pack_ref.clone(),
+            action,
             new,
             receipt: receipt.clone(),
             old,
@@ -289,14 +290,12 @@ impl LockedStore {
             &Plan::Uninstall(Box::new(plan.clone())),
             self.durability,
         )
-        .map_err(|e| self.failed(&mut record, e))?;
+        .map_err(|e| self.failed(slice::from_mut(&mut record), e))?;
         if let Err(e) = self.apply_uninstall(&mut journal, &plan) {
-            self.abandon(journal, |s| s.undo_uninstall(&plan).map(drop));
-            return Err(self.failed(&mut record, e));
+            let undo = |s: &Self| s.undo_uninstall(&plan).map(drop);
+            return Err(self.abandon(journal, slice::from_mut(&mut record), e, undo));
         }
-        let mut warnings = Vec::new();
-        warnings.extend(self.record(&record));
-        warnings.extend(self.tidy(journal, None));
+        let warnings = self.conclude(journal, &[record], &[]);
         Ok(Uninstalled { version, warnings })
     }
 
@@ -305,25 +304,38 @@ impl LockedStore {
         journal: &mut Journal,
         plan: &UninstallPlan,
     ) -> Result<()> {
-        if plan.id.is_some() {
-            journal.step(Step::Detach)?;
-            let to = self.layout.trash().join(&plan.detached);
-            rename(
-                &self.layout.active(&plan.pack_ref),
-                &to,
-                self.durability,
-                "uninstall.detach",
-            )?;
-        }
+        self.detach(journal, plan)?;
         journal.step(Step::Forget)?;
         self.finish_uninstall(plan).map(drop)
+    }
+
+    /// Moves the pack out of place, into `trash/` (one rename): the step of an uninstall
+    /// that can be undone.
+    pub(super) fn detach(&self, journal: &mut Journal, plan: &UninstallPlan) -> Result<()> {
+        if plan.id.is_none() {
+            return Ok(());
+        }
+        journal.step(Step::Detach)?;
+        let to = self.layout.trash().join(&plan.detached);
+        rename(
+            &self.layout.active(&plan.pack_ref),
+            &to,
+            self.durability,
+            "uninstall.detach",
+        )
     }
 
     /// Rolls an uninstall forward once the pack is out of place: its receipt and kept
     /// versions go. Returns whether anything had to change.
     pub(super) fn finish_uninstall(&self, plan: &UninstallPlan) -> Result<bool> {
-        let mut changed = self.restore_receipt(&plan.pack_ref, None)?;
-        self.forget_sources(&plan.pack_ref)?;
+        let changed = self.restore_receipt(&plan.pack_ref, None)?;
+        Ok(self.forget_kept(plan)? || changed)
+    }
+
+    /// The part of an uninstall no undo can take back: the kept versions (to `trash/`) and
+    /// the private record of sources.
+    pub(super) fn forget_kept(&self, plan: &UninstallPlan) -> Result<bool> {
+        let mut changed = self.forget_sources(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
             crate::failpoint::hit("uninstall.versions")
@@ -349,37 +361,60 @@ impl LockedStore {
         Ok(changed)
     }
 
-    /// Records a change that failed, and passes its error on.
-    pub(super) fn failed(&self, record: &mut Record, e: Error) -> Error {
-        record.outcome = Outcome::Failed;
-        record.error = Some(e.code().to_owned());
-        let _ = self.record(record);
+    /// Records the changes of `records` as failed with `e`, and passes `e` on.
+    pub(super) fn failed(&self, records: &mut [Record], e: Error) -> Error {
+        for record in records.iter_mut() {
+            record.outcome = Outcome::Failed;
+            record.error = Some(e.code().to_owned());
+            let _ = self.record(record);
+        }
         e
     }
 
-    /// A change failed before its commit point: announce the undo (so that a later
-    /// recovery continues it rather than finishing the change), undo, and end the journal.
-    /// If the undo fails too, the journal stays for the next command's recovery.
-    pub(super) fn abandon(&self, mut journal: Journal, undo: impl FnOnce(&Self) -> Result<()>) {
-        let _ = journal.step(Step::Undo);
+    /// A change failed before its commit point: record the failure, announce the undo (so
+    /// that a later recovery continues it rather than finishing the change) and that the
+    /// history has it, undo, and end the journal. If the undo fails too, the journal stays
+    /// for the next command's recovery.
+    pub(super) fn abandon(
+        &self,
+        mut journal: Journal,
+        records: &mut [Record],
+        e: Error,
+        undo: impl FnOnce(&Self) -> Result<()>,
+    ) -> Error {
+        let e = self.failed(records, e);
+        let _ = journal
+            .step(Step::Undo)
+            .and_then(|_| journal.step(Step::Recorded));
         if undo(self).is_ok() {
             let _ = journal.remove();
         }
+        e
     }
 
-    /// After the commit point: end the journal, empty the trash and drop a pack's old
-    /// versions beyond a number (`prune`). Their failures leave the change in place and are
-    /// reported as warnings; the next command's recovery finishes the tidying.
-    pub(super) fn tidy(&self, journal: Journal, prune: Option<(&PackRef, usize)>) -> Vec<String> {
-        let mut warnings = Vec::new();
+    /// After the commit point: the history lines (then a journal step saying they are
+    /// written, so a recovery after a crash here writes them once), the journal ended, the
+    /// trash emptied and the packs' old versions beyond a number dropped (`prune`). Their
+    /// failures leave the change in place and are reported as warnings; the next command's
+    /// recovery finishes the tidying.
+    pub(super) fn conclude(
+        &self,
+        mut journal: Journal,
+        records: &[Record],
+        prune: &[(&PackRef, usize)],
+    ) -> Vec<String> {
+        let mut warnings: Vec<String> = records.iter().filter_map(|r| self.record(r)).collect();
+        let _ = journal.step(Step::Recorded);
         if let Err(e) = journal.remove() {
             warnings.push(format!("the change is complete, but the journal could not be removed ({e}); the next command removes it"));
         }
-        let tidied = match prune {
-            Some((pack_ref, keep)) => self.prune(pack_ref, keep),
-            None => self.purge_trash(),
-        };
-        if let Err(e) = tidied {
+        let mut tidied = vec![self.purge_trash()];
+        tidied.extend(
+            prune
+                .iter()
+                .map(|(pack_ref, keep)| self.prune(pack_ref, *keep)),
+        );
+        if let Some(e) = tidied.into_iter().find_map(|r| r.err()) {
             warnings.push(format!("the change is complete, but old versions could not be removed ({e}); the next command removes them"));
         }
         warnings

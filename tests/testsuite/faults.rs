@@ -36,6 +36,7 @@ const UNINSTALL_POINTS: &[&str] = &[
     "journal.append",
     "uninstall.detach",
     "uninstall.versions",
+    "private.remove",
     "undo.receipt",
     "undo.rename",
     "fs.sync_dir",
@@ -66,6 +67,9 @@ const ROLLBACK_POINTS: &[&str] = &[
 /// Every named step of a locked install: a set of two packs committed as one.
 const LOCKED_POINTS: &[&str] = &[
     "private.write",
+    "private.remove",
+    "uninstall.detach",
+    "uninstall.versions",
     "journal.create",
     "journal.append",
     "commit.displace",
@@ -110,7 +114,8 @@ enum Scenario {
     Uninstall,
     /// 1.0.0 active (0.9.0 kept); roll back to 0.9.0.
     Rollback,
-    /// 1.0.0 active (0.9.0 kept); `install --locked` a lockfile of p 2.0.0 and q 1.0.0.
+    /// 1.0.0 active (0.9.0 kept), and r 1.0.0 (0.9.0 kept); `install --locked --exact` a
+    /// lockfile of p 2.0.0 and q 1.0.0 (r is removed).
     Locked,
 }
 
@@ -134,6 +139,10 @@ impl Env {
         }
         write_pack(&env.root, "q", "1.0.0", "", 3);
         if matches!(scenario, Scenario::Locked) {
+            for v in ["0.9.0", "1.0.0"] {
+                let r = write_pack(&env.root, "r", v, "", 3).display().to_string();
+                env.ok(&["install", "--force", &r], "");
+            }
             // The lockfile, from a store that holds the set.
             let other = env.root.join("other");
             for args in [
@@ -194,7 +203,12 @@ impl Env {
             Scenario::Reinstall => vec!["install".into(), "--force".into(), self.pack("2.0.0")],
             Scenario::Uninstall => vec!["uninstall".into(), "p".into()],
             Scenario::Rollback => vec!["rollback".into(), "p".into()],
-            Scenario::Locked => vec!["install".into(), "--locked".into(), self.lockfile()],
+            Scenario::Locked => vec![
+                "install".into(),
+                "--locked".into(),
+                self.lockfile(),
+                "--exact".into(),
+            ],
         }
     }
 }
@@ -202,6 +216,7 @@ impl Env {
 fn before(scenario: Scenario) -> State {
     match scenario {
         Scenario::Fresh => packs(&[]),
+        Scenario::Locked => packs(&[("p", "1.0.0"), ("r", "1.0.0")]),
         _ => packs(&[("p", "1.0.0")]),
     }
 }
@@ -214,6 +229,34 @@ fn after(scenario: Scenario) -> State {
         Scenario::Rollback => packs(&[("p", "0.9.0")]),
         Scenario::Locked => packs(&[("p", "2.0.0"), ("q", "1.0.0")]),
     }
+}
+
+/// What a store in the state `before(scenario)` must still hold besides its active packs:
+/// the kept versions (an undone set gives the packs it was removing back whole).
+fn kept_as_before(scenario: Scenario, env: &Env) {
+    let versions = env.packs.join(".attune-pack/versions");
+    let kept = |pack: &str| {
+        std::fs::read_dir(versions.join(pack))
+            .map(|d| d.filter(|e| e.as_ref().unwrap().path().is_dir()).count())
+            .unwrap_or(0)
+    };
+    if let Scenario::Locked = scenario {
+        assert_eq!((kept("p"), kept("r")), (1, 1), "kept versions lost");
+    }
+}
+
+/// Whether `now` is the state before the change, whole; else it must be the state after.
+fn is_before(scenario: Scenario, env: &Env, now: &State) -> bool {
+    if *now == before(scenario) {
+        kept_as_before(scenario, env);
+        return true;
+    }
+    assert_eq!(
+        *now,
+        after(scenario),
+        "{scenario:?}: neither before nor after"
+    );
+    false
 }
 
 fn fired(out: &Output, point: &str) -> bool {
@@ -257,11 +300,7 @@ fn inject(scenario: Scenario, point: &str, hit: u32, action: &str) -> bool {
     let what = format!("{scenario:?} with {spec}");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if killed(&out) {
-        let now = recover(&env);
-        assert!(
-            now == before(scenario) || now == after(scenario),
-            "{what}: after a kill and recovery the store holds {now:?}"
-        );
+        is_before(scenario, &env, &recover(&env));
         return true;
     }
     if out.status.success() {
@@ -288,9 +327,9 @@ fn inject(scenario: Scenario, point: &str, hit: u32, action: &str) -> bool {
                 "{what}: reported failure\n{stderr}"
             );
         }
-        assert_eq!(
-            recover(&env),
-            before(scenario),
+        let now = recover(&env);
+        assert!(
+            is_before(scenario, &env, &now),
             "{what}: failure, then recovery\n{stderr}"
         );
         let last = history(&env.packs).pop();
@@ -388,11 +427,7 @@ fn recovery_survives_faults_and_kills_of_its_own() {
                         continue;
                     }
                     injected += 1;
-                    let now = recover(&env);
-                    assert!(
-                        now == before(scenario) || now == after(scenario),
-                        "{scenario:?}: kill at {point}, recovery {fault}={action}: {now:?}"
-                    );
+                    is_before(scenario, &env, &recover(&env));
                 }
             }
         }
