@@ -1,6 +1,6 @@
 //! `outdated`: the installed packs with something newer. A registry pack is compared with the
 //! indices: `wanted` is the highest version its recorded requirement allows, `latest` the
-//! highest release. With `check_sources`, origins are asked too (opt-in: hosts with
+//! highest release, each resolved as `update` would. With `check_sources`, origins are asked too (opt-in: hosts with
 //! restricted outbound access would otherwise wait for timeouts): a git pack installed from a
 //! branch or tag is fetched to see whether it moved, and an archive URL gets a conditional
 //! request (the `ETag`/`Last-Modified` recorded at install), downloading it to hash only when
@@ -32,7 +32,7 @@ pub struct Outdated {
     pub installed: String,
     /// The highest version its requirement allows (registry packs).
     pub wanted: Option<String>,
-    /// The highest release in any index (registry packs).
+    /// The highest release, as `update --latest` would resolve it (registry packs).
     pub latest: Option<String>,
     /// The index `wanted` was found in.
     pub index: Option<String>,
