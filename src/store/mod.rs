@@ -119,30 +119,35 @@ impl Store {
         let layout = self.layout();
         if !exists(&layout.lock()) {
             // No writing command ever ran here: nothing to read, nothing to recover.
-            return Ok(ReadStore::new(layout, None, Vec::new()));
+            return Ok(ReadStore::new(layout, None, Vec::new(), Vec::new()));
         }
         let path = layout.lock();
         let shared = || lock::acquire(&path, Mode::Shared, timeout, on_wait, interrupt);
-        let lock = shared()?;
-        // Checked under the lock: a writer killed while this one waited leaves its journal.
-        if !exists(&layout.journal()) {
-            return Ok(ReadStore::new(layout, Some(lock), Vec::new()));
-        }
-        drop(lock);
-        let warnings = match self.lock(timeout, on_wait, interrupt) {
-            Ok(locked) => {
-                let (recovered, warnings) = (locked.recovered, locked.warnings);
-                drop(locked._lock);
-                let mut read = ReadStore::new(layout, Some(shared()?), warnings);
-                read.recovered = recovered;
-                return Ok(read);
+        let (mut recovered, mut warnings) = (Vec::new(), Vec::new());
+        // A writer killed while this one waited leaves its journal: looked for under the
+        // shared lock, recovered under the exclusive one, then looked for again.
+        for _ in 0..3 {
+            let lock = shared()?;
+            if !exists(&layout.journal()) {
+                return Ok(ReadStore::new(layout, Some(lock), recovered, warnings));
             }
-            Err(e @ (Error::Locked { .. } | Error::Interrupted { .. })) => return Err(e),
-            Err(e) => vec![format!(
-                "an interrupted change could not be recovered ({e}); showing the store as it is"
-            )],
-        };
-        Ok(ReadStore::new(layout, Some(shared()?), warnings))
+            drop(lock);
+            match self.lock(timeout, on_wait, interrupt) {
+                Ok(locked) => {
+                    recovered.extend(locked.recovered);
+                    warnings.extend(locked.warnings);
+                }
+                Err(e @ (Error::Locked { .. } | Error::Interrupted { .. })) => return Err(e),
+                Err(e) => {
+                    warnings.push(format!(
+                        "an interrupted change could not be recovered ({e}); showing the store as it is"
+                    ));
+                    break;
+                }
+            }
+        }
+        let lock = shared()?;
+        Ok(ReadStore::new(layout, Some(lock), recovered, warnings))
     }
 }
 
@@ -231,11 +236,16 @@ impl std::ops::Deref for ReadStore {
 }
 
 impl ReadStore {
-    fn new(layout: Layout, lock: Option<lock::LockFile>, warnings: Vec<String>) -> ReadStore {
+    fn new(
+        layout: Layout,
+        lock: Option<lock::LockFile>,
+        recovered: Vec<Recovered>,
+        warnings: Vec<String>,
+    ) -> ReadStore {
         ReadStore {
             view: StoreView { layout },
             _lock: lock,
-            recovered: Vec::new(),
+            recovered,
             warnings,
         }
     }

@@ -563,3 +563,22 @@ fn tidying_that_fails_during_recovery_is_a_warning() {
     assert_eq!(state(&env.packs), before(Scenario::Reinstall));
     assert_eq!(recover(&env), before(Scenario::Reinstall));
 }
+
+/// A read-only command finds the journal of a change killed half way: it recovers it (it may
+/// write the store) before it reads, so it never shows the change half made.
+#[test]
+fn a_read_only_command_recovers_before_it_reads() {
+    let env = Env::new(Scenario::Reinstall);
+    let args = env.command(Scenario::Reinstall);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(killed(&env.run(&args, "commit.activate=crash@1")));
+    assert!(env.packs.join(".attune-pack/journal.jsonl").exists());
+    let out = env.run(&["--json", "list"], "");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("was undone"), "{stderr}");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["version"], "1.0.0");
+    assert!(!env.packs.join(".attune-pack/journal.jsonl").exists());
+    assert_eq!(state(&env.packs), before(Scenario::Reinstall));
+}
