@@ -330,7 +330,7 @@ fn a_lockfile_is_reproduced_into_an_empty_store_and_a_tampered_one_refused() {
 
     // The branch moves on: the lockfile still installs the locked commit.
     repo.write("pack.yaml", "ref: gitpack\nversion: 0.2.0\n");
-    repo.commit("v0.2");
+    let moved = repo.commit("v0.2");
     repo.git(&["push", "-q", bare.to_str().unwrap(), "main"]);
 
     // Another host: its own store and cache, the same registry config.
@@ -357,6 +357,29 @@ fn a_lockfile_is_reproduced_into_an_empty_store_and_a_tampered_one_refused() {
         })
         .unwrap_or_default();
     assert!(none.is_empty(), "nothing installed: {none:?}");
+
+    // A commit changed in the lockfile: what it names is not what was locked.
+    let mut moved_commit = lock.clone();
+    moved_commit["packs"][2]["source"]["commit"] = json!(moved);
+    std::fs::write(&bad, moved_commit.to_string()).unwrap();
+    let (code, doc, _) = in_other(&["install", "--locked", bad.to_str().unwrap()]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("lock_mismatch"))
+    );
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("gitpack"));
+
+    let (code, doc, _) = in_other(&[
+        "install",
+        "--locked",
+        lockfile.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!((code, doc.as_array().map(Vec::len)), (0, Some(3)));
+    assert!(!other.join("app").exists(), "a dry run installs nothing");
 
     let (code, doc, stderr) = in_other(&["install", "--locked", lockfile.to_str().unwrap()]);
     assert_eq!(code, 0, "{doc}\n{stderr}");
