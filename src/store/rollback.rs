@@ -53,6 +53,8 @@ impl LockedStore {
             .map(PreparedRollback)
             .map_err(|e| {
                 let mut record = Record::now(Action::Rollback, pack_ref.clone(), Outcome::Ok);
+                let current = self.receipt(pack_ref).ok().flatten();
+                record.from = current.map(|r| r.version.to_string());
                 self.failed(std::slice::from_mut(&mut record), e)
             })
     }
