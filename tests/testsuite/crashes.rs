@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::packs::write_pack;
-use crate::support::store::{consistent, packs, State};
+use crate::support::store::{packs, recovered, State};
 use crate::support::BIN;
 
 /// xorshift64*: reproducible from the seed printed at the start.
@@ -165,12 +165,6 @@ fn kills(report: &BTreeMap<String, usize>, what: &str) -> usize {
         .filter(|(k, _)| k.starts_with(&format!("{what}: killed")))
         .map(|(_, n)| n)
         .sum()
-}
-
-/// The store after the next command's recovery (which must leave it consistent).
-fn recovered(store: &Path) -> State {
-    ok(store, &["list"]);
-    consistent(store)
 }
 
 /// Checks that `now` is one of `allowed` (the first is the state before the command, the

@@ -97,6 +97,26 @@ pub fn consistent(packs: &Path) -> State {
     state
 }
 
+/// The store after the recovery of the next writing command, which must leave it
+/// consistent. That command changes nothing: the uninstall of a pack that is not installed
+/// (exit 4). (Read-only commands finish an interrupted change but leave the sweeping of
+/// staging and trash to writing commands.)
+pub fn recovered(packs: &Path) -> State {
+    let out = std::process::Command::new(super::BIN)
+        .arg("--packs-dir")
+        .arg(packs)
+        .args(["uninstall", "not-installed"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    consistent(packs)
+}
+
 /// The history's records (a torn last line is allowed and skipped).
 pub fn history(packs: &Path) -> Vec<serde_json::Value> {
     let text = fs::read_to_string(packs.join(".attune-pack/history.jsonl")).unwrap_or_default();
