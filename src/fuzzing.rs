@@ -31,7 +31,8 @@ impl PathProbe for Imagined {
     }
 }
 
-/// Source detection: never panics, and a source it names displays without its credentials.
+/// Source detection: never panics, and a source it names displays without its credentials
+/// (an ssh user name without a password is not one).
 pub fn detect(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
@@ -54,7 +55,8 @@ pub fn detect(data: &[u8]) {
     };
     let shown = source.display_name();
     if let PackSource::Git { url, .. } | PackSource::Archive { url } = &source {
-        if let (Some((scheme, _)), Some(_)) = (url.split_once("://"), crate::redact::userinfo(url))
+        if let (Some((scheme, _)), Some(_)) =
+            (url.split_once("://"), crate::redact::secret_userinfo(url))
         {
             let hidden = format!("{scheme}://***@");
             assert!(shown.starts_with(&hidden), "{url} is shown as {shown}");

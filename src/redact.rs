@@ -30,7 +30,7 @@ pub fn userinfo(url: &str) -> Option<&str> {
 /// The userinfo of `url` when it may be a secret: anything but an ssh user name without a
 /// password (ssh authenticates with keys: `ssh://git@host/…` names no secret, and does not
 /// work without its user).
-fn secret_userinfo(url: &str) -> Option<&str> {
+pub fn secret_userinfo(url: &str) -> Option<&str> {
     let info = userinfo(url)?;
     let ssh = url
         .split_once("://")
