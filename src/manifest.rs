@@ -262,7 +262,7 @@ impl Manifest {
         let bad = |(field, why): (&str, String)| {
             Error::InvalidPack(format!("{origin}: field `{field}`: {why}"))
         };
-        let pack_ref = parse_ref(raw.pack_ref.as_ref()).map_err(bad)?;
+        let pack_ref = parse_ref(raw.pack_ref.as_ref(), raw.name.as_deref()).map_err(bad)?;
         let (version, warning) = parse_version(raw.version.as_ref()).map_err(bad)?;
         Ok(Manifest {
             label: raw
@@ -310,12 +310,20 @@ fn required(value: Option<&Value>, field: &'static str, missing: &str) -> Field<
     scalar_text(value).ok_or_else(|| (field, "must be a string".to_owned()))
 }
 
-fn parse_ref(value: Option<&Value>) -> Field<PackRef> {
-    let text = required(
-        value,
-        "ref",
-        "required; StackStorm packs: add `ref: <name>`",
-    )?;
+/// `ref`, or, as StackStorm does for packs that have none, `name`.
+fn parse_ref(value: Option<&Value>, name: Option<&str>) -> Field<PackRef> {
+    if let (None, Some(name)) = (value, name) {
+        return PackRef::new(name).ok_or_else(|| {
+            (
+                "name",
+                format!(
+                    "pack.yaml has no `ref`, so its `name` is the ref (as StackStorm reads it), but `{}` is not a valid ref: {REF_RULE}; add a `ref`",
+                    crate::terminal::escape(name)
+                ),
+            )
+        });
+    }
+    let text = required(value, "ref", "required, or a `name` that is a valid ref")?;
     PackRef::new(&text).ok_or_else(|| ("ref", format!("`{text}` is not valid: {REF_RULE}")))
 }
 
@@ -406,6 +414,40 @@ mod tests {
         assert_eq!(m.label, "St2 Pack");
         assert_eq!(m.keywords, vec!["a"]);
         assert!(m.warnings[0].contains("p/pack.yaml"), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn stackstorm_ref_comes_from_name() {
+        let m = Manifest::parse(
+            "name: jira
+version: 2.3.0
+",
+            "pack.yaml",
+        )
+        .unwrap();
+        assert_eq!((m.pack_ref.as_str(), m.label.as_str()), ("jira", "jira"));
+        let e = Manifest::parse(
+            "name: My Pack
+version: 1.0.0
+",
+            "p/pack.yaml",
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`name`") && msg.contains("My Pack") && msg.contains("add a `ref`"),
+            "{msg}"
+        );
+        assert_eq!(e.exit_code(), 6);
+        let m = Manifest::parse(
+            "ref: jira2
+name: Jira
+version: 1.0.0
+",
+            "pack.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.pack_ref, "jira2", "a ref wins over the name");
     }
 
     #[test]

@@ -22,7 +22,7 @@ fn ref_and_requirement(arg: &str) -> attune_pack::Result<(PackRef, Option<Versio
     };
     let pack_ref: PackRef = name.parse()?;
     let spec = req
-        .map(|r| VersionSpec::parse(r.strip_prefix('v').unwrap_or(r)))
+        .map(VersionSpec::parse)
         .transpose()
         .map_err(|e| Error::Usage(format!("`{arg}`: {e}")))?;
     Ok((pack_ref, spec))

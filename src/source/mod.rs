@@ -117,10 +117,13 @@ impl VersionSpec {
         if s.is_empty() || s == "latest" {
             return Ok(VersionSpec::Latest);
         }
-        // `=1.2.3` (what a receipt records for `@1.2.3`) is the same as `1.2.3`.
-        if let Ok(v) = Version::parse(s.strip_prefix('=').unwrap_or(s)) {
+        // `=1.2.3` (what a receipt records for `@1.2.3`) is the same as `1.2.3`, and a
+        // leading `v` (`v2.3.0`, a tag's spelling) is ignored, as in pack.yaml.
+        let exact = s.strip_prefix('=').unwrap_or(s);
+        if let Ok(v) = Version::parse(without_v(exact)) {
             return Ok(VersionSpec::Exact(v));
         }
+        let s = without_v(s);
         VersionReq::parse(s)
             .map(VersionSpec::Req)
             .map_err(|e| format!("`{s}` is neither a version nor a version requirement: {e}"))
@@ -150,6 +153,14 @@ impl VersionSpec {
             VersionSpec::Exact(want) => v == want,
             VersionSpec::Req(req) => req.matches(v),
         }
+    }
+}
+
+/// `v2.3.0` → `2.3.0` (a `v` before a digit only).
+fn without_v(s: &str) -> &str {
+    match s.strip_prefix(['v', 'V']) {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => s,
     }
 }
 
@@ -430,7 +441,16 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     if is_http(s) {
         return Ok(PackSource::Archive { url: s.to_owned() });
     }
-    // Rule 6: a local path wins over a registry name.
+    // Rule 6: a path that says it is one (`./`, `../`, `/`, `~`) is never a registry name;
+    // any other local path wins over a registry name of the same spelling.
+    if let Some(path) = explicit_path(s) {
+        return local(&path, fs).ok_or_else(|| {
+            Error::NotFound(format!(
+                "{s}: no such file or directory `{}`",
+                path.display()
+            ))
+        });
+    }
     if let Some(src) = local(Path::new(s), fs) {
         return Ok(src);
     }
@@ -451,6 +471,23 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     )))
 }
 
+/// The path an argument names when it can only be a path: `.`, `..`, `./…`, `../…`, `/…`,
+/// or `~`/`~/…` (the home directory, for an argument the shell did not expand).
+fn explicit_path(s: &str) -> Option<PathBuf> {
+    if let Some(rest) = s
+        .strip_prefix('~')
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let home = std::env::var_os("HOME").map(PathBuf::from)?;
+        return Some(home.join(rest.trim_start_matches('/')));
+    }
+    let explicit = matches!(s, "." | "..")
+        || ["./", "../", "/"]
+            .iter()
+            .any(|prefix| s.starts_with(prefix));
+    explicit.then(|| PathBuf::from(s))
+}
+
 fn local(path: &Path, fs: &dyn PathProbe) -> Option<PackSource> {
     if fs.is_file(path) {
         Some(PackSource::LocalArchive {
@@ -465,9 +502,10 @@ fn local(path: &Path, fs: &dyn PathProbe) -> Option<PackSource> {
     }
 }
 
-/// `name`, `name@version`, `index/name@…`; `None` when the text is not of that form.
+/// `name`, `name@version`, `name=version` (StackStorm's spelling), `index/name@…`; `None`
+/// when the text is not of that form.
 fn registry_ref(s: &str, pinned: Option<&str>) -> Result<Option<PackSource>> {
-    let (path, version) = match s.split_once('@') {
+    let (path, version) = match s.split_once('@').or_else(|| s.split_once('=')) {
         Some((p, v)) => (p, Some(v)),
         None => (s, None),
     };
@@ -533,6 +571,35 @@ mod tests {
 
     fn detect(s: &str) -> Result<PackSource> {
         detect_with(s, &DetectOptions::default(), &fs())
+    }
+
+    #[test]
+    fn paths_that_say_so_are_never_registry_names() {
+        for arg in ["./nope", "../nope", "/no/such/pack", ".", ".."] {
+            match detect(arg) {
+                // `.` and `..` exist: they are directories, never names.
+                Ok(PackSource::LocalDirectory { .. }) => {}
+                Err(e @ Error::NotFound(_)) => assert!(e.to_string().contains(arg), "{e}"),
+                other => panic!("{arg}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stackstorm_and_tag_spellings_of_versions() {
+        let exact = |s: &str| VersionSpec::Exact(s.parse().unwrap());
+        for (arg, version) in [
+            ("slack=2.3.0", exact("2.3.0")),
+            ("slack@v2.3.0", exact("2.3.0")),
+            ("slack=v2.3.0", exact("2.3.0")),
+            ("slack@=2.3.0", exact("2.3.0")),
+            ("slack@v2", VersionSpec::Req("2".parse().unwrap())),
+        ] {
+            match detect(arg).unwrap() {
+                PackSource::Registry { version: v, .. } => assert_eq!(v, version, "{arg}"),
+                other => panic!("{arg}: {other:?}"),
+            }
+        }
     }
 
     fn git(url: &str, r: Option<&str>) -> PackSource {
@@ -708,7 +775,7 @@ mod tests {
 
     #[test]
     fn unrecognised_inputs_are_usage_errors_listing_what_was_tried() {
-        for s in ["Not A Pack", "./missing/dir/x", "a/b/c", "UPPER", ""] {
+        for s in ["Not A Pack", "a/b/c", "UPPER", ""] {
             let e = detect(s).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{s}");
         }
