@@ -350,11 +350,27 @@ async fn install(args: InstallArgs, installer: &Installer, out: &Output) -> Resu
         let (detect, opts) = (&detect, &opts);
         async move {
             let source = PackSource::detect(&arg, detect)?;
-            let report = installer.install(source, opts.clone()).await?;
+            let report = installer
+                .install(source, opts.clone())
+                .await
+                .map_err(|e| not_a_path_either(e, &arg))?;
             Ok(install_item(&report, installer.config().keep_versions, out))
         }
     })
     .await
+}
+
+/// `a/b` read as index `a`, pack `b`, when the config has no index `a`: the argument was
+/// perhaps meant as a path, and there is none there either. Say both.
+fn not_a_path_either(e: Error, arg: &str) -> Error {
+    match e {
+        Error::UnknownIndex { ref name, .. } if arg.starts_with(&format!("{name}/")) => {
+            Error::Usage(format!(
+                "`{arg}`: there is no file or directory of that name here, and {e}"
+            ))
+        }
+        e => e,
+    }
 }
 
 /// What one install shows: the receipt (for a dry run, the plan), with its dependencies.

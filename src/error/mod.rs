@@ -33,6 +33,16 @@ pub enum Error {
         input: String,
     },
 
+    /// A registry reference names an index (`index/name`, `--registry`) the config does not
+    /// have.
+    #[error("no index named `{name}` in the config (configured: {})", if configured.is_empty() { "none".to_owned() } else { configured.join(", ") })]
+    UnknownIndex {
+        /// The name asked for.
+        name: String,
+        /// The names of the configured indices.
+        configured: Vec<String>,
+    },
+
     /// Registry installs are off in the config, or no index is configured.
     #[error("{}", if *.disabled { "registry installs are disabled (pack_registry.enabled: false in the config)" } else { "no registry index is configured" })]
     NoRegistry {
@@ -354,7 +364,11 @@ impl Error {
     pub fn code(&self) -> &'static str {
         use Error::*;
         match self {
-            Usage(_) | RegistryRefused { .. } | NoRegistry { .. } | NoPacksDir => "usage",
+            Usage(_)
+            | RegistryRefused { .. }
+            | NoRegistry { .. }
+            | NoPacksDir
+            | UnknownIndex { .. } => "usage",
             Network { .. } | Offline { .. } => "network",
             Io { .. } => "io",
             Git { .. } | CommitNotFound { .. } => "git",
@@ -390,7 +404,11 @@ impl Error {
     pub fn category(&self) -> Category {
         use Error::*;
         match self {
-            Usage(_) | RegistryRefused { .. } | NoRegistry { .. } | NoPacksDir => Category::Usage,
+            Usage(_)
+            | RegistryRefused { .. }
+            | NoRegistry { .. }
+            | NoPacksDir
+            | UnknownIndex { .. } => Category::Usage,
             ChecksumMismatch { .. }
             | ChecksumMissing(_)
             | UnsafeArchive { .. }

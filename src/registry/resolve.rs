@@ -36,18 +36,13 @@ pub fn search_order<'a>(
                 .indices
                 .iter()
                 .any(|i| !i.enabled && index_name(i) == name);
-            return Err(Error::Usage(if disabled {
-                format!("index `{name}` is disabled in the config")
-            } else {
-                format!(
-                    "no index named `{name}` in the config (configured: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                )
-            }));
+            return Err(match disabled {
+                true => Error::Usage(format!("index `{name}` is disabled in the config")),
+                false => Error::UnknownIndex {
+                    name: name.to_owned(),
+                    configured: known,
+                },
+            });
         }
     }
     if order.is_empty() {

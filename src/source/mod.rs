@@ -445,10 +445,7 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     // any other local path wins over a registry name of the same spelling.
     if let Some(path) = explicit_path(s) {
         return local(&path, fs).ok_or_else(|| {
-            Error::NotFound(format!(
-                "{s}: no such file or directory `{}`",
-                path.display()
-            ))
+            Error::NotFound(format!("no such file or directory: {}", path.display()))
         });
     }
     if let Some(src) = local(Path::new(s), fs) {

@@ -407,3 +407,39 @@ fn pack_text_is_shown_with_control_characters_escaped() {
         "Shown\u{1b}]0;owned\u{7}\u{9b}31m\u{7f}"
     );
 }
+
+/// A newcomer's paths are never read as registry names: `./nope` is a missing path (exit 4),
+/// and `packs/hello` that is neither a path here nor a configured index says both.
+#[test]
+fn paths_are_never_registry_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let out = run(&packs, &["install", "./nope"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("no such file or directory: ./nope"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("registry"), "{stderr}");
+
+    let out = std::process::Command::new(crate::support::BIN)
+        .current_dir(tmp.path())
+        .args([
+            "--packs-dir",
+            packs.to_str().unwrap(),
+            "install",
+            "packs/hello",
+        ])
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env_remove("ATTUNE_PACK_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no file or directory of that name here")
+            && stderr.contains("no index named `packs`"),
+        "{stderr}"
+    );
+}
