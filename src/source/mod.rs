@@ -469,17 +469,16 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
 }
 
 /// The path an argument names when it can only be a path: `.`, `..`, `./…`, `../…`, `/…`,
-/// or `~`/`~/…` (the home directory, for an argument the shell did not expand).
+/// or `~…` (`~` and `~/…` are the home directory, for an argument the shell did not expand).
 fn explicit_path(s: &str) -> Option<PathBuf> {
-    if let Some(rest) = s
-        .strip_prefix('~')
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let home = std::env::var_os("HOME").map(PathBuf::from)?;
-        return Some(home.join(rest.trim_start_matches('/')));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if let (Some(rest), Some(home)) = (s.strip_prefix('~'), home) {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Some(home.join(rest.trim_start_matches('/')));
+        }
     }
     let explicit = matches!(s, "." | "..")
-        || ["./", "../", "/"]
+        || ["./", "../", "/", "~"]
             .iter()
             .any(|prefix| s.starts_with(prefix));
     explicit.then(|| PathBuf::from(s))
@@ -572,7 +571,14 @@ mod tests {
 
     #[test]
     fn paths_that_say_so_are_never_registry_names() {
-        for arg in ["./nope", "../nope", "/no/such/pack", ".", ".."] {
+        for arg in [
+            "./nope",
+            "../nope",
+            "/no/such/pack",
+            ".",
+            "..",
+            "~nobody/pack",
+        ] {
             match detect(arg) {
                 // `.` and `..` exist: they are directories, never names.
                 Ok(PackSource::LocalDirectory { .. }) => {}
