@@ -45,6 +45,19 @@ impl PendingChange {
             manifest: Some(manifest.clone()),
         }
     }
+
+    /// The uninstall of `pack_ref`, whose active version has `receipt` (none for a pack
+    /// placed by hand).
+    pub(crate) fn of_removal(pack_ref: &PackRef, receipt: Option<Receipt>) -> Self {
+        PendingChange {
+            operation: Action::Uninstall,
+            pack_ref: pack_ref.clone(),
+            from: receipt.as_ref().map(|r| r.version.to_string()),
+            to: None,
+            receipt,
+            manifest: None,
+        }
+    }
 }
 
 /// Implemented by a program that registers packs in its own database.

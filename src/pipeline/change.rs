@@ -99,14 +99,7 @@ pub(crate) async fn uninstall(
     attempt
         .check(deps::check_removable(pack_ref, &installed, force))
         .await?;
-    let change = PendingChange {
-        operation: Action::Uninstall,
-        pack_ref: pack_ref.clone(),
-        from: current.as_ref().map(|r| r.version.to_string()),
-        to: None,
-        receipt: current,
-        manifest: None,
-    };
+    let change = PendingChange::of_removal(pack_ref, current);
     let (locked, removed) = (store.clone(), pack_ref.clone());
     let done = guarded(ctx, hooks, &[change], move || {
         let done = locked.uninstall(&removed)?;

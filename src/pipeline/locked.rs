@@ -266,14 +266,8 @@ impl Set {
     }
 
     fn remove(&mut self, r: Receipt) {
-        self.changes.push(PendingChange {
-            operation: Action::Uninstall,
-            pack_ref: r.pack_ref.clone(),
-            from: Some(r.version.to_string()),
-            to: None,
-            receipt: Some(r.clone()),
-            manifest: None,
-        });
+        self.changes
+            .push(PendingChange::of_removal(&r.pack_ref, Some(r.clone())));
         self.store.push(SetChange::Remove(r.pack_ref.clone()));
         self.outcomes.push(LockedOutcome {
             action: LockedAction::Removed,
