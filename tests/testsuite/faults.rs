@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use crate::support::in_process::Faults;
 use crate::support::packs::write_pack;
 use crate::support::store::{history, packs, recovered, state, State};
 use crate::support::BIN;
@@ -488,28 +489,6 @@ fn hooks_see_the_outcome_on_disk() {
         }
     }
     assert!(checked > 0);
-}
-
-/// Failpoints of this process, armed for one test at a time (they are process-wide).
-struct Faults {
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
-}
-
-impl Faults {
-    fn arm(spec: &str) -> Faults {
-        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        attune_pack::failpoint::configure(spec).unwrap();
-        Faults {
-            _one_at_a_time: guard,
-        }
-    }
-}
-
-impl Drop for Faults {
-    fn drop(&mut self) {
-        attune_pack::failpoint::configure("").unwrap();
-    }
 }
 
 /// A file of the staged pack that cannot be synced fails the install before anything in the

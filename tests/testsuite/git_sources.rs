@@ -522,6 +522,7 @@ fn git_installs_need_no_external_program() {
 async fn fetch_progress_reaches_the_library_caller() {
     use attune_pack::{DetectOptions, Event, InstallOptions, Installer, PackSource};
     use std::sync::{Arc, Mutex};
+    let _no_faults = crate::support::in_process::no_faults();
 
     let f = fixture();
     let daemon = GitDaemon::start(&f.srv);

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::support::in_process::no_faults;
+
 use attune_pack::{
     Action, Dependents, DetectOptions, Error, Event, EventSink, InstallHooks, InstallOptions,
     InstallReport, Installer, InstallerBuilder, Interrupt, PackRef, PackSource, PendingChange,
@@ -114,6 +116,7 @@ fn store_is_untouched(packs: &Path) {
 
 #[tokio::test]
 async fn hooks_see_the_commit_and_events_reach_the_caller() {
+    let _no_faults = no_faults();
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
     let hooks = Arc::new(Recorder::default());
@@ -150,6 +153,7 @@ async fn hooks_see_the_commit_and_events_reach_the_caller() {
 
 #[tokio::test]
 async fn a_veto_leaves_the_store_unchanged_with_exit_5() {
+    let _no_faults = no_faults();
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
     let hooks = Arc::new(Recorder {
@@ -167,6 +171,7 @@ async fn a_veto_leaves_the_store_unchanged_with_exit_5() {
 
 #[tokio::test]
 async fn a_failure_after_approval_calls_on_abort() {
+    let _no_faults = no_faults();
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
     let interrupt = Interrupt::new();
@@ -189,6 +194,7 @@ async fn a_failure_after_approval_calls_on_abort() {
 /// embedding program what happened.
 #[tokio::test]
 async fn hooks_see_updates_rollbacks_and_uninstalls() {
+    let _no_faults = no_faults();
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
     let hooks = Arc::new(Recorder::default());
@@ -274,6 +280,7 @@ async fn hooks_see_updates_rollbacks_and_uninstalls() {
 /// between them (it runs only when the install awaits something pending).
 #[test]
 fn install_does_not_block_the_runtime() {
+    let _no_faults = no_faults();
     let tmp = tempfile::tempdir().unwrap();
     let src = pack(tmp.path(), 2000);
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -4,6 +4,7 @@ pub mod acceptor;
 pub mod archives;
 pub mod git_server;
 pub mod http_server;
+pub mod in_process;
 pub mod index_server;
 pub mod packs;
 pub mod registry;
