@@ -64,6 +64,8 @@ pub struct RegistryConfig {
     pub allow_http: bool,
     /// Extra PEM roots for https.
     pub ca_file: Option<PathBuf>,
+    /// An index checksum may also be Attune's own directory checksum (weaker; warned about).
+    pub legacy_checksums: bool,
 }
 
 impl Default for RegistryConfig {
@@ -78,6 +80,7 @@ impl Default for RegistryConfig {
             allowed_source_hosts: Vec::new(),
             allow_http: false,
             ca_file: None,
+            legacy_checksums: true,
         }
     }
 }

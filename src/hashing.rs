@@ -287,6 +287,42 @@ pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
     Ok(digest.digest.checksum_under(""))
 }
 
+/// Attune's own directory checksum (its `calculate_directory_checksum`), which its CLI writes
+/// into indices: sha256 over, for each regular file of a depth-first walk with each
+/// directory's entries sorted by file name (links not followed, not hashed), the file's path
+/// relative to `dir` and then its bytes, with no separators. The missing boundaries make it
+/// weaker than the content checksum; it is only ever a fallback for indices Attune wrote.
+pub fn attune_directory_checksum(dir: &Path) -> Result<Checksum> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).display().to_string();
+            Error::io(format!("walking {path}"), io::Error::other(e))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        hasher.update(rel.to_string_lossy().as_bytes());
+        let mut file = std::fs::File::open(entry.path())
+            .ctx(|| format!("reading {}", entry.path().display()))?;
+        loop {
+            let n = file
+                .read(&mut buf)
+                .ctx(|| format!("reading {}", entry.path().display()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(Checksum {
+        algorithm: Algorithm::Sha256,
+        digest: hasher.finalize().to_vec(),
+    })
+}
+
 /// The per-file digests of a directory being walked.
 struct DirectoryDigest<'a> {
     root: &'a Path,

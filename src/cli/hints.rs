@@ -44,6 +44,12 @@ pub fn hint(error: &Error) -> Option<String> {
         } => {
             "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry"
         }
+        Error::ChecksumMismatch {
+            checked: Checked::AnyForm,
+            ..
+        } => {
+            "neither the archive, its content checksum nor Attune's directory checksum matches. A checksum Attune's CLI took over the author's directory also covers .git/ and build leftovers (__pycache__/, *.pyc), so it can match no published pack: the index maintainer should recompute it with `attune-pack index entry`"
+        }
         Error::ChecksumMissing(_) => {
             "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
         }

@@ -147,7 +147,7 @@ pub enum Error {
     Internal(String),
 
     /// A checksum did not match.
-    #[error("checksum mismatch for {} {subject} ({from})\n  expected: {expected}\n  actual:   {actual}", match .checked { Checked::Archive => "archive", Checked::Content => "content of" })]
+    #[error("checksum mismatch for {} {subject} ({from})\n  expected: {expected}\n  actual:   {actual}", match .checked { Checked::Archive => "archive", Checked::Content => "content of", Checked::AnyForm => "archive, content or Attune directory checksum of" })]
     ChecksumMismatch {
         /// What was hashed: the archive's bytes or the content.
         checked: Checked,
@@ -357,6 +357,9 @@ pub enum Checked {
     Archive,
     /// The content checksum of the pack (git and directory sources).
     Content,
+    /// An index checksum, tried as the archive's, the content checksum and Attune's directory
+    /// checksum (an index Attune's CLI may have written); `actual` is the first of them.
+    AnyForm,
 }
 
 impl Error {

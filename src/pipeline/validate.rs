@@ -6,6 +6,7 @@ use crate::checksum::{Algorithm, Checksum};
 use crate::context::{blocking, Context};
 use crate::error::{Checked, Error, Result};
 use crate::events::{Event, Phase};
+use crate::hashing::attune_directory_checksum;
 use crate::locate::{locate, Located};
 use crate::manifest::Manifest;
 
@@ -52,33 +53,41 @@ fn validate_staged(
     let required = required(&staged, checksum);
     let tree = &staged.fetched.tree;
     let archive = &staged.fetched.archive;
+    // An index checksum that is not the archive's may still be the content checksum, or
+    // Attune's own directory checksum: those are decided once the pack root is known.
+    let mut unsettled = Vec::new();
     if !archive.is_empty() {
-        for (expected, from) in &required {
-            check(
-                ctx,
-                expected,
-                archive_sum(archive, expected)?,
-                Checked::Archive,
-                &origin,
-                from,
-            )?;
+        for req in &required {
+            let actual = archive_sum(archive, &req.checksum)?;
+            match check(ctx, req, actual, Checked::Archive, &origin) {
+                Err(mismatch) if req.from_index && is_sha256(req) => {
+                    unsettled.push((req, mismatch))
+                }
+                checked => checked?,
+            }
         }
     }
-    let located = locate(&staged.tree_root, &origin)?;
+    let located = match locate(&staged.tree_root, &origin) {
+        Err(e) => return Err(unsettled.pop().map_or(e, |(_, mismatch)| mismatch)),
+        Ok(located) => located,
+    };
     tree.check_links_within(&located.rel, &origin)?;
     let content = tree.digest.checksum_under(&located.rel);
-    if archive.is_empty() {
-        for (expected, from) in &required {
-            content_sha256(expected, from)?;
-            check(
-                ctx,
-                expected,
-                content.clone(),
-                Checked::Content,
-                &origin,
-                from,
-            )?;
+    let content_checked: Vec<_> = match archive.is_empty() {
+        true => required.iter().map(|req| (req, None)).collect(),
+        false => unsettled
+            .into_iter()
+            .map(|(req, e)| (req, Some(e)))
+            .collect(),
+    };
+    for (req, archive_mismatch) in content_checked {
+        content_sha256(req)?;
+        if req.checksum == content {
+            continue;
         }
+        let mismatch = archive_mismatch
+            .unwrap_or_else(|| mismatch(req, content.clone(), Checked::Content, &origin));
+        legacy(ctx, req, &located, mismatch, &origin)?;
     }
     // Errors name the source and the file inside it: the staging path is gone by the time
     // anyone reads them.
@@ -100,16 +109,75 @@ fn validate_staged(
     })
 }
 
-/// The checksums `staged` must have, each with where the requirement comes from.
-fn required(staged: &Staged, checksum: Option<&Checksum>) -> Vec<(Checksum, String)> {
+/// A checksum `staged` must have.
+struct Requirement {
+    checksum: Checksum,
+    /// Where the requirement comes from, for messages.
+    from: String,
+    /// It comes from an index, which Attune's own CLI may have written.
+    from_index: bool,
+}
+
+/// The checksums `staged` must have.
+fn required(staged: &Staged, checksum: Option<&Checksum>) -> Vec<Requirement> {
     let mut required = Vec::new();
     if let Some(sum) = checksum {
-        required.push((sum.clone(), "the checksum asked for".to_owned()));
+        required.push(Requirement {
+            checksum: sum.clone(),
+            from: "the checksum asked for".to_owned(),
+            from_index: false,
+        });
     }
-    if let Some(index) = staged.required.as_ref().and_then(|r| r.checksum.clone()) {
-        required.push(index);
+    if let Some((checksum, from)) = staged.required.as_ref().and_then(|r| r.checksum.clone()) {
+        required.push(Requirement {
+            checksum,
+            from,
+            from_index: true,
+        });
     }
     required
+}
+
+fn is_sha256(req: &Requirement) -> bool {
+    req.checksum.algorithm == Algorithm::Sha256
+}
+
+/// After every strong form failed: an index checksum may be Attune's directory checksum of
+/// the pack root, accepted with a warning unless `legacy_checksums` is off. Otherwise the
+/// mismatch stands, and says that every form was tried.
+fn legacy(
+    ctx: &Context,
+    req: &Requirement,
+    located: &Located,
+    mismatch: Error,
+    origin: &str,
+) -> Result<()> {
+    if !req.from_index || !ctx.config().pack_registry.legacy_checksums {
+        return Err(mismatch);
+    }
+    if attune_directory_checksum(&located.dir)? == req.checksum {
+        ctx.warn(format!(
+            "{origin}: {} is Attune's directory checksum, a weaker legacy form (file boundaries are not hashed); accepted. Republish the entry with `attune-pack index entry` (or set pack_registry.legacy_checksums: false to refuse these)",
+            req.from
+        ));
+        return Ok(());
+    }
+    Err(match mismatch {
+        Error::ChecksumMismatch {
+            subject,
+            from,
+            expected,
+            actual,
+            ..
+        } => Error::ChecksumMismatch {
+            checked: Checked::AnyForm,
+            subject,
+            from,
+            expected,
+            actual,
+        },
+        other => other,
+    })
 }
 
 /// The archive checksum measured with `expected`'s algorithm.
@@ -122,39 +190,42 @@ fn archive_sum(archive: &[Checksum], expected: &Checksum) -> Result<Checksum> {
 }
 
 /// Content checksums are sha256 only.
-fn content_sha256(expected: &Checksum, from: &str) -> Result<()> {
-    if expected.algorithm == Algorithm::Sha256 {
+fn content_sha256(req: &Requirement) -> Result<()> {
+    if is_sha256(req) {
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "{from}: content checksums (git and directory sources) are sha256, not {}",
-        expected.algorithm
+        "{}: content checksums (git and directory sources) are sha256, not {}",
+        req.from, req.checksum.algorithm
     )))
 }
 
-/// `actual` must be `expected`; a weak algorithm is worth a warning.
+/// `actual` must be what `req` requires; a weak algorithm is worth a warning.
 fn check(
     ctx: &Context,
-    expected: &Checksum,
+    req: &Requirement,
     actual: Checksum,
     checked: Checked,
     origin: &str,
-    from: &str,
 ) -> Result<()> {
-    if expected.algorithm.is_weak() {
+    if req.checksum.algorithm.is_weak() {
         ctx.warn(format!(
-            "{from} uses {}, which is weak; prefer sha256",
-            expected.algorithm
+            "{} uses {}, which is weak; prefer sha256",
+            req.from, req.checksum.algorithm
         ));
     }
-    if &actual == expected {
+    if actual == req.checksum {
         return Ok(());
     }
-    Err(Error::ChecksumMismatch {
+    Err(mismatch(req, actual, checked, origin))
+}
+
+fn mismatch(req: &Requirement, actual: Checksum, checked: Checked, origin: &str) -> Error {
+    Error::ChecksumMismatch {
         checked,
         subject: origin.to_owned(),
-        from: from.to_owned(),
-        expected: Box::new(expected.clone()),
+        from: req.from.clone(),
+        expected: Box::new(req.checksum.clone()),
         actual: Box::new(actual),
-    })
+    }
 }

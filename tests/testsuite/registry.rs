@@ -248,6 +248,74 @@ fn checksums_from_the_index_are_enforced() {
     assert!(err.contains("verify_checksums: false"), "{err}");
 }
 
+/// Attune's CLI writes its own directory checksum into indices, for archive and git sources
+/// alike. Computed here from its definition: depth-first, each directory's entries sorted by
+/// name (so `a/x` before `a.txt`), regular files only, each file's relative path then its
+/// bytes, no separators.
+#[test]
+fn attunes_own_directory_checksum_is_accepted_with_a_warning() {
+    let files: [(&str, &str); 4] = [
+        ("a/x", "x\n"),
+        ("a.txt", "t\n"),
+        ("actions/run.yaml", "name: run\ndescription: Runs it\n"),
+        (
+            "pack.yaml",
+            "ref: alpha\nlabel: alpha pack\nversion: 1.0.0\ndescription: The alpha pack\n",
+        ),
+    ];
+    let mut hashed = Vec::new();
+    for (path, text) in files {
+        hashed.extend_from_slice(path.as_bytes());
+        hashed.extend_from_slice(text.as_bytes());
+    }
+    let legacy = sha256(&hashed);
+    // Shuffled in the archive, with a link Attune's walk does not hash.
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, text) in files.iter().rev() {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("pack/{path}"), text.as_bytes())
+            .unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    tar.append_link(&mut h, "pack/link", "a.txt").unwrap();
+    let bytes = tar.into_inner().unwrap().finish().unwrap();
+
+    let env = Env::new();
+    let dir = env.path("idx");
+    write(&dir.join("alpha.tgz"), &bytes);
+    let source = json!({"type": "archive", "url": "alpha.tgz", "checksum": legacy});
+    let cfg = env.use_file_index(&dir, vec![entry("alpha", "1.0.0", vec![source])]);
+    let (code, doc, err) = env.json(&["install", "alpha", "--skip-tests"]);
+    assert_eq!(code, 0, "{doc}\n{err}");
+    assert!(err.contains("Attune's directory checksum"), "{err}");
+    assert_eq!(std::fs::read_to_string(env.path("packs/alpha/a/x")).unwrap(), "x\n");
+
+    // Turned off, the same entry is a mismatch.
+    env.run(&["uninstall", "alpha"]);
+    env.config(&cfg, "  legacy_checksums: false\n");
+    env.refused(&["install", "alpha"], 3, "checksum_mismatch");
+
+    // One byte more in any file: no form matches, and the hint names the usual cause.
+    let mut hashed = hashed;
+    hashed.push(b'\n');
+    let source = json!({"type": "archive", "url": "alpha.tgz", "checksum": sha256(&hashed)});
+    env.use_file_index(&dir, vec![entry("alpha", "1.0.0", vec![source])]);
+    let out = env.run(&["install", "alpha"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Attune directory checksum") && err.contains(".git/"),
+        "{err}"
+    );
+    assert!(!env.path("packs/alpha").exists());
+}
+
 #[test]
 fn pack_yaml_must_match_the_index_entry() {
     let env = Env::new();
