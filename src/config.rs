@@ -183,29 +183,41 @@ impl Config {
     /// Loads the config: `explicit` (flag or `ATTUNE_PACK_CONFIG`) must exist; otherwise the
     /// first of `$XDG_CONFIG_HOME/attune-pack/config.yaml` and `/etc/attune/attune-pack.yaml`
     /// that exists, else the defaults.
-    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+    /// Returns it with a warning per unknown key (a typo would otherwise pass silently).
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Vec<String>)> {
         let path = match explicit {
             Some(p) => Some(p.to_owned()),
             None => default_config_paths().into_iter().find(|p| p.is_file()),
         };
         let Some(path) = path else {
-            return Ok((Config::default(), None));
+            return Ok((Config::default(), Vec::new()));
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::Usage(format!("cannot read config file {}: {e}", path.display()))
         })?;
-        let config = Config::from_yaml(&text, &path.display().to_string())?;
-        Ok((config, Some(path)))
+        Config::from_yaml_checked(&text, &path.display().to_string())
     }
 
     /// Parses config text; `origin` names it in errors. `${VAR}` in index headers is expanded.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config> {
+        Ok(Config::from_yaml_checked(text, origin)?.0)
+    }
+
+    /// Like [`Config::from_yaml`], with a warning per unknown key, naming the closest known one.
+    pub fn from_yaml_checked(text: &str, origin: &str) -> Result<(Config, Vec<String>)> {
+        let mut unknown = Vec::new();
         let mut config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_norway::from_str(text)
-                .map_err(|e| Error::Usage(format!("invalid config file {origin}: {e}")))?
+            serde_ignored::deserialize(serde_norway::Deserializer::from_str(text), |path| {
+                unknown.push(path.to_string())
+            })
+            .map_err(|e| Error::Usage(format!("invalid config file {origin}: {e}")))?
         };
+        let warnings = unknown
+            .iter()
+            .map(|path| unknown_key_warning(origin, path))
+            .collect();
         for index in &mut config.pack_registry.indices {
             for (name, value) in index.headers.iter_mut() {
                 *value = expand_env(value).map_err(|var| {
@@ -216,7 +228,46 @@ impl Config {
                 })?;
             }
         }
-        Ok(config)
+        Ok((config, warnings))
+    }
+}
+
+/// "unknown key `pack_registry.indice` ignored; did you mean `indices`?"
+fn unknown_key_warning(origin: &str, path: &str) -> String {
+    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let closest = known_keys(parent)
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(key, &k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, k)) => {
+            format!("config file {origin}: unknown key `{path}` ignored; did you mean `{k}`?")
+        }
+        None => format!("config file {origin}: unknown key `{path}` ignored"),
+    }
+}
+
+/// The keys the config reads under `parent` (`""`, `pack_registry`, `pack_registry.indices.N`,
+/// `limits`), taken from the types themselves so the list cannot fall behind them.
+fn known_keys(parent: &str) -> Vec<String> {
+    let doc = if parent.starts_with("pack_registry.indices.") {
+        serde_json::to_value(IndexConfig {
+            url: String::new(),
+            name: None,
+            priority: default_priority(),
+            enabled: true,
+            headers: BTreeMap::new(),
+        })
+    } else {
+        serde_json::to_value(Config::default()).map(|c| match parent {
+            "" => c,
+            section => c[section].clone(),
+        })
+    };
+    match doc {
+        Ok(serde_json::Value::Object(keys)) => keys.into_iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -337,5 +388,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("ATTUNE_PACK_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn unknown_keys_are_warned_about_with_the_closest_known_key() {
+        let (c, warnings) = Config::from_yaml_checked(
+            "keep_version: 2\npack_registry:\n  indice: []\n  indices:\n    - url: x\n      priorty: 1\nlimits: {max_entrys: 5}\nfrobnicate: true\n",
+            "cfg.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.keep_versions, 1);
+        assert_eq!(
+            warnings,
+            [
+                "config file cfg.yaml: unknown key `keep_version` ignored; did you mean `keep_versions`?",
+                "config file cfg.yaml: unknown key `pack_registry.indice` ignored; did you mean `indices`?",
+                "config file cfg.yaml: unknown key `pack_registry.indices.0.priorty` ignored; did you mean `priority`?",
+                "config file cfg.yaml: unknown key `limits.max_entrys` ignored; did you mean `max_entries`?",
+                "config file cfg.yaml: unknown key `frobnicate` ignored",
+            ]
+        );
     }
 }

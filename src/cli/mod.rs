@@ -85,7 +85,7 @@ fn installer(
     out: &Output,
     interrupt: Interrupt,
 ) -> attune_pack::Result<Installer> {
-    let (config, _) = Config::load(global.config.as_deref())?;
+    let config = load_config(global, out)?;
     let mut builder = Installer::builder()
         .config(config)
         .lock_timeout(Duration::from_secs(global.lock_timeout))
@@ -163,11 +163,20 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
     }
 }
 
+/// The config file, its unknown keys warned about.
+fn load_config(global: &GlobalArgs, out: &Output) -> attune_pack::Result<Config> {
+    let (config, warnings) = Config::load(global.config.as_deref())?;
+    for w in warnings {
+        out.warning(&w);
+    }
+    Ok(config)
+}
+
 /// `index entry|update|merge`: files only, no store and no network.
 fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune_pack::Result<()> {
     let events = out.events();
     let entry_of = |pack_path: &Path, p: PublishArgs| {
-        let (config, _) = Config::load(global.config.as_deref())?;
+        let config = load_config(global, out)?;
         let publish = Publish {
             git_url: p.git_url,
             git_ref: p.git_ref,

@@ -294,7 +294,10 @@ fn attunes_own_directory_checksum_is_accepted_with_a_warning() {
     let (code, doc, err) = env.json(&["install", "alpha", "--skip-tests"]);
     assert_eq!(code, 0, "{doc}\n{err}");
     assert!(err.contains("Attune's directory checksum"), "{err}");
-    assert_eq!(std::fs::read_to_string(env.path("packs/alpha/a/x")).unwrap(), "x\n");
+    assert_eq!(
+        std::fs::read_to_string(env.path("packs/alpha/a/x")).unwrap(),
+        "x\n"
+    );
 
     // Turned off, the same entry is a mismatch.
     env.run(&["uninstall", "alpha"]);
