@@ -29,6 +29,9 @@ impl PathProbe for Imagined {
     fn is_git_repo(&self, _: &Path) -> bool {
         self.0 & 4 != 0
     }
+    fn is_work_tree(&self, _: &Path) -> bool {
+        self.0 & 8 != 0
+    }
 }
 
 /// Source detection: never panics, and a source it names displays without its credentials

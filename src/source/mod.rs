@@ -348,6 +348,8 @@ pub trait PathProbe {
     fn is_dir(&self, path: &Path) -> bool;
     /// A git repository: a work tree with `.git`, or a bare repository.
     fn is_git_repo(&self, path: &Path) -> bool;
+    /// A git work tree (it has `.git`); a repository that is not one is bare.
+    fn is_work_tree(&self, path: &Path) -> bool;
 }
 
 struct RealFs;
@@ -360,7 +362,10 @@ impl PathProbe for RealFs {
         path.is_dir()
     }
     fn is_git_repo(&self, path: &Path) -> bool {
-        path.join(".git").exists() || (path.join("HEAD").is_file() && path.join("objects").is_dir())
+        self.is_work_tree(path) || (path.join("HEAD").is_file() && path.join("objects").is_dir())
+    }
+    fn is_work_tree(&self, path: &Path) -> bool {
+        path.join(".git").exists()
     }
 }
 
@@ -403,6 +408,21 @@ pub(crate) fn url_path_or_name(url: &str) -> &str {
 
 /// Detection against any [`PathProbe`] (see [`PackSource::detect`]).
 pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Result<PackSource> {
+    let source = detect_kind(input, opts, fs)?;
+    match (&opts.git_ref, &source) {
+        // A ref that would be silently ignored installs other files than the ones asked for.
+        (Some(r), source) if !matches!(source, PackSource::Git { .. }) => {
+            Err(Error::Usage(format!(
+                "--ref {r}: `{}` is a {}, which has no refs; --ref applies to git repositories (a URL, a bare repository or a work tree)",
+                input.trim(),
+                source.kind_name()
+            )))
+        }
+        _ => Ok(source),
+    }
+}
+
+fn detect_kind(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Result<PackSource> {
     let s = input.trim();
     if s.is_empty() {
         return Err(Error::Usage("empty pack source".into()));
@@ -430,7 +450,7 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
             let (url, git_ref) = split_fragment(s, opts.git_ref.clone());
             return Ok(PackSource::Git { url, git_ref });
         }
-        return local(&path, fs).ok_or_else(|| {
+        return local(&path, opts, fs).ok_or_else(|| {
             Error::NotFound(format!(
                 "{s}: no such file or directory `{}`",
                 path.display()
@@ -444,11 +464,11 @@ pub fn detect_with(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Res
     // Rule 6: a path that says it is one (`./`, `../`, `/`, `~`) is never a registry name;
     // any other local path wins over a registry name of the same spelling.
     if let Some(path) = explicit_path(s) {
-        return local(&path, fs).ok_or_else(|| {
+        return local(&path, opts, fs).ok_or_else(|| {
             Error::NotFound(format!("no such file or directory: {}", path.display()))
         });
     }
-    if let Some(src) = local(Path::new(s), fs) {
+    if let Some(src) = local(Path::new(s), opts, fs) {
         return Ok(src);
     }
     // Rule 7: a registry reference.
@@ -484,8 +504,18 @@ fn explicit_path(s: &str) -> Option<PathBuf> {
     explicit.then(|| PathBuf::from(s))
 }
 
-fn local(path: &Path, fs: &dyn PathProbe) -> Option<PackSource> {
-    if fs.is_file(path) {
+/// A local path: a bare repository is read as git, and so is a work tree given a ref (its
+/// files as they are on disk are what a directory install takes).
+fn local(path: &Path, opts: &DetectOptions, fs: &dyn PathProbe) -> Option<PackSource> {
+    let git = fs.is_dir(path)
+        && fs.is_git_repo(path)
+        && (opts.git_ref.is_some() || !fs.is_work_tree(path));
+    if git {
+        Some(PackSource::Git {
+            url: path.display().to_string(),
+            git_ref: opts.git_ref.clone(),
+        })
+    } else if fs.is_file(path) {
         Some(PackSource::LocalArchive {
             path: path.to_owned(),
         })
@@ -541,6 +571,7 @@ mod tests {
         files: HashSet<PathBuf>,
         dirs: HashSet<PathBuf>,
         repos: HashSet<PathBuf>,
+        work_trees: HashSet<PathBuf>,
     }
 
     impl PathProbe for FakeFs {
@@ -548,10 +579,13 @@ mod tests {
             self.files.contains(p)
         }
         fn is_dir(&self, p: &Path) -> bool {
-            self.dirs.contains(p) || self.repos.contains(p)
+            self.dirs.contains(p) || self.repos.contains(p) || self.work_trees.contains(p)
         }
         fn is_git_repo(&self, p: &Path) -> bool {
-            self.repos.contains(p)
+            self.repos.contains(p) || self.work_trees.contains(p)
+        }
+        fn is_work_tree(&self, p: &Path) -> bool {
+            self.work_trees.contains(p)
         }
     }
 
@@ -562,6 +596,7 @@ mod tests {
         f.dirs.insert("/srv/packs/hello".into());
         f.dirs.insert("/srv/plain".into());
         f.repos.insert("/srv/repo".into());
+        f.work_trees.insert("/srv/checkout".into());
         f
     }
 
@@ -710,13 +745,33 @@ mod tests {
                 path: "/srv/plain".into()
             }
         );
-        // A git work tree given as a path is read as a directory.
+        // A git work tree given as a path is read as a directory; a bare repository as git.
         assert_eq!(
-            detect("/srv/repo").unwrap(),
+            detect("/srv/checkout").unwrap(),
             PackSource::LocalDirectory {
-                path: "/srv/repo".into()
+                path: "/srv/checkout".into()
             }
         );
+        assert_eq!(detect("/srv/repo").unwrap(), git("/srv/repo", None));
+    }
+
+    #[test]
+    fn a_ref_is_never_ignored() {
+        let opts = DetectOptions::new().git_ref("v2.2.1");
+        let with_ref = |s: &str| detect_with(s, &opts, &fs());
+        assert_eq!(
+            with_ref("/srv/checkout").unwrap(),
+            git("/srv/checkout", Some("v2.2.1"))
+        );
+        assert_eq!(
+            with_ref("/srv/repo").unwrap(),
+            git("/srv/repo", Some("v2.2.1"))
+        );
+        for no_refs in ["/srv/plain", "pack.tgz", "slack@1.0.0"] {
+            let err = with_ref(no_refs).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{no_refs}: {err}");
+            assert!(err.to_string().contains("has no refs"), "{err}");
+        }
     }
 
     #[test]

@@ -288,6 +288,34 @@ fn a_local_bare_repository_path_ending_in_dot_git_is_read_in_place() {
     f.assert_installed(&out, "bare path", Some("dev"), &f.expect_c3());
 }
 
+/// `--ref` is never silently ignored: a work tree given with it is checked out at that ref
+/// (not its files on disk), a bare repository without the `.git` suffix is git, and a source
+/// with no refs is a usage error.
+#[test]
+fn a_ref_checks_out_a_work_tree_or_bare_path_and_is_refused_elsewhere() {
+    let f = fixture();
+    f.work.write("uncommitted.txt", "not committed\n");
+    let work = f.work.dir.to_str().unwrap();
+    let out = f.install(work, Some("v1.0.0"), &[]);
+    f.assert_installed(&out, "work tree with --ref", Some("v1.0.0"), &f.expect_c1());
+    assert!(!f.packs().join(PACK).join("uncommitted.txt").exists());
+
+    let bare = f.srv.join("plain-bare");
+    std::fs::rename(f.srv.join("pack.git"), &bare).unwrap();
+    let out = f.install(bare.to_str().unwrap(), None, &[]);
+    f.assert_installed(&out, "bare path", None, &f.expect_c4());
+
+    let plain = f.root.join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("pack.yaml"), pack_yaml("9.0.0")).unwrap();
+    let out = f.install(plain.to_str().unwrap(), Some("v1.0.0"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("has no refs"), "{err}");
+    let yaml = std::fs::read_to_string(f.packs().join(PACK).join("pack.yaml")).unwrap();
+    assert!(yaml.contains("1.2.0"), "{yaml}");
+}
+
 #[test]
 fn git_daemon_urls_install_every_kind_of_ref() {
     let f = fixture();
