@@ -66,6 +66,7 @@ pub use history::{Action, Outcome, Record, Recovered, Recovery};
 pub use hooks::{InstallHooks, PendingChange};
 pub use installer::{Dependents, Installer, InstallerBuilder};
 pub use interrupt::Interrupt;
+pub use locate::Subdir;
 pub use lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
 pub use pack_ref::{InvalidRef, PackRef, REF_RULE};

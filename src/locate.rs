@@ -23,6 +23,75 @@ impl Located {
     }
 }
 
+/// The directory of a pack inside a repository or archive of many (`--subdir`, an index
+/// source's `subdir`): relative, `/`-separated, with no `.`, `..` or empty component, so it
+/// can only name a directory inside the source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Subdir(String);
+
+impl Subdir {
+    /// Reads `packs/core` (a trailing `/` is dropped); anything that could leave the source
+    /// is refused, saying why.
+    pub fn parse(s: &str) -> std::result::Result<Subdir, String> {
+        let trimmed = s.trim_end_matches('/');
+        let bad = trimmed.is_empty()
+            || trimmed.starts_with('/')
+            || trimmed.contains('\\')
+            || trimmed.split('/').any(|c| matches!(c, "" | "." | ".."));
+        match bad {
+            true => Err(format!(
+                "subdir `{s}` must be a relative path inside the source (like packs/core), without `.`, `..` or empty parts"
+            )),
+            false => Ok(Subdir(trimmed.to_owned())),
+        }
+    }
+
+    /// The path, `/`-separated.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Subdir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Subdir {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Subdir, String> {
+        Subdir::parse(s)
+    }
+}
+
+/// Finds the pack root in `subdir` of `tree` (the whole tree when none); the root's `rel`
+/// stays relative to `tree`.
+pub fn locate_in(tree: &Path, subdir: Option<&Subdir>, origin: &str) -> Result<Located> {
+    let Some(subdir) = subdir else {
+        return locate(tree, origin);
+    };
+    // Every component a real directory: a link could lead elsewhere in the tree.
+    let mut dir = tree.to_owned();
+    for part in subdir.0.split('/') {
+        dir.push(part);
+        let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+        if !is_dir {
+            return Err(Error::NotFound(format!(
+                "{origin}: no directory `{subdir}` in it (--subdir, or the index source's subdir)"
+            )));
+        }
+    }
+    let found = locate(&dir, &format!("{origin} (subdir {subdir})"))?;
+    Ok(Located {
+        rel: match found.rel.is_empty() {
+            true => subdir.0.clone(),
+            false => format!("{subdir}/{}", found.rel),
+        },
+        dir: found.dir,
+    })
+}
+
 /// Finds the pack root in `tree`; `origin` names the source in errors.
 pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
     let mut searched = Vec::new();
@@ -97,4 +166,34 @@ fn is_regular(path: &Path) -> bool {
     std::fs::symlink_metadata(path)
         .map(|m| m.is_file())
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdirs_stay_inside_the_source() {
+        assert_eq!(Subdir::parse("packs/core/").unwrap().as_str(), "packs/core");
+        for bad in ["", "/", "/etc", "../x", "a/../b", "a//b", "./a", "a\\b"] {
+            assert!(Subdir::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_root_is_found_inside_the_subdir_and_named_from_the_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let core = tmp.path().join("packs/core");
+        std::fs::create_dir_all(core.join("pack")).unwrap();
+        std::fs::write(core.join("pack/pack.yaml"), "ref: core\n").unwrap();
+        std::fs::write(tmp.path().join("pack.yaml"), "ref: root\n").unwrap();
+        let sub = Subdir::parse("packs/core").unwrap();
+        let found = locate_in(tmp.path(), Some(&sub), "src").unwrap();
+        assert_eq!(found.rel, "packs/core/pack");
+        assert_eq!(found.dir, core.join("pack"));
+        std::os::unix::fs::symlink("packs", tmp.path().join("link")).unwrap();
+        let through_link = Subdir::parse("link/core").unwrap();
+        let err = locate_in(tmp.path(), Some(&through_link), "src").unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+    }
 }

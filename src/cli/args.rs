@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use attune_pack::Subdir;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -195,6 +196,9 @@ pub struct InstallArgs {
     /// Git branch, tag or commit (makes an http(s) URL a git source)
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
+    /// The pack's directory inside a repository, archive or directory of many (packs/core)
+    #[arg(long, value_name = "PATH", value_parser = Subdir::parse)]
+    pub subdir: Option<Subdir>,
     /// Required checksum: ALGO:HEX or SRI (archive bytes; content checksum for git and directories)
     #[arg(long)]
     pub checksum: Option<String>,

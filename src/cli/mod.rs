@@ -313,8 +313,12 @@ fn install_options(args: &InstallArgs, checksum: Option<Checksum>) -> InstallOpt
             (args.dry_run, InstallOptions::dry_run),
         ],
     );
-    match checksum {
+    let opts = match checksum {
         Some(sum) => opts.checksum(sum),
+        None => opts,
+    };
+    match &args.subdir {
+        Some(subdir) => opts.subdir(subdir.clone()),
         None => opts,
     }
 }

@@ -7,6 +7,7 @@ use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::Event;
+use crate::locate::Subdir;
 use crate::registry::{Registry, Required};
 use crate::source::{self, Fetched, PackSource};
 use crate::store::{LockedStore, Staging};
@@ -26,16 +27,19 @@ pub(crate) struct Staged {
     pub requirement: Option<String>,
     /// The source as given (unredacted: for the store's private record only).
     pub source: PackSource,
+    /// Where in the tree the pack is, when the source holds many.
+    pub subdir: Option<Subdir>,
 }
 
 /// Fetches `source`, hashing archives with sha256 and `extra` (the algorithm of a required
-/// checksum).
+/// checksum); the pack is in `subdir` of it (a registry source's index entry says instead).
 pub(crate) async fn fetch(
     ctx: &Context,
     store: &LockedStore,
     registry: &Registry<'_>,
     source: PackSource,
     extra: Option<Algorithm>,
+    subdir: Option<Subdir>,
 ) -> Result<Staged> {
     let origin = source.display_name();
     ctx.emit(Event::Detected {
@@ -53,7 +57,9 @@ pub(crate) async fn fetch(
         index,
     } = &source
     else {
-        let fetched = source::fetch(ctx, &source, &tree_root, staging.path(), &algorithms).await?;
+        let mut fetched =
+            source::fetch(ctx, &source, &tree_root, staging.path(), &algorithms).await?;
+        fetched.record.subdir = subdir.as_ref().map(ToString::to_string);
         return Ok(Staged {
             staging,
             tree_root,
@@ -62,6 +68,7 @@ pub(crate) async fn fetch(
             required: None,
             requirement: None,
             source,
+            subdir,
         });
     };
     let plan = registry.plan(pack_ref, version, index.as_deref()).await?;
@@ -105,6 +112,7 @@ pub(crate) async fn fetch(
             required: Some(required),
             requirement: version.requirement(),
             source: source.clone(),
+            subdir: None,
         });
     }
     Err(Error::Internal("a registry plan without sources".into()))

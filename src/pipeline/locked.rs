@@ -20,6 +20,7 @@ use crate::store::{LockedStore, SetChange};
 use super::attempt::Attempt;
 use super::commit::{guarded, origin, receipt as planned_receipt};
 use super::options::InstallOptions;
+use super::origin::subdir_of;
 use super::plan::{upsert, Step};
 use super::{plan, ready};
 
@@ -288,6 +289,7 @@ async fn prepare(
     let source = attempt.check(locked_source(ctx, store, pack).await).await?;
     let mut opts = InstallOptions {
         force: true,
+        subdir: subdir_of(&pack.source),
         ..InstallOptions::default()
     };
     // An archive's checksum is checked while it streams in.

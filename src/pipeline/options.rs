@@ -2,6 +2,7 @@
 
 use crate::checksum::Checksum;
 use crate::history::Action;
+use crate::locate::Subdir;
 use crate::receipt::Receipt;
 
 /// Per-install choices (the `install` command's flags), set with builder methods.
@@ -19,6 +20,7 @@ pub struct InstallOptions {
     pub(crate) with_deps: bool,
     pub(crate) dry_run: bool,
     pub(crate) checksum: Option<Checksum>,
+    pub(crate) subdir: Option<Subdir>,
     /// How the change is recorded and shown to hooks: an install, or an update.
     pub(crate) action: Action,
 }
@@ -32,6 +34,7 @@ impl Default for InstallOptions {
             with_deps: false,
             dry_run: false,
             checksum: None,
+            subdir: None,
             action: Action::Install,
         }
     }
@@ -80,6 +83,20 @@ impl InstallOptions {
     /// for git and directory sources (for a registry source it must equal the index's).
     pub fn checksum(mut self, checksum: Checksum) -> Self {
         self.checksum = Some(checksum);
+        self
+    }
+
+    /// The pack is in this directory of the repository or archive (one of many there), for
+    /// a git, archive or directory source.
+    ///
+    /// ```
+    /// use attune_pack::{InstallOptions, Subdir};
+    /// let opts = InstallOptions::new().subdir(Subdir::parse("packs/core")?);
+    /// # let _ = opts;
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn subdir(mut self, subdir: Subdir) -> Self {
+        self.subdir = Some(subdir);
         self
     }
 }

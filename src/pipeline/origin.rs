@@ -4,6 +4,7 @@
 
 use crate::checksum::Checksum;
 use crate::error::{Error, Result};
+use crate::locate::Subdir;
 use crate::pack_ref::PackRef;
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::source::{PackSource, Remembered};
@@ -38,6 +39,18 @@ pub(crate) fn source_of(
         *git_ref = Some(commit.clone());
     }
     Ok(source)
+}
+
+/// The recorded directory of the pack inside its source, for fetching it again (a registry
+/// pack's comes from its index entry each time).
+pub(crate) fn subdir_of(recorded: &ReceiptSource) -> Option<Subdir> {
+    match recorded.kind {
+        Some(SourceKind::Registry) => None,
+        _ => recorded
+            .subdir
+            .as_deref()
+            .and_then(|s| Subdir::parse(s).ok()),
+    }
 }
 
 fn from_record(pack_ref: &PackRef, recorded: &ReceiptSource) -> Result<PackSource> {

@@ -12,6 +12,7 @@ use crate::checksum::Checksum;
 use crate::context::Context;
 use crate::deps::{self, Standing};
 use crate::error::{Error, Result};
+use crate::locate::Subdir;
 use crate::pack_ref::PackRef;
 use crate::receipt::{Receipt, TestSummary};
 use crate::registry::Registry;
@@ -63,7 +64,8 @@ pub(crate) async fn prepare(
         steps: Vec::new(),
         root: None,
     };
-    match planner.add(source, opts.checksum.clone(), Vec::new()).await {
+    let (checksum, subdir) = (opts.checksum.clone(), opts.subdir.clone());
+    match planner.add(source, checksum, subdir, Vec::new()).await {
         Ok(()) => Ok(planner.steps),
         Err(error) => Err(Unprepared {
             error,
@@ -92,11 +94,20 @@ impl Planner<'_> {
         &mut self,
         source: PackSource,
         checksum: Option<Checksum>,
+        subdir: Option<Subdir>,
         pending: Vec<(PackRef, Version)>,
     ) -> Boxed<'_> {
         Box::pin(async move {
             let algorithm = checksum.as_ref().map(|c| c.algorithm);
-            let staged = fetch(self.ctx, self.store, self.registry, source, algorithm).await?;
+            let staged = fetch(
+                self.ctx,
+                self.store,
+                self.registry,
+                source,
+                algorithm,
+                subdir,
+            )
+            .await?;
             let validated = validate(self.ctx, staged, checksum).await?;
             let manifest = &validated.manifest;
             self.root
@@ -141,7 +152,7 @@ impl Planner<'_> {
                 version: VersionSpec::from_req(&dep.req),
                 index: None,
             };
-            if let Err(e) = self.add(source, None, below.clone()).await {
+            if let Err(e) = self.add(source, None, None, below.clone()).await {
                 self.ctx.warn(format!(
                     "could not install `{dep}`, a dependency of {} {}: {}",
                     manifest.pack_ref,

@@ -128,6 +128,7 @@ pub(crate) async fn update(
         dry_run: opts.dry_run,
         skip_tests: opts.skip_tests,
         action: Action::Update,
+        subdir: origin::subdir_of(&current.source),
         ..InstallOptions::default()
     };
     let prepared = plan::prepare(&ctx, store, &registry, source, &install, installed.clone())

@@ -7,7 +7,7 @@ use crate::context::{blocking, Context};
 use crate::error::{Checked, Error, Result};
 use crate::events::{Event, Phase};
 use crate::hashing::attune_directory_checksum;
-use crate::locate::{locate, Located};
+use crate::locate::{locate_in, Located};
 use crate::manifest::Manifest;
 
 use super::fetch::Staged;
@@ -67,7 +67,7 @@ fn validate_staged(
             }
         }
     }
-    let located = match locate(&staged.tree_root, &origin) {
+    let located = match locate_in(&staged.tree_root, staged.subdir.as_ref(), &origin) {
         Err(e) => return Err(unsettled.pop().map_or(e, |(_, mismatch)| mismatch)),
         Ok(located) => located,
     };

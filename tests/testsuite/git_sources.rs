@@ -737,3 +737,104 @@ fn a_tree_entry_named_dot_is_refused() {
         );
     }
 }
+
+/// A repository of many packs (Attune's own keeps `packs/core`): the root is no pack, and
+/// `--subdir` installs one of them from git, from an archive of the repository and from its
+/// directory alike, with the same content checksum; the receipt and the lockfile record the
+/// subdir, and `update` fetches the same directory again.
+#[test]
+fn subdir_installs_one_pack_of_a_monorepo_from_every_source_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repo::init(&root.join("mono"));
+    repo.write("README.md", "many packs\n");
+    for (name, version) in [("core", "1.0.0"), ("other", "2.0.0")] {
+        repo.write(
+            &format!("packs/{name}/pack.yaml"),
+            &format!("ref: {name}\nversion: {version}\n"),
+        );
+        repo.write(&format!("packs/{name}/actions/a.yaml"), "name: a\n");
+    }
+    repo.commit("packs");
+    let tgz = root.join("mono.tgz");
+    let status = Command::new("tar")
+        .args([
+            "czf",
+            tgz.to_str().unwrap(),
+            "-C",
+            root.to_str().unwrap(),
+            "mono/packs",
+            "mono/README.md",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = |packs: &str, args: &[&str]| {
+        Command::new(BIN)
+            .arg("--packs-dir")
+            .arg(root.join(packs))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let git_url = file_url(&repo.dir);
+    let out = run("p-git", &["--json", "install", &git_url]);
+    assert_error(&out, 4, "pack_yaml_missing");
+    let expected = String::from_utf8(
+        run(
+            "p-git",
+            &["checksum", repo.dir.join("packs/core").to_str().unwrap()],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let sources = [
+        ("p-git", git_url.as_str(), "packs/core", "git"),
+        (
+            "p-tgz",
+            tgz.to_str().unwrap(),
+            "mono/packs/core/",
+            "local_archive",
+        ),
+        (
+            "p-dir",
+            repo.dir.to_str().unwrap(),
+            "packs/core",
+            "local_directory",
+        ),
+    ];
+    for (packs, source, subdir, kind) in sources {
+        let out = run(packs, &["--json", "install", source, "--subdir", subdir]);
+        let receipt = json(ok(&out, source));
+        assert_eq!(receipt["ref"], "core", "{receipt}");
+        assert_eq!(receipt["source"]["kind"], kind, "{receipt}");
+        assert_eq!(receipt["source"]["subdir"], subdir.trim_end_matches('/'));
+        assert_eq!(receipt["checksum"]["content"], expected.trim(), "{source}");
+        assert!(root.join(packs).join("core/actions/a.yaml").is_file());
+        assert!(!root.join(packs).join("core/packs").exists());
+    }
+    let lock = root.join("lock.json");
+    ok(
+        &run("p-git", &["lock", "-o", lock.to_str().unwrap()]),
+        "lock",
+    );
+    let locked: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
+    assert_eq!(locked["packs"][0]["source"]["subdir"], "packs/core");
+    ok(
+        &run("p-git", &["install", "--locked", lock.to_str().unwrap()]),
+        "locked",
+    );
+    // A new version of core: update fetches packs/core again, not the root.
+    repo.write("packs/core/pack.yaml", "ref: core\nversion: 1.1.0\n");
+    repo.commit("core 1.1.0");
+    let out = run("p-git", &["--json", "update", "core", "--skip-tests"]);
+    assert_eq!(json(ok(&out, "update"))["version"], "1.1.0");
+
+    let out = run(
+        "p-git",
+        &["--json", "install", &git_url, "--subdir", "packs/nope"],
+    );
+    assert_error(&out, 4, "not_found");
+    let out = run("p-git", &["install", &git_url, "--subdir", "../x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
