@@ -7,6 +7,7 @@ mod hints;
 mod lifecycle;
 mod output;
 mod process;
+mod progress;
 mod tables;
 
 use std::path::Path;

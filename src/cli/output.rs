@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use attune_pack::terminal::escape_output;
 use attune_pack::{Action, Recovered, Recovery};
 use attune_pack::{Error, Event, EventSink, Phase};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use super::progress::Transfer;
 use serde_json::json;
 
 /// Output settings from the global flags.
@@ -69,7 +70,8 @@ impl Output {
     pub fn events(&self) -> EventSink {
         let out = *self;
         let bars = self.bars_enabled();
-        let bar: Arc<Mutex<Option<ProgressBar>>> = Arc::new(Mutex::new(None));
+        let bar: Arc<Mutex<Transfer>> = Arc::default();
+        let finish_bar = |bar: &Mutex<Transfer>| bar.lock().map(|mut t| t.finish()).ok();
         Arc::new(move |event: &Event| match event {
             Event::Detected { source, kind } => {
                 out.note(&format!("Installing pack from: {source} ({kind})"))
@@ -88,8 +90,12 @@ impl Output {
                     out.note(&format!("  {}", phase_name(*phase)));
                 }
             }
-            Event::Bytes { done, total } if bars => update_bar(&bar, *done, *total, true),
-            Event::Objects { done, total } if bars => update_bar(&bar, *done, *total, false),
+            Event::Bytes { done, total } if bars => {
+                bar.lock().map(|mut t| t.bytes(*done, *total)).ok();
+            }
+            Event::Objects { done, total } if bars => {
+                bar.lock().map(|mut t| t.objects(*done, *total)).ok();
+            }
             _ => {}
         })
     }
@@ -148,34 +154,5 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::CheckingDependencies => "checking dependencies",
         Phase::RunningTests => "running pack tests",
         Phase::Committing => "committing",
-    }
-}
-
-fn update_bar(slot: &Mutex<Option<ProgressBar>>, done: u64, total: Option<u64>, bytes: bool) {
-    let Ok(mut slot) = slot.lock() else { return };
-    let bar = slot.get_or_insert_with(|| {
-        let bar = ProgressBar::new(total.unwrap_or(0));
-        let template = match (bytes, total.is_some()) {
-            (true, true) => "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            (true, false) => "{spinner} {bytes} {bytes_per_sec}",
-            (false, true) => "{bar:30} {pos}/{len} objects",
-            (false, false) => "{spinner} {pos} objects",
-        };
-        bar.set_style(
-            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    if let Some(t) = total {
-        bar.set_length(t);
-    }
-    bar.set_position(done);
-}
-
-fn finish_bar(slot: &Mutex<Option<ProgressBar>>) {
-    if let Ok(mut slot) = slot.lock() {
-        if let Some(bar) = slot.take() {
-            bar.finish_and_clear();
-        }
     }
 }

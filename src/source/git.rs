@@ -565,8 +565,12 @@ struct Shared {
     ctx: Context,
     guard: Arc<FetchGuard>,
     start: Instant,
-    /// Milliseconds since `start` of the last event sent.
-    last_ms: AtomicU64,
+    /// Milliseconds since `start` of the last event sent, per kind (objects, bytes): one
+    /// kind's frequent updates must not hold back the other's.
+    last_ms: [AtomicU64; 2],
+    /// Pack bytes read so far, shown with every objects event: a fetch that takes less
+    /// than the throttle's interval would otherwise end showing its first read.
+    bytes: AtomicU64,
 }
 
 /// gix-pack's ids for "objects indexed" and "pack bytes read".
@@ -584,7 +588,8 @@ impl Progress {
                 ctx,
                 guard,
                 start: Instant::now(),
-                last_ms: AtomicU64::new(0),
+                last_ms: [AtomicU64::new(0), AtomicU64::new(0)],
+                bytes: AtomicU64::new(0),
             }),
         }
     }
@@ -605,23 +610,31 @@ impl Progress {
         }
         let done = self.step.load(Ordering::Relaxed);
         let guard = &self.shared.guard;
-        if self.id == PACK_BYTES && done as u64 > guard.limit {
-            guard.over_limit.store(true, Ordering::Relaxed);
-            guard.stop.store(true, Ordering::Relaxed);
+        if self.id == PACK_BYTES {
+            self.shared.bytes.store(done as u64, Ordering::Relaxed);
+            if done as u64 > guard.limit {
+                guard.over_limit.store(true, Ordering::Relaxed);
+                guard.stop.store(true, Ordering::Relaxed);
+            }
         }
         let now = self.shared.start.elapsed().as_millis() as u64;
-        let last = self.shared.last_ms.load(Ordering::Relaxed);
-        if Some(done) != self.max && now.saturating_sub(last) < 100 {
+        let last = &self.shared.last_ms[usize::from(self.id == PACK_BYTES)];
+        if Some(done) != self.max && now.saturating_sub(last.load(Ordering::Relaxed)) < 100 {
             return;
         }
-        self.shared.last_ms.store(now, Ordering::Relaxed);
+        last.store(now, Ordering::Relaxed);
         let (done, total) = (done as u64, self.max.map(|m| m as u64));
-        let event = if self.id == OBJECTS {
-            Event::Objects { done, total }
+        if self.id == OBJECTS {
+            let bytes = self.shared.bytes.load(Ordering::Relaxed);
+            let ctx = &self.shared.ctx;
+            ctx.emit(Event::Bytes {
+                done: bytes,
+                total: None,
+            });
+            ctx.emit(Event::Objects { done, total });
         } else {
-            Event::Bytes { done, total }
-        };
-        self.shared.ctx.emit(event);
+            self.shared.ctx.emit(Event::Bytes { done, total });
+        }
     }
 }
 

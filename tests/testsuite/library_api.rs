@@ -334,3 +334,71 @@ fn install_does_not_block_the_runtime() {
         );
     }
 }
+
+/// A git fetch's progress reports the pack as it is received: the bytes shown with the last
+/// objects event are the whole pack (over 1 MiB here), not the first read (8 KiB), however
+/// quickly it arrived.
+#[tokio::test]
+async fn git_progress_reports_the_received_pack() {
+    use crate::support::git_server::{GitDaemon, Repo};
+    let _no_faults = no_faults();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("work"));
+    repo.write("pack.yaml", "ref: big\nversion: 1.0.0\n");
+    let mut seed = 0x2545_f491_u64;
+    for i in 0..150 {
+        // Incompressible bytes (xorshift), so the pack is as large as the files.
+        let bytes: Vec<u8> = (0..10_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        std::fs::write(repo.dir.join(format!("f{i}.bin")), bytes).unwrap();
+    }
+    repo.commit("big");
+    let srv = tmp.path().join("srv");
+    std::fs::create_dir(&srv).unwrap();
+    repo.bare_clone(&srv.join("big.git"));
+    let daemon = GitDaemon::start(&srv);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let installer = Installer::builder()
+        .packs_dir(tmp.path().join("packs"))
+        .cache_dir(tmp.path().join("cache"))
+        .on_event(Arc::new(move |e: &Event| {
+            if matches!(e, Event::Bytes { .. } | Event::Objects { .. }) {
+                sink.lock().unwrap().push(e.clone())
+            }
+        }))
+        .build()
+        .unwrap();
+    let source = PackSource::detect(&daemon.url("big.git"), &DetectOptions::new()).unwrap();
+    installer
+        .install(source, InstallOptions::new().skip_tests())
+        .await
+        .unwrap();
+    let events = events.lock().unwrap().clone();
+    let last_objects = events
+        .iter()
+        .rposition(|e| matches!(e, Event::Objects { .. }))
+        .expect("objects reported");
+    assert!(
+        matches!(
+            events[last_objects],
+            Event::Objects {
+                done: 153,
+                total: Some(153)
+            }
+        ),
+        "{:?}",
+        events[last_objects]
+    );
+    let bytes_then = events[..last_objects].iter().rev().find_map(|e| match e {
+        Event::Bytes { done, .. } => Some(*done),
+        _ => None,
+    });
+    assert!(bytes_then.unwrap_or(0) > 1_400_000, "{bytes_then:?}");
+}
