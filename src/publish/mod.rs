@@ -21,8 +21,10 @@ use crate::source::archive::extract_file;
 use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource, PackEntry};
 
 mod attune;
+mod git_tree;
 mod index_file;
 
+use git_tree::PublishedRef;
 
 pub use index_file::{merge_indices, update_index, write_index, Conflicts, IndexHeader, Updated};
 
@@ -207,7 +209,11 @@ fn install_sources(
             .git_ref
             .clone()
             .unwrap_or_else(|| format!("v{}", manifest.version));
-        let (checksum, subdir) = git_checksum(unpacked, &git_ref, events)?;
+        let published = PublishedRef {
+            name: &git_ref,
+            given: publish.git_ref.is_some(),
+        };
+        let (checksum, subdir) = git_checksum(unpacked, published, events)?;
         sources.push(InstallSource::Git {
             url: url.clone(),
             git_ref: Some(git_ref),
@@ -238,9 +244,33 @@ fn install_sources(
     Ok(sources)
 }
 
-/// The git source's checksum: the content checksum of the pack as it is.
-fn git_checksum(unpacked: &Unpacked, _: &str, _: &EventSink) -> Result<(Checksum, Option<String>)> {
-    Ok((unpacked.content.clone(), None))
+/// The git source's checksum and subdirectory: from the committed tree when the pack is a
+/// directory in a git work tree, else from the files as they are (with a warning for a
+/// directory, whose files may not be what the ref holds).
+fn git_checksum(
+    unpacked: &Unpacked,
+    git_ref: PublishedRef<'_>,
+    events: &EventSink,
+) -> Result<(Checksum, Option<String>)> {
+    let Some(work) = &unpacked.work else {
+        return Ok((unpacked.content.clone(), None));
+    };
+    let dir = &unpacked.located.dir;
+    match git_tree::committed(dir, git_ref, work)? {
+        Some(c) => {
+            c.warnings
+                .into_iter()
+                .for_each(|w| events(&Event::Warning(w)));
+            Ok((c.checksum, c.subdir))
+        }
+        None => {
+            events(&Event::Warning(format!(
+                "{} is not in a git work tree: the git source's checksum is taken from the files as they are, which may not be what the ref holds",
+                dir.display()
+            )));
+            Ok((unpacked.content.clone(), None))
+        }
+    }
 }
 
 fn archive_checksum(file: &Path) -> Result<Checksum> {
