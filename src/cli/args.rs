@@ -162,7 +162,7 @@ pub struct IndexHeaderArgs {
 /// Where a pack is published (the sources of its index entry).
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Git repository URL (its checksum is the pack's content checksum)
+    /// Git repository URL (its checksum: the content checksum of the pack as committed at --git-ref)
     #[arg(long, value_name = "URL")]
     pub git_url: Option<String>,
     /// Git tag, branch or commit [default: v<version>]

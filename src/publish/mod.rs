@@ -36,7 +36,8 @@ pub use crate::registry::index::{
 /// Where the pack will be published (the `index entry` flags).
 #[derive(Debug, Clone, Default)]
 pub struct Publish {
-    /// The git repository the pack is published in (its checksum: the content checksum).
+    /// The git repository the pack is published in. Its checksum is the content checksum of
+    /// the tree committed at `git_ref` when the pack is in a git work tree, else of the files.
     pub git_url: Option<String>,
     /// Default: the tag `v<version>`.
     pub git_ref: Option<String>,
