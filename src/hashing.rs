@@ -279,12 +279,18 @@ impl<W: io::Write> io::Write for HashingWriter<W> {
 /// same definition as for installed packs, by the same walk as local-directory installs
 /// (`.git` left out, symlinks hashed by target text, special files refused).
 pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
+    Ok(directory_digest(dir)?.checksum_under(""))
+}
+
+/// The per-file digests of a directory as it is on disk (see [`directory_checksum`]), for
+/// callers that also compare them with another tree's.
+pub(crate) fn directory_digest(dir: &Path) -> Result<ContentDigest> {
     let mut digest = DirectoryDigest {
         root: dir,
         digest: ContentDigest::default(),
     };
     walk(dir, &mut digest)?;
-    Ok(digest.digest.checksum_under(""))
+    Ok(digest.digest)
 }
 
 /// Attune's own directory checksum (its `calculate_directory_checksum`), which its CLI writes

@@ -132,6 +132,8 @@ pub enum IndexCommand {
         pack_path: PathBuf,
         #[command(flatten)]
         publish: PublishArgs,
+        #[command(flatten)]
+        header: IndexHeaderArgs,
     },
     /// Combine index files; the same ref and version with different content is refused
     Merge {
@@ -142,13 +144,26 @@ pub enum IndexCommand {
         /// On conflicting duplicates keep the later input's entry
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        header: IndexHeaderArgs,
     },
+}
+
+/// The index's own top-level fields (Attune requires them; kept from the file when not given).
+#[derive(Debug, Args)]
+pub struct IndexHeaderArgs {
+    /// The registry's name, written as the index's `registry_name`
+    #[arg(long, value_name = "NAME")]
+    pub registry_name: Option<String>,
+    /// The registry's home page, written as the index's `registry_url`
+    #[arg(long, value_name = "URL")]
+    pub registry_url: Option<String>,
 }
 
 /// Where a pack is published (the sources of its index entry).
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Git repository URL (its checksum is the pack's content checksum)
+    /// Git repository URL (its checksum: the content checksum of the pack as committed at --git-ref)
     #[arg(long, value_name = "URL")]
     pub git_url: Option<String>,
     /// Git tag, branch or commit [default: v<version>]

@@ -13,7 +13,7 @@ mod tables;
 use std::path::Path;
 use std::time::Duration;
 
-use attune_pack::publish::{self, Conflicts, Publish, Updated};
+use attune_pack::publish::{self, Conflicts, IndexHeader, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
@@ -22,7 +22,7 @@ use attune_pack::{
 use clap::Parser;
 use serde_json::json;
 
-use args::{Cli, Command, GlobalArgs, IndexCommand, InstallArgs, PublishArgs};
+use args::{Cli, Command, GlobalArgs, IndexCommand, IndexHeaderArgs, InstallArgs, PublishArgs};
 use batch::{Exit, Item};
 use output::Output;
 use tables::{receipt_details, receipt_table, registries_table, search_table};
@@ -197,9 +197,10 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
             index,
             pack_path,
             publish,
+            header,
         } => {
             let entry = entry_of(&pack_path, publish)?;
-            let outcome = publish::update_index(&index, &entry)?;
+            let outcome = publish::update_index(&index, &entry, &index_header(header), &events)?;
             let action = match outcome {
                 Updated::Added => "added",
                 Updated::Replaced => "replaced",
@@ -220,6 +221,7 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
             inputs,
             output,
             force,
+            header,
         } => {
             let doc = publish::merge_indices(
                 &inputs,
@@ -228,6 +230,7 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
                 } else {
                     Conflicts::Refuse
                 },
+                &index_header(header),
                 &events,
             )?;
             publish::write_index(&output, &doc)?;
@@ -245,6 +248,13 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
         }
     }
     Ok(())
+}
+
+fn index_header(args: IndexHeaderArgs) -> IndexHeader {
+    IndexHeader {
+        registry_name: args.registry_name,
+        registry_url: args.registry_url,
+    }
 }
 
 fn checksum(path: &Path, algorithm: &str, out: &Output) -> attune_pack::Result<()> {

@@ -32,10 +32,10 @@ pub struct PackEntry {
     pub description: String,
     /// This entry's version.
     pub version: Version,
-    /// Who wrote it; written `null` when the pack does not say.
-    pub author: Option<String>,
-    /// Its license; written `null` when the pack does not say.
-    pub license: Option<String>,
+    /// Who wrote it; empty when the pack does not say (Attune requires the string).
+    pub author: String,
+    /// Its license; empty when the pack does not say (Attune requires the string).
+    pub license: String,
     /// Its author's email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -75,6 +75,9 @@ pub enum InstallSource {
         /// The content checksum of the checked-out pack.
         #[serde(serialize_with = "checksum_text")]
         checksum: Option<Checksum>,
+        /// The pack's directory inside the repository (Attune ignores it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subdir: Option<String>,
     },
     /// An archive (.tar.gz, .zip, .tar).
     Archive {
@@ -83,6 +86,9 @@ pub enum InstallSource {
         /// The checksum of the archive bytes.
         #[serde(serialize_with = "checksum_text")]
         checksum: Option<Checksum>,
+        /// The pack's directory inside the archive (Attune ignores it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subdir: Option<String>,
     },
 }
 
@@ -103,6 +109,15 @@ impl InstallSource {
         }
     }
 
+    /// The pack's directory inside the repository or archive, when the index names one.
+    pub fn subdir(&self) -> Option<&str> {
+        match self {
+            InstallSource::Git { subdir, .. } | InstallSource::Archive { subdir, .. } => {
+                subdir.as_deref()
+            }
+        }
+    }
+
     /// `git` or `archive`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -112,10 +127,12 @@ impl InstallSource {
     }
 }
 
+/// Attune requires a checksum string in every source: one not known is written empty (read
+/// back as absent), never `null`, which would make Attune refuse the whole index.
 fn checksum_text<S: Serializer>(c: &Option<Checksum>, s: S) -> Result<S::Ok, S::Error> {
     match c {
         Some(c) => s.serialize_str(&c.to_string()),
-        None => s.serialize_none(),
+        None => s.serialize_str(""),
     }
 }
 
@@ -182,7 +199,7 @@ impl Index {
         };
         let mut index = Index { ..Index::default() };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
-            match parse_entry(raw, pos, name, warnings) {
+            match read_entry(raw, pos, name, warnings) {
                 Ok(entry) => {
                     if index.find(&entry.pack_ref, &entry.version).is_some() {
                         warnings.push(format!(
@@ -193,7 +210,7 @@ impl Index {
                     }
                     index.push(entry);
                 }
-                Err(skipped) => warnings.push(skipped),
+                Err(why) => warnings.push(format!("{why}; entry skipped")),
             }
         }
         Ok(index)
@@ -222,7 +239,7 @@ impl Index {
 }
 
 /// `#POS`, with the entry's ref and version when it has readable ones: `` `slack@2.1.0` (#3)``.
-fn entry_label(pack_ref: Option<&Value>, version: Option<&Value>, pos: usize) -> String {
+pub(crate) fn entry_label(pack_ref: Option<&Value>, version: Option<&Value>, pos: usize) -> String {
     let text = |v: Option<&Value>| match v {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -336,18 +353,17 @@ fn into_text(v: Value) -> Option<String> {
     }
 }
 
-/// One entry, or the warning that says why it is skipped. The entry's lesser problems are
-/// added to `warnings`, prefixed with the index and entry.
-fn parse_entry(
+/// One entry (the `pos`th of index `index`), or why attune-pack cannot read it: a sentence
+/// naming the index, the entry and the field. The entry's lesser problems are added to
+/// `warnings`, prefixed the same way.
+pub(crate) fn read_entry(
     raw: Value,
     pos: usize,
     index: &str,
     warnings: &mut Vec<String>,
 ) -> Result<PackEntry, String> {
     let Value::Object(mut obj) = raw else {
-        return Err(format!(
-            "index `{index}`, pack entry #{pos}: not an object; entry skipped"
-        ));
+        return Err(format!("index `{index}`, pack entry #{pos}: not an object"));
     };
     let raw_ref = obj.remove("ref");
     let raw_version = obj.remove("version");
@@ -364,7 +380,7 @@ fn parse_entry(
     let mut own = Vec::new();
     let entry = fields_of(f, meta, &mut own);
     warnings.extend(own.into_iter().map(|w| format!("{prefix}: {w}")));
-    entry.map_err(|e| format!("{prefix}: field `{}`: {}; entry skipped", e.field, e.why))
+    entry.map_err(|e| format!("{prefix}: field `{}`: {}", e.field, e.why))
 }
 
 fn fields_of(
@@ -390,8 +406,8 @@ fn fields_of(
     Ok(PackEntry {
         label: f.text("label")?.unwrap_or_else(|| pack_ref.to_string()),
         description: f.text("description")?.unwrap_or_default(),
-        author: f.text("author")?,
-        license: f.text("license")?,
+        author: f.text("author")?.unwrap_or_default(),
+        license: f.text("license")?.unwrap_or_default(),
         email: f.text("email")?,
         homepage: f.text("homepage")?,
         repository: f.text("repository")?,
@@ -419,13 +435,19 @@ fn install_sources(
             .map(|c| c.parse::<Checksum>())
             .transpose()
             .map_err(|e| field_err(s.name("checksum"), e.to_string()))?;
+        let subdir = subdir(&mut s)?;
         match s.required("type")?.as_str() {
             "git" => install_sources.push(InstallSource::Git {
                 url,
                 git_ref: s.text("ref")?.filter(|r| !r.is_empty()),
                 checksum,
+                subdir,
             }),
-            "archive" => install_sources.push(InstallSource::Archive { url, checksum }),
+            "archive" => install_sources.push(InstallSource::Archive {
+                url,
+                checksum,
+                subdir,
+            }),
             // A source type a newer registry added must not cost the whole entry.
             other => warnings.push(format!(
                 "field `{}`: unknown source type `{other}` ignored",
@@ -442,8 +464,34 @@ fn install_sources(
     Ok(install_sources)
 }
 
+/// A source's `subdir`: a relative path inside the repository or archive. An absolute path
+/// or a `..` component could name something outside the pack's source, so the entry is
+/// malformed.
+fn subdir(s: &mut Fields) -> Result<Option<String>, FieldError> {
+    let Some(dir) = s.text("subdir")?.filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let escapes = dir.starts_with('/')
+        || dir.contains('\\')
+        || dir.split('/').any(|c| c == "..")
+        || std::path::Path::new(&dir).is_absolute();
+    if escapes {
+        return Err(field_err(
+            s.name("subdir"),
+            format!("`{dir}` must be a relative `/`-separated path without `..`"),
+        ));
+    }
+    Ok(Some(dir))
+}
+
+/// Attune's own CLI writes `contents` as counts (`{"actions": 3}`); what the items are is then
+/// unknown, so a count reads as an empty list rather than costing the entry.
 fn contents(mut c: Fields) -> Result<Contents, FieldError> {
     let mut items = |key: &str| -> Result<Vec<ContentItem>, FieldError> {
+        if c.obj.get(key).is_some_and(Value::is_u64) {
+            c.obj.remove(key);
+            return Ok(Vec::new());
+        }
         c.objects(key)?
             .into_iter()
             .map(|mut item| {
@@ -475,6 +523,7 @@ fn dependencies(mut d: Fields) -> Result<Dependencies, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const SHA: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -528,6 +577,36 @@ mod tests {
     }
 
     #[test]
+    fn counted_contents_and_source_subdirs_are_read() {
+        let doc = format!(
+            r#"{{"packs":[
+              {{"ref":"a","version":"1.0.0","contents":{{"actions":3,"rules":0}},
+                "install_sources":[{{"type":"git","url":"u","checksum":"{SHA}","subdir":"packs/a"}}]}},
+              {{"ref":"b","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","subdir":"../x"}}]}},
+              {{"ref":"c","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","subdir":"/etc"}}]}}
+            ]}}"#
+        );
+        let (index, w) = parse(&doc);
+        let index = index.unwrap();
+        assert_eq!(index.packs.len(), 1, "{w:?}");
+        let a = &index.packs[0];
+        assert!(a.contents.actions.is_empty());
+        assert_eq!(a.install_sources[0].subdir(), Some("packs/a"));
+        let all = w.join("\n");
+        assert!(
+            all.contains("`b@1.0.0` (#1): field `install_sources[0].subdir`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`c@1.0.0` (#2): field `install_sources[0].subdir`"),
+            "{all}"
+        );
+        let v = serde_json::to_value(a).unwrap();
+        assert_eq!(v["install_sources"][0]["subdir"], "packs/a");
+        assert_eq!((&v["author"], &v["license"]), (&json!(""), &json!("")));
+    }
+
+    #[test]
     fn documents_that_are_not_indices_are_refused() {
         for doc in ["<html>", "[]", r#"{"packages": []}"#] {
             let e = parse(doc).0.unwrap_err();
@@ -546,5 +625,6 @@ mod tests {
         assert_eq!(v["install_sources"][0]["type"], "archive");
         assert_eq!(v["install_sources"][0]["checksum"], SHA);
         assert!(v["contents"]["actions"].as_array().unwrap().is_empty());
+        assert!(v["install_sources"][0].get("subdir").is_none());
     }
 }

@@ -470,7 +470,7 @@ impl GitFetch {
 }
 
 /// Why a ref or commit id named no commit.
-enum Unresolved {
+pub(crate) enum Unresolved {
     NotFound,
     Ambiguous(Vec<ObjectId>),
     Git(gix::Error),
@@ -490,7 +490,7 @@ fn is_commit_id(s: &str) -> bool {
 /// A ref name (as git reads a short name: tags, then branches, …) or a full or abbreviated
 /// commit id, peeled to a commit. An abbreviation is resolved among commits only, as
 /// `git rev-parse ID^{commit}` does, and must match exactly one.
-fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Unresolved> {
+pub(crate) fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Unresolved> {
     if let Ok(Some(mut reference)) = repo.try_find_reference(spec) {
         return Ok(reference.peel_to_commit()?.id);
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod attune_compat;
 mod crashes;
 mod durability;
 #[cfg(feature = "failpoints")]

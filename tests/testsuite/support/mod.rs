@@ -2,6 +2,7 @@
 
 pub mod acceptor;
 pub mod archives;
+pub mod attune_index;
 pub mod git_server;
 pub mod http_server;
 pub mod in_process;

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
 use serde_norway::Value as Yaml;
 
 use crate::checksum::{Algorithm, Checksum};
@@ -12,17 +11,22 @@ use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, EventSink};
 use crate::fsutil::Durability;
-use crate::hashing::{directory_checksum, file_checksum};
+use crate::hashing::{directory_digest, file_checksum, ContentDigest};
 use crate::interrupt::Interrupt;
 use crate::locate::{locate, Located};
 use crate::manifest::Manifest;
-use crate::receipt::now_rfc3339;
 use crate::safety::TreeWriter;
 use crate::source::archive::extract_file;
 
-use crate::registry::index::{
-    ContentItem, Contents, Dependencies, Index, InstallSource, PackEntry,
-};
+use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource, PackEntry};
+
+mod attune;
+mod git_tree;
+mod index_file;
+
+use git_tree::PublishedRef;
+
+pub use index_file::{merge_indices, update_index, write_index, Conflicts, IndexHeader, Updated};
 
 pub use crate::registry::index::{
     ContentItem as IndexContentItem, Contents as IndexContents, Dependencies as IndexDependencies,
@@ -32,7 +36,8 @@ pub use crate::registry::index::{
 /// Where the pack will be published (the `index entry` flags).
 #[derive(Debug, Clone, Default)]
 pub struct Publish {
-    /// The git repository the pack is published in (its checksum: the content checksum).
+    /// The git repository the pack is published in. Its checksum is the content checksum of
+    /// the tree committed at `git_ref` when the pack is in a git work tree, else of the files.
     pub git_url: Option<String>,
     /// Default: the tag `v<version>`.
     pub git_ref: Option<String>,
@@ -61,7 +66,7 @@ pub fn build_entry(
     let raw: Yaml = serde_norway::from_str(&yaml).unwrap_or(Yaml::Null);
     let text = |key: &str| raw.get(key).and_then(yaml_text);
 
-    let install_sources = install_sources(pack_path, publish, &manifest, &unpacked)?;
+    let install_sources = install_sources(pack_path, publish, &manifest, &unpacked, events)?;
     let dependencies = Dependencies {
         attune_version: manifest.attune_version.as_ref().map(ToString::to_string),
         python_version: text("python_versions").or_else(|| text("python")),
@@ -72,12 +77,14 @@ pub fn build_entry(
             .map(ToString::to_string)
             .collect(),
     };
+    let (description, author, license) =
+        required_metadata(&manifest, text("license"), &yaml_origin, events);
     Ok(PackEntry {
         label: manifest.label,
-        description: manifest.description.unwrap_or_default(),
+        description,
         version: manifest.version,
-        author: manifest.author,
-        license: text("license"),
+        author,
+        license,
         email: manifest.email,
         homepage: text("homepage"),
         repository: text("repository"),
@@ -89,6 +96,38 @@ pub fn build_entry(
         meta: None,
         pack_ref: manifest.pack_ref,
     })
+}
+
+/// The description, author and license an entry must carry as strings (Attune refuses an
+/// index with one missing): empty when pack.yaml does not say, with one warning naming them.
+fn required_metadata(
+    manifest: &Manifest,
+    license: Option<String>,
+    origin: &str,
+    events: &EventSink,
+) -> (String, String, String) {
+    let fields = [
+        ("description", manifest.description.clone()),
+        ("author", manifest.author.clone()),
+        ("license", license),
+    ];
+    let missing: Vec<&str> = fields
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+        .map(|(k, _)| *k)
+        .collect();
+    if !missing.is_empty() {
+        events(&Event::Warning(format!(
+            "{origin} has no {}; written as empty strings in the index entry (set them in pack.yaml)",
+            missing.join(", ")
+        )));
+    }
+    let [(_, d), (_, a), (_, l)] = fields;
+    (
+        d.unwrap_or_default(),
+        a.unwrap_or_default(),
+        l.unwrap_or_default(),
+    )
 }
 
 /// An entry needs a source, and an archive file needs the URL it is published at.
@@ -112,6 +151,8 @@ struct Unpacked {
     located: Located,
     content: Checksum,
     archive_sha256: Option<Checksum>,
+    /// A directory's per-file digests, compared with a committed tree's.
+    work: Option<ContentDigest>,
     /// An archive's unpacked tree, removed when dropped.
     _tree: Option<tempfile::TempDir>,
 }
@@ -123,11 +164,12 @@ impl Unpacked {
         let origin = pack_path.display().to_string();
         if is_dir {
             let located = locate(pack_path, &origin)?;
-            let content = directory_checksum(&located.dir)?;
+            let work = directory_digest(&located.dir)?;
             return Ok(Unpacked {
                 located,
-                content,
+                content: work.checksum_under(""),
                 archive_sha256: None,
+                work: Some(work),
                 _tree: None,
             });
         }
@@ -147,30 +189,37 @@ impl Unpacked {
             content: written.digest.checksum_under(&located.rel),
             located,
             archive_sha256: digest.checksums.into_iter().next(),
+            work: None,
             _tree: Some(tree),
         })
     }
 }
 
-/// The entry's sources: git (its checksum: the content checksum) and archive (the archive
-/// file's bytes).
+/// The entry's sources: git (its checksum: the content checksum of what the ref holds) and
+/// archive (the archive file's bytes).
 fn install_sources(
     pack_path: &Path,
     publish: &Publish,
     manifest: &Manifest,
     unpacked: &Unpacked,
+    events: &EventSink,
 ) -> Result<Vec<InstallSource>> {
     let mut sources = Vec::new();
     if let Some(url) = &publish.git_url {
+        let git_ref = publish
+            .git_ref
+            .clone()
+            .unwrap_or_else(|| format!("v{}", manifest.version));
+        let published = PublishedRef {
+            name: &git_ref,
+            given: publish.git_ref.is_some(),
+        };
+        let (checksum, subdir) = git_checksum(unpacked, published, events)?;
         sources.push(InstallSource::Git {
             url: url.clone(),
-            git_ref: Some(
-                publish
-                    .git_ref
-                    .clone()
-                    .unwrap_or_else(|| format!("v{}", manifest.version)),
-            ),
-            checksum: Some(unpacked.content.clone()),
+            git_ref: Some(git_ref),
+            checksum: Some(checksum),
+            subdir,
         });
     }
     if let Some(url) = &publish.archive_url {
@@ -190,9 +239,39 @@ fn install_sources(
         sources.push(InstallSource::Archive {
             url: url.clone(),
             checksum: Some(checksum),
+            subdir: None,
         });
     }
     Ok(sources)
+}
+
+/// The git source's checksum and subdirectory: from the committed tree when the pack is a
+/// directory in a git work tree, else from the files as they are (with a warning for a
+/// directory, whose files may not be what the ref holds).
+fn git_checksum(
+    unpacked: &Unpacked,
+    git_ref: PublishedRef<'_>,
+    events: &EventSink,
+) -> Result<(Checksum, Option<String>)> {
+    let Some(work) = &unpacked.work else {
+        return Ok((unpacked.content.clone(), None));
+    };
+    let dir = &unpacked.located.dir;
+    match git_tree::committed(dir, git_ref, work)? {
+        Some(c) => {
+            c.warnings
+                .into_iter()
+                .for_each(|w| events(&Event::Warning(w)));
+            Ok((c.checksum, c.subdir))
+        }
+        None => {
+            events(&Event::Warning(format!(
+                "{} is not in a git work tree: the git source's checksum is taken from the files as they are, which may not be what the ref holds",
+                dir.display()
+            )));
+            Ok((unpacked.content.clone(), None))
+        }
+    }
 }
 
 fn archive_checksum(file: &Path) -> Result<Checksum> {
@@ -278,140 +357,6 @@ fn content_item(root: &Path, path: &Path, events: &EventSink) -> Option<ContentI
     })
 }
 
-/// Whether `index update` added a new entry or replaced one of the same ref and version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Updated {
-    /// The entry is new to the index.
-    Added,
-    /// It replaced the entry of the same ref and version.
-    Replaced,
-}
-
-/// Adds `entry` to the index file at `path` (created when missing), replacing an entry of the
-/// same ref and version; the file is replaced atomically. Other entries are kept as written.
-pub fn update_index(path: &Path, entry: &PackEntry) -> Result<Updated> {
-    let mut doc = match std::fs::read(path) {
-        Ok(bytes) => read_index_document(path, &bytes)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            json!({"version": "1.0", "packs": []})
-        }
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    let new = serde_json::to_value(entry).map_err(|e| Error::Internal(e.to_string()))?;
-    let packs = doc["packs"]
-        .as_array_mut()
-        .ok_or_else(|| Error::Internal("packs vanished".into()))?;
-    let same = packs
-        .iter()
-        .position(|p| entry_key(p).is_some_and(|(r, v)| entry.pack_ref == r && v == entry.version));
-    let outcome = match same {
-        Some(i) => {
-            packs[i] = new;
-            Updated::Replaced
-        }
-        None => {
-            packs.push(new);
-            Updated::Added
-        }
-    };
-    doc["last_updated"] = json!(now_rfc3339());
-    write_index(path, &doc)?;
-    Ok(outcome)
-}
-
-/// What [`merge_indices`] does with two different entries for the same ref and version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflicts {
-    /// Refuse the merge (`index merge`).
-    Refuse,
-    /// The later input's entry wins, with a warning (`index merge --force`).
-    LaterWins,
-}
-
-/// Combines index files into one document: entries in input order, one per ref and version.
-/// Top-level fields come from the first input. Entries an input skips (malformed ones) and
-/// replaced entries are reported as [`Event::Warning`]s.
-pub fn merge_indices(
-    inputs: &[PathBuf],
-    conflicts: Conflicts,
-    events: &EventSink,
-) -> Result<Value> {
-    let mut top: Option<Map<String, Value>> = None;
-    let mut merged: Vec<(PackEntry, Value, String)> = Vec::new();
-    // Where each ref and version is in `merged`: indices hold tens of thousands of entries.
-    let mut at = std::collections::HashMap::new();
-    for path in inputs {
-        let bytes = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
-        let shown = path.display().to_string();
-        let (index, skipped) = Index::parse(&bytes, &shown)
-            .map_err(|why| Error::Usage(format!("cannot merge {shown}: {why}")))?;
-        skipped.into_iter().for_each(|w| events(&Event::Warning(w)));
-        if top.is_none() {
-            if let Ok(Value::Object(mut t)) = serde_json::from_slice::<Value>(&bytes) {
-                t.remove("packs");
-                top = Some(t);
-            }
-        }
-        for entry in index.packs {
-            let value = serde_json::to_value(&entry).map_err(|e| Error::Internal(e.to_string()))?;
-            let key = (entry.pack_ref.clone(), entry.version.clone());
-            match at.get(&key).copied() {
-                None => {
-                    at.insert(key, merged.len());
-                    merged.push((entry, value, shown.clone()));
-                }
-                Some(i) if merged[i].1 == value => {}
-                Some(i) if conflicts == Conflicts::LaterWins => {
-                    events(&Event::Warning(format!(
-                        "`{}` {}: the entry of {shown} replaces the different one of {} (forced)",
-                        entry.pack_ref, entry.version, merged[i].2
-                    )));
-                    merged[i] = (entry, value, shown.clone());
-                }
-                Some(i) => {
-                    return Err(Error::Conflict(format!(
-                        "conflicting entries for `{}` {}: {} and {shown} differ",
-                        entry.pack_ref, entry.version, merged[i].2
-                    )))
-                }
-            }
-        }
-    }
-    let mut doc = top.unwrap_or_default();
-    doc.insert("last_updated".into(), json!(now_rfc3339()));
-    doc.insert(
-        "packs".into(),
-        Value::Array(merged.into_iter().map(|(_, v, _)| v).collect()),
-    );
-    Ok(Value::Object(doc))
-}
-
-/// Writes an index document, pretty-printed, atomically.
-pub fn write_index(path: &Path, doc: &Value) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
-    text.push(b'\n');
-    crate::fsutil::write_atomic(path, &text, crate::fsutil::Durability::Sync, "index.write")
-}
-
-fn read_index_document(path: &Path, bytes: &[u8]) -> Result<Value> {
-    let doc: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Usage(format!("{} is not JSON: {e}", path.display())))?;
-    if !doc.get("packs").is_some_and(Value::is_array) {
-        return Err(Error::Usage(format!(
-            "{} is not a registry index (no `packs` list)",
-            path.display()
-        )));
-    }
-    Ok(doc)
-}
-
-/// The ref and version of a raw entry, when readable.
-fn entry_key(raw: &Value) -> Option<(&str, semver::Version)> {
-    let r = raw.get("ref")?.as_str()?;
-    let v = crate::manifest::parse_lenient_version(raw.get("version")?.as_str()?).ok()?;
-    Some((r, v.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +378,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("sensors")).unwrap();
         std::fs::write(
             dir.join("pack.yaml"),
-            format!("ref: demo\nlabel: Demo\nversion: {version}\ndescription: A demo\nlicense: MIT\nkeywords: [x]\npython_versions: [\"3.11\"]\ndependencies: [\"core@^1\"]\n"),
+            format!("ref: demo\nlabel: Demo\nversion: {version}\ndescription: A demo\nauthor: Me\nlicense: MIT\nkeywords: [x]\npython_versions: [\"3.11\"]\ndependencies: [\"core@^1\"]\n"),
         )
         .unwrap();
         std::fs::write(
@@ -460,16 +405,19 @@ mod tests {
         };
         let (events, warnings) = collecting();
         let e = build_entry(tmp.path(), &publish, Limits::default(), &events).unwrap();
-        assert_eq!(*warnings.lock().unwrap(), Vec::<String>::new());
+        let seen = warnings.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("is not in a git work tree"), "{seen:?}");
         assert_eq!(e.pack_ref, "demo");
-        assert_eq!(e.license.as_deref(), Some("MIT"));
-        let content = directory_checksum(tmp.path()).unwrap();
+        assert_eq!(e.license, "MIT");
+        let content = crate::hashing::directory_checksum(tmp.path()).unwrap();
         assert_eq!(
             e.install_sources[0],
             InstallSource::Git {
                 url: "https://g/demo.git".into(),
                 git_ref: Some("v1.2.0".into()),
-                checksum: Some(content)
+                checksum: Some(content),
+                subdir: None,
             }
         );
         assert_eq!(
@@ -509,31 +457,51 @@ mod tests {
         let entry =
             build_entry(&dir, &publish, Limits::default(), &crate::events::ignore()).unwrap();
         let a = tmp.path().join("a.json");
-        assert_eq!(update_index(&a, &entry).unwrap(), Updated::Added);
-        assert_eq!(update_index(&a, &entry).unwrap(), Updated::Replaced);
+        let header = IndexHeader {
+            registry_name: Some("Demo".into()),
+            registry_url: Some("https://demo".into()),
+        };
+        assert_eq!(
+            update_index(&a, &entry, &header, &crate::events::ignore()).unwrap(),
+            Updated::Added
+        );
+        assert_eq!(
+            update_index(&a, &entry, &header, &crate::events::ignore()).unwrap(),
+            Updated::Replaced
+        );
         let mut changed = entry.clone();
         changed.description = "changed".into();
         let b = tmp.path().join("b.json");
-        update_index(&b, &changed).unwrap();
+        update_index(&b, &changed, &header, &crate::events::ignore()).unwrap();
         let mut v2 = entry.clone();
         v2.version = semver::Version::new(2, 0, 0);
-        update_index(&b, &v2).unwrap();
+        update_index(&b, &v2, &header, &crate::events::ignore()).unwrap();
 
         let inputs = [a.clone(), b.clone()];
         assert_eq!(
-            merge_indices(&inputs, Conflicts::Refuse, &crate::events::ignore())
-                .unwrap_err()
-                .code(),
+            merge_indices(
+                &inputs,
+                Conflicts::Refuse,
+                &header,
+                &crate::events::ignore()
+            )
+            .unwrap_err()
+            .code(),
             "conflict"
         );
         let (events, warnings) = collecting();
-        let merged = merge_indices(&inputs, Conflicts::LaterWins, &events).unwrap();
+        let merged = merge_indices(&inputs, Conflicts::LaterWins, &header, &events).unwrap();
         let packs = merged["packs"].as_array().unwrap();
         assert_eq!(packs.len(), 2);
         assert_eq!(packs[0]["description"], "changed");
         assert_eq!(warnings.lock().unwrap().len(), 1);
-        let same =
-            merge_indices(&[a.clone(), a], Conflicts::Refuse, &crate::events::ignore()).unwrap();
+        let same = merge_indices(
+            &[a.clone(), a],
+            Conflicts::Refuse,
+            &header,
+            &crate::events::ignore(),
+        )
+        .unwrap();
         assert_eq!(same["packs"].as_array().unwrap().len(), 1);
     }
 }
