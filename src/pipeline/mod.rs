@@ -33,6 +33,7 @@ use crate::error::Result;
 use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::pack_ref::PackRef;
+use crate::python;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use crate::source::PackSource;
@@ -114,11 +115,18 @@ async fn ready(
     receipts: &[Receipt],
     opts: &InstallOptions,
 ) -> Result<Receipt> {
-    let Step { validated, pending } = step;
+    let Step {
+        validated,
+        pending,
+        resolved,
+    } = step;
     let manifest = &validated.manifest;
     ctx.emit(Event::Phase(Phase::CheckingDependencies));
     let attune = ctx.config().attune_version.as_deref();
-    let problems = deps::unmet(manifest, receipts, pending, attune);
+    let mut problems = deps::unmet(manifest, receipts, pending, resolved, attune);
+    if !manifest.python.is_empty() {
+        problems.extend(python::unmet(&manifest.python, ctx.python().await));
+    }
     if !problems.is_empty() {
         if !opts.skip_deps {
             return Err(deps::unmet_error(manifest, &problems));
