@@ -236,6 +236,21 @@ pub fn unmet_by(receipt: &Receipt, installed: &[Receipt]) -> Vec<String> {
         .collect()
 }
 
+/// Refuses to remove a pack others depend on, unless forced.
+pub fn check_removable(pack_ref: &PackRef, installed: &[Receipt], force: bool) -> Result<()> {
+    let deps = dependents(pack_ref, installed);
+    if deps.is_empty() || force {
+        return Ok(());
+    }
+    Err(Error::DependentsExist {
+        pack_ref: pack_ref.clone(),
+        dependents: deps
+            .iter()
+            .map(|r| format!("{} {}", r.pack_ref, r.version))
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::repository_key;
@@ -266,19 +281,4 @@ mod tests {
             repository_key("https://b.example/x")
         );
     }
-}
-
-/// Refuses to remove a pack others depend on, unless forced.
-pub fn check_removable(pack_ref: &PackRef, installed: &[Receipt], force: bool) -> Result<()> {
-    let deps = dependents(pack_ref, installed);
-    if deps.is_empty() || force {
-        return Ok(());
-    }
-    Err(Error::DependentsExist {
-        pack_ref: pack_ref.clone(),
-        dependents: deps
-            .iter()
-            .map(|r| format!("{} {}", r.pack_ref, r.version))
-            .collect(),
-    })
 }
