@@ -25,6 +25,9 @@ pub struct Config {
     pub limits: Limits,
     /// Pack data reaches the disk before the rename that makes it active (default true).
     pub sync: bool,
+    /// The interpreter packs' Python requirements are checked against: a name looked up on
+    /// `PATH` (default `python3`) or a path.
+    pub python: String,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             pack_registry: RegistryConfig::default(),
             limits: Limits::default(),
             sync: true,
+            python: "python3".to_owned(),
         }
     }
 }

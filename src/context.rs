@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::interrupt::Interrupt;
 use crate::net::{Http, NetPolicy, Network};
+use crate::python::{self, Interpreter};
 
 /// The shared part: cheap to clone, one HTTP client for all clones.
 struct Shared {
@@ -19,6 +20,8 @@ struct Shared {
     interrupt: Interrupt,
     network: Network,
     http: tokio::sync::OnceCell<Http>,
+    /// What the interpreter said, asked at most once per command.
+    python: tokio::sync::OnceCell<Interpreter>,
 }
 
 /// An operation's context. Cloning shares everything; [`Context::recording`] makes one whose
@@ -55,6 +58,7 @@ impl Context {
                 interrupt,
                 network,
                 http: tokio::sync::OnceCell::new(),
+                python: tokio::sync::OnceCell::new(),
             }),
             events,
         }
@@ -87,6 +91,24 @@ impl Context {
         self.shared
             .http
             .get_or_try_init(|| async { Http::new(&self.shared.config, self.shared.network) })
+            .await
+    }
+
+    /// The interpreter packs' Python requirements are checked against (config `python`), run
+    /// on first use only: packs that declare no requirement never start it.
+    pub async fn python(&self) -> &Interpreter {
+        self.shared
+            .python
+            .get_or_init(|| async {
+                let program = self.shared.config.python.clone();
+                let asked = program.clone();
+                tokio::task::spawn_blocking(move || python::probe(&asked))
+                    .await
+                    .unwrap_or_else(|e| Interpreter::Missing {
+                        program,
+                        why: format!("a worker task failed: {e}"),
+                    })
+            })
             .await
     }
 

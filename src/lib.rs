@@ -46,6 +46,7 @@ mod pack_ref;
 mod pack_tests;
 mod pipeline;
 pub mod publish;
+mod python;
 mod receipt;
 mod redact;
 mod registry;
@@ -74,6 +75,7 @@ pub use pipeline::{
     InstallOptions, InstallReport, LockedAction, LockedOptions, LockedOutcome, Outdated,
     UpdateOptions, UpdateReport,
 };
+pub use python::PythonRequirement;
 pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};
 pub use registry::{IndexStatus, SearchHit};
 pub use source::{DetectOptions, PackSource, VersionSpec};

@@ -12,6 +12,8 @@ use std::io::Read;
 
 use crate::error::{Error, Result};
 use crate::pack_ref::{PackRef, REF_RULE};
+use crate::python::PythonRequirement;
+use crate::redact::redact_url;
 use crate::yaml_depth;
 
 /// A validated pack.yaml.
@@ -35,6 +37,13 @@ pub struct Manifest {
     pub runtime_deps: Vec<String>,
     /// The packs it needs.
     pub dependencies: Vec<Dependency>,
+    /// The packs it needs from git repositories (StackStorm's `URL` or `URL=REF`).
+    pub git_dependencies: Vec<GitDependency>,
+    /// The Python it runs on: each requirement must be met (`python_versions`, `python`,
+    /// `python_version`, as present).
+    pub python: Vec<PythonRequirement>,
+    /// The StackStorm versions it runs on (shown, never checked: Attune is not StackStorm).
+    pub stackstorm_version: Option<String>,
     /// The Attune versions it runs on.
     pub attune_version: Option<VersionReq>,
     /// Its own tests.
@@ -60,6 +69,62 @@ impl fmt::Display for Dependency {
             write!(f, "{}@{}", self.pack_ref, self.req)
         }
     }
+}
+
+/// A dependency on the pack a git repository holds: `URL`, or `URL=REF` for a branch, tag or
+/// commit (StackStorm's form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitDependency {
+    /// The repository, as written.
+    pub url: String,
+    /// The branch, tag or commit; the default branch when none.
+    pub git_ref: Option<String>,
+}
+
+impl fmt::Display for GitDependency {
+    /// The URL with any credentials hidden: this is what messages and receipts show.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.url))?;
+        match &self.git_ref {
+            Some(r) => write!(f, "={r}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads a dependency written as a git URL (`https://…`, `http://…`, `ssh://…`, `git://…`,
+/// `file://…`, scp-like `user@host:path`), with an optional `=REF`; `None` for anything else.
+pub fn parse_git_dependency(s: &str) -> Option<GitDependency> {
+    let s = s.trim();
+    if !is_git_url(s) {
+        return None;
+    }
+    // The first `=` ends the URL: git URLs have none in their path, and an scp-like
+    // `git@host:x=y` must split after `x`. One in a query string is part of the URL.
+    let (url, git_ref) = match s.find('=') {
+        Some(i) if !s[..i].contains('?') => (&s[..i], Some(&s[i + 1..])),
+        _ => (s, None),
+    };
+    Some(GitDependency {
+        url: url.to_owned(),
+        git_ref: git_ref.filter(|r| !r.is_empty()).map(str::to_owned),
+    })
+}
+
+fn is_git_url(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let scheme = ["https://", "http://", "ssh://", "git://", "file://"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    // `user@host:path`: a `ref@req` never has a `:` right after a host-like part.
+    let scp = s.split_once('@').is_some_and(|(user, rest)| {
+        !user.is_empty()
+            && !user.contains(['/', ':'])
+            && rest.split_once(':').is_some_and(|(host, path)| {
+                !host.is_empty() && !host.contains('/') && !path.is_empty()
+            })
+    });
+    scheme || scp
 }
 
 /// The `testing` section.
@@ -182,6 +247,11 @@ pub fn parse_dependency(s: &str) -> std::result::Result<Dependency, String> {
     let Some(pack_ref) = PackRef::new(name) else {
         return Err(format!("`{s}`: `{name}` is not a pack ref ({REF_RULE})"));
     };
+    // A leading `v` (a tag's spelling, `slack=v2.3.0`) is ignored, as in `version`.
+    let req = req.map(|r| match r.strip_prefix(['v', 'V']) {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => r,
+    });
     let req = match req {
         None | Some("") | Some("latest") | Some("*") => VersionReq::STAR,
         Some(r) => match Version::parse(r) {
@@ -210,6 +280,10 @@ struct Raw {
     dependencies: Option<Value>,
     attune_version: Option<Value>,
     testing: Option<Value>,
+    python_versions: Option<Value>,
+    python: Option<Value>,
+    python_version: Option<Value>,
+    stackstorm_version: Option<Value>,
 }
 
 /// Text of a YAML scalar (string or number).
@@ -264,6 +338,9 @@ impl Manifest {
         };
         let pack_ref = parse_ref(raw.pack_ref.as_ref(), raw.name.as_deref()).map_err(bad)?;
         let (version, warning) = parse_version(raw.version.as_ref()).map_err(bad)?;
+        let mut warnings: Vec<String> = warning.into_iter().collect();
+        let python = parse_python(&raw, &mut warnings);
+        let deps = parse_dependencies(raw.dependencies.as_ref()).map_err(bad)?;
         Ok(Manifest {
             label: raw
                 .label
@@ -276,12 +353,15 @@ impl Manifest {
             email: raw.email,
             keywords: raw.keywords.or(raw.tags).unwrap_or_default(),
             runtime_deps: raw.runtime_deps.unwrap_or_default(),
-            dependencies: parse_dependencies(raw.dependencies.as_ref()).map_err(bad)?,
+            dependencies: deps.packs,
+            git_dependencies: deps.git,
+            python,
+            stackstorm_version: raw.stackstorm_version.as_ref().and_then(scalar_text),
             attune_version: parse_attune_version(raw.attune_version.as_ref()).map_err(bad)?,
             testing: parse_testing(raw.testing).map_err(bad)?,
-            warnings: warning
-                .map(|w| format!("{origin}: {w}"))
+            warnings: warnings
                 .into_iter()
+                .map(|w| format!("{origin}: {w}"))
                 .collect(),
         })
     }
@@ -332,17 +412,24 @@ fn parse_version(value: Option<&Value>) -> Field<(Version, Option<String>)> {
     parse_lenient_version(&text).map_err(|why| ("version", why))
 }
 
-/// `dependencies`: a list of `ref@req`, or Attune's mapping with a `packs` list.
-fn parse_dependencies(value: Option<&Value>) -> Field<Vec<Dependency>> {
-    let list = "must be a list of `ref@requirement`".to_owned();
+/// The entries of `dependencies`, by kind.
+#[derive(Default)]
+struct Dependencies {
+    packs: Vec<Dependency>,
+    git: Vec<GitDependency>,
+}
+
+/// `dependencies`: a list of `ref@req` (or git URLs), or Attune's mapping with a `packs` list.
+fn parse_dependencies(value: Option<&Value>) -> Field<Dependencies> {
+    let list = "must be a list of `ref@requirement` or git URLs".to_owned();
     match value {
-        None | Some(Value::Null) => Ok(Vec::new()),
+        None | Some(Value::Null) => Ok(Dependencies::default()),
         Some(Value::Sequence(items)) => dependency_list(items).map_err(|why| ("dependencies", why)),
         Some(Value::Mapping(m)) => match m.get("packs") {
             Some(Value::Sequence(items)) => {
                 dependency_list(items).map_err(|why| ("dependencies.packs", why))
             }
-            None | Some(Value::Null) => Ok(Vec::new()),
+            None | Some(Value::Null) => Ok(Dependencies::default()),
             Some(_) => Err(("dependencies.packs", list)),
         },
         Some(_) => Err(("dependencies", list)),
@@ -372,15 +459,43 @@ fn parse_testing(value: Option<Value>) -> Field<Option<Testing>> {
     Ok(Some(testing))
 }
 
-fn dependency_list(items: &[Value]) -> std::result::Result<Vec<Dependency>, String> {
-    items
-        .iter()
-        .map(|v| {
-            scalar_text(v)
-                .ok_or_else(|| "entries must be strings like `core@^1`".to_owned())
-                .and_then(|s| parse_dependency(&s))
-        })
-        .collect()
+fn dependency_list(items: &[Value]) -> std::result::Result<Dependencies, String> {
+    let mut deps = Dependencies::default();
+    for v in items {
+        let s =
+            scalar_text(v).ok_or_else(|| "entries must be strings like `core@^1`".to_owned())?;
+        match parse_git_dependency(&s) {
+            Some(git) => deps.git.push(git),
+            None => deps.packs.push(parse_dependency(&s)?),
+        }
+    }
+    Ok(deps)
+}
+
+/// The Python requirements of `python_versions` (a list), `python` and `python_version`; one
+/// that cannot be read is a warning, and not checked.
+fn parse_python(raw: &Raw, warnings: &mut Vec<String>) -> Vec<PythonRequirement> {
+    let fields = [
+        ("python_versions", &raw.python_versions),
+        ("python", &raw.python),
+        ("python_version", &raw.python_version),
+    ];
+    let mut requirements = Vec::new();
+    for (field, value) in fields {
+        let written: Vec<String> = match value {
+            None | Some(Value::Null) => continue,
+            Some(Value::Sequence(items)) => items.iter().filter_map(scalar_text).collect(),
+            Some(v) => scalar_text(v).into_iter().collect(),
+        };
+        if written.is_empty() {
+            continue;
+        }
+        match PythonRequirement::parse(field, written) {
+            Ok(req) => requirements.push(req),
+            Err(why) => warnings.push(format!("field `{field}`: {why}; not checked")),
+        }
+    }
+    requirements
 }
 
 #[cfg(test)]
@@ -448,6 +563,38 @@ version: 1.0.0
         )
         .unwrap();
         assert_eq!(m.pack_ref, "jira2", "a ref wins over the name");
+    }
+
+    #[test]
+    fn stackstorm_dependencies_python_and_stackstorm_version() {
+        let m = Manifest::parse(
+            "name: aws_plus\nversion: 1.0.0\nstackstorm_version: \">=3.0\"\npython_versions: [\"2\", 3]\npython: \">=3.9\"\ndependencies:\n  - slack=v2.3.0\n  - https://github.com/StackStorm-Exchange/stackstorm-aws.git=v1.2.0\n  - git@host:x=y\n  - ssh://git@host/org/repo.git\n  - core@^1\n",
+            "pack.yaml",
+        )
+        .unwrap();
+        let packs: Vec<String> = m.dependencies.iter().map(ToString::to_string).collect();
+        assert_eq!(packs, ["slack@=2.3.0", "core@^1"]);
+        let git: Vec<(&str, Option<&str>)> = m
+            .git_dependencies
+            .iter()
+            .map(|d| (d.url.as_str(), d.git_ref.as_deref()))
+            .collect();
+        assert_eq!(
+            git,
+            [
+                (
+                    "https://github.com/StackStorm-Exchange/stackstorm-aws.git",
+                    Some("v1.2.0")
+                ),
+                ("git@host:x", Some("y")),
+                ("ssh://git@host/org/repo.git", None),
+            ]
+        );
+        assert_eq!(m.stackstorm_version.as_deref(), Some(">=3.0"));
+        let fields: Vec<&str> = m.python.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["python_versions", "python"]);
+        let d = parse_git_dependency("https://u:tok@h.example/r.git=main").unwrap();
+        assert_eq!(d.to_string(), "https://***@h.example/r.git=main");
     }
 
     #[test]

@@ -111,10 +111,14 @@ pub struct Receipt {
     pub checksum: ReceiptChecksums,
     /// How its tests went.
     pub tests: TestSummary,
-    /// The pack's `dependencies` (`ref@req`), so that `uninstall` can find dependents without
+    /// The pack's `dependencies` (`ref@req`, git URLs as `URL` or `URL=REF`), so that `uninstall` can find dependents without
     /// reading every pack.yaml.
     #[serde(default)]
     pub dependencies: Vec<String>,
+    /// The StackStorm versions pack.yaml says it runs on (`stackstorm_version`), when it says:
+    /// shown, never checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stackstorm_version: Option<String>,
 }
 
 /// Now, to the second, in UTC.

@@ -28,7 +28,7 @@ pub fn hint(error: &Error) -> Option<String> {
         }
         Error::NeitherArchiveNorGit { archive, .. } => return hint(archive),
         Error::DependencyUnmet { .. } => {
-            "install them first, pass --with-deps to install them from the registry, or --skip-deps to install anyway"
+            "install them first, pass --with-deps to install missing packs (from the registry, or from the git repositories named), or --skip-deps to install anyway"
         }
         Error::DependencyNotReplaced { .. } => "pass --force with --with-deps to replace it",
         Error::DependentsExist { .. } => "uninstall them first, or pass --force",

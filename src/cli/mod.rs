@@ -397,10 +397,32 @@ fn not_a_path_either(e: Error, arg: &str) -> Error {
     }
 }
 
+/// The one line that says how a pack's tests went (stderr: it is not the result).
+fn tests_line(step: &InstallReport) -> String {
+    let (r, t) = (&step.receipt, &step.receipt.tests);
+    format!(
+        "Tests of {} {}: {} passed, {} failed, {} skipped (runner{} {})",
+        r.pack_ref,
+        r.version,
+        t.passed,
+        t.failed,
+        t.skipped,
+        if step.test_runners.len() == 1 {
+            ":"
+        } else {
+            "s:"
+        },
+        step.test_runners.join(", ")
+    )
+}
+
 /// What one install shows: the receipt (for a dry run, the plan), with its dependencies.
 fn install_item(report: &InstallReport, keep_versions: usize, out: &Output) -> Item {
     // Dependencies (--with-deps) come first, in the order they were installed.
     let steps: Vec<&InstallReport> = report.dependencies.iter().chain([report]).collect();
+    for step in steps.iter().filter(|s| !s.test_runners.is_empty()) {
+        out.note(&tests_line(step));
+    }
     if report.dry_run {
         let plan: Vec<_> = steps.iter().map(|s| plan_step(s)).collect();
         let mut lines: Vec<String> = steps

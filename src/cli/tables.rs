@@ -99,7 +99,16 @@ pub fn receipt_details(r: &Receipt) -> String {
         r.tests.skipped
     ));
     if !r.dependencies.is_empty() {
-        lines.push(format!("dependencies: {}", r.dependencies.join(", ")));
+        lines.push(format!(
+            "dependencies: {}",
+            escape(&r.dependencies.join(", "))
+        ));
+    }
+    if let Some(v) = &r.stackstorm_version {
+        lines.push(format!(
+            "stackstorm:   {} (pack.yaml `stackstorm_version`; not checked)",
+            escape(v)
+        ));
     }
     lines.join("\n")
 }

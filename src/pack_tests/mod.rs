@@ -20,11 +20,17 @@ use crate::receipt::{TestStatus, TestSummary};
 #[derive(Debug, Clone)]
 pub struct TestOutcome {
     pub summary: TestSummary,
+    /// The runners that ran, as `NAME (TYPE)`.
+    pub runners: Vec<String>,
     /// Set when tests failed but `on_failure: warn` let the install go on.
     pub warning: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: u64 = 300;
+
+/// The lines of a failing runner's output shown (its end, where the failures and the
+/// summary are).
+const OUTPUT_LINES: usize = 40;
 
 /// Runs every runner on a copy of `pack_dir` made inside `scratch` (an empty directory that
 /// the caller removes); fails with `tests_failed` when the pass rate is below
@@ -46,6 +52,7 @@ pub fn run(
                 status,
                 ..Default::default()
             },
+            runners: Vec::new(),
             warning: None,
         });
     }
@@ -66,7 +73,19 @@ pub fn run(
             ));
         }
     }
-    judge(summary, failures, testing)
+    let mut outcome = judge(summary, failures, testing)?;
+    outcome.runners = testing
+        .runners
+        .iter()
+        .map(|(name, r)| {
+            format!(
+                "{} ({})",
+                crate::terminal::escape(name),
+                runner_name(r.kind)
+            )
+        })
+        .collect();
+    Ok(outcome)
 }
 
 /// The pass rate against `min_pass_rate`, and what `on_failure` makes of a shortfall.
@@ -89,6 +108,7 @@ fn judge(
     if rate + f64::EPSILON >= testing.min_pass_rate {
         return Ok(TestOutcome {
             summary,
+            runners: Vec::new(),
             warning: None,
         });
     }
@@ -104,6 +124,7 @@ fn judge(
         OnFailure::Block => Err(Error::TestsFailed(message)),
         OnFailure::Warn => Ok(TestOutcome {
             summary,
+            runners: Vec::new(),
             warning: Some(format!("pack tests failed (on_failure: warn): {message}")),
         }),
     }
@@ -144,12 +165,12 @@ fn run_one(pack_dir: &Path, runner: &Runner, interrupt: &Interrupt) -> Result<Ru
             ),
         });
     };
-    let tail: Vec<&str> = ran.output.lines().rev().take(10).collect();
+    let tail: Vec<&str> = ran.output.lines().rev().take(OUTPUT_LINES).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     let detail = format!(
         "exit status {}; last output:\n    {}",
         status.code().unwrap_or(-1),
-        crate::terminal::escape_lines(&tail.join("\n")).replace('\n', "\n    ")
+        crate::terminal::escape_output(&tail.join("\n")).replace('\n', "\n    ")
     );
     let counts = match runner.kind {
         RunnerKind::Pytest => summary::pytest(&ran.output),

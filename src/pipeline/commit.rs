@@ -33,7 +33,9 @@ pub(crate) fn receipt(store: &LockedStore, v: &Validated, tests: TestSummary) ->
             .dependencies
             .iter()
             .map(ToString::to_string)
+            .chain(manifest.git_dependencies.iter().map(ToString::to_string))
             .collect(),
+        stackstorm_version: manifest.stackstorm_version.clone(),
     }
 }
 

@@ -127,7 +127,7 @@ pub(crate) async fn install_locked(
         let manifest = &step.validated.manifest;
         let attempt = Attempt::new(store, Action::Install, None);
         let attempt = attempt.of(&manifest.pack_ref, &manifest.version);
-        let mut receipt = attempt
+        let (mut receipt, _) = attempt
             .check(ready(ctx, store, step, &after, &install).await)
             .await?;
         // The requirement it was locked with, not the exact version it was fetched at.

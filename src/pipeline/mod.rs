@@ -33,6 +33,7 @@ use crate::error::Result;
 use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::pack_ref::PackRef;
+use crate::python;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use crate::source::PackSource;
@@ -106,19 +107,27 @@ pub(crate) async fn install(
 }
 
 /// Stages 5–6 of one prepared pack, against `receipts` (the installed packs as the plan
-/// leaves them): its dependencies checked and its tests run. Returns its receipt.
+/// leaves them): its dependencies checked and its tests run. Returns its receipt and the
+/// test runners that ran.
 async fn ready(
     ctx: &Context,
     store: &LockedStore,
     step: &Step,
     receipts: &[Receipt],
     opts: &InstallOptions,
-) -> Result<Receipt> {
-    let Step { validated, pending } = step;
+) -> Result<(Receipt, Vec<String>)> {
+    let Step {
+        validated,
+        pending,
+        resolved,
+    } = step;
     let manifest = &validated.manifest;
     ctx.emit(Event::Phase(Phase::CheckingDependencies));
     let attune = ctx.config().attune_version.as_deref();
-    let problems = deps::unmet(manifest, receipts, pending, attune);
+    let mut problems = deps::unmet(manifest, receipts, pending, resolved, attune);
+    if !manifest.python.is_empty() {
+        problems.extend(python::unmet(&manifest.python, ctx.python().await));
+    }
     if !problems.is_empty() {
         if !opts.skip_deps {
             return Err(deps::unmet_error(manifest, &problems));
@@ -128,8 +137,9 @@ async fn ready(
             problems.join("; ")
         ));
     }
-    let tests = tests::run(ctx, validated, opts.skip_tests).await?;
-    Ok(commit::receipt(store, validated, tests))
+    let tested = tests::run(ctx, validated, opts.skip_tests).await?;
+    let receipt = commit::receipt(store, validated, tested.summary);
+    Ok((receipt, tested.runners))
 }
 
 /// The version of `pack_ref` active now, if any ("unknown" for a pack placed by hand with an
@@ -157,7 +167,7 @@ async fn finish(
 ) -> Result<InstallReport> {
     let manifest = step.validated.manifest.clone();
     let attempt = Attempt::new(store, opts.action, None).of(&manifest.pack_ref, &manifest.version);
-    let receipt = attempt
+    let (receipt, test_runners) = attempt
         .check(ready(ctx, store, &step, receipts, opts).await)
         .await?;
     let replaced = active_version(store, &manifest.pack_ref).await?;
@@ -172,5 +182,6 @@ async fn finish(
         dry_run: opts.dry_run,
         warnings: Vec::new(),
         dependencies: Vec::new(),
+        test_runners,
     })
 }

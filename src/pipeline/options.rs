@@ -115,4 +115,7 @@ pub struct InstallReport {
     /// With [`InstallOptions::with_deps`]: the dependencies installed (or planned) first, in
     /// that order.
     pub dependencies: Vec<InstallReport>,
+    /// The pack's test runners that ran, as `NAME (TYPE)` (none when its tests did not run);
+    /// their counts are the receipt's `tests`.
+    pub test_runners: Vec<String>,
 }

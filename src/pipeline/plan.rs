@@ -1,18 +1,20 @@
 //! What one install request comes to: the pack, prepared (fetched and validated), and with
-//! [`InstallOptions::with_deps`], its missing dependencies from the registry, prepared the
-//! same way, each once, recursively; in install order, dependencies first. The planner runs
-//! the pipeline's stages; the stages know nothing of it.
+//! [`InstallOptions::with_deps`], its missing dependencies from the registry (or, for a git
+//! URL, from that repository), prepared the same way, each once, recursively; in install
+//! order, dependencies first. The planner runs the pipeline's stages; the stages know
+//! nothing of it.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use semver::Version;
+use semver::{Version, VersionReq};
 
 use crate::checksum::Checksum;
-use crate::context::Context;
+use crate::context::{blocking, Context};
 use crate::deps::{self, Standing};
 use crate::error::{Error, Result};
 use crate::locate::Subdir;
+use crate::manifest::{Dependency, GitDependency};
 use crate::pack_ref::PackRef;
 use crate::receipt::{Receipt, TestSummary};
 use crate::registry::Registry;
@@ -30,6 +32,8 @@ pub(crate) struct Step {
     /// Packs being installed that depend on this one, at the versions being installed: they
     /// count as present for its dependency check, so a cycle ends.
     pub pending: Vec<(PackRef, Version)>,
+    /// Its git dependencies that were fetched to learn which pack they hold, and that pack.
+    pub resolved: Vec<(GitDependency, PackRef)>,
 }
 
 /// A plan that failed, and the pack it was for when that was known by then (a registry
@@ -98,30 +102,144 @@ impl Planner<'_> {
         pending: Vec<(PackRef, Version)>,
     ) -> Boxed<'_> {
         Box::pin(async move {
-            let algorithm = checksum.as_ref().map(|c| c.algorithm);
-            let staged = fetch(
-                self.ctx,
-                self.store,
-                self.registry,
-                source,
-                algorithm,
-                subdir,
-            )
-            .await?;
-            let validated = validate(self.ctx, staged, checksum).await?;
-            let manifest = &validated.manifest;
-            self.root
-                .get_or_insert_with(|| (manifest.pack_ref.clone(), manifest.version.clone()));
+            let validated = self.stage(source, checksum, subdir).await?;
+            self.admit(validated, pending).await
+        })
+    }
+
+    /// Fetches and validates `source`.
+    async fn stage(
+        &mut self,
+        source: PackSource,
+        checksum: Option<Checksum>,
+        subdir: Option<Subdir>,
+    ) -> Result<Validated> {
+        let algorithm = checksum.as_ref().map(|c| c.algorithm);
+        let staged = fetch(
+            self.ctx,
+            self.store,
+            self.registry,
+            source,
+            algorithm,
+            subdir,
+        )
+        .await?;
+        let validated = validate(self.ctx, staged, checksum).await?;
+        let manifest = &validated.manifest;
+        self.root
+            .get_or_insert_with(|| (manifest.pack_ref.clone(), manifest.version.clone()));
+        Ok(validated)
+    }
+
+    /// Adds a validated pack to the plan, its dependencies first.
+    fn admit(&mut self, validated: Validated, pending: Vec<(PackRef, Version)>) -> Boxed<'_> {
+        Box::pin(async move {
             self.refuse_installed(&validated)?;
+            let mut resolved = Vec::new();
             if self.opts.with_deps {
                 self.add_dependencies(&validated, &pending).await?;
+                resolved = self.add_git_dependencies(&validated, &pending).await?;
             }
             // Later packs of the plan see this one as installed.
             let planned = receipt(self.store, &validated, TestSummary::default());
             upsert(&mut self.receipts, &planned);
-            self.steps.push(Step { validated, pending });
+            self.steps.push(Step {
+                validated,
+                pending,
+                resolved,
+            });
             Ok(())
         })
+    }
+
+    /// The git dependencies of `v` that no installed pack came from: each is fetched to learn
+    /// which pack it holds; that pack is added unless the plan already has it (at the
+    /// version fetched, when the dependency names a ref). Returns what each fetched one holds.
+    async fn add_git_dependencies(
+        &mut self,
+        v: &Validated,
+        pending: &[(PackRef, Version)],
+    ) -> Result<Vec<(GitDependency, PackRef)>> {
+        let manifest = &v.manifest;
+        let below = [
+            pending,
+            &[(manifest.pack_ref.clone(), manifest.version.clone())],
+        ]
+        .concat();
+        let mut resolved = Vec::new();
+        for dep in &manifest.git_dependencies {
+            if deps::git_met(dep, &self.receipts, &below, &[]) {
+                continue;
+            }
+            let source = PackSource::Git {
+                url: dep.url.clone(),
+                git_ref: dep.git_ref.clone(),
+            };
+            let added = match self.stage(source, None, None).await {
+                Ok(fetched) => self.admit_git(dep, fetched, &below).await,
+                Err(e) => Err(e),
+            };
+            match added {
+                Ok(pack_ref) => resolved.push((dep.clone(), pack_ref)),
+                Err(e) => {
+                    self.ctx.warn(format!(
+                        "could not install `{dep}`, a dependency of {} {}: {}",
+                        manifest.pack_ref,
+                        manifest.version,
+                        e.code()
+                    ));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// The pack fetched for git dependency `dep`, added to the plan unless the plan has it
+    /// already as `dep` asks; returns its ref.
+    async fn admit_git(
+        &mut self,
+        dep: &GitDependency,
+        fetched: Validated,
+        below: &[(PackRef, Version)],
+    ) -> Result<PackRef> {
+        let m = &fetched.manifest;
+        let pack_ref = m.pack_ref.clone();
+        // Without a ref any version of the pack will do; with one, the version it holds.
+        let wanted = Dependency {
+            pack_ref: pack_ref.clone(),
+            req: match dep.git_ref {
+                None => VersionReq::STAR,
+                Some(_) => exactly(&m.version),
+            },
+        };
+        match deps::standing(&wanted, &self.receipts, below) {
+            Standing::Met | Standing::PendingOther(_) => {
+                // Its staging directory, not needed.
+                blocking(move || {
+                    drop(fetched);
+                    Ok(())
+                })
+                .await?;
+                Ok(pack_ref)
+            }
+            Standing::Other(have) if !self.opts.force => {
+                let (pack, version) = below.last().expect("the dependent is last");
+                Err(Error::DependencyNotReplaced {
+                    pack: pack.clone(),
+                    version: version.to_string(),
+                    dependency: dep.to_string(),
+                    installed: format!(
+                        "{} {} (the repository holds {})",
+                        have.pack_ref, have.version, m.version
+                    ),
+                })
+            }
+            Standing::Missing | Standing::Other(_) => {
+                self.admit(fetched, below.to_vec()).await?;
+                Ok(pack_ref)
+            }
+        }
     }
 
     /// The missing dependencies of `v`, each checked against the plan as it is by then (an
@@ -186,4 +304,9 @@ impl Planner<'_> {
 pub(crate) fn upsert(receipts: &mut Vec<Receipt>, receipt: &Receipt) {
     receipts.retain(|have| have.pack_ref != receipt.pack_ref);
     receipts.push(receipt.clone());
+}
+
+/// The requirement `=VERSION`.
+fn exactly(version: &Version) -> VersionReq {
+    VersionReq::parse(&format!("={version}")).unwrap_or(VersionReq::STAR)
 }

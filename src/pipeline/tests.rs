@@ -9,16 +9,40 @@ use crate::receipt::{TestStatus, TestSummary};
 
 use super::validate::Validated;
 
+/// How a pack's tests went, and the runners that ran (none when none did).
+pub(crate) struct Tested {
+    pub summary: TestSummary,
+    pub runners: Vec<String>,
+}
+
 /// Runs the tests `v`'s pack.yaml declares (none, when `skip`).
-pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<TestSummary> {
-    if skip {
-        return Ok(TestSummary {
-            status: TestStatus::Skipped,
+pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Tested> {
+    let none = |status| Tested {
+        summary: TestSummary {
+            status,
             ..Default::default()
-        });
+        },
+        runners: Vec::new(),
+    };
+    if skip {
+        return Ok(none(TestStatus::Skipped));
     }
-    let Some(testing) = v.manifest.testing.clone() else {
-        return Ok(TestSummary::default());
+    let manifest = &v.manifest;
+    if manifest
+        .testing
+        .as_ref()
+        .is_none_or(|t| t.runners.is_empty())
+        && v.located.dir.join("tests").is_dir()
+    {
+        // StackStorm packs ship tests/ for their own CI, with no runner attune-pack could
+        // start: say so, rather than report "none" as if there were no tests.
+        ctx.warn(format!(
+            "{} {}: tests/ found but pack.yaml declares no runner; not run",
+            manifest.pack_ref, manifest.version
+        ));
+    }
+    let Some(testing) = manifest.testing.clone() else {
+        return Ok(none(TestStatus::None));
     };
     ctx.emit(Event::Phase(Phase::RunningTests));
     let dir = v.located.dir.clone();
@@ -35,5 +59,8 @@ pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Test
     if let Some(w) = outcome.warning {
         ctx.warn(w);
     }
-    Ok(outcome.summary)
+    Ok(Tested {
+        summary: outcome.summary,
+        runners: outcome.runners,
+    })
 }

@@ -34,6 +34,7 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
         },
         tests: TestSummary::default(),
         dependencies: Vec::new(),
+        stackstorm_version: None,
     }
 }
 

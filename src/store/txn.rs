@@ -140,6 +140,7 @@ impl LockedStore {
                 || semver::Version::parse("0.0.0-unknown").expect("a valid version"),
                 |m| m.version.clone(),
             ),
+            stackstorm_version: manifest.as_ref().and_then(|m| m.stackstorm_version.clone()),
             label: manifest.map_or_else(|| pack_ref.to_string(), |m| m.label),
             path: dir.clone(),
             installed_at: crate::receipt::now(),

@@ -17,4 +17,5 @@ mod local_sources;
 mod pack_tests;
 mod registry;
 mod remote_archive;
+mod stackstorm;
 mod store_cli;

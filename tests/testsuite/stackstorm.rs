@@ -1,0 +1,476 @@
+//! StackStorm Exchange packs as they are: pack.yaml without `ref`, `name=version` and git-URL
+//! dependencies, `python_versions`, `stackstorm_version`, `requirements.txt`, and a `tests/`
+//! directory with no runner declared. Dependencies live in real git repositories built with
+//! the `git` CLI; the interpreter is a stand-in script, so what it says is known.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::git_server::Repo;
+use crate::support::store::{consistent, packs as state_of};
+use crate::support::BIN;
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    packs: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        Env {
+            packs: root.join("packs"),
+            root,
+            _tmp: tmp,
+        }
+    }
+
+    /// The binary on this store, with `env` set.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--packs-dir").arg(&self.packs).args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// A directory `name` holding these files (relative path, content).
+    fn dir(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.root.join(name);
+        for (rel, content) in files {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        dir
+    }
+
+    /// A StackStorm Exchange-style repository `stackstorm-aws` (pack `aws`): 1.2.0 tagged
+    /// `v1.2.0`, then 1.3.0 on `main`; served bare, as `file://…/stackstorm-aws.git`.
+    fn aws_repository(&self) -> String {
+        let repo = Repo::init(&self.root.join("work/stackstorm-aws"));
+        repo.write("pack.yaml", "name: aws\nversion: 1.2.0\n");
+        repo.write("actions/run.py", "print('aws')\n");
+        repo.commit("1.2.0");
+        repo.git(&["tag", "v1.2.0"]);
+        repo.write("pack.yaml", "name: aws\nversion: 1.3.0\n");
+        repo.commit("1.3.0");
+        std::fs::create_dir_all(self.root.join("remote")).unwrap();
+        let bare = repo.bare_clone(&self.root.join("remote/stackstorm-aws.git"));
+        format!("file://{}", bare.display())
+    }
+
+    /// A config whose interpreter is a script that says `said` when asked its version, and
+    /// logs each time it is run to `python.log`.
+    fn config_with_python(&self, said: &str) -> PathBuf {
+        let python = self.root.join("bin/fakepython");
+        std::fs::create_dir_all(python.parent().unwrap()).unwrap();
+        std::fs::write(
+            &python,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> {}\necho '{said}'\n",
+                self.python_log().display()
+            ),
+        )
+        .unwrap();
+        set_exec(&python);
+        self.config(&format!("python: {}\n", python.display()))
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.root.join("config.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn python_log(&self) -> PathBuf {
+        self.root.join("python.log")
+    }
+
+    fn receipt(&self, pack_ref: &str) -> serde_json::Value {
+        let path = self
+            .packs
+            .join(format!(".attune-pack/receipts/{pack_ref}.json"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+fn set_exec(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{}", stderr(out));
+}
+
+/// Exit 5, `dependency_unmet`; returns the message.
+fn assert_unmet(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "dependency_unmet", "{doc}");
+    doc["error"]["message"].as_str().unwrap().to_owned()
+}
+
+/// The pack.yaml of a StackStorm pack `name` (no `ref`) with these dependencies.
+fn st2_pack_yaml(name: &str, dependencies: &[&str]) -> String {
+    let deps: Vec<String> = dependencies.iter().map(|d| format!("  - {d}\n")).collect();
+    format!(
+        "name: {name}\ndescription: a pack as the Exchange ships them\nversion: 0.4.0\nauthor: StackStorm\nstackstorm_version: \">=3.0.0\"\npython_versions:\n  - \"3\"\ndependencies:\n{}",
+        deps.concat()
+    )
+}
+
+/// A StackStorm pack directory: pack.yaml as given, an action, requirements.txt and tests/
+/// (with no runner in pack.yaml).
+fn st2_pack(env: &Env, name: &str, pack_yaml: &str) -> PathBuf {
+    env.dir(
+        name,
+        &[
+            ("pack.yaml", pack_yaml),
+            ("actions/hello.py", "print('hello')\n"),
+            ("requirements.txt", "requests>=2.0\n"),
+            ("tests/test_hello.py", "def test_hello():\n    pass\n"),
+        ],
+    )
+}
+
+#[test]
+fn a_git_url_dependency_no_installed_pack_came_from_is_exit_5_naming_the_url() {
+    let env = Env::new();
+    let url = env.aws_repository();
+    let cfg = env.config_with_python("Python 3.12.1");
+    let pack = st2_pack(
+        &env,
+        "st2demo",
+        &st2_pack_yaml("st2demo", &[&format!("{url}=v1.2.0")]),
+    );
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+        "install",
+        pack.to_str().unwrap(),
+    ]);
+    let message = assert_unmet(&out);
+    assert!(
+        message.contains(&format!("`{url}=v1.2.0` is not installed")),
+        "{message}"
+    );
+    assert_eq!(consistent(&env.packs), state_of(&[]));
+}
+
+#[test]
+fn with_deps_installs_the_git_dependency_at_its_ref_first() {
+    let env = Env::new();
+    let url = env.aws_repository();
+    let cfg = env.config_with_python("Python 3.12.1");
+    // `core=1.0.0`: StackStorm's spelling of a dependency on a pack by name.
+    let core = env.dir("core", &[("pack.yaml", "name: core\nversion: 1.0.0\n")]);
+    assert_ok(&env.run(&["install", core.to_str().unwrap()]));
+    let yaml = st2_pack_yaml("st2demo", &["core=1.0.0", &format!("{url}=v1.2.0")]);
+    let pack = st2_pack(&env, "st2demo", &yaml);
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "install",
+        "--with-deps",
+        pack.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("Installed dependency aws 1.2.0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        consistent(&env.packs),
+        state_of(&[("aws", "1.2.0"), ("core", "1.0.0"), ("st2demo", "0.4.0")])
+    );
+    let aws = env.receipt("aws");
+    assert_eq!(aws["source"]["kind"], "git");
+    assert_eq!(aws["source"]["url"], url.as_str());
+    assert_eq!(aws["source"]["ref"], "v1.2.0");
+    let st2 = env.receipt("st2demo");
+    assert_eq!(st2["stackstorm_version"], ">=3.0.0");
+    let deps: Vec<&str> = st2["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(deps, ["core@=1.0.0", &format!("{url}=v1.2.0")]);
+    // The dependency went in first.
+    let history = env.run(&["--json", "history"]);
+    let records: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let order: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["core", "aws", "st2demo"]);
+    let show = env.run(&["show", "st2demo"]);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("stackstorm:   >=3.0.0"),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+}
+
+#[test]
+fn a_git_dependency_is_met_by_a_pack_installed_from_that_repository() {
+    let env = Env::new();
+    let url = env.aws_repository();
+    let cfg = env.config_with_python("Python 3.12.1");
+    assert_ok(&env.run(&["install", &url, "--ref", "v1.2.0"]));
+    // Spelled another way: no `.git`, a trailing slash, the scheme in capitals.
+    let spelled = format!(
+        "FILE://{}/",
+        url["file://".len()..].trim_end_matches(".git")
+    );
+    let pack = st2_pack(
+        &env,
+        "st2demo",
+        &st2_pack_yaml("st2demo", &[&format!("{spelled}=v1.2.0")]),
+    );
+    let install = |pack: &Path| {
+        env.run(&[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--json",
+            "install",
+            pack.to_str().unwrap(),
+        ])
+    };
+    assert_ok(&install(&pack));
+    assert_eq!(
+        consistent(&env.packs),
+        state_of(&[("aws", "1.2.0"), ("st2demo", "0.4.0")])
+    );
+    // The pack that came from the repository is needed by the one that names it.
+    let out = env.run(&["--json", "uninstall", "aws"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("st2demo"), "{}", stderr(&out));
+    // Another ref of the same repository is not what is installed.
+    let other = st2_pack(
+        &env,
+        "other",
+        &st2_pack_yaml("other", &[&format!("{url}=v9.9.9")]),
+    );
+    let message = assert_unmet(&install(&other));
+    assert!(message.contains("v9.9.9"), "{message}");
+}
+
+#[test]
+fn with_deps_a_git_dependency_is_met_by_the_pack_its_repository_holds() {
+    let env = Env::new();
+    let url = env.aws_repository();
+    let cfg = env.config_with_python("Python 3.12.1");
+    // aws 1.2.0 from a directory: not from the repository, but the pack it holds at v1.2.0.
+    let aws = env.dir("aws-dir", &[("pack.yaml", "name: aws\nversion: 1.2.0\n")]);
+    assert_ok(&env.run(&["install", aws.to_str().unwrap()]));
+    let pack = st2_pack(
+        &env,
+        "st2demo",
+        &st2_pack_yaml("st2demo", &[&format!("{url}=v1.2.0")]),
+    );
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "install",
+        "--with-deps",
+        pack.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(env.receipt("aws")["source"]["kind"], "local_directory");
+    assert_eq!(
+        consistent(&env.packs),
+        state_of(&[("aws", "1.2.0"), ("st2demo", "0.4.0")])
+    );
+}
+
+#[test]
+fn an_unmet_python_requirement_is_exit_5_unless_skip_deps() {
+    let env = Env::new();
+    let cfg = env.config_with_python("Python 3.12.1");
+    let yaml = "name: legacy\nversion: 1.0.0\npython_versions: [\"2\"]\n";
+    let pack = env.dir("legacy", &[("pack.yaml", yaml)]);
+    let args = |extra: &'static [&'static str]| {
+        let mut args = vec!["--config", cfg.to_str().unwrap(), "--json", "install"];
+        args.extend_from_slice(extra);
+        args.push(pack.to_str().unwrap());
+        env.run(&args)
+    };
+    let message = assert_unmet(&args(&[]));
+    let why = "Python 2 is required (pack.yaml `python_versions: 2`), but";
+    assert!(message.contains(why), "{message}");
+    assert!(message.contains("is Python 3.12.1"), "{message}");
+    assert_eq!(consistent(&env.packs), state_of(&[]));
+    let out = args(&["--skip-deps"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(
+            "warning: installing with unmet dependencies, as asked: Python 2 is required"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(consistent(&env.packs), state_of(&[("legacy", "1.0.0")]));
+}
+
+#[test]
+fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
+    let env = Env::new();
+    let pack = env.dir(
+        "modern",
+        &[(
+            "pack.yaml",
+            "ref: modern\nversion: 1.0.0\npython: \">=3.9\"\n",
+        )],
+    );
+    let cfg = env.config("python: /nonexistent/python3\n");
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+        "install",
+        pack.to_str().unwrap(),
+    ]);
+    let message = assert_unmet(&out);
+    assert!(
+        message.contains("Python >=3.9 is required")
+            && message.contains("`/nonexistent/python3` (config `python`) cannot be run"),
+        "{message}"
+    );
+    // No python3 on PATH at all (an empty PATH: attune-pack runs nothing else here).
+    let empty = env.root.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = env
+        .command(&["--json", "install", pack.to_str().unwrap()])
+        .env("PATH", &empty)
+        .env("ATTUNE_PACK_CONFIG", env.config(""))
+        .output()
+        .unwrap();
+    let message = assert_unmet(&out);
+    assert!(
+        message.contains("but no `python3` was found on PATH"),
+        "{message}"
+    );
+    assert_eq!(consistent(&env.packs), state_of(&[]));
+}
+
+#[test]
+fn the_interpreter_is_asked_once_and_only_for_packs_that_declare_python() {
+    let env = Env::new();
+    let cfg = env.config_with_python("Python 3.12.1");
+    let plain = env.dir("plain", &[("pack.yaml", "ref: plain\nversion: 1.0.0\n")]);
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "install",
+        plain.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    assert!(
+        !env.python_log().exists(),
+        "python was run for a pack that needs none"
+    );
+    let a = env.dir(
+        "a",
+        &[(
+            "pack.yaml",
+            "ref: a\nversion: 1.0.0\npython_versions: [\"3\"]\n",
+        )],
+    );
+    let b = env.dir(
+        "b",
+        &[("pack.yaml", "ref: b\nversion: 1.0.0\npython: \">=3.9\"\n")],
+    );
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "install",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    let log = std::fs::read_to_string(env.python_log()).unwrap();
+    assert_eq!(log, "--version\n", "run once, with --version only");
+}
+
+#[test]
+fn tests_without_a_runner_are_said_to_be_not_run() {
+    let env = Env::new();
+    let yaml = "name: quiet\nversion: 1.0.0\n";
+    let pack = st2_pack(&env, "quiet", yaml);
+    let out = env.run(&["--json", "install", pack.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out)
+            .contains("quiet 1.0.0: tests/ found but pack.yaml declares no runner; not run"),
+        "{}",
+        stderr(&out)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["tests"]["status"], "none");
+}
+
+/// A pack whose `tests/run.sh` runner is `script`.
+fn pack_with_runner(env: &Env, name: &str, script: &str) -> PathBuf {
+    let yaml = format!(
+        "name: {name}\nversion: 1.0.0\ntesting:\n  runners:\n    smoke: {{type: script, entry_point: tests/run.sh}}\n"
+    );
+    let dir = env.dir(name, &[("pack.yaml", &yaml), ("tests/run.sh", script)]);
+    set_exec(&dir.join("tests/run.sh"));
+    dir
+}
+
+#[test]
+fn an_install_whose_tests_ran_says_how_they_went_on_one_line() {
+    let env = Env::new();
+    let pack = pack_with_runner(&env, "tested", "#!/bin/sh\necho ok\n");
+    let out = env.run(&["--json", "install", pack.to_str().unwrap()]);
+    assert_ok(&out);
+    let line = "Tests of tested 1.0.0: 1 passed, 0 failed, 0 skipped (runner: smoke (script))";
+    assert!(stderr(&out).contains(line), "{}", stderr(&out));
+    // stdout stays the one JSON document.
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["tests"]["status"], "passed");
+    let out = env.run(&["--quiet", "install", "--force", pack.to_str().unwrap()]);
+    assert_ok(&out);
+    assert!(!stderr(&out).contains("Tests of"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_failing_runner_output_is_shown_with_control_characters_escaped() {
+    let env = Env::new();
+    let script = "#!/bin/sh\nprintf '\\033[31mFAILED\\033[0m\\ttest_one\\r\\n'\nprintf 'progress 50%%\\rprogress 100%%\\n'\nexit 1\n";
+    let pack = pack_with_runner(&env, "failing", script);
+    let out = env.run(&["install", pack.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tests_failed") || err.contains("pack tests failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\x1b') && !err.contains('\r'),
+        "raw control characters reached the terminal: {err:?}"
+    );
+    assert!(
+        err.contains("\\u{1b}[31mFAILED\\u{1b}[0m\ttest_one"),
+        "{err}"
+    );
+    assert!(err.contains("progress 50%\\rprogress 100%"), "{err}");
+    assert_eq!(consistent(&env.packs), state_of(&[]));
+}
