@@ -104,6 +104,7 @@ pub(crate) async fn fetch(
             }
         };
         let required = plan.require(candidate, &mut fetched.record);
+        fetched.record.subdir = candidate.subdir.as_ref().map(ToString::to_string);
         return Ok(Staged {
             staging,
             tree_root,
@@ -112,7 +113,7 @@ pub(crate) async fn fetch(
             required: Some(required),
             requirement: version.requirement(),
             source: source.clone(),
-            subdir: None,
+            subdir: candidate.subdir.clone(),
         });
     }
     Err(Error::Internal("a registry plan without sources".into()))

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::checksum::Checksum;
+use crate::locate::Subdir;
 use crate::manifest::parse_lenient_version;
 use crate::pack_ref::{PackRef, REF_RULE};
 
@@ -464,24 +465,17 @@ fn install_sources(
     Ok(install_sources)
 }
 
-/// A source's `subdir`: a relative path inside the repository or archive. An absolute path
-/// or a `..` component could name something outside the pack's source, so the entry is
-/// malformed.
+/// A source's `subdir`: a relative path inside the repository or archive, by the rule
+/// `--subdir` follows (anything that could name something outside the source makes the
+/// entry malformed).
 fn subdir(s: &mut Fields) -> Result<Option<String>, FieldError> {
     let Some(dir) = s.text("subdir")?.filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
-    let escapes = dir.starts_with('/')
-        || dir.contains('\\')
-        || dir.split('/').any(|c| c == "..")
-        || std::path::Path::new(&dir).is_absolute();
-    if escapes {
-        return Err(field_err(
-            s.name("subdir"),
-            format!("`{dir}` must be a relative `/`-separated path without `..`"),
-        ));
+    match Subdir::parse(&dir) {
+        Ok(dir) => Ok(Some(dir.to_string())),
+        Err(why) => Err(field_err(s.name("subdir"), why)),
     }
-    Ok(Some(dir))
 }
 
 /// Attune's own CLI writes `contents` as counts (`{"actions": 3}`); what the items are is then

@@ -10,6 +10,7 @@ use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::events::{Event, Phase};
+use crate::locate::Subdir;
 use crate::pack_ref::PackRef;
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
@@ -37,6 +38,8 @@ pub(crate) struct Candidate {
     url: String,
     kind: &'static str,
     checksum: Option<Checksum>,
+    /// Where the pack is inside the source (checked when the index was read).
+    pub subdir: Option<Subdir>,
 }
 
 /// What the index requires of a source fetched for it.
@@ -175,6 +178,7 @@ impl<'a> Registry<'a> {
                 url,
                 kind: s.kind(),
                 checksum: s.checksum().cloned(),
+                subdir: s.subdir().and_then(|d| Subdir::parse(d).ok()),
             });
         }
         match (candidates.is_empty(), refused) {

@@ -347,4 +347,16 @@ fn index_entry_of_a_pack_inside_a_repository_names_its_subdir() {
         source["checksum"].as_str().unwrap(),
         String::from_utf8_lossy(&clean.stdout).trim()
     );
+
+    // The entry installs by name: the registry fetches the repository and takes its subdir.
+    let checksum = source["checksum"].clone();
+    let mut entry = entry.clone();
+    entry["install_sources"][0]["url"] = format!("file://{}", repo.dir.display()).into();
+    env.use_file_index(&env.path("idx"), vec![entry]);
+    let (code, receipt, err) = env.json(&["install", "demo", "--skip-tests"]);
+    assert_eq!(code, 0, "{receipt}\n{err}");
+    assert_eq!(receipt["source"]["kind"], "registry");
+    assert_eq!(receipt["source"]["subdir"], "packs/demo");
+    assert_eq!(receipt["checksum"]["content"], checksum);
+    assert!(env.path("packs/demo/actions/a.yaml").is_file());
 }
