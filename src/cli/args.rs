@@ -5,13 +5,22 @@ use std::path::PathBuf;
 use attune_pack::Subdir;
 use clap::{Args, Parser, Subcommand};
 
+const INSTALL_EXAMPLES: &str = "Examples:
+  attune-pack install slack                       latest release from the registry
+  attune-pack install slack@^2 --with-deps        a requirement, missing dependencies too
+  attune-pack install https://github.com/org/pack.git --ref v1.2.0
+  attune-pack install git@github.com:org/monorepo.git --subdir packs/core
+  attune-pack install https://example.com/pack-1.0.0.tar.gz --checksum sha256:<hex>
+  attune-pack install ./my-pack                   a directory (./ is always a path)
+  attune-pack install --locked attune-pack.lock   exactly the packs of a lockfile";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "attune-pack",
     version,
     about = "Install Attune automation packs from registries, git, archives and local paths",
     long_about = None,
-    after_help = "Exit codes: 0 ok, 1 runtime (network, io, git, corrupt archive), 2 usage, 3 security (checksum, unsafe archive, host policy), 4 not found, 5 conflict, 6 invalid pack, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 runtime (network, io, git, corrupt archive), 2 usage, 3 security (checksum, unsafe archive, host policy), 4 not found, 5 conflict, 6 invalid pack, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP). Reference: docs/reference.md."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -21,6 +30,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options (every command)")]
 pub struct GlobalArgs {
     /// Where packs are installed [default: /var/lib/attune/packs as root, else $XDG_DATA_HOME/attune/packs]
     #[arg(long, global = true, env = "ATTUNE_PACKS_DIR", value_name = "DIR")]
@@ -54,9 +64,11 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install a pack from a registry name, git URL, archive URL, local directory or archive
+    #[command(after_help = INSTALL_EXAMPLES)]
     Install(InstallArgs),
     /// Print the checksum of a file (its bytes) or a directory (its content checksum)
     Checksum {
+        /// A file (its bytes are hashed) or a directory (its content checksum, sha256)
         path: PathBuf,
         #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512", "sha1", "md5"])]
         algorithm: String,
@@ -65,11 +77,13 @@ pub enum Command {
     List,
     /// Show an installed pack's receipt
     Show {
+        /// The installed pack
         #[arg(value_name = "REF")]
         pack_ref: String,
     },
     /// Remove packs, their kept versions and their receipts
     Uninstall {
+        /// Installed packs to remove (several are removed one after another)
         #[arg(value_name = "REF", required = true)]
         pack_refs: Vec<String>,
         /// Remove even if other installed packs depend on it
@@ -86,6 +100,7 @@ pub enum Command {
     },
     /// Swap a pack's active version with its most recently replaced kept version
     Rollback {
+        /// The installed pack
         #[arg(value_name = "REF")]
         pack_ref: String,
         /// Roll back even if installed packs that depend on it do not accept the kept version
@@ -94,6 +109,7 @@ pub enum Command {
     },
     /// Write a lockfile of the installed packs
     Lock {
+        /// The lockfile to write
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
@@ -105,6 +121,7 @@ pub enum Command {
     },
     /// Search the registry indices (ref, label, keywords, description)
     Search {
+        /// Text to find in a pack's ref, label, keywords or description
         query: String,
         /// Search this index only
         #[arg(long, value_name = "NAME")]
@@ -121,14 +138,17 @@ pub enum Command {
 pub enum IndexCommand {
     /// Print the index entry of a pack directory or archive
     Entry {
+        /// The pack: a directory or an archive file
         pack_path: PathBuf,
         #[command(flatten)]
         publish: PublishArgs,
     },
     /// Add or replace a pack's entry in an index file (created when missing)
     Update {
+        /// The index file to change
         #[arg(value_name = "INDEX.json")]
         index: PathBuf,
+        /// The pack: a directory or an archive file
         pack_path: PathBuf,
         #[command(flatten)]
         publish: PublishArgs,
@@ -137,8 +157,10 @@ pub enum IndexCommand {
     },
     /// Combine index files; the same ref and version with different content is refused
     Merge {
+        /// Index files to combine, in order
         #[arg(value_name = "IN.json", required = true)]
         inputs: Vec<PathBuf>,
+        /// The index file to write
         #[arg(short, long, value_name = "OUT.json")]
         output: PathBuf,
         /// On conflicting duplicates keep the later input's entry
@@ -229,7 +251,7 @@ pub struct InstallArgs {
     /// Install even when dependencies are unmet
     #[arg(long, conflicts_with = "with_deps")]
     pub skip_deps: bool,
-    /// Install unmet dependencies from the registry
+    /// Install unmet dependencies first (from the registry, or the git repositories named)
     #[arg(long)]
     pub with_deps: bool,
     /// Refuse registry names

@@ -443,3 +443,74 @@ fn paths_are_never_registry_names() {
         "{stderr}"
     );
 }
+
+/// A newcomer's help: global options under their own heading, every positional argument of
+/// every command described, examples in `install --help`, nothing advertised that is not built.
+#[test]
+fn help_describes_every_argument_and_advertises_only_what_is_built() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&[]);
+    assert!(top.contains("Global options (every command):"), "{top}");
+    assert!(!top.contains("bundle"), "{top}");
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 13, "{commands:?}");
+    let mut nested: Vec<Vec<String>> = commands.iter().map(|c| vec![c.clone()]).collect();
+    for sub in ["entry", "update", "merge"] {
+        nested.push(vec!["index".into(), sub.into()]);
+    }
+    for cmd in nested {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let text = help(&args);
+        assert!(text.contains("Global options (every command):"), "{cmd:?}");
+        let positionals = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Arguments:"))
+            .skip(1)
+            .take_while(|l| !l.is_empty());
+        for line in positionals.filter(|l| l.trim_start().starts_with(['<', '['])) {
+            assert!(
+                line.split_whitespace().count() > 1,
+                "{cmd:?}: `{line}` has no description"
+            );
+        }
+    }
+    let install = help(&["install"]);
+    assert!(
+        install.contains("Examples:") && install.contains("--subdir packs/core"),
+        "{install}"
+    );
+}
+
+/// A typo in the config is a warning naming the key and the closest known one.
+#[test]
+fn unknown_config_keys_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config.yaml");
+    std::fs::write(&config, "pack_registry:\n  indice: []\nkeep_version: 2\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--packs-dir")
+        .arg(tmp.path().join("packs"))
+        .arg("--config")
+        .arg(&config)
+        .arg("list")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("unknown key `pack_registry.indice` ignored; did you mean `indices`?"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `keep_versions`?"), "{err}");
+}
