@@ -474,3 +474,130 @@ fn a_failing_runner_output_is_shown_with_control_characters_escaped() {
     assert!(err.contains("progress 50%\\rprogress 100%"), "{err}");
     assert_eq!(consistent(&env.packs), state_of(&[]));
 }
+
+/// A StackStorm Exchange-style pack as its repository holds it (no `ref`, a `name=version`
+/// dependency, `tests/` with no runner, `requirements.txt`, release tags) installs by every
+/// source kind (git URL with and without a tag, a work tree with `--ref`, a directory, a
+/// .tar.gz, a .zip, an archive URL and a registry name), each time as the same content.
+#[test]
+fn a_stackstorm_pack_installs_by_every_source_kind() {
+    use crate::support::index_server::IndexServer;
+    use crate::support::registry::{archive, entry, index};
+
+    let env = Env::new();
+    let repo = Repo::init(&env.root.join("work/stackstorm-st2demo"));
+    for (rel, content) in [
+        ("pack.yaml", st2_pack_yaml("st2demo", &["core=1.0.0"])),
+        ("actions/hello.py".into(), "print('hello')\n".into()),
+        ("requirements.txt".into(), "requests>=2.0\n".into()),
+        (
+            "tests/test_hello.py".into(),
+            "def test_hello():\n    pass\n".into(),
+        ),
+    ] {
+        repo.write(rel, &content);
+    }
+    repo.commit("0.4.0");
+    repo.git(&["tag", "v0.4.0"]);
+    repo.write(
+        "pack.yaml",
+        &st2_pack_yaml("st2demo", &["core=1.0.0"]).replace("0.4.0", "0.5.0"),
+    );
+    repo.commit("0.5.0");
+    std::fs::create_dir_all(env.root.join("remote")).unwrap();
+    let bare = repo.bare_clone(&env.root.join("remote/stackstorm-st2demo.git"));
+    let git_url = format!("file://{}", bare.display());
+    let archived = |format: &str| {
+        let out = repo.dir.join(format!("../st2demo.{format}"));
+        repo.git(&[
+            "archive",
+            &format!("--format={format}"),
+            "--prefix=stackstorm-st2demo-0.4.0/",
+            "-o",
+            out.to_str().unwrap(),
+            "v0.4.0",
+        ]);
+        out
+    };
+    let (tgz, zip) = (archived("tar.gz"), archived("zip"));
+    let dir = env.root.join("unpacked");
+    std::fs::create_dir(&dir).unwrap();
+    let untar = Command::new("tar")
+        .args(["xzf", tgz.to_str().unwrap(), "-C", dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let dir = dir.join("stackstorm-st2demo-0.4.0");
+
+    let server = IndexServer::start();
+    let bytes = std::fs::read(&tgz).unwrap();
+    server.put("st2demo-0.4.0.tgz", bytes.clone());
+    let tgz_url = server.url("st2demo-0.4.0.tgz");
+    let index_file = env.root.join("index.json");
+    let source = archive(&tgz_url, &bytes);
+    std::fs::write(
+        &index_file,
+        index(vec![entry("st2demo", "0.4.0", vec![source])]),
+    )
+    .unwrap();
+    let python = env.config_with_python("Python 3.12.1");
+    let python = std::fs::read_to_string(python).unwrap();
+    let cfg = env.config(&format!(
+        "{python}pack_registry:\n  allow_http: true\n  indices:\n    - url: {}\n      name: main\n",
+        index_file.display()
+    ));
+    let core = env.dir("core", &[("pack.yaml", "name: core\nversion: 1.0.0\n")]);
+
+    let (work, dir, tgz, zip) = (
+        repo.dir.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        tgz.to_str().unwrap(),
+        zip.to_str().unwrap(),
+    );
+    let kinds: [(&[&str], &str); 8] = [
+        (&[&git_url], "0.5.0"),
+        (&[&git_url, "--ref", "v0.4.0"], "0.4.0"),
+        (&[work, "--ref", "v0.4.0"], "0.4.0"),
+        (&[dir], "0.4.0"),
+        (&[tgz], "0.4.0"),
+        (&[zip], "0.4.0"),
+        (&[&tgz_url], "0.4.0"),
+        (&["st2demo=0.4.0"], "0.4.0"),
+    ];
+    let mut contents = Vec::new();
+    for (i, (source, version)) in kinds.iter().enumerate() {
+        let packs = env.root.join(format!("packs-{i}"));
+        let run = |args: &[&str]| {
+            Command::new(BIN)
+                .arg("--packs-dir")
+                .arg(&packs)
+                .arg("--config")
+                .arg(&cfg)
+                .arg("--cache-dir")
+                .arg(env.root.join("cache"))
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        assert_ok(&run(&["install", core.to_str().unwrap()]));
+        let out = run(&[&["--json", "install"], *source].concat());
+        let err = stderr(&out);
+        assert!(out.status.success(), "{source:?}: {err}");
+        let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (receipt["ref"].as_str(), receipt["version"].as_str()),
+            (Some("st2demo"), Some(*version)),
+            "{source:?}"
+        );
+        assert!(
+            err.contains("tests/ found but pack.yaml declares no runner; not run"),
+            "{source:?}: {err}"
+        );
+        assert!(packs.join("st2demo/tests/test_hello.py").is_file());
+        assert!(packs.join("st2demo/requirements.txt").is_file());
+        if *version == "0.4.0" {
+            contents.push(receipt["checksum"]["content"].clone());
+        }
+    }
+    assert!(contents.windows(2).all(|w| w[0] == w[1]), "{contents:?}");
+}
