@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::{self, Config};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, EventSink};
+use crate::events::EventSink;
 use crate::fsutil::Durability;
 use crate::history::Record;
 use crate::hooks::{InstallHooks, NoHooks};
@@ -194,21 +194,9 @@ impl Installer {
     /// Opens the store with `how` on the blocking pool, telling the caller's event sink about
     /// the wait for the lock and what recovery did.
     async fn open<S: Opened + Send + Sync + 'static>(&self, how: OpenWith<S>) -> Result<Arc<S>> {
-        let (ctx, store, timeout) = (self.ctx.clone(), self.store.clone(), self.lock_timeout);
-        blocking(move || {
-            let on_wait = |path: &Path| {
-                ctx.emit(Event::WaitingForLock {
-                    path: path.display().to_string(),
-                });
-            };
-            let store = how(&store, timeout, &on_wait, ctx.interrupt())?;
-            for done in store.recovered() {
-                ctx.emit(Event::Recovered(done.clone()));
-            }
-            for warning in store.warnings() {
-                ctx.warn(warning.clone());
-            }
-            Ok(Arc::new(store))
+        let (store, timeout) = (self.store.clone(), self.lock_timeout);
+        pipeline::opened(&self.ctx, move |on_wait, interrupt| {
+            how(&store, timeout, on_wait, interrupt)
         })
         .await
     }
@@ -216,8 +204,12 @@ impl Installer {
     /// Installs a pack from `source` (and, with [`InstallOptions::with_deps`], its missing
     /// dependencies from the registry first).
     pub async fn install(&self, source: PackSource, opts: InstallOptions) -> Result<InstallReport> {
-        let store = self.lock_store().await?;
-        pipeline::install(&self.ctx, &store, self.hooks.as_ref(), source, opts).await
+        // Locked only for its final re-check and commit: fetching, extracting and testing
+        // happen in its staging directory, and nobody waits behind them.
+        let workspace = self.open(Store::workspace).await?;
+        let timeout = self.lock_timeout;
+        let hooks = self.hooks.as_ref();
+        pipeline::install(&self.ctx, &workspace, timeout, hooks, source, opts).await
     }
 
     /// Every installed pack's receipt, sorted by ref.

@@ -32,24 +32,7 @@ pub fn hint(error: &Error) -> Option<String> {
         }
         Error::DependencyNotReplaced { .. } => "pass --force with --with-deps to replace it",
         Error::DependentsExist { .. } => "uninstall them first, or pass --force",
-        Error::ChecksumMismatch {
-            checked: Checked::Content,
-            ..
-        } => {
-            "for git and directory sources the checksum is the content checksum of the pack root; `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry"
-        }
-        Error::ChecksumMismatch {
-            checked: Checked::Archive,
-            ..
-        } => {
-            "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry"
-        }
-        Error::ChecksumMismatch {
-            checked: Checked::AnyForm,
-            ..
-        } => {
-            "neither the archive, its content checksum nor Attune's directory checksum matches. A checksum Attune's CLI took over the author's directory also covers .git/ and build leftovers (__pycache__/, *.pyc), so it can match no published pack: the index maintainer should recompute it with `attune-pack index entry`"
-        }
+        Error::ChecksumMismatch { checked, .. } => checksum_hint(*checked),
         Error::ChecksumMissing(_) => {
             "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
         }
@@ -88,6 +71,21 @@ pub fn hint(error: &Error) -> Option<String> {
         _ => return None,
     };
     Some(text.to_owned())
+}
+
+/// Where a checksum that did not match comes from, and how to compute the right one.
+fn checksum_hint(checked: Checked) -> &'static str {
+    match checked {
+        Checked::Content => {
+            "for git and directory sources the checksum is the content checksum of the pack root; `attune-pack checksum DIR` prints it for a directory, and `attune-pack index entry` writes it into an index entry"
+        }
+        Checked::Archive => {
+            "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry"
+        }
+        Checked::AnyForm => {
+            "neither the archive, its content checksum nor Attune's directory checksum matches. A checksum Attune's CLI took over the author's directory also covers .git/ and build leftovers (__pycache__/, *.pyc), so it can match no published pack: the index maintainer should recompute it with `attune-pack index entry`"
+        }
+    }
 }
 
 /// The error as the command line prints it: the library's message, then the hint.

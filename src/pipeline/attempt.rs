@@ -10,11 +10,11 @@ use crate::context::blocking;
 use crate::error::{Error, Result};
 use crate::history::{Action, Outcome, Record};
 use crate::pack_ref::PackRef;
-use crate::store::LockedStore;
+use crate::store::Ledger;
 
 /// One attempt at changing a pack.
 pub(crate) struct Attempt {
-    pub store: Arc<LockedStore>,
+    pub store: Arc<dyn Ledger>,
     pub action: Action,
     /// The pack, once known.
     pub pack_ref: Option<PackRef>,
@@ -23,7 +23,11 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(store: &Arc<LockedStore>, action: Action, pack_ref: Option<&PackRef>) -> Self {
+    pub fn new<L: Ledger + 'static>(
+        store: &Arc<L>,
+        action: Action,
+        pack_ref: Option<&PackRef>,
+    ) -> Self {
         Attempt {
             store: store.clone(),
             action,
@@ -69,7 +73,10 @@ impl Attempt {
         record.error = Some(e.code().to_owned());
         let store = self.store.clone();
         let _ = blocking(move || {
-            record.from = store.receipt(&pack_ref)?.map(|r| r.version.to_string());
+            record.from = store
+                .view()
+                .receipt(&pack_ref)?
+                .map(|r| r.version.to_string());
             Ok(store.record(&record))
         })
         .await;

@@ -9,12 +9,12 @@ use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
 use crate::source::Remembered;
-use crate::store::LockedStore;
+use crate::store::{LockedStore, StoreView};
 
 use super::validate::Validated;
 
 /// The receipt `v` gets once installed.
-pub(crate) fn receipt(store: &LockedStore, v: &Validated, tests: TestSummary) -> Receipt {
+pub(crate) fn receipt(store: &StoreView, v: &Validated, tests: TestSummary) -> Receipt {
     let manifest = &v.manifest;
     Receipt {
         pack_ref: manifest.pack_ref.clone(),

@@ -1,7 +1,7 @@
 //! Stage 1: a source into a fresh staging directory. A registry reference is first resolved
 //! by the registry into its index entry's sources, tried in order until one is fetched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
@@ -10,7 +10,7 @@ use crate::events::Event;
 use crate::locate::Subdir;
 use crate::registry::{Registry, Required};
 use crate::source::{self, Fetched, PackSource};
-use crate::store::{LockedStore, Staging};
+use crate::store::{Staging, StoreView};
 
 /// A source fetched into staging, with what its origin requires of it.
 pub(crate) struct Staged {
@@ -35,7 +35,7 @@ pub(crate) struct Staged {
 /// checksum); the pack is in `subdir` of it (a registry source's index entry says instead).
 pub(crate) async fn fetch(
     ctx: &Context,
-    store: &LockedStore,
+    store: &StoreView,
     registry: &Registry<'_>,
     source: PackSource,
     extra: Option<Algorithm>,
@@ -51,25 +51,52 @@ pub(crate) async fn fetch(
     std::fs::create_dir(&tree_root).ctx(|| format!("creating {}", tree_root.display()))?;
     let mut algorithms = vec![Algorithm::Sha256];
     algorithms.extend(extra.filter(|a| *a != Algorithm::Sha256));
+    let (dir, tree) = (staging.path(), &tree_root);
+    let (fetched, required, subdir) = match &source {
+        PackSource::Registry { .. } => {
+            let (fetched, required, subdir) =
+                from_index(ctx, registry, &source, dir, tree, algorithms).await?;
+            (fetched, Some(required), subdir)
+        }
+        _ => {
+            let mut fetched = source::fetch(ctx, &source, tree, dir, &algorithms).await?;
+            fetched.record.subdir = subdir.as_ref().map(ToString::to_string);
+            (fetched, None, subdir)
+        }
+    };
+    let requirement = match &source {
+        PackSource::Registry { version, .. } => version.requirement(),
+        _ => None,
+    };
+    Ok(Staged {
+        staging,
+        tree_root,
+        origin,
+        fetched,
+        required,
+        requirement,
+        source,
+        subdir,
+    })
+}
+
+/// A registry reference: its index entry's sources, tried in order until one is fetched;
+/// with what the index requires of it and where in it the pack is.
+async fn from_index(
+    ctx: &Context,
+    registry: &Registry<'_>,
+    source: &PackSource,
+    staging: &Path,
+    tree_root: &Path,
+    mut algorithms: Vec<Algorithm>,
+) -> Result<(Fetched, Required, Option<Subdir>)> {
     let PackSource::Registry {
         pack_ref,
         version,
         index,
-    } = &source
+    } = source
     else {
-        let mut fetched =
-            source::fetch(ctx, &source, &tree_root, staging.path(), &algorithms).await?;
-        fetched.record.subdir = subdir.as_ref().map(ToString::to_string);
-        return Ok(Staged {
-            staging,
-            tree_root,
-            origin,
-            fetched,
-            required: None,
-            requirement: None,
-            source,
-            subdir,
-        });
+        return Err(Error::Internal("not a registry reference".into()));
     };
     let plan = registry.plan(pack_ref, version, index.as_deref()).await?;
     for a in &plan.algorithms {
@@ -78,14 +105,7 @@ pub(crate) async fn fetch(
         }
     }
     for (i, candidate) in plan.candidates.iter().enumerate() {
-        let fetched = source::fetch(
-            ctx,
-            &candidate.source,
-            &tree_root,
-            staging.path(),
-            &algorithms,
-        )
-        .await;
+        let fetched = source::fetch(ctx, &candidate.source, tree_root, staging, &algorithms).await;
         let mut fetched = match fetched {
             Ok(fetched) => fetched,
             Err(e) => {
@@ -93,7 +113,7 @@ pub(crate) async fn fetch(
                     return Err(e);
                 };
                 ctx.warn(warning);
-                let tree = tree_root.clone();
+                let tree = tree_root.to_owned();
                 blocking(move || {
                     std::fs::remove_dir_all(&tree)
                         .and_then(|_| std::fs::create_dir(&tree))
@@ -105,16 +125,7 @@ pub(crate) async fn fetch(
         };
         let required = plan.require(candidate, &mut fetched.record);
         fetched.record.subdir = candidate.subdir.as_ref().map(ToString::to_string);
-        return Ok(Staged {
-            staging,
-            tree_root,
-            origin,
-            fetched,
-            required: Some(required),
-            requirement: version.requirement(),
-            source: source.clone(),
-            subdir: candidate.subdir.clone(),
-        });
+        return Ok((fetched, required, candidate.subdir.clone()));
     }
     Err(Error::Internal("a registry plan without sources".into()))
 }

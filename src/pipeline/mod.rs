@@ -17,6 +17,7 @@ mod change;
 mod commit;
 mod fetch;
 mod locked;
+mod open;
 mod options;
 mod origin;
 mod outdated;
@@ -25,23 +26,27 @@ mod tests;
 mod update;
 mod validate;
 
+use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::context::{blocking, Context};
 use crate::deps;
 use crate::error::Result;
 use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingChange};
+use crate::manifest::Manifest;
 use crate::pack_ref::PackRef;
 use crate::python;
 use crate::receipt::Receipt;
 use crate::registry::Registry;
 use crate::source::PackSource;
-use crate::store::LockedStore;
+use crate::store::{Ledger, LockedStore, StoreView, Workspace};
 
 pub(crate) use change::{rollback, uninstall};
 pub(crate) use locked::install_locked;
 pub use locked::{LockedAction, LockedOptions, LockedOutcome};
+pub(crate) use open::opened;
 pub use options::{InstallOptions, InstallReport};
 pub(crate) use outdated::outdated;
 pub use outdated::Outdated;
@@ -51,11 +56,14 @@ pub use update::{UpdateOptions, UpdateReport};
 use attempt::Attempt;
 use plan::{upsert, Step};
 
-/// Installs `source` (and, when asked, its missing dependencies first) into the locked
-/// store. A failure after the pack was identified is recorded in the history.
+/// Installs `source` (and, when asked, its missing dependencies first). Fetching,
+/// validating and testing run without the store's lock; the exclusive lock is taken for the
+/// final re-check against the store as it is then, and the commits. A failure after the pack
+/// was identified is recorded in the history.
 pub(crate) async fn install(
     ctx: &Context,
-    store: &Arc<LockedStore>,
+    workspace: &Arc<Workspace>,
+    lock_timeout: Duration,
     hooks: &dyn InstallHooks,
     source: PackSource,
     opts: InstallOptions,
@@ -63,12 +71,12 @@ pub(crate) async fn install(
     let (ctx, recorded) = ctx.recording();
     let registry = Registry::new(&ctx);
     let installed = {
-        let store = store.clone();
-        blocking(move || store.receipts()).await?
+        let workspace = workspace.clone();
+        blocking(move || workspace.receipts()).await?
     };
-    let attempt = Attempt::new(store, opts.action, source.pack_ref());
-    let steps = match plan::prepare(&ctx, store, &registry, source, &opts, installed.clone()).await
-    {
+    let attempt = Attempt::new(workspace, opts.action, source.pack_ref());
+    let prepared = plan::prepare(&ctx, workspace, &registry, source, &opts, installed.clone());
+    let steps = match prepared.await {
         Ok(steps) => steps,
         Err(u) => {
             let attempt = match &u.pack {
@@ -78,32 +86,131 @@ pub(crate) async fn install(
             return Err(attempt.failed(u.error).await);
         }
     };
-    let mut receipts = installed;
-    let mut reports = Vec::new();
-    let count = steps.len();
-    for (i, step) in steps.into_iter().enumerate() {
-        let manifest = step.validated.manifest.clone();
-        let report = finish(&ctx, store, hooks, step, &receipts, &opts).await;
-        let report = match report {
-            Err(e) if i + 1 < count => {
-                ctx.warn(format!(
-                    "could not install {} {}, a dependency: {}",
-                    manifest.pack_ref,
-                    manifest.version,
-                    e.code()
-                ));
-                return Err(e);
-            }
-            report => report?,
-        };
-        // A dry run installs nothing: the plan counts as installed from here on.
-        upsert(&mut receipts, &report.receipt);
-        reports.push(report);
-    }
+    let readied = ready_all(&ctx, workspace, steps, installed, &opts).await?;
+    let mut reports = match opts.dry_run {
+        true => dry_reports(workspace, readied).await?,
+        false => {
+            let ws = workspace.clone();
+            let store = opened(&ctx, move |on_wait, interrupt| {
+                ws.lock(lock_timeout, on_wait, interrupt)
+            })
+            .await?;
+            commit_all(&ctx, &store, hooks, readied, &opts).await?
+        }
+    };
     let mut root = reports.pop().expect("the plan holds the pack itself");
     root.dependencies = reports;
     root.warnings = recorded.take();
     Ok(root)
+}
+
+/// A prepared pack, checked and tested: its receipt and the test runners that ran.
+type Readied = (Step, Receipt, Vec<String>);
+
+/// Stages 5–6 of every step, each against the installed packs as the plan leaves them.
+async fn ready_all(
+    ctx: &Context,
+    workspace: &Arc<Workspace>,
+    steps: Vec<Step>,
+    installed: Vec<Receipt>,
+    opts: &InstallOptions,
+) -> Result<Vec<Readied>> {
+    let mut receipts = installed;
+    let mut readied = Vec::new();
+    let count = steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        let attempt = attempt_of(workspace, &step, opts);
+        let ready = attempt.check(ready(ctx, workspace, &step, &receipts, opts).await);
+        let manifest = &step.validated.manifest;
+        let (receipt, runners) = dependency(ctx, manifest, ready.await, i + 1 < count)?;
+        upsert(&mut receipts, &receipt);
+        readied.push((step, receipt, runners));
+    }
+    Ok(readied)
+}
+
+/// Stages 7–8 of every step, under the lock: each re-checked against the store as it is by
+/// then (another command may have changed it meanwhile), then committed, in order.
+async fn commit_all(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    readied: Vec<Readied>,
+    opts: &InstallOptions,
+) -> Result<Vec<InstallReport>> {
+    let mut receipts = {
+        let store = store.clone();
+        blocking(move || store.receipts()).await?
+    };
+    let mut reports = Vec::new();
+    let count = readied.len();
+    for (i, (step, receipt, runners)) in readied.into_iter().enumerate() {
+        let manifest = step.validated.manifest.clone();
+        let attempt = attempt_of(store, &step, opts);
+        let checked = recheck(ctx, store, &step, &receipts, opts).await;
+        attempt.check(checked).await?;
+        let report = commit_step(ctx, store, hooks, step, receipt, runners, opts).await;
+        let report = dependency(ctx, &manifest, report, i + 1 < count)?;
+        upsert(&mut receipts, &report.receipt);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+/// `result` for the pack of `manifest`; when it is a dependency of the pack asked for, its
+/// failure is also said as such.
+fn dependency<T>(
+    ctx: &Context,
+    manifest: &Manifest,
+    result: Result<T>,
+    is_dependency: bool,
+) -> Result<T> {
+    if let (Err(e), true) = (&result, is_dependency) {
+        ctx.warn(format!(
+            "could not install {} {}, a dependency: {}",
+            manifest.pack_ref,
+            manifest.version,
+            e.code()
+        ));
+    }
+    result
+}
+
+/// The attempt at installing the pack of `step`, recorded in `store`'s history if it fails.
+fn attempt_of<L: Ledger + 'static>(store: &Arc<L>, step: &Step, opts: &InstallOptions) -> Attempt {
+    let manifest = &step.validated.manifest;
+    Attempt::new(store, opts.action, None).of(&manifest.pack_ref, &manifest.version)
+}
+
+/// The dependencies of the pack of `step` (and the Python it asks for), against `receipts`:
+/// unmet ones refuse it, unless `--skip-deps` (then a warning).
+async fn check_dependencies(
+    ctx: &Context,
+    step: &Step,
+    receipts: &[Receipt],
+    opts: &InstallOptions,
+) -> Result<()> {
+    let Step {
+        validated,
+        pending,
+        resolved,
+    } = step;
+    let manifest = &validated.manifest;
+    let attune = ctx.config().attune_version.as_deref();
+    let mut problems = deps::unmet(manifest, receipts, pending, resolved, attune);
+    if !manifest.python.is_empty() {
+        problems.extend(python::unmet(&manifest.python, ctx.python().await));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    if !opts.skip_deps {
+        return Err(deps::unmet_error(manifest, &problems));
+    }
+    ctx.warn(format!(
+        "installing with unmet dependencies, as asked: {}",
+        problems.join("; ")
+    ));
+    Ok(())
 }
 
 /// Stages 5–6 of one prepared pack, against `receipts` (the installed packs as the plan
@@ -111,40 +218,41 @@ pub(crate) async fn install(
 /// test runners that ran.
 async fn ready(
     ctx: &Context,
-    store: &LockedStore,
+    store: &StoreView,
     step: &Step,
     receipts: &[Receipt],
     opts: &InstallOptions,
 ) -> Result<(Receipt, Vec<String>)> {
-    let Step {
-        validated,
-        pending,
-        resolved,
-    } = step;
-    let manifest = &validated.manifest;
     ctx.emit(Event::Phase(Phase::CheckingDependencies));
-    let attune = ctx.config().attune_version.as_deref();
-    let mut problems = deps::unmet(manifest, receipts, pending, resolved, attune);
-    if !manifest.python.is_empty() {
-        problems.extend(python::unmet(&manifest.python, ctx.python().await));
-    }
-    if !problems.is_empty() {
-        if !opts.skip_deps {
-            return Err(deps::unmet_error(manifest, &problems));
-        }
-        ctx.warn(format!(
-            "installing with unmet dependencies, as asked: {}",
-            problems.join("; ")
-        ));
-    }
-    let tested = tests::run(ctx, validated, opts.skip_tests).await?;
-    let receipt = commit::receipt(store, validated, tested.summary);
+    check_dependencies(ctx, step, receipts, opts).await?;
+    let tested = tests::run(ctx, &step.validated, opts.skip_tests).await?;
+    let receipt = commit::receipt(store, &step.validated, tested.summary);
     Ok((receipt, tested.runners))
+}
+
+/// The final re-check of a readied pack under the lock: what another command changed while
+/// it was fetched and tested (the pack installed meanwhile, a dependency removed) counts.
+async fn recheck(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    step: &Step,
+    receipts: &[Receipt],
+    opts: &InstallOptions,
+) -> Result<()> {
+    plan::refuse_installed(store, &step.validated, opts)?;
+    match opts.skip_deps {
+        // Said once already, when the pack was readied.
+        true => Ok(()),
+        false => check_dependencies(ctx, step, receipts, opts).await,
+    }
 }
 
 /// The version of `pack_ref` active now, if any ("unknown" for a pack placed by hand with an
 /// unreadable pack.yaml).
-async fn active_version(store: &Arc<LockedStore>, pack_ref: &PackRef) -> Result<Option<String>> {
+async fn active_version<S>(store: &Arc<S>, pack_ref: &PackRef) -> Result<Option<String>>
+where
+    S: Deref<Target = StoreView> + Send + Sync + 'static,
+{
     let (store, pack_ref) = (store.clone(), pack_ref.clone());
     blocking(move || {
         Ok(store
@@ -156,20 +264,38 @@ async fn active_version(store: &Arc<LockedStore>, pack_ref: &PackRef) -> Result<
     .await
 }
 
-/// Stages 5–8 of one prepared pack: ready, then committed (unless a dry run).
-async fn finish(
+/// What a dry run reports: each readied pack, and the version it would replace.
+async fn dry_reports(
+    workspace: &Arc<Workspace>,
+    readied: Vec<Readied>,
+) -> Result<Vec<InstallReport>> {
+    let mut reports = Vec::new();
+    for (step, receipt, test_runners) in readied {
+        let replaced = active_version(workspace, &step.validated.manifest.pack_ref).await?;
+        reports.push(InstallReport {
+            receipt,
+            replaced,
+            dry_run: true,
+            warnings: Vec::new(),
+            dependencies: Vec::new(),
+            test_runners,
+        });
+    }
+    Ok(reports)
+}
+
+/// Stages 7–8 of a readied pack: the hooks asked, then the atomic commit (unless a dry run).
+async fn commit_step(
     ctx: &Context,
     store: &Arc<LockedStore>,
     hooks: &dyn InstallHooks,
     step: Step,
-    receipts: &[Receipt],
+    receipt: Receipt,
+    test_runners: Vec<String>,
     opts: &InstallOptions,
 ) -> Result<InstallReport> {
     let manifest = step.validated.manifest.clone();
-    let attempt = Attempt::new(store, opts.action, None).of(&manifest.pack_ref, &manifest.version);
-    let (receipt, test_runners) = attempt
-        .check(ready(ctx, store, &step, receipts, opts).await)
-        .await?;
+    let attempt = attempt_of(store, &step, opts);
     let replaced = active_version(store, &manifest.pack_ref).await?;
     if !opts.dry_run {
         let change = PendingChange::of_install(opts.action, &manifest, &receipt, replaced.clone());
@@ -184,4 +310,21 @@ async fn finish(
         dependencies: Vec::new(),
         test_runners,
     })
+}
+
+/// Stages 5–8 of one prepared pack, all under the lock the caller holds: ready, then
+/// committed (unless a dry run).
+async fn finish(
+    ctx: &Context,
+    store: &Arc<LockedStore>,
+    hooks: &dyn InstallHooks,
+    step: Step,
+    receipts: &[Receipt],
+    opts: &InstallOptions,
+) -> Result<InstallReport> {
+    let attempt = attempt_of(store, &step, opts);
+    let (receipt, runners) = attempt
+        .check(ready(ctx, store, &step, receipts, opts).await)
+        .await?;
+    commit_step(ctx, store, hooks, step, receipt, runners, opts).await
 }

@@ -19,7 +19,7 @@ use crate::pack_ref::PackRef;
 use crate::receipt::{Receipt, TestSummary};
 use crate::registry::Registry;
 use crate::source::{PackSource, VersionSpec};
-use crate::store::LockedStore;
+use crate::store::StoreView;
 
 use super::commit::receipt;
 use super::fetch::fetch;
@@ -53,7 +53,7 @@ impl From<Unprepared> for Error {
 /// packs: the steps, in install order.
 pub(crate) async fn prepare(
     ctx: &Context,
-    store: &LockedStore,
+    store: &StoreView,
     registry: &Registry<'_>,
     source: PackSource,
     opts: &InstallOptions,
@@ -80,7 +80,7 @@ pub(crate) async fn prepare(
 
 struct Planner<'a> {
     ctx: &'a Context,
-    store: &'a LockedStore,
+    store: &'a StoreView,
     registry: &'a Registry<'a>,
     opts: &'a InstallOptions,
     /// The installed packs as the plan so far leaves them.
@@ -283,21 +283,28 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// An installed pack is replaced only when asked (a dry run only looks).
     fn refuse_installed(&self, v: &Validated) -> Result<()> {
-        let pack_ref = &v.manifest.pack_ref;
-        if self.opts.force || self.opts.dry_run || !self.store.is_installed(pack_ref) {
-            return Ok(());
-        }
-        Err(Error::AlreadyInstalled {
-            pack_ref: pack_ref.clone(),
-            version: self
-                .store
-                .receipt(pack_ref)?
-                .map_or_else(|| "(unknown version)".to_owned(), |r| r.version.to_string()),
-            path: self.store.active_dir(pack_ref),
-        })
+        refuse_installed(self.store, v, self.opts)
     }
+}
+
+/// An installed pack is replaced only when asked (a dry run only looks).
+pub(crate) fn refuse_installed(
+    store: &StoreView,
+    v: &Validated,
+    opts: &InstallOptions,
+) -> Result<()> {
+    let pack_ref = &v.manifest.pack_ref;
+    if opts.force || opts.dry_run || !store.is_installed(pack_ref) {
+        return Ok(());
+    }
+    Err(Error::AlreadyInstalled {
+        pack_ref: pack_ref.clone(),
+        version: store
+            .receipt(pack_ref)?
+            .map_or_else(|| "(unknown version)".to_owned(), |r| r.version.to_string()),
+        path: store.active_dir(pack_ref),
+    })
 }
 
 /// Puts `receipt` in place of any receipt of the same pack.

@@ -11,6 +11,14 @@ use crate::failpoint;
 use crate::fsutil::Durability;
 use crate::history::Record;
 
+/// Appends `record`; a failure is returned as a warning, never as an error: the change it
+/// records has happened (or not) either way.
+pub(super) fn record(path: &Path, record: &Record, durability: Durability) -> Option<String> {
+    append(path, record, durability)
+        .err()
+        .map(|e| format!("could not record the change in the history: {e}"))
+}
+
 /// Appends `record` as one line (after a newline, when a crash left the last line torn).
 pub(super) fn append(path: &Path, record: &Record, durability: Durability) -> Result<()> {
     let mut line = serde_json::to_vec(record)

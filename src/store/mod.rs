@@ -24,7 +24,9 @@ mod private;
 mod recover;
 mod rollback;
 mod set;
+mod staging;
 mod txn;
+mod workspace;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,9 @@ use lock::Mode;
 
 pub use rollback::RolledBack;
 pub use set::SetChange;
+pub use staging::Staging;
+pub use workspace::Workspace;
+
 pub use txn::Uninstalled;
 
 const META: &str = ".attune-pack";
@@ -191,10 +196,6 @@ impl Layout {
     }
 }
 
-/// A temporary directory inside the store's `staging/` (same file system as the packs, so the
-/// final move is a rename). Removed when dropped.
-pub type Staging = tempfile::TempDir;
-
 /// What can be read of a store, whichever lock is held.
 #[derive(Debug)]
 pub struct StoreView {
@@ -248,6 +249,33 @@ impl ReadStore {
             recovered,
             warnings,
         }
+    }
+}
+
+/// Where failed attempts are recorded: the locked store, or an install's workspace before
+/// it locks the store.
+pub trait Ledger: Send + Sync {
+    /// What can be read of the store.
+    fn view(&self) -> &StoreView;
+    /// Appends to the history; a failure is returned as a warning.
+    fn record(&self, record: &Record) -> Option<String>;
+}
+
+impl Ledger for LockedStore {
+    fn view(&self) -> &StoreView {
+        self
+    }
+    fn record(&self, record: &Record) -> Option<String> {
+        LockedStore::record(self, record)
+    }
+}
+
+impl Ledger for Workspace {
+    fn view(&self) -> &StoreView {
+        self
+    }
+    fn record(&self, record: &Record) -> Option<String> {
+        Workspace::record(self, record)
     }
 }
 
@@ -326,28 +354,20 @@ impl StoreView {
     pub fn history(&self) -> Result<history::Log> {
         history::read(&self.layout.history())
     }
+
+    /// A fresh staging directory inside the store's `staging/` (the same file system as the
+    /// packs, so the final move is a rename), left alone by other commands while this one
+    /// runs. Needs no lock: an install stages before it locks the store.
+    pub fn staging(&self) -> Result<Staging> {
+        Staging::create(&self.layout.staging())
+    }
 }
 
 impl LockedStore {
-    /// A fresh staging directory.
-    pub fn staging(&self) -> Result<Staging> {
-        tempfile::Builder::new()
-            .prefix("stage-")
-            .tempdir_in(self.layout.staging())
-            .ctx(|| {
-                format!(
-                    "creating a staging directory in {}",
-                    self.layout.meta.display()
-                )
-            })
-    }
-
     /// Appends to the history; a failure is returned as a warning, never as an error: the
     /// change it records has happened (or not) either way.
     pub fn record(&self, record: &Record) -> Option<String> {
-        history::append(&self.layout.history(), record, self.durability)
-            .err()
-            .map(|e| format!("could not record the change in the history: {e}"))
+        history::record(&self.layout.history(), record, self.durability)
     }
 
     /// Moves `path` into `trash/` (one rename), from where it is deleted; returns where.

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use super::journal::{self, Found, Plan, Step};
-use super::{empty_dir, LockedStore};
+use super::LockedStore;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::remove_any;
 use crate::history::{Action, Outcome, Record, Recovered, Recovery};
@@ -199,7 +199,7 @@ impl LockedStore {
 
     /// Removes what no command owns once no change is under way.
     fn sweep(&self) -> Result<()> {
-        empty_dir(&self.layout.staging())?;
+        super::staging::sweep(&self.layout.staging())?;
         self.purge_trash()?;
         remove_temporaries(&self.layout.meta)?;
         remove_temporaries(&self.layout.receipts())?;

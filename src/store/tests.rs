@@ -41,7 +41,7 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
 /// A staged tree for version `version`, inside a staging dir that is leaked (as a crashed
 /// process would leave it).
 fn stage(store: &LockedStore, version: &str) -> PathBuf {
-    let staging = store.staging().unwrap().keep();
+    let staging = store.staging().unwrap().abandon();
     let dir = staging.join("tree");
     fs::create_dir_all(&dir).unwrap();
     fs::write(

@@ -305,7 +305,6 @@ fn attunes_own_directory_checksum_is_accepted_with_a_warning() {
     env.refused(&["install", "alpha"], 3, "checksum_mismatch");
 
     // One byte more in any file: no form matches, and the hint names the usual cause.
-    let mut hashed = hashed;
     hashed.push(b'\n');
     let source = json!({"type": "archive", "url": "alpha.tgz", "checksum": sha256(&hashed)});
     env.use_file_index(&dir, vec![entry("alpha", "1.0.0", vec![source])]);

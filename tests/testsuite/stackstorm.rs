@@ -486,16 +486,13 @@ fn a_stackstorm_pack_installs_by_every_source_kind() {
 
     let env = Env::new();
     let repo = Repo::init(&env.root.join("work/stackstorm-st2demo"));
+    repo.write("pack.yaml", &st2_pack_yaml("st2demo", &["core=1.0.0"]));
     for (rel, content) in [
-        ("pack.yaml", st2_pack_yaml("st2demo", &["core=1.0.0"])),
-        ("actions/hello.py".into(), "print('hello')\n".into()),
-        ("requirements.txt".into(), "requests>=2.0\n".into()),
-        (
-            "tests/test_hello.py".into(),
-            "def test_hello():\n    pass\n".into(),
-        ),
+        ("actions/hello.py", "print('hello')\n"),
+        ("requirements.txt", "requests>=2.0\n"),
+        ("tests/test_hello.py", "def test_hello():\n    pass\n"),
     ] {
-        repo.write(rel, &content);
+        repo.write(rel, content);
     }
     repo.commit("0.4.0");
     repo.git(&["tag", "v0.4.0"]);

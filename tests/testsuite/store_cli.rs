@@ -12,8 +12,8 @@ fn write_pack(dir: &Path, pack_ref: &str, version: &str, extra: &str) -> PathBuf
     packs::write_pack(dir, pack_ref, version, extra, 0)
 }
 
-/// A pack whose own test sleeps, so an install holds the store lock for a while.
-fn slow_pack(dir: &Path) -> PathBuf {
+/// A pack whose own test sleeps for `secs`, so an install stays in its tests for a while.
+fn slow_pack(dir: &Path, secs: u32) -> PathBuf {
     let root = write_pack(
         dir,
         "slow",
@@ -21,7 +21,11 @@ fn slow_pack(dir: &Path) -> PathBuf {
         "testing:\n  runners:\n    wait: {type: script, entry_point: tests/wait.sh, timeout: 60}\n",
     );
     std::fs::create_dir_all(root.join("tests")).unwrap();
-    std::fs::write(root.join("tests/wait.sh"), "#!/bin/sh\nsleep 30\n").unwrap();
+    std::fs::write(
+        root.join("tests/wait.sh"),
+        format!("#!/bin/sh\nsleep {secs}\n"),
+    )
+    .unwrap();
     root
 }
 
@@ -35,15 +39,15 @@ fn json(out: &Output) -> serde_json::Value {
     })
 }
 
-/// Starts an install and returns once it is running the pack's tests (holding the lock).
+/// Starts an install and returns once it is running the pack's tests.
 fn start_slow_install(packs: &Path, pack: &Path) -> Child {
     let mut child = Command::new(BIN)
         .arg("--packs-dir")
         .arg(packs)
-        .args(["-v", "install"])
+        .args(["-v", "--json", "install"])
         .arg(pack)
         .stderr(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
@@ -69,21 +73,85 @@ fn staging_is_empty(packs: &Path) -> bool {
         .is_none()
 }
 
+/// While another process holds the store's lock (util-linux `flock` here), a command waits
+/// for it, says so, and gives up after --lock-timeout with exit 5.
 #[test]
 fn a_second_command_waits_for_the_lock_then_fails_with_exit_5() {
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
-    let pack = slow_pack(tmp.path());
-    let mut first = start_slow_install(&packs, &pack);
+    let pack = write_pack(tmp.path(), "quick", "1.0.0", "");
+    assert_eq!(
+        run(&packs, &["install", pack.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let mut holder = Command::new("flock")
+        .arg("--exclusive")
+        .arg(packs.join(".attune-pack/lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for args in [&["list"][..], &["uninstall", "quick"]] {
+        let second = run(
+            &packs,
+            &[&["--lock-timeout", "1", "--json"][..], args].concat(),
+        );
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert_eq!(second.status.code(), Some(5), "{args:?}: {stderr}");
+        assert!(stderr.contains("waiting for the store lock"), "{stderr}");
+        assert_eq!(json(&second)["error"]["code"], "locked");
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
 
-    let second = run(&packs, &["--lock-timeout", "1", "--json", "list"]);
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("waiting for the store lock"), "{stderr}");
-    assert_eq!(json(&second)["error"]["code"], "locked");
+/// An install fetches and tests without the store's lock: meanwhile `list` answers at once
+/// and another install commits. Its final re-check sees the store as it is then: the same
+/// pack installed meanwhile is `already_installed`, and nothing of it is left behind.
+#[test]
+fn an_install_holds_the_lock_only_for_its_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let packs = tmp.path().join("packs");
+    let slow = slow_pack(&tmp.path().join("a"), 3);
+    let first = start_slow_install(&packs, &slow);
 
-    first.kill().unwrap();
-    first.wait().unwrap();
+    let list = run(&packs, &["--lock-timeout", "1", "--json", "list"]);
+    let stderr = String::from_utf8_lossy(&list.stderr);
+    assert_eq!(list.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("waiting"), "{stderr}");
+    let quick = write_pack(&tmp.path().join("b"), "quick", "1.0.0", "");
+    let other = run(
+        &packs,
+        &["--lock-timeout", "1", "install", quick.to_str().unwrap()],
+    );
+    assert_eq!(
+        other.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let same = write_pack(&tmp.path().join("c"), "slow", "2.0.0", "");
+    let same = run(
+        &packs,
+        &["--lock-timeout", "1", "install", same.to_str().unwrap()],
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(5));
+    assert_eq!(json(&first)["error"]["code"], "already_installed");
+    assert_eq!(
+        consistent(&packs),
+        state_of(&[("quick", "1.0.0"), ("slow", "2.0.0")])
+    );
+    assert!(staging_is_empty(&packs));
 }
 
 #[test]
