@@ -71,25 +71,45 @@ pub fn locate_in(tree: &Path, subdir: Option<&Subdir>, origin: &str) -> Result<L
     let Some(subdir) = subdir else {
         return locate(tree, origin);
     };
-    // Every component a real directory: a link could lead elsewhere in the tree.
-    let mut dir = tree.to_owned();
-    for part in subdir.0.split('/') {
-        dir.push(part);
-        let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
-        if !is_dir {
-            return Err(Error::NotFound(format!(
+    // An archive of a repository wraps it in one folder (`repo-v1.2.0/`), named after the
+    // release: the subdir is also looked for inside it.
+    let rel = match real_dir(tree, &subdir.0) {
+        true => subdir.0.clone(),
+        false => match single_dir(tree) {
+            Some(top) if real_dir(tree, &format!("{top}/{subdir}")) => format!("{top}/{subdir}"),
+            _ => return Err(Error::NotFound(format!(
                 "{origin}: no directory `{subdir}` in it (--subdir, or the index source's subdir)"
-            )));
-        }
-    }
-    let found = locate(&dir, &format!("{origin} (subdir {subdir})"))?;
+            ))),
+        },
+    };
+    let found = locate(&tree.join(&rel), &format!("{origin} (subdir {subdir})"))?;
     Ok(Located {
         rel: match found.rel.is_empty() {
-            true => subdir.0.clone(),
-            false => format!("{subdir}/{}", found.rel),
+            true => rel,
+            false => format!("{rel}/{}", found.rel),
         },
         dir: found.dir,
     })
+}
+
+/// `rel` under `tree` is a directory, and so is every component on the way: a link could
+/// lead elsewhere in the tree.
+fn real_dir(tree: &Path, rel: &str) -> bool {
+    let mut dir = tree.to_owned();
+    rel.split('/').all(|part| {
+        dir.push(part);
+        std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+    })
+}
+
+/// The name of the only entry of `tree`, when it is a directory.
+fn single_dir(tree: &Path) -> Option<String> {
+    let mut entries = std::fs::read_dir(tree).ok()?.filter_map(|e| e.ok());
+    let only = entries.next()?;
+    if entries.next().is_some() || !only.file_type().is_ok_and(|t| t.is_dir()) {
+        return None;
+    }
+    only.file_name().into_string().ok()
 }
 
 /// Finds the pack root in `tree`; `origin` names the source in errors.
@@ -143,6 +163,7 @@ pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
         }
         0 => Err(Error::PackYamlMissing {
             origin: origin.to_owned(),
+            deeper: deeper_packs(tree),
             searched: searched
                 .iter()
                 .map(|p| {
@@ -159,6 +180,26 @@ pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
         )))
         }
     }
+}
+
+/// Up to a few directories at most four levels down that hold a pack.yaml, sorted: where the
+/// packs of a repository of many are (`packs/core`).
+fn deeper_packs(tree: &Path) -> Vec<String> {
+    let mut found: Vec<String> = walkdir::WalkDir::new(tree)
+        .min_depth(2)
+        .max_depth(4)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() == "pack.yaml" && e.file_type().is_file())
+        .filter_map(|e| {
+            let dir = e.path().parent()?.strip_prefix(tree).ok()?;
+            Some(dir.to_string_lossy().into_owned())
+        })
+        .take(100)
+        .collect();
+    found.sort();
+    found.truncate(5);
+    found
 }
 
 /// A regular file, not a symlink (a pack.yaml behind a link could name another pack's file).

@@ -33,6 +33,12 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::DependencyNotReplaced { .. } => "pass --force with --with-deps to replace it",
         Error::DependentsExist { .. } => "uninstall them first, or pass --force",
         Error::ChecksumMismatch { checked, .. } => checksum_hint(*checked),
+        Error::PackYamlMissing { deeper, .. } if !deeper.is_empty() => {
+            return Some(format!(
+                "the source holds packs in subdirectories: install one with --subdir {}",
+                deeper[0]
+            ))
+        }
         Error::ChecksumMissing(_) => {
             "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
         }

@@ -216,12 +216,15 @@ pub enum Error {
     NotInstalled(PackRef),
 
     /// No pack.yaml where one was looked for.
-    #[error("no pack.yaml found in {origin}; searched:\n{}", searched.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n"))]
+    #[error("no pack.yaml found in {origin}; searched:\n{}{}", searched.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n"), match deeper.is_empty() { true => String::new(), false => format!("\n  deeper in it: {}", deeper.join(", ")) })]
     PackYamlMissing {
         /// The source, as shown.
         origin: String,
         /// Every path searched, relative to the source.
         searched: Vec<PathBuf>,
+        /// Directories deeper in the source that hold a pack.yaml (a repository of many
+        /// packs), relative to it: each one `--subdir` can name.
+        deeper: Vec<String>,
     },
 
     /// The pack is installed already (and replacing it was not asked for).

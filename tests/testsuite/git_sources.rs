@@ -779,7 +779,12 @@ fn subdir_installs_one_pack_of_a_monorepo_from_every_source_kind() {
     };
     let git_url = file_url(&repo.dir);
     let out = run("p-git", &["--json", "install", &git_url]);
-    assert_error(&out, 4, "pack_yaml_missing");
+    let message = assert_error(&out, 4, "pack_yaml_missing");
+    assert!(
+        message.contains("deeper in it: packs/core, packs/other"),
+        "{message}"
+    );
+    assert!(text(&out).contains("--subdir packs/core"), "{}", text(&out));
     let expected = String::from_utf8(
         run(
             "p-git",
@@ -790,6 +795,13 @@ fn subdir_installs_one_pack_of_a_monorepo_from_every_source_kind() {
     .unwrap();
     let sources = [
         ("p-git", git_url.as_str(), "packs/core", "git"),
+        // Inside the archive's top folder, `mono/`, whether it is named or not.
+        (
+            "p-tgz2",
+            tgz.to_str().unwrap(),
+            "packs/core",
+            "local_archive",
+        ),
         (
             "p-tgz",
             tgz.to_str().unwrap(),
