@@ -77,7 +77,7 @@ impl InstallerBuilder {
         self
     }
 
-    /// Where progress and warnings go ([`Event`]s; default: nowhere).
+    /// Where progress and warnings go ([`Event`](crate::Event)s; default: nowhere).
     pub fn on_event(mut self, sink: EventSink) -> Self {
         self.events = Some(sink);
         self

@@ -77,9 +77,11 @@ pub fn locate_in(tree: &Path, subdir: Option<&Subdir>, origin: &str) -> Result<L
         true => subdir.0.clone(),
         false => match single_dir(tree) {
             Some(top) if real_dir(tree, &format!("{top}/{subdir}")) => format!("{top}/{subdir}"),
-            _ => return Err(Error::NotFound(format!(
+            _ => {
+                return Err(Error::NotFound(format!(
                 "{origin}: no directory `{subdir}` in it (--subdir, or the index source's subdir)"
-            ))),
+            )))
+            }
         },
     };
     let found = locate(&tree.join(&rel), &format!("{origin} (subdir {subdir})"))?;

@@ -13,7 +13,7 @@ use crate::support::BIN;
 /// The calls that matter, in order, with paths resolved from the descriptors.
 #[derive(Debug, Default)]
 struct Trace {
-    /// Files created in staging.
+    /// Files created in the staged tree.
     created: BTreeSet<String>,
     /// Directories created in staging.
     dirs: BTreeSet<String>,
@@ -95,7 +95,9 @@ fn parse(log: &str, packs: &Path) -> Trace {
             "openat" => {
                 if let (Some(path), Some(fd)) = (quoted(line, 0), result(line)) {
                     if fd >= 0 {
-                        if path.starts_with(&staging) && line.contains("O_CREAT") {
+                        // What the staged tree holds (not the staging dir's own lock file).
+                        let in_tree = path.split('/').any(|c| c == "tree");
+                        if path.starts_with(&staging) && in_tree && line.contains("O_CREAT") {
                             trace.created.insert(path.clone());
                         }
                         open.insert(fd, path);
