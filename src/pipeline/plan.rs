@@ -14,7 +14,7 @@ use crate::context::{blocking, Context};
 use crate::deps::{self, Standing};
 use crate::error::{Error, Result};
 use crate::locate::Subdir;
-use crate::manifest::{Dependency, GitDependency};
+use crate::manifest::{Dependency, GitDependency, Manifest};
 use crate::pack_ref::PackRef;
 use crate::receipt::{Receipt, TestSummary};
 use crate::registry::Registry;
@@ -181,15 +181,7 @@ impl Planner<'_> {
             };
             match added {
                 Ok(pack_ref) => resolved.push((dep.clone(), pack_ref)),
-                Err(e) => {
-                    self.ctx.warn(format!(
-                        "could not install `{dep}`, a dependency of {} {}: {}",
-                        manifest.pack_ref,
-                        manifest.version,
-                        e.code()
-                    ));
-                    return Err(e);
-                }
+                Err(e) => return Err(self.dependency_failed(dep, manifest, e)),
             }
         }
         Ok(resolved)
@@ -271,16 +263,26 @@ impl Planner<'_> {
                 index: None,
             };
             if let Err(e) = self.add(source, None, None, below.clone()).await {
-                self.ctx.warn(format!(
-                    "could not install `{dep}`, a dependency of {} {}: {}",
-                    manifest.pack_ref,
-                    manifest.version,
-                    e.code()
-                ));
-                return Err(e);
+                return Err(self.dependency_failed(dep, manifest, e));
             }
         }
         Ok(())
+    }
+
+    /// `e`, after saying that it stopped `dep`, a dependency of the pack of `manifest`.
+    fn dependency_failed(
+        &self,
+        dep: &dyn std::fmt::Display,
+        manifest: &Manifest,
+        e: Error,
+    ) -> Error {
+        self.ctx.warn(format!(
+            "could not install `{dep}`, a dependency of {} {}: {}",
+            manifest.pack_ref,
+            manifest.version,
+            e.code()
+        ));
+        e
     }
 
     fn refuse_installed(&self, v: &Validated) -> Result<()> {

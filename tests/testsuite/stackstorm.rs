@@ -38,6 +38,14 @@ impl Env {
         self.command(args).output().unwrap()
     }
 
+    /// `install` with the config `cfg`, `flags` (`--json`, `--with-deps`, …) and `packs`.
+    fn install(&self, cfg: &Path, flags: &[&str], packs: &[&Path]) -> Output {
+        let mut args = vec!["--config", cfg.to_str().unwrap(), "install"];
+        args.extend_from_slice(flags);
+        args.extend(packs.iter().map(|p| p.to_str().unwrap()));
+        self.run(&args)
+    }
+
     /// A directory `name` holding these files (relative path, content).
     fn dir(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let dir = self.root.join(name);
@@ -154,13 +162,7 @@ fn a_git_url_dependency_no_installed_pack_came_from_is_exit_5_naming_the_url() {
         "st2demo",
         &st2_pack_yaml("st2demo", &[&format!("{url}=v1.2.0")]),
     );
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--json",
-        "install",
-        pack.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &["--json"], &[&pack]);
     let message = assert_unmet(&out);
     assert!(
         message.contains(&format!("`{url}=v1.2.0` is not installed")),
@@ -179,13 +181,7 @@ fn with_deps_installs_the_git_dependency_at_its_ref_first() {
     assert_ok(&env.run(&["install", core.to_str().unwrap()]));
     let yaml = st2_pack_yaml("st2demo", &["core=1.0.0", &format!("{url}=v1.2.0")]);
     let pack = st2_pack(&env, "st2demo", &yaml);
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "install",
-        "--with-deps",
-        pack.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &["--with-deps"], &[&pack]);
     assert_ok(&out);
     assert!(
         stderr(&out).contains("Installed dependency aws 1.2.0"),
@@ -243,15 +239,7 @@ fn a_git_dependency_is_met_by_a_pack_installed_from_that_repository() {
         "st2demo",
         &st2_pack_yaml("st2demo", &[&format!("{spelled}=v1.2.0")]),
     );
-    let install = |pack: &Path| {
-        env.run(&[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--json",
-            "install",
-            pack.to_str().unwrap(),
-        ])
-    };
+    let install = |pack: &Path| env.install(&cfg, &["--json"], &[pack]);
     assert_ok(&install(&pack));
     assert_eq!(
         consistent(&env.packs),
@@ -284,13 +272,7 @@ fn with_deps_a_git_dependency_is_met_by_the_pack_its_repository_holds() {
         "st2demo",
         &st2_pack_yaml("st2demo", &[&format!("{url}=v1.2.0")]),
     );
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "install",
-        "--with-deps",
-        pack.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &["--with-deps"], &[&pack]);
     assert_ok(&out);
     assert_eq!(env.receipt("aws")["source"]["kind"], "local_directory");
     assert_eq!(
@@ -306,10 +288,7 @@ fn an_unmet_python_requirement_is_exit_5_unless_skip_deps() {
     let yaml = "name: legacy\nversion: 1.0.0\npython_versions: [\"2\"]\n";
     let pack = env.dir("legacy", &[("pack.yaml", yaml)]);
     let args = |extra: &'static [&'static str]| {
-        let mut args = vec!["--config", cfg.to_str().unwrap(), "--json", "install"];
-        args.extend_from_slice(extra);
-        args.push(pack.to_str().unwrap());
-        env.run(&args)
+        env.install(&cfg, &[&["--json"][..], extra].concat(), &[&pack])
     };
     let message = assert_unmet(&args(&[]));
     let why = "Python 2 is required (pack.yaml `python_versions: 2`), but";
@@ -339,13 +318,7 @@ fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
         )],
     );
     let cfg = env.config("python: /nonexistent/python3\n");
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--json",
-        "install",
-        pack.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &["--json"], &[&pack]);
     let message = assert_unmet(&out);
     assert!(
         message.contains("Python >=3.9 is required")
@@ -374,12 +347,7 @@ fn the_interpreter_is_asked_once_and_only_for_packs_that_declare_python() {
     let env = Env::new();
     let cfg = env.config_with_python("Python 3.12.1");
     let plain = env.dir("plain", &[("pack.yaml", "ref: plain\nversion: 1.0.0\n")]);
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "install",
-        plain.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &[], &[&plain]);
     assert_ok(&out);
     assert!(
         !env.python_log().exists(),
@@ -396,13 +364,7 @@ fn the_interpreter_is_asked_once_and_only_for_packs_that_declare_python() {
         "b",
         &[("pack.yaml", "ref: b\nversion: 1.0.0\npython: \">=3.9\"\n")],
     );
-    let out = env.run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "install",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-    ]);
+    let out = env.install(&cfg, &[], &[&a, &b]);
     assert_ok(&out);
     let log = std::fs::read_to_string(env.python_log()).unwrap();
     assert_eq!(log, "--version\n", "run once, with --version only");
