@@ -27,6 +27,12 @@ pub fn hint(error: &Error) -> Option<String> {
             "a git repository is installed from its .git URL, or with --ref"
         }
         Error::NeitherArchiveNorGit { archive, .. } => return hint(archive),
+        // Only an interpreter is missing: no pack --with-deps could install helps.
+        Error::DependencyUnmet { problems, .. }
+            if problems.iter().all(|p| p.starts_with("Python ")) =>
+        {
+            "set the config key `python` to an interpreter that meets it, or pass --skip-deps to install anyway"
+        }
         Error::DependencyUnmet { .. } => {
             "install them first, pass --with-deps to install missing packs (from the registry, or from the git repositories named), or --skip-deps to install anyway"
         }

@@ -325,6 +325,12 @@ fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
             && message.contains("`/nonexistent/python3` (config `python`) cannot be run"),
         "{message}"
     );
+    // --with-deps installs packs, not interpreters: the hint says what does help.
+    assert!(
+        stderr(&out).contains("hint: set the config key `python`"),
+        "{}",
+        stderr(&out)
+    );
     // No python3 on PATH at all (an empty PATH: attune-pack runs nothing else here).
     let empty = env.root.join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
