@@ -101,7 +101,7 @@ pub async fn lock(installer: &Installer, path: &Path, out: &Output) -> Result<()
     let lock = installer.lock().await?;
     write_file(path, lock.to_json().as_bytes())?;
     out.result(json!({"path": path, "packs": lock.packs.len()}), || {
-        format!("Wrote {} ({} packs)", path.display(), lock.packs.len())
+        format!("Wrote {} ({})", path.display(), packs(lock.packs.len()))
     });
     Ok(())
 }
@@ -160,8 +160,8 @@ pub async fn install_locked(
             })
             .collect();
         lines.push(format!(
-            "{} packs as locked in {}",
-            lock.packs.len(),
+            "{} as locked in {}",
+            packs(lock.packs.len()),
             path.display()
         ));
         lines.join("\n")
@@ -178,4 +178,12 @@ pub async fn history(
     let records = installer.history(pack_ref.as_ref()).await?;
     out.result(json!(records), || history_table(&records));
     Ok(())
+}
+
+/// "1 pack", "3 packs".
+fn packs(n: usize) -> String {
+    match n {
+        1 => "1 pack".to_owned(),
+        n => format!("{n} packs"),
+    }
 }

@@ -118,8 +118,14 @@ fn required_metadata(
         .collect();
     if !missing.is_empty() {
         events(&Event::Warning(format!(
-            "{origin} has no {}; written as empty strings in the index entry (set them in pack.yaml)",
-            missing.join(", ")
+            "{origin} has no {}; written as {} in the index entry (set {} in pack.yaml)",
+            missing.join(", "),
+            if missing.len() == 1 {
+                "an empty string"
+            } else {
+                "empty strings"
+            },
+            if missing.len() == 1 { "it" } else { "them" }
         )));
     }
     let [(_, d), (_, a), (_, l)] = fields;
