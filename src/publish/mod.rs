@@ -11,11 +11,11 @@ use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, EventSink};
 use crate::fsutil::Durability;
-use crate::hashing::{directory_digest, file_checksum, ContentDigest};
+use crate::hashing::{directory_digest, ContentDigest};
 use crate::interrupt::Interrupt;
 use crate::locate::{locate, Located};
 use crate::manifest::Manifest;
-use crate::safety::TreeWriter;
+use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::extract_file;
 
 use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource, PackEntry};
@@ -66,7 +66,8 @@ pub fn build_entry(
     let raw: Yaml = serde_norway::from_str(&yaml).unwrap_or(Yaml::Null);
     let text = |key: &str| raw.get(key).and_then(yaml_text);
 
-    let install_sources = install_sources(pack_path, publish, &manifest, &unpacked, events)?;
+    let install_sources =
+        install_sources(pack_path, publish, &manifest, &unpacked, limits, events)?;
     let dependencies = Dependencies {
         attune_version: manifest.attune_version.as_ref().map(ToString::to_string),
         python_version: text("python_versions").or_else(|| text("python")),
@@ -179,26 +180,74 @@ impl Unpacked {
                 _tree: None,
             });
         }
-        let tree = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
-        let mut writer = TreeWriter::new(
-            tree.path(),
-            &origin,
-            limits,
-            Interrupt::new(),
-            Durability::NoSync,
-        );
-        let digest = extract_file(pack_path, &mut writer, &[Algorithm::Sha256])?;
-        let written = writer.finish()?;
+        let (tree, written, archive_sha256) = unpack(pack_path, limits)?;
         let located = locate(tree.path(), &origin)?;
         written.check_links_within(&located.rel, &origin)?;
         Ok(Unpacked {
             content: written.digest.checksum_under(&located.rel),
             located,
-            archive_sha256: digest.checksums.into_iter().next(),
+            archive_sha256,
             work: None,
             _tree: Some(tree),
         })
     }
+}
+
+/// An archive unpacked into a temporary directory with the installer's safety rules: the
+/// directory, what was written, and the sha256 of the archive's bytes (read once).
+fn unpack(file: &Path, limits: Limits) -> Result<(tempfile::TempDir, Tree, Option<Checksum>)> {
+    if !file.is_file() {
+        return Err(Error::NotFound(format!(
+            "archive {}: no such file",
+            file.display()
+        )));
+    }
+    let tree = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
+    let origin = file.display().to_string();
+    let mut writer = TreeWriter::new(
+        tree.path(),
+        &origin,
+        limits,
+        Interrupt::new(),
+        Durability::NoSync,
+    );
+    let digest = extract_file(file, &mut writer, &[Algorithm::Sha256])?;
+    let written = writer.finish()?;
+    Ok((tree, written, digest.checksums.into_iter().next()))
+}
+
+/// An archive published beside a pack directory: the sha256 of its bytes and, when it holds
+/// the pack in a subdirectory (an archive of a repository of many), that directory, so an
+/// install of the entry finds it.
+fn published_archive(
+    file: &Path,
+    manifest: &Manifest,
+    limits: Limits,
+) -> Result<(Checksum, Option<String>)> {
+    let (tree, _, sha256) = unpack(file, limits)?;
+    let sha256 = sha256.ok_or_else(|| Error::Internal("the archive was not hashed".into()))?;
+    let origin = file.display().to_string();
+    let deeper = match locate(tree.path(), &origin) {
+        Ok(_) => return Ok((sha256, None)),
+        Err(Error::PackYamlMissing { deeper, .. }) => deeper,
+        Err(e) => return Err(e),
+    };
+    for dir in &deeper {
+        let yaml = tree.path().join(dir).join("pack.yaml");
+        let found = Manifest::load_as(&yaml, &format!("{origin}: {dir}/pack.yaml"));
+        if found.is_ok_and(|m| m.pack_ref == manifest.pack_ref) {
+            return Ok((sha256, Some(dir.clone())));
+        }
+    }
+    Err(Error::NotFound(format!(
+        "archive {origin} holds no pack `{}` (pack.yaml found in: {})",
+        manifest.pack_ref,
+        if deeper.is_empty() {
+            "none".to_owned()
+        } else {
+            deeper.join(", ")
+        }
+    )))
 }
 
 /// The entry's sources: git (its checksum: the content checksum of what the ref holds) and
@@ -208,6 +257,7 @@ fn install_sources(
     publish: &Publish,
     manifest: &Manifest,
     unpacked: &Unpacked,
+    limits: Limits,
     events: &EventSink,
 ) -> Result<Vec<InstallSource>> {
     let mut sources = Vec::new();
@@ -238,14 +288,14 @@ fn install_sources(
                 ))
             }
         };
-        let checksum = match &unpacked.archive_sha256 {
-            Some(sha256) if file == pack_path => sha256.clone(),
-            _ => archive_checksum(file)?,
+        let (checksum, subdir) = match &unpacked.archive_sha256 {
+            Some(sha256) if file == pack_path => (sha256.clone(), None),
+            _ => published_archive(file, manifest, limits)?,
         };
         sources.push(InstallSource::Archive {
             url: url.clone(),
             checksum: Some(checksum),
-            subdir: None,
+            subdir,
         });
     }
     Ok(sources)
@@ -278,15 +328,6 @@ fn git_checksum(
             Ok((unpacked.content.clone(), None))
         }
     }
-}
-
-fn archive_checksum(file: &Path) -> Result<Checksum> {
-    file_checksum(file, Algorithm::Sha256).map_err(|e| match e {
-        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            Error::NotFound(format!("archive {}: no such file", file.display()))
-        }
-        other => other,
-    })
 }
 
 /// Text of a scalar, or of a list of scalars joined by `, ` (`python_versions: ["3.9"]`).
@@ -401,8 +442,18 @@ mod tests {
     fn entry_from_a_directory_has_checksums_and_contents() {
         let tmp = tempfile::tempdir().unwrap();
         pack(tmp.path(), "1.2.0");
-        let archive = tmp.path().join("a.bin");
-        std::fs::write(&archive, b"bytes").unwrap();
+        // The archive published is of a repository holding the pack in a subdirectory.
+        let archive = tmp.path().join("a.tar");
+        let mut tar = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+        let yaml = b"ref: demo\nversion: 1.2.0\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(yaml.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "repo/packs/demo/pack.yaml", &yaml[..])
+            .unwrap();
+        tar.finish().unwrap();
+        drop(tar);
         let publish = Publish {
             git_url: Some("https://g/demo.git".into()),
             archive_url: Some("https://h/demo.tgz".into()),
@@ -428,8 +479,9 @@ mod tests {
         );
         assert_eq!(
             e.install_sources[1].checksum(),
-            Some(&file_checksum(&archive, Algorithm::Sha256).unwrap())
+            Some(&crate::hashing::file_checksum(&archive, Algorithm::Sha256).unwrap())
         );
+        assert_eq!(e.install_sources[1].subdir(), Some("repo/packs/demo"));
         assert_eq!(e.contents.actions[0].name, "post");
         assert_eq!(e.contents.workflows[0].name, "demo.flow");
         assert_eq!(e.contents.sensors[0].name, "watch");

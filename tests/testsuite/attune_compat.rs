@@ -65,7 +65,10 @@ fn every_index_the_tool_writes_is_read_by_attune() {
     // No description, author or license: Attune requires all three as strings.
     let pack = write_pack(&env.path("src"), "bare", "1.0.0", "", 0);
     let archive = env.path("bare.tgz");
-    write(&archive, b"not really an archive, only hashed");
+    write(
+        &archive,
+        crate::support::registry::pack_tgz("bare", "1.0.0"),
+    );
     let (pack_s, archive_s) = (pack.display().to_string(), archive.display().to_string());
     let sources = [
         "--archive-url",
@@ -359,4 +362,34 @@ fn index_entry_of_a_pack_inside_a_repository_names_its_subdir() {
     assert_eq!(receipt["source"]["subdir"], "packs/demo");
     assert_eq!(receipt["checksum"]["content"], checksum);
     assert!(env.path("packs/demo/actions/a.yaml").is_file());
+
+    // An archive of the whole repository: its source names where the pack is in it, and
+    // an install from the archive alone finds it.
+    let tgz = env.path("idx/mono.tgz");
+    repo.git(&[
+        "archive",
+        "--format=tar.gz",
+        "--prefix=mono-2.0.0/",
+        "-o",
+        tgz.to_str().unwrap(),
+        "v2.0.0",
+    ]);
+    let (code, entry, err) = env.json(&[
+        "index",
+        "entry",
+        &dir,
+        "--archive-url",
+        "mono.tgz",
+        "--archive",
+        tgz.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        entry["install_sources"][0]["subdir"], "mono-2.0.0/packs/demo",
+        "{entry}"
+    );
+    env.use_file_index(&env.path("idx"), vec![entry]);
+    let (code, receipt, err) = env.json(&["install", "demo", "--skip-tests", "--force"]);
+    assert_eq!(code, 0, "{receipt}\n{err}");
+    assert_eq!(receipt["checksum"]["content"], checksum);
 }
