@@ -551,3 +551,36 @@ fn a_read_only_command_recovers_before_it_reads() {
     assert!(!env.packs.join(".attune-pack/journal.jsonl").exists());
     assert_eq!(state(&env.packs), before(Scenario::Reinstall));
 }
+
+/// A reader that may not write the store (another user's store) cannot recover a change
+/// killed half way: it shows the store as it is, with a warning that says so, and changes
+/// nothing. Its owner's next command recovers it.
+#[test]
+fn a_reader_that_cannot_write_shows_the_store_as_it_is_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(Scenario::Reinstall);
+    let args = env.command(Scenario::Reinstall);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(killed(&env.run(&args, "commit.activate=crash@1")));
+    let journal = env.packs.join(".attune-pack/journal.jsonl");
+    assert!(journal.exists());
+    // Readable by all (the store's files are 0644), writable by its owner only.
+    std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .arg("--packs-dir")
+        .arg(&env.packs)
+        .args(["--json", "list"])
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("an interrupted change could not be recovered")
+            && stderr.contains("showing the store as it is"),
+        "{stderr}"
+    );
+    assert!(journal.exists(), "the reader changed nothing");
+    assert_eq!(recover(&env), before(Scenario::Reinstall));
+}
