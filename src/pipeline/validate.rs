@@ -59,35 +59,37 @@ fn validate_staged(
     if !archive.is_empty() {
         for req in &required {
             let actual = archive_sum(archive, &req.checksum)?;
-            match check(ctx, req, actual, Checked::Archive, &origin) {
-                Err(mismatch) if req.from_index && is_sha256(req) => {
-                    unsettled.push((req, mismatch))
-                }
+            match check(ctx, req, actual.clone(), Checked::Archive, &origin) {
+                Err(_) if req.from_index && is_sha256(req) => unsettled.push((req, actual)),
                 checked => checked?,
             }
         }
     }
-    let located = match locate_in(&staged.tree_root, staged.subdir.as_ref(), &origin) {
-        Err(e) => return Err(unsettled.pop().map_or(e, |(_, mismatch)| mismatch)),
-        Ok(located) => located,
+    // Until those are settled the archive counts as tampered with: whatever else is wrong
+    // with it is reported as the mismatch.
+    let tampered = |e: Error| match (unsettled.first(), &e) {
+        (_, Error::ChecksumMismatch { .. }) | (None, _) => e,
+        (Some((req, actual)), _) => mismatch(req, actual.clone(), Checked::Archive, &origin),
     };
-    tree.check_links_within(&located.rel, &origin)?;
+    let located = locate_in(&staged.tree_root, staged.subdir.as_ref(), &origin);
+    let located = located.map_err(tampered)?;
+    tree.check_links_within(&located.rel, &origin)
+        .map_err(tampered)?;
     let content = tree.digest.checksum_under(&located.rel);
     let content_checked: Vec<_> = match archive.is_empty() {
         true => required.iter().map(|req| (req, None)).collect(),
-        false => unsettled
-            .into_iter()
-            .map(|(req, e)| (req, Some(e)))
-            .collect(),
+        false => unsettled.iter().map(|(req, a)| (*req, Some(a))).collect(),
     };
-    for (req, archive_mismatch) in content_checked {
+    for (req, archive_sum) in content_checked {
         content_sha256(req)?;
         if req.checksum == content {
             continue;
         }
-        let mismatch = archive_mismatch
-            .unwrap_or_else(|| mismatch(req, content.clone(), Checked::Content, &origin));
-        legacy(ctx, req, &located, mismatch, &origin)?;
+        let mismatch = match archive_sum {
+            Some(actual) => mismatch(req, actual.clone(), Checked::Archive, &origin),
+            None => mismatch(req, content.clone(), Checked::Content, &origin),
+        };
+        legacy(ctx, req, &located, mismatch, &origin).map_err(tampered)?;
     }
     // Errors name the source and the file inside it: the staging path is gone by the time
     // anyone reads them.

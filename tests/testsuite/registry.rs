@@ -887,7 +887,33 @@ fn tampering_is_reported_as_a_checksum_mismatch_first() {
         drop(tar);
         gz.finish().unwrap()
     };
-    for (name, tampered) in [("another pack", swapped), ("no pack.yaml", empty)] {
+    // The published pack, plus a link out of it (into the archive, not out of it: that
+    // would be refused while it is extracted).
+    let escaping = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(&mut gz);
+        let yaml = b"ref: alpha\nversion: 1.0.0\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(yaml.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "pack/pack.yaml", &yaml[..])
+            .unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "pack/out", "../pack.yaml")
+            .unwrap();
+        tar.finish().unwrap();
+        drop(tar);
+        gz.finish().unwrap()
+    };
+    let cases = [
+        ("another pack", swapped),
+        ("no pack.yaml", empty),
+        ("a link out of the pack", escaping),
+    ];
+    for (name, tampered) in cases {
         write(&dir.join("alpha.tgz"), &tampered);
         env.use_file_index(
             &dir,
