@@ -101,8 +101,8 @@ impl Context {
             .python
             .get_or_init(|| async {
                 let program = self.shared.config.python.clone();
-                let asked = program.clone();
-                tokio::task::spawn_blocking(move || python::probe(&asked))
+                let (asked, interrupt) = (program.clone(), self.interrupt().clone());
+                tokio::task::spawn_blocking(move || python::probe(&asked, &interrupt))
                     .await
                     .unwrap_or_else(|e| Interpreter::Missing {
                         program,

@@ -3,7 +3,11 @@
 //! `PATH`, or the config's `python`. The interpreter is asked its version and nothing else.
 
 use std::fmt;
+use std::io::Read;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::interrupt::Interrupt;
 
 use semver::{Version, VersionReq};
 
@@ -64,30 +68,69 @@ pub enum Interpreter {
     Found { program: String, version: Version },
     /// It ran, but what it said is not a version.
     Unreadable { program: String, said: String },
-    /// It could not be run.
+    /// It could not be run, or did not answer.
     Missing { program: String, why: String },
+    /// No program of that name is on PATH.
+    NotOnPath { program: String },
 }
 
-/// Runs `program --version` (Python 2 answers on stderr, 3 on stdout).
-pub fn probe(program: &str) -> Interpreter {
-    let ran = Command::new(program)
+/// How long an interpreter may take to say its version (a shim or a stalled mount must not
+/// hang an install).
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// What is read of its answer.
+const ANSWER_BYTES: u64 = 4096;
+
+/// Runs `program --version` (Python 2 answers on stderr, 3 on stdout), for at most
+/// [`ANSWER_WITHIN`], and not past `interrupt`.
+pub fn probe(program: &str, interrupt: &Interrupt) -> Interpreter {
+    let missing = |why: String| Interpreter::Missing {
+        program: program.to_owned(),
+        why,
+    };
+    let spawned = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
-        .output();
-    let output = match ran {
-        Ok(output) => output,
-        Err(e) => {
-            return Interpreter::Missing {
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !program.contains('/') => {
+            return Interpreter::NotOnPath {
                 program: program.to_owned(),
-                why: e.to_string(),
+            }
+        }
+        Err(e) => return missing(e.to_string()),
+    };
+    let deadline = Instant::now() + ANSWER_WITHIN;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline && !interrupt.is_triggered() => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return missing(format!(
+                    "it did not answer `--version` within {} s",
+                    ANSWER_WITHIN.as_secs()
+                ));
             }
         }
     };
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut said = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = out.take(ANSWER_BYTES).read_to_end(&mut said);
+    }
+    if let Some(err) = child.stderr.take() {
+        let _ = err.take(ANSWER_BYTES).read_to_end(&mut said);
+    }
+    let said = String::from_utf8_lossy(&said).into_owned();
+    if !status.success() {
+        return missing(format!("`--version` exited with {status}"));
+    }
     match read_version(&said) {
         Some(version) => Interpreter::Found {
             program: program.to_owned(),
@@ -142,7 +185,7 @@ pub fn unmet(requirements: &[PythonRequirement], found: &Interpreter) -> Vec<Str
                         which(program)
                     )
                 }
-                Interpreter::Missing { program, .. } if !program.contains('/') => {
+                Interpreter::NotOnPath { program } => {
                     format!("no `{program}` was found on PATH")
                 }
                 Interpreter::Missing { program, why } => {
@@ -205,12 +248,36 @@ mod tests {
             unmet(&reqs, &found),
             ["Python 2 is required (pack.yaml `python_versions: 2`), but `python3` on PATH is Python 3.12.3"]
         );
-        let missing = Interpreter::Missing {
+        let missing = Interpreter::NotOnPath {
             program: "python3".into(),
-            why: "not found".into(),
         };
         assert!(unmet(&reqs, &missing)[0].ends_with("but no `python3` was found on PATH"));
         let ok = [req("python_versions", &["2", "3"])];
         assert!(unmet(&ok, &found).is_empty());
     }
+
+    /// An interpreter that never answers does not hang the install: an interrupt (or the
+    /// deadline) stops it.
+    #[test]
+    fn a_silent_interpreter_is_given_up_on() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let script = tmp.path().join("hang");
+        std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let interrupt = Interrupt::new();
+        let later = interrupt.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            later.trigger();
+        });
+        let started = Instant::now();
+        let found = probe(script.to_str().unwrap(), &interrupt);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            matches!(&found, Interpreter::Missing { why, .. } if why.contains("did not answer")),
+            "{found:?}"
+        );
+    }
+
 }

@@ -198,7 +198,10 @@ async fn check_dependencies(
     let attune = ctx.config().attune_version.as_deref();
     let mut problems = deps::unmet(manifest, receipts, pending, resolved, attune);
     if !manifest.python.is_empty() {
-        problems.extend(python::unmet(&manifest.python, ctx.python().await));
+        let found = ctx.python().await;
+        // An interrupt stops asking the interpreter: that is not an unmet requirement.
+        ctx.interrupt().check()?;
+        problems.extend(python::unmet(&manifest.python, found));
     }
     if problems.is_empty() {
         return Ok(());
