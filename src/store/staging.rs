@@ -2,8 +2,10 @@
 //! is locked for its commit. Each holds a lock of its own (`.live`) for as long as its command
 //! runs, so that another command's tidying removes only those whose command is gone.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, TryLockError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::error::{IoContext, Result};
@@ -26,8 +28,15 @@ impl Staging {
             .prefix("stage-")
             .tempdir_in(root)
             .ctx(what)?;
-        let live = File::create(dir.path().join(LIVE)).ctx(what)?;
+        OWN.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.path().to_owned());
+        // Locked before it is named `.live`: a `.live` is never seen unlocked while its
+        // command runs.
+        let locking = dir.path().join(".live-new");
+        let live = File::create(&locking).ctx(what)?;
         live.try_lock().map_err(io_error).ctx(what)?;
+        fs::rename(&locking, dir.path().join(LIVE)).ctx(what)?;
         Ok(Staging { dir, _live: live })
     }
 
@@ -38,12 +47,28 @@ impl Staging {
 
     /// Leaves the directory behind with its lock released, as a crashed command would.
     #[cfg(test)]
-    pub(super) fn abandon(self) -> std::path::PathBuf {
-        self.dir.keep()
+    pub(super) fn abandon(self) -> PathBuf {
+        let path = self.dir.path().to_owned();
+        self._live.unlock().unwrap();
+        OWN.lock().unwrap().remove(&path);
+        std::mem::forget(self);
+        path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        OWN.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.dir.path());
     }
 }
 
 const LIVE: &str = ".live";
+
+/// This process's own staging directories: never swept by it, whatever its lock says (on
+/// NFS, `flock` is emulated with per-process locks, which a process always obtains again).
+static OWN: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// A directory being created has no lock yet for this long: it is left alone until then.
 const CREATING: Duration = Duration::from_secs(60);
@@ -78,12 +103,15 @@ pub(super) fn sweep(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether the command that made `dir` may still be using it.
+/// Whether the command that made `dir` may still be using it: this process's own, one whose
+/// `.live` is locked, and one without `.live` yet that is too young to tell.
 fn is_live(dir: &Path) -> bool {
+    if OWN.lock().unwrap_or_else(|e| e.into_inner()).contains(dir) {
+        return true;
+    }
     match File::open(dir.join(LIVE)) {
-        // Locked by its command; when this process takes the lock, its command is gone.
+        // When this process can take the lock, its command is gone.
         Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
-        // Not a staging directory of this kind, or one whose lock is about to be made.
         Err(_) => fs::symlink_metadata(dir)
             .and_then(|m| m.modified())
             .is_ok_and(|t| {
@@ -92,5 +120,25 @@ fn is_live(dir: &Path) -> bool {
                         .duration_since(t)
                         .is_ok_and(|age| age < CREATING)
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_staging_of_commands_that_are_gone_is_swept() {
+        let root = tempfile::tempdir().unwrap();
+        let live = Staging::create(root.path()).unwrap();
+        // A command killed once its lock was named: swept.
+        let dead = Staging::create(root.path()).unwrap().abandon();
+        // One being made (no `.live` yet) is left alone while it is young.
+        let making = root.path().join("stage-making");
+        fs::create_dir(&making).unwrap();
+        sweep(root.path()).unwrap();
+        assert!(live.path().is_dir());
+        assert!(!dead.exists());
+        assert!(making.is_dir());
     }
 }
