@@ -279,5 +279,4 @@ mod tests {
             "{found:?}"
         );
     }
-
 }

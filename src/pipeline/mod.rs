@@ -146,11 +146,23 @@ async fn commit_all(
     let count = readied.len();
     for (i, (step, receipt, runners)) in readied.into_iter().enumerate() {
         let manifest = step.validated.manifest.clone();
+        let is_dependency = i + 1 < count;
+        if is_dependency && !opts.force && store.is_installed(&manifest.pack_ref) {
+            // Another command installed it meanwhile (a dependency it shares): that one is
+            // kept, and the packs that need it are checked against it.
+            ctx.warn(format!(
+                "{} was installed by another command meanwhile; it is kept",
+                manifest.pack_ref
+            ));
+            continue;
+        }
         let attempt = attempt_of(store, &step, opts);
         let checked = recheck(ctx, store, &step, &receipts, opts).await;
-        attempt.check(checked).await?;
+        attempt
+            .check(dependency(ctx, &manifest, checked, is_dependency))
+            .await?;
         let report = commit_step(ctx, store, hooks, step, receipt, runners, opts).await;
-        let report = dependency(ctx, &manifest, report, i + 1 < count)?;
+        let report = dependency(ctx, &manifest, report, is_dependency)?;
         upsert(&mut receipts, &report.receipt);
         reports.push(report);
     }

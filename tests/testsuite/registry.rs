@@ -963,3 +963,68 @@ fn a_remote_index_cannot_name_local_sources() {
     assert_eq!(doc["source"]["url"], server.url("packs/beta-1.0.0.tgz"));
     assert!(err.contains("is not used"), "{err}");
 }
+
+/// Two `--with-deps` installs that share a dependency, at the same time: each fetches and
+/// tests it without the store lock; the second to commit finds it installed by the first,
+/// keeps that one, and installs its own pack against it.
+#[test]
+fn concurrent_installs_that_share_a_dependency_both_succeed() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    // The shared dependency's own test takes a while, so both installs are in it at once.
+    let files = [
+        (
+            "pack/pack.yaml",
+            "ref: shared\nversion: 1.0.0\ntesting:\n  runners:\n    wait: {type: script, entry_point: tests/wait.sh, timeout: 60}\n",
+        ),
+        ("pack/tests/wait.sh", "#!/bin/sh\nsleep 2\n"),
+    ];
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        tar.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    let bytes = tar.into_inner().unwrap().finish().unwrap();
+    server.put("packs/shared.tgz", bytes.clone());
+    let mut entries = vec![entry(
+        "shared",
+        "1.0.0",
+        vec![archive(&server.url("packs/shared.tgz"), &bytes)],
+    )];
+    for pack in ["pa", "pb"] {
+        entries.push(served_with_deps(&server, pack, "1.0.0", &["shared@^1"]));
+    }
+    server.put("index.json", index(entries));
+    env.config(&index_line("main", server.url("index.json")), "");
+
+    let env = &env;
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = ["pa", "pb"]
+            .map(|pack| s.spawn(move || env.run(&["install", "--with-deps", pack])))
+            .into_iter()
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for out in &outs {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+    }
+    let said: String = outs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert!(
+        said.contains("shared was installed by another command meanwhile; it is kept"),
+        "{said}"
+    );
+    for pack in ["shared", "pa", "pb"] {
+        assert!(
+            env.path(&format!("packs/{pack}/pack.yaml")).is_file(),
+            "{pack}"
+        );
+    }
+}
