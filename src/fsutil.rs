@@ -50,7 +50,11 @@ pub fn write_atomic_mode(
     point: &'static str,
     mode: u32,
 ) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // `index.json` has the parent "", which is the current directory.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp-");

@@ -393,3 +393,24 @@ fn index_entry_of_a_pack_inside_a_repository_names_its_subdir() {
     assert_eq!(code, 0, "{receipt}\n{err}");
     assert_eq!(receipt["checksum"]["content"], checksum);
 }
+
+/// An index named without a directory (`index.json`) is written in the current directory.
+#[test]
+fn an_index_file_in_the_current_directory_is_written() {
+    let env = Env::new();
+    let pack = write_pack(&env.path("src"), "here", "1.0.0", "", 0);
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["index", "update", "index.json"])
+        .arg(&pack)
+        .args(["--git-url", "https://example.com/here.git"])
+        .current_dir(env.tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    attune_reads(&text(&env.path("index.json")));
+}
