@@ -231,10 +231,10 @@ pub struct InstallArgs {
     #[arg(value_name = "SOURCE", required_unless_present = "locked")]
     pub sources: Vec<String>,
     /// Git branch, tag or commit (makes an http(s) URL a git source)
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", conflicts_with = "locked")]
     pub git_ref: Option<String>,
     /// The pack's directory inside a repository, archive or directory of many (packs/core)
-    #[arg(long, value_name = "PATH", value_parser = Subdir::parse)]
+    #[arg(long, value_name = "PATH", value_parser = Subdir::parse, conflicts_with = "locked")]
     pub subdir: Option<Subdir>,
     /// Required checksum: ALGO:HEX or SRI (archive bytes; content checksum for git and directories)
     #[arg(long)]

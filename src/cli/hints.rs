@@ -94,8 +94,8 @@ fn checksum_hint(checked: Checked) -> &'static str {
         Checked::Archive => {
             "the checksum covers the archive file's bytes; `attune-pack checksum FILE` prints it for a downloaded copy, and `attune-pack index entry` writes it into an index entry"
         }
-        Checked::AnyForm => {
-            "neither the archive, its content checksum nor Attune's directory checksum matches. A checksum Attune's CLI took over the author's directory also covers .git/ and build leftovers (__pycache__/, *.pyc), so it can match no published pack: the index maintainer should recompute it with `attune-pack index entry`"
+        Checked::AnyForm | Checked::ContentOrAttune => {
+            "a checksum Attune's CLI took over the author's directory also covers .git/ and build leftovers (__pycache__/, *.pyc), so it can match no published pack: the index maintainer should recompute it with `attune-pack index entry`"
         }
     }
 }

@@ -147,7 +147,7 @@ pub enum Error {
     Internal(String),
 
     /// A checksum did not match.
-    #[error("checksum mismatch for {} {subject} ({from})\n  expected: {expected}\n  actual:   {actual}", match .checked { Checked::Archive => "archive", Checked::Content => "content of", Checked::AnyForm => "archive, content or Attune directory checksum of" })]
+    #[error("checksum mismatch for {} {subject} ({from})\n  expected: {expected}\n  actual:   {actual}", match .checked { Checked::Archive => "archive", Checked::Content => "content of", Checked::AnyForm => "archive, content or Attune directory checksum of", Checked::ContentOrAttune => "content or Attune directory checksum of" })]
     ChecksumMismatch {
         /// What was hashed: the archive's bytes or the content.
         checked: Checked,
@@ -363,6 +363,9 @@ pub enum Checked {
     /// An index checksum, tried as the archive's, the content checksum and Attune's directory
     /// checksum (an index Attune's CLI may have written); `actual` is the first of them.
     AnyForm,
+    /// An index checksum of a git or directory source, tried as the content checksum and as
+    /// Attune's directory checksum; `actual` is the content checksum.
+    ContentOrAttune,
 }
 
 impl Error {

@@ -53,6 +53,12 @@ pub(crate) async fn fetch(
     algorithms.extend(extra.filter(|a| *a != Algorithm::Sha256));
     let (dir, tree) = (staging.path(), &tree_root);
     let (fetched, required, subdir) = match &source {
+        // Never silently ignored: where a registry pack is, its index entry says.
+        PackSource::Registry { .. } if subdir.is_some() => {
+            return Err(Error::Usage(format!(
+                "--subdir: `{origin}` is a registry reference; its index entry says where the pack is in its source"
+            )))
+        }
         PackSource::Registry { .. } => {
             let (fetched, required, subdir) =
                 from_index(ctx, registry, &source, dir, tree, algorithms).await?;

@@ -159,20 +159,23 @@ fn legacy(
     }
     if attune_directory_checksum(&located.dir)? == req.checksum {
         ctx.warn(format!(
-            "{origin}: {} is Attune's directory checksum, a weaker legacy form (file boundaries are not hashed); accepted. Republish the entry with `attune-pack index entry` (or set pack_registry.legacy_checksums: false to refuse these)",
+            "{origin}: {} is Attune's directory checksum, a weaker legacy form (file boundaries, exec bits and symlinks are not covered); accepted. Republish the entry with `attune-pack index entry` (or set pack_registry.legacy_checksums: false to refuse these)",
             req.from
         ));
         return Ok(());
     }
     Err(match mismatch {
         Error::ChecksumMismatch {
+            checked,
             subject,
             from,
             expected,
             actual,
-            ..
         } => Error::ChecksumMismatch {
-            checked: Checked::AnyForm,
+            checked: match checked {
+                Checked::Archive => Checked::AnyForm,
+                _ => Checked::ContentOrAttune,
+            },
             subject,
             from,
             expected,

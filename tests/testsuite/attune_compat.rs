@@ -392,6 +392,15 @@ fn index_entry_of_a_pack_inside_a_repository_names_its_subdir() {
     let (code, receipt, err) = env.json(&["install", "demo", "--skip-tests", "--force"]);
     assert_eq!(code, 0, "{receipt}\n{err}");
     assert_eq!(receipt["checksum"]["content"], checksum);
+    // Where a registry pack is, its index says: --subdir is refused, never ignored.
+    let doc = env.refused(&["install", "demo", "--subdir", "packs/other"], 2, "usage");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--subdir"),
+        "{doc}"
+    );
 }
 
 /// An index named without a directory (`index.json`) is written in the current directory.
