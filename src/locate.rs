@@ -184,11 +184,18 @@ pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
     }
 }
 
-/// Up to a few directories at most four levels down that hold a pack.yaml, sorted: where the
-/// packs of a repository of many are (`packs/core`).
+/// A few of the [`pack_dirs`] below the first level, for a message.
 fn deeper_packs(tree: &Path) -> Vec<String> {
+    let mut found = pack_dirs(tree);
+    found.retain(|d| d.contains('/'));
+    found.truncate(5);
+    found
+}
+
+/// Every directory at most four levels down that holds a pack.yaml (a regular file), as a
+/// path relative to `tree`, sorted: where the packs of a repository of many are.
+pub fn pack_dirs(tree: &Path) -> Vec<String> {
     let mut found: Vec<String> = walkdir::WalkDir::new(tree)
-        .min_depth(2)
         .max_depth(4)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -197,10 +204,8 @@ fn deeper_packs(tree: &Path) -> Vec<String> {
             let dir = e.path().parent()?.strip_prefix(tree).ok()?;
             Some(dir.to_string_lossy().into_owned())
         })
-        .take(100)
         .collect();
     found.sort();
-    found.truncate(5);
     found
 }
 

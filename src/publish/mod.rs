@@ -13,7 +13,7 @@ use crate::events::{Event, EventSink};
 use crate::fsutil::Durability;
 use crate::hashing::{directory_digest, ContentDigest};
 use crate::interrupt::Interrupt;
-use crate::locate::{locate, Located};
+use crate::locate::{locate, pack_dirs, Located};
 use crate::manifest::Manifest;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::extract_file;
@@ -218,7 +218,8 @@ fn unpack(file: &Path, limits: Limits) -> Result<(tempfile::TempDir, Tree, Optio
 
 /// An archive published beside a pack directory: the sha256 of its bytes and, when it holds
 /// the pack in a subdirectory (an archive of a repository of many), that directory, so an
-/// install of the entry finds it.
+/// install of the entry finds it. An archive without this pack (its ref and version) is
+/// refused: every install of the entry would fail.
 fn published_archive(
     file: &Path,
     manifest: &Manifest,
@@ -227,25 +228,29 @@ fn published_archive(
     let (tree, _, sha256) = unpack(file, limits)?;
     let sha256 = sha256.ok_or_else(|| Error::Internal("the archive was not hashed".into()))?;
     let origin = file.display().to_string();
-    let deeper = match locate(tree.path(), &origin) {
-        Ok(_) => return Ok((sha256, None)),
-        Err(Error::PackYamlMissing { deeper, .. }) => deeper,
-        Err(e) => return Err(e),
-    };
-    for dir in &deeper {
+    let root = locate(tree.path(), &origin).ok().map(|l| l.rel);
+    let dirs = pack_dirs(tree.path());
+    for dir in root.iter().chain(&dirs) {
         let yaml = tree.path().join(dir).join("pack.yaml");
-        let found = Manifest::load_as(&yaml, &format!("{origin}: {dir}/pack.yaml"));
-        if found.is_ok_and(|m| m.pack_ref == manifest.pack_ref) {
-            return Ok((sha256, Some(dir.clone())));
+        let Ok(found) = Manifest::load_as(&yaml, &format!("{origin}: {dir}/pack.yaml")) else {
+            continue;
+        };
+        if (&found.pack_ref, &found.version) == (&manifest.pack_ref, &manifest.version) {
+            let located_as_is = root.as_ref() == Some(dir);
+            return Ok((sha256, (!located_as_is).then(|| dir.clone())));
         }
     }
     Err(Error::NotFound(format!(
-        "archive {origin} holds no pack `{}` (pack.yaml found in: {})",
+        "archive {origin} holds no pack `{}` {} (pack.yaml found in: {})",
         manifest.pack_ref,
-        if deeper.is_empty() {
-            "none".to_owned()
-        } else {
-            deeper.join(", ")
+        manifest.version,
+        match dirs.is_empty() {
+            true => "none".to_owned(),
+            false => dirs
+                .iter()
+                .map(|d| if d.is_empty() { "." } else { d.as_str() })
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     )))
 }
