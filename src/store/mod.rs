@@ -288,23 +288,21 @@ pub trait Opened {
     fn warnings(&self) -> &[String];
 }
 
-impl Opened for ReadStore {
-    fn recovered(&self) -> &[Recovered] {
-        &self.recovered
-    }
-    fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
+/// [`Opened`] for the stores that keep what opening them reported.
+macro_rules! opened {
+    ($($store:ty),*) => {$(
+        impl Opened for $store {
+            fn recovered(&self) -> &[Recovered] {
+                &self.recovered
+            }
+            fn warnings(&self) -> &[String] {
+                &self.warnings
+            }
+        }
+    )*};
 }
 
-impl Opened for LockedStore {
-    fn recovered(&self) -> &[Recovered] {
-        &self.recovered
-    }
-    fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-}
+opened!(ReadStore, LockedStore, Workspace);
 
 impl StoreView {
     /// `PACKS_DIR/REF`: where the active version of a pack lives.

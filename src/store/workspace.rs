@@ -10,15 +10,15 @@ use crate::error::Result;
 use crate::history::{Record, Recovered};
 use crate::interrupt::Interrupt;
 
-use super::{LockedStore, Opened, Store, StoreView};
+use super::{LockedStore, Store, StoreView};
 
 /// A store this process will write, not locked (see [`Workspace::lock`]).
 #[derive(Debug)]
 pub struct Workspace {
     view: StoreView,
     store: Store,
-    recovered: Vec<Recovered>,
-    warnings: Vec<String>,
+    pub(super) recovered: Vec<Recovered>,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Store {
@@ -30,14 +30,14 @@ impl Store {
         on_wait: &dyn Fn(&Path),
         interrupt: &Interrupt,
     ) -> Result<Workspace> {
-        let locked = self.lock(timeout, on_wait, interrupt)?;
+        let mut locked = self.lock(timeout, on_wait, interrupt)?;
         Ok(Workspace {
             view: StoreView {
                 layout: self.layout(),
             },
             store: self.clone(),
-            recovered: locked.recovered.clone(),
-            warnings: locked.warnings.clone(),
+            recovered: std::mem::take(&mut locked.recovered),
+            warnings: std::mem::take(&mut locked.warnings),
         })
     }
 }
@@ -65,14 +65,5 @@ impl std::ops::Deref for Workspace {
     type Target = StoreView;
     fn deref(&self) -> &StoreView {
         &self.view
-    }
-}
-
-impl Opened for Workspace {
-    fn recovered(&self) -> &[Recovered] {
-        &self.recovered
-    }
-    fn warnings(&self) -> &[String] {
-        &self.warnings
     }
 }
