@@ -582,3 +582,35 @@ fn unknown_config_keys_are_warned_about() {
     );
     assert!(err.contains("did you mean `keep_versions`?"), "{err}");
 }
+
+/// The contract users read is in the repository (docs/reference.md, linked from README.md);
+/// nothing points at a document outside it.
+#[test]
+fn the_repository_carries_its_own_reference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("docs/reference.md"));
+    assert!(root.join("docs/reference.md").is_file());
+    let outside = [format!("../{}", "shared"), format!("{}.md", "SPEC")];
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') && name != ".ci" || name == "target" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                for o in &outside {
+                    assert!(
+                        !text.contains(o.as_str()),
+                        "{} mentions {o}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
