@@ -192,6 +192,15 @@ pub enum Error {
         url: String,
     },
 
+    /// A pack fetched from another host names a git dependency on this one.
+    #[error("`{pack}` came from another host and names a dependency on this one ({url}); a remote pack may only depend on remote repositories")]
+    LocalDependencyOfRemotePack {
+        /// The pack that names it.
+        pack: PackRef,
+        /// The dependency's repository, redacted.
+        url: String,
+    },
+
     /// Plain `http://` while it is not allowed.
     #[error("refusing plain http:// for {0}")]
     InsecureHttp(String),
@@ -388,7 +397,9 @@ impl Error {
             ChecksumMismatch { .. } => "checksum_mismatch",
             ChecksumMissing(_) => "checksum_missing",
             UnsafeArchive { .. } => "unsafe_archive",
-            HostNotAllowed { .. } | LocalSourceFromRemoteIndex { .. } => "host_not_allowed",
+            HostNotAllowed { .. }
+            | LocalSourceFromRemoteIndex { .. }
+            | LocalDependencyOfRemotePack { .. } => "host_not_allowed",
             InsecureHttp(_) => "insecure_http",
             NotFound(_) | NotInstalled(_) | PackNotFound { .. } | NothingToRollBack { .. } => {
                 "not_found"
@@ -423,6 +434,7 @@ impl Error {
             | UnsafeArchive { .. }
             | HostNotAllowed { .. }
             | LocalSourceFromRemoteIndex { .. }
+            | LocalDependencyOfRemotePack { .. }
             | InsecureHttp(_)
             | LockMismatch { .. } => Category::Security,
             NotFound(_)

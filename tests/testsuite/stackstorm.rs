@@ -566,3 +566,37 @@ fn a_stackstorm_pack_installs_by_every_source_kind() {
     }
     assert!(contents.windows(2).all(|w| w[0] == w[1]), "{contents:?}");
 }
+
+/// A pack fetched from another host cannot make `--with-deps` install a repository of this
+/// one (a `file://` git dependency): exit 3, `host_not_allowed`, nothing installed.
+#[test]
+fn a_remote_pack_cannot_depend_on_a_repository_of_this_host() {
+    use crate::support::index_server::IndexServer;
+    let env = Env::new();
+    let url = env.aws_repository();
+    let cfg = env.config_with_python("Python 3.12.1");
+    let yaml = st2_pack_yaml("st2demo", &[&format!("{url}=v1.2.0")]);
+    let pack = st2_pack(&env, "st2demo", &yaml);
+    let tgz = env.root.join("st2demo.tgz");
+    let tar = Command::new("tar")
+        .args(["czf", tgz.to_str().unwrap(), "-C"])
+        .arg(&pack)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let server = IndexServer::start();
+    server.put("st2demo.tgz", std::fs::read(&tgz).unwrap());
+    let remote = server.url("st2demo.tgz");
+    let out = env.install(
+        &cfg,
+        &["--json", "--allow-http", "--with-deps"],
+        &[Path::new(&remote)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "host_not_allowed", "{doc}");
+    assert_eq!(consistent(&env.packs), state_of(&[]));
+    // The same pack from this host may.
+    assert_ok(&env.install(&cfg, &["--with-deps"], &[&pack]));
+}
