@@ -61,6 +61,23 @@ pub fn receipt_table(receipts: &[Receipt]) -> String {
     columns(&rows)
 }
 
+/// The ref, commit and subdir a receipt's source records (what `list` leaves out).
+fn source_detail(r: &Receipt) -> String {
+    let s = &r.source;
+    let parts: Vec<String> = [
+        s.git_ref.as_ref().map(|v| format!("ref {}", escape(v))),
+        s.commit.as_ref().map(|v| format!("commit {v}")),
+        s.subdir.as_ref().map(|v| format!("subdir {}", escape(v))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match parts.is_empty() {
+        true => "-".to_owned(),
+        false => parts.join(", "),
+    }
+}
+
 fn source_text(r: &Receipt) -> String {
     let s = &r.source;
     let place = s.url.clone().or_else(|| s.path.clone()).unwrap_or_default();
@@ -80,12 +97,18 @@ pub fn receipt_details(r: &Receipt) -> String {
         format!("version:      {}", r.version),
         format!("label:        {}", escape(&r.label)),
         format!("path:         {}", r.path.display()),
-        format!("installed_at: {}", r.installed_at),
+        format!(
+            "installed_at: {}",
+            r.installed_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| r.installed_at.to_string())
+        ),
         format!(
             "requirement:  {}",
             r.requirement.as_deref().unwrap_or("(none: the latest)")
         ),
         format!("source:       {}", source_text(r)),
+        format!("from:         {}", source_detail(r)),
         format!("content:      {}", r.checksum.content),
     ];
     if let Some(a) = &r.checksum.archive {

@@ -825,6 +825,17 @@ fn subdir_installs_one_pack_of_a_monorepo_from_every_source_kind() {
         assert!(root.join(packs).join("core/actions/a.yaml").is_file());
         assert!(!root.join(packs).join("core/packs").exists());
     }
+    // `show` says where in the source the pack came from, and when, in RFC 3339.
+    let show = String::from_utf8(run("p-git", &["show", "core"]).stdout).unwrap();
+    assert!(
+        show.contains("subdir packs/core") && show.contains("commit "),
+        "{show}"
+    );
+    let at = show
+        .lines()
+        .find(|l| l.starts_with("installed_at:"))
+        .unwrap();
+    assert!(at.contains('T') && at.ends_with('Z'), "{at}");
     let lock = root.join("lock.json");
     ok(
         &run("p-git", &["lock", "-o", lock.to_str().unwrap()]),
