@@ -168,6 +168,7 @@ async fn commit_all(
     }
     Ok(reports)
 }
+
 /// `result` for the pack of `manifest`; when it is a dependency of the pack asked for, its
 /// failure is also said as such.
 fn dependency<T>(
