@@ -34,11 +34,13 @@ const OUTPUT_LINES: usize = 40;
 
 /// Runs every runner on a copy of `pack_dir` made inside `scratch` (an empty directory that
 /// the caller removes); fails with `tests_failed` when the pass rate is below
-/// `min_pass_rate` and `on_failure` is `block`.
+/// `min_pass_rate` and `on_failure` is `block`. unittest and pytest run under `python` (the
+/// interpreter the config names).
 pub fn run(
     pack_dir: &Path,
     scratch: &Path,
     testing: &Testing,
+    python: &str,
     interrupt: &Interrupt,
 ) -> Result<TestOutcome> {
     if !testing.enabled || testing.runners.is_empty() {
@@ -61,7 +63,7 @@ pub fn run(
     let mut summary = TestSummary::default();
     let mut failures = Vec::new();
     for (name, runner) in &testing.runners {
-        let result = run_one(&copy, runner, interrupt)?;
+        let result = run_one(&copy, runner, python, interrupt)?;
         summary.passed += result.passed;
         summary.failed += result.failed;
         summary.skipped += result.skipped;
@@ -137,7 +139,12 @@ struct RunnerResult {
     detail: String,
 }
 
-fn run_one(pack_dir: &Path, runner: &Runner, interrupt: &Interrupt) -> Result<RunnerResult> {
+fn run_one(
+    pack_dir: &Path,
+    runner: &Runner,
+    python: &str,
+    interrupt: &Interrupt,
+) -> Result<RunnerResult> {
     let entry = &runner.entry_point;
     if entry.starts_with('/') || entry.split('/').any(|c| c == "..") {
         return Err(Error::InvalidPack(format!(
@@ -145,8 +152,19 @@ fn run_one(pack_dir: &Path, runner: &Runner, interrupt: &Interrupt) -> Result<Ru
             crate::terminal::escape(entry)
         )));
     }
+    if runner.kind == RunnerKind::Script && !pack_dir.join(entry).exists() {
+        // Said plainly: a shell's "cannot open" about a scratch path helps nobody. (A
+        // Python runner's entry point may be a module name rather than a path.)
+        return Ok(RunnerResult {
+            passed: 0,
+            failed: 1,
+            skipped: 0,
+            detail: "its entry point is not in the pack".to_owned(),
+        });
+    }
     let timeout = Duration::from_secs(runner.timeout.unwrap_or(DEFAULT_TIMEOUT));
-    let ran = runner::run(runner::command(pack_dir, runner), timeout, interrupt).map_err(|e| {
+    let command = runner::command(pack_dir, runner, python);
+    let ran = runner::run(command, timeout, interrupt).map_err(|e| {
         Error::TestsFailed(format!(
             "cannot start the `{}` runner for `{}`: {e}",
             runner_name(runner.kind),

@@ -25,8 +25,8 @@ pub struct Ran {
     pub output: String,
 }
 
-/// The command for a runner, in `pack_dir`.
-pub fn command(pack_dir: &Path, runner: &Runner) -> Command {
+/// The command for a runner, in `pack_dir`; Python runners under `python`.
+pub fn command(pack_dir: &Path, runner: &Runner, python: &str) -> Command {
     let entry = &runner.entry_point;
     let mut cmd = match runner.kind {
         RunnerKind::Script => {
@@ -40,7 +40,7 @@ pub fn command(pack_dir: &Path, runner: &Runner) -> Command {
             }
         }
         RunnerKind::Unittest => {
-            let mut c = Command::new("python3");
+            let mut c = Command::new(python);
             if pack_dir.join(entry).is_dir() {
                 c.args(["-m", "unittest", "discover", "-s", entry, "-v"]);
             } else {
@@ -49,7 +49,7 @@ pub fn command(pack_dir: &Path, runner: &Runner) -> Command {
             c
         }
         RunnerKind::Pytest => {
-            let mut c = Command::new("python3");
+            let mut c = Command::new(python);
             c.args(["-m", "pytest", "-q", entry]);
             c
         }

@@ -48,9 +48,10 @@ pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Test
     let dir = v.located.dir.clone();
     let scratch = v.staged.staging.path().join("tests");
     let interrupt = ctx.interrupt().clone();
+    let python = ctx.config().python.clone();
     let outcome = blocking(move || {
         std::fs::create_dir(&scratch).ctx(|| format!("creating {}", scratch.display()))?;
-        let outcome = pack_tests::run(&dir, &scratch, &testing, &interrupt);
+        let outcome = pack_tests::run(&dir, &scratch, &testing, &python, &interrupt);
         // The tests' copy, and whatever they left, go now: none of it is installed.
         let _ = std::fs::remove_dir_all(&scratch);
         outcome

@@ -600,3 +600,43 @@ fn a_remote_pack_cannot_depend_on_a_repository_of_this_host() {
     // The same pack from this host may.
     assert_ok(&env.install(&cfg, &["--with-deps"], &[&pack]));
 }
+
+/// Python test runners run under the interpreter the config names, as the Python
+/// requirement is checked against; a script runner whose entry point the pack lacks says so.
+#[test]
+fn test_runners_use_the_configured_python_and_name_a_missing_entry_point() {
+    let env = Env::new();
+    let cfg = env.config_with_python("Python 3.12.1");
+    let runners = "testing:\n  runners:\n    unit: {type: unittest, entry_point: tests}\n";
+    let pack = env.dir(
+        "unit",
+        &[
+            (
+                "pack.yaml",
+                &format!("ref: unit\nversion: 1.0.0\n{runners}"),
+            ),
+            ("tests/test_x.py", "import unittest\n"),
+        ],
+    );
+    assert_ok(&env.install(&cfg, &[], &[&pack]));
+    let log = std::fs::read_to_string(env.python_log()).unwrap();
+    assert!(log.contains("-m unittest discover -s tests"), "{log}");
+
+    let runners =
+        "testing:\n  runners:\n    shell: {type: script, entry_point: tests/run_tests.sh}\n";
+    let pack = env.dir(
+        "scripted",
+        &[(
+            "pack.yaml",
+            &format!("ref: scripted\nversion: 1.0.0\n{runners}"),
+        )],
+    );
+    let out = env.install(&cfg, &["--json"], &[&pack]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("runner `shell` (tests/run_tests.sh): its entry point is not in the pack"),
+        "{message}"
+    );
+}
