@@ -99,7 +99,7 @@ pub enum Error {
     },
 
     /// A ref or commit id that names no commit of a repository (or more than one).
-    #[error("git: commit `{spec}` not found {place}{} ({url})", ambiguity(.candidates))]
+    #[error("git: no branch, tag or commit `{spec}` found {place}{} ({url})", ambiguity(.candidates))]
     CommitNotFound {
         /// The repository URL, credentials redacted.
         url: String,

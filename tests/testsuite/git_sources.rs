@@ -425,7 +425,7 @@ fn unknown_commits_are_a_clear_error_and_install_nothing() {
             let out = f.install(url, Some(unknown), extra);
             let message = assert_error(&out, 1, "git");
             assert!(
-                message.contains(&format!("commit `{unknown}` not found")),
+                message.contains(&format!("no branch, tag or commit `{unknown}` found")),
                 "{url} {unknown}: {message}"
             );
             assert!(!message.contains("decode server reply"), "{message}");
