@@ -175,12 +175,10 @@ pub fn locate(tree: &Path, origin: &str) -> Result<Located> {
                 })
                 .collect(),
         }),
-        _ => {
-            Err(Error::InvalidPack(format!(
-            "{origin}: ambiguous pack location: pack.yaml found in {}; a source must hold one pack",
-            found.iter().map(|f| format!("`{f}/`")).collect::<Vec<_>>().join(" and ")
-        )))
-        }
+        _ => Err(Error::AmbiguousPackLocation {
+            origin: origin.to_owned(),
+            found,
+        }),
     }
 }
 

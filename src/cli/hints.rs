@@ -39,11 +39,8 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::DependencyNotReplaced { .. } => "pass --force with --with-deps to replace it",
         Error::DependentsExist { .. } => "uninstall them first, or pass --force",
         Error::ChecksumMismatch { checked, .. } => checksum_hint(*checked),
-        Error::PackYamlMissing { deeper, .. } if !deeper.is_empty() => {
-            return Some(format!(
-                "the source holds packs in subdirectories: install one with --subdir {}",
-                deeper[0]
-            ))
+        Error::AmbiguousPackLocation { .. } | Error::PackYamlMissing { .. } => {
+            return subdir_hint(error)
         }
         Error::ChecksumMissing(_) => {
             "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
@@ -83,6 +80,18 @@ pub fn hint(error: &Error) -> Option<String> {
         _ => return None,
     };
     Some(text.to_owned())
+}
+
+/// The `--subdir` that names one of the packs a source holds, when it holds several.
+fn subdir_hint(error: &Error) -> Option<String> {
+    let dir = match error {
+        Error::AmbiguousPackLocation { found, .. } => found.first(),
+        Error::PackYamlMissing { deeper, .. } => deeper.first(),
+        _ => None,
+    }?;
+    Some(format!(
+        "the source holds packs in subdirectories: install one with --subdir {dir}"
+    ))
 }
 
 /// Where a checksum that did not match comes from, and how to compute the right one.

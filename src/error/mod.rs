@@ -236,6 +236,15 @@ pub enum Error {
         deeper: Vec<String>,
     },
 
+    /// pack.yaml in more than one of the places looked at: which pack is meant is not said.
+    #[error("{origin}: ambiguous pack location: pack.yaml found in {}; a source must hold one pack", found.iter().map(|f| format!("`{f}/`")).collect::<Vec<_>>().join(" and "))]
+    AmbiguousPackLocation {
+        /// The source, as shown.
+        origin: String,
+        /// The directories holding one, relative to the source.
+        found: Vec<String>,
+    },
+
     /// The pack is installed already (and replacing it was not asked for).
     #[error("pack `{pack_ref}` {version} is already installed at {path}")]
     AlreadyInstalled {
@@ -415,7 +424,9 @@ impl Error {
             Locked { .. } => "locked",
             Conflict(_) => "conflict",
             HookVeto(_) => "hook_veto",
-            InvalidPack(_) | IdentityMismatch { .. } => "invalid_pack",
+            InvalidPack(_) | IdentityMismatch { .. } | AmbiguousPackLocation { .. } => {
+                "invalid_pack"
+            }
             Interrupted { .. } => "interrupted",
         }
     }
@@ -451,7 +462,9 @@ impl Error {
             | Locked { .. }
             | Conflict(_)
             | HookVeto(_) => Category::Conflict,
-            InvalidPack(_) | IdentityMismatch { .. } => Category::InvalidPack,
+            InvalidPack(_) | IdentityMismatch { .. } | AmbiguousPackLocation { .. } => {
+                Category::InvalidPack
+            }
             Interrupted { .. } => Category::Interrupted,
             NeitherArchiveNorGit { archive, .. } => archive.category(),
             Network { .. }

@@ -640,10 +640,26 @@ fn two_candidate_subdirectories_are_an_ambiguity_exit_6() {
             minimal_pack_yaml("beta/", "beta"),
         ],
     );
-    let msg = assert_error(&env.install(&src, &["--json"]), 6, "invalid_pack");
+    let out = env.install(&src, &["--json"]);
+    let msg = assert_error(&out, 6, "invalid_pack");
     assert!(msg.contains("ambiguous"), "{msg}");
     assert!(msg.contains("alpha") && msg.contains("beta"), "{msg}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "hint: the source holds packs in subdirectories: install one with --subdir alpha"
+        ),
+        "{stderr}"
+    );
     env.assert_store_empty();
+    // As the hint says.
+    let out = env.install(&src, &["--json", "--subdir", "beta"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
