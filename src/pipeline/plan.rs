@@ -18,7 +18,7 @@ use crate::manifest::{Dependency, GitDependency, Manifest};
 use crate::pack_ref::PackRef;
 use crate::receipt::{Receipt, TestSummary};
 use crate::redact::redact_url;
-use crate::registry::Registry;
+use crate::registry::{is_remote, Registry};
 use crate::source::{PackSource, VersionSpec};
 use crate::store::StoreView;
 
@@ -173,7 +173,14 @@ impl Planner<'_> {
                 continue;
             }
             // What a pack from elsewhere may make this host install is what is elsewhere too.
-            if is_remote(v.staged.fetched.record.url.as_deref()) && !is_remote(Some(&dep.url)) {
+            let from_remote = v
+                .staged
+                .fetched
+                .record
+                .url
+                .as_deref()
+                .is_some_and(is_remote);
+            if from_remote && !is_remote(&dep.url) {
                 let e = Error::LocalDependencyOfRemotePack {
                     pack: manifest.pack_ref.clone(),
                     url: redact_url(&dep.url),
@@ -316,19 +323,6 @@ pub(crate) fn refuse_installed(
             .map_or_else(|| "(unknown version)".to_owned(), |r| r.version.to_string()),
         path: store.active_dir(pack_ref),
     })
-}
-
-/// A URL on another host: http(s), ssh, git://, or scp-like `user@host:path` (a path or a
-/// `file://` URL is this host).
-fn is_remote(url: Option<&str>) -> bool {
-    let Some(url) = url else { return false };
-    let lower = url.to_ascii_lowercase();
-    ["http://", "https://", "ssh://", "git://"]
-        .iter()
-        .any(|scheme| lower.starts_with(scheme))
-        || url
-            .split_once(':')
-            .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'))
 }
 
 /// Puts `receipt` in place of any receipt of the same pack.

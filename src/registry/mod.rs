@@ -8,7 +8,7 @@ pub mod load;
 mod plan;
 pub mod resolve;
 
-pub(crate) use plan::{Registry, Required};
+pub(crate) use plan::{is_remote, Registry, Required};
 
 use semver::Version;
 use serde::Serialize;

@@ -245,7 +245,7 @@ impl Plan {
 }
 
 /// A source fetched over the network: http(s), git, ssh, or scp-like `user@host:path`.
-fn is_remote(url: &str) -> bool {
+pub(crate) fn is_remote(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     ["http://", "https://", "git://", "ssh://"]
         .iter()
