@@ -51,6 +51,7 @@ mod receipt;
 mod redact;
 mod registry;
 mod safety;
+mod signature;
 mod source;
 mod store;
 mod syncer;

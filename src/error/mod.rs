@@ -161,6 +161,25 @@ pub enum Error {
         actual: Box<Checksum>,
     },
 
+    /// A signed index or bundle whose signature is missing, bad, by a key not trusted, or
+    /// older than one already seen.
+    #[error("signature of {subject} refused: {reason}")]
+    SignatureInvalid {
+        /// The index (by name) or bundle (by path).
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// A bundle file whose bytes do not hold together: altered, truncated or not a bundle.
+    #[error("bundle {path} is corrupt or was altered: {reason}\n  nothing was installed")]
+    BundleTampered {
+        /// The bundle's path.
+        path: String,
+        /// What does not match.
+        reason: String,
+    },
+
     /// A checksum is required and there is none.
     #[error("no checksum for {0}")]
     ChecksumMissing(String),
@@ -403,7 +422,8 @@ impl Error {
             NeitherArchiveNorGit { archive, .. } => archive.code(),
             IndexUnavailable(_) => "index_unavailable",
             Internal(_) => "internal",
-            ChecksumMismatch { .. } => "checksum_mismatch",
+            ChecksumMismatch { .. } | BundleTampered { .. } => "checksum_mismatch",
+            SignatureInvalid { .. } => "signature_invalid",
             ChecksumMissing(_) => "checksum_missing",
             UnsafeArchive { .. } => "unsafe_archive",
             HostNotAllowed { .. }
@@ -441,6 +461,8 @@ impl Error {
             | NoPacksDir
             | UnknownIndex { .. } => Category::Usage,
             ChecksumMismatch { .. }
+            | SignatureInvalid { .. }
+            | BundleTampered { .. }
             | ChecksumMissing(_)
             | UnsafeArchive { .. }
             | HostNotAllowed { .. }
