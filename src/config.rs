@@ -28,6 +28,9 @@ pub struct Config {
     /// The interpreter packs' Python requirements are checked against: a name looked up on
     /// `PATH` (default `python3`) or a path.
     pub python: String,
+    /// minisign public keys (`RWQ…`, or paths of `.pub` files) a bundle given with
+    /// `install --bundle` must be signed by; none: bundles need no signature.
+    pub bundle_trusted_keys: Vec<String>,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             limits: Limits::default(),
             sync: true,
             python: "python3".to_owned(),
+            bundle_trusted_keys: Vec::new(),
         }
     }
 }
@@ -106,6 +110,10 @@ pub struct IndexConfig {
     /// Sent only to this index's origin; `${VAR}` is read from the environment at load time.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// minisign public keys (`RWQ…`, or paths of `.pub` files); when any is given, the
+    /// index's detached signature (`URL.minisig`) must verify with one of them.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
 }
 
 fn default_priority() -> i64 {
@@ -262,6 +270,7 @@ fn known_keys(parent: &str) -> Vec<String> {
             priority: default_priority(),
             enabled: true,
             headers: BTreeMap::new(),
+            trusted_keys: Vec::new(),
         })
     } else {
         serde_json::to_value(Config::default()).map(|c| match parent {

@@ -24,6 +24,8 @@ pub enum SourceKind {
     LocalArchive,
     /// A registry reference (resolved through an index).
     Registry,
+    /// A pack of an offline bundle (`install --bundle`).
+    Bundle,
 }
 
 /// Where a pack came from.
@@ -47,6 +49,14 @@ pub struct ReceiptSource {
     /// The directory of the pack inside a repository or archive of many.
     #[serde(default)]
     pub subdir: Option<String>,
+    /// The minisign key id (hex, as minisign prints it) that verified the signature of the
+    /// index or bundle the pack was resolved in; none when it was not signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// A bundled pack's original source (redacted, with its commit): where the bundle's
+    /// creator fetched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Box<ReceiptSource>>,
 }
 
 /// The checksums an install measured.

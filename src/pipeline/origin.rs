@@ -46,6 +46,7 @@ pub(crate) fn source_of(
 pub(crate) fn subdir_of(recorded: &ReceiptSource) -> Option<Subdir> {
     match recorded.kind {
         Some(SourceKind::Registry) => None,
+        Some(SourceKind::Bundle) => recorded.origin.as_deref().and_then(subdir_of),
         _ => recorded
             .subdir
             .as_deref()
@@ -89,6 +90,11 @@ fn from_record(pack_ref: &PackRef, recorded: &ReceiptSource) -> Result<PackSourc
                 "a registry source is resolved again".into(),
             ))
         }
+        // A bundled pack is fetched again from where the bundle's creator got it.
+        Some(SourceKind::Bundle) => match &recorded.origin {
+            Some(origin) => return from_record(pack_ref, origin),
+            None => return Err(no_source(pack_ref, "its bundle records no origin")),
+        },
         None => {
             return Err(no_source(
                 pack_ref,

@@ -256,5 +256,6 @@ fn kind_name(kind: SourceKind) -> &'static str {
         SourceKind::LocalDirectory => "local directory",
         SourceKind::LocalArchive => "local archive",
         SourceKind::Registry => "registry",
+        SourceKind::Bundle => "bundle",
     }
 }
