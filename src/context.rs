@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
+use crate::freshness::SeenTimestamps;
 use crate::interrupt::Interrupt;
 use crate::net::{Http, NetPolicy, Network};
 use crate::python::{self, Interpreter};
@@ -22,6 +23,15 @@ struct Shared {
     http: tokio::sync::OnceCell<Http>,
     /// What the interpreter said, asked at most once per command.
     python: tokio::sync::OnceCell<Interpreter>,
+    trust: Trust,
+}
+
+/// What signed documents are checked against beyond their keys: the newest timestamps seen,
+/// and whether an older one is accepted on purpose (`--allow-downgrade`).
+#[derive(Debug, Clone)]
+pub(crate) struct Trust {
+    pub seen: SeenTimestamps,
+    pub allow_downgrade: bool,
 }
 
 /// An operation's context. Cloning shares everything; [`Context::recording`] makes one whose
@@ -50,6 +60,7 @@ impl Context {
         events: EventSink,
         interrupt: Interrupt,
         network: Network,
+        trust: Trust,
     ) -> Context {
         Context {
             shared: Arc::new(Shared {
@@ -59,6 +70,7 @@ impl Context {
                 network,
                 http: tokio::sync::OnceCell::new(),
                 python: tokio::sync::OnceCell::new(),
+                trust,
             }),
             events,
         }
@@ -79,6 +91,11 @@ impl Context {
     /// The flags of the network (`--allow-http`, `--offline`).
     pub fn network(&self) -> Network {
         self.shared.network
+    }
+
+    /// Rollback protection for signed documents.
+    pub fn trust(&self) -> &Trust {
+        &self.shared.trust
     }
 
     /// The network policy: the config's, with the flags.

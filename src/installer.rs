@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Config};
-use crate::context::{blocking, Context};
+use crate::context::{blocking, Context, Trust};
 use crate::error::{Error, IoContext, Result};
 use crate::events::EventSink;
+use crate::freshness::SeenTimestamps;
 use crate::fsutil::Durability;
 use crate::history::Record;
 use crate::hooks::{InstallHooks, NoHooks};
@@ -50,6 +51,7 @@ pub struct InstallerBuilder {
     hooks: Option<Arc<dyn InstallHooks>>,
     interrupt: Option<Interrupt>,
     network: Network,
+    allow_downgrade: bool,
 }
 
 impl InstallerBuilder {
@@ -102,6 +104,13 @@ impl InstallerBuilder {
         self
     }
 
+    /// Accept a signed index or bundle older than one already seen by this store (a
+    /// deliberate downgrade; otherwise it is refused as a possible replay).
+    pub fn allow_downgrade(mut self) -> Self {
+        self.allow_downgrade = true;
+        self
+    }
+
     /// Use only cached indices and local sources.
     pub fn offline(mut self) -> Self {
         self.network.connectivity = Connectivity::Offline;
@@ -119,7 +128,17 @@ impl InstallerBuilder {
         let events = self.events.unwrap_or_else(crate::events::ignore);
         let interrupt = self.interrupt.unwrap_or_default();
         Ok(Installer {
-            ctx: Context::new(config, cache_dir, events, interrupt, self.network),
+            ctx: Context::new(
+                config,
+                cache_dir,
+                events,
+                interrupt,
+                self.network,
+                Trust {
+                    seen: SeenTimestamps::of_store(store.packs_dir()),
+                    allow_downgrade: self.allow_downgrade,
+                },
+            ),
             store,
             hooks: self.hooks.unwrap_or_else(|| Arc::new(NoHooks)),
             lock_timeout: self.lock_timeout.unwrap_or(Duration::from_secs(60)),

@@ -28,6 +28,7 @@ mod error;
 mod events;
 #[doc(hidden)]
 pub mod failpoint;
+mod freshness;
 mod fsutil;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -66,10 +66,6 @@ impl PublicKey {
         })
     }
 
-    /// The key's id.
-    pub fn id(&self) -> KeyId {
-        self.id
-    }
 }
 
 /// The keys trusted for one index or bundle; any one of them may have signed it, so a key is
@@ -233,28 +229,43 @@ impl SigningKey {
     ) -> Result<SigningKey, SignatureError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-        let not_a_key = |e: minisign::PError| {
+        let not_a_key = |why: &str| {
             err(format!(
-                "{} is not a minisign secret key: {e}",
+                "{} is not a minisign secret key: {why}",
                 path.display()
             ))
         };
-        let boxed = || minisign::SecretKeyBox::from_string(&text).map_err(not_a_key);
-        let mut key = boxed()?.into_unencrypted_secret_key().map_err(not_a_key)?;
-        if key.is_encrypted() {
-            key = boxed()?.into_secret_key(Some(password()?)).map_err(|e| {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+            .ok_or_else(|| not_a_key("no key in it"))?;
+        let mut bytes = B64.decode(line).map_err(|_| not_a_key("base64 expected"))?;
+        if bytes.len() != 158 || &bytes[..2] != b"Ed" {
+            return Err(not_a_key("158 bytes starting with `Ed` expected"));
+        }
+        if &bytes[2..4] != b"\0\0" {
+            // Encrypted (scrypt): minisign's own code derives the key and checks the password.
+            let boxed = minisign::SecretKeyBox::from_string(&text)
+                .map_err(|e| not_a_key(&e.to_string()))?;
+            let key = boxed.into_secret_key(Some(password()?)).map_err(|e| {
                 err(format!(
                     "cannot decrypt the secret key {}: {e}",
                     path.display()
                 ))
             })?;
+            bytes = key.to_bytes();
         }
         // The layout minisign documents: algorithms (6 bytes), KDF salt (32), KDF limits (16),
         // then key id (8), Ed25519 secret key (64: seed, public key) and checksum (32).
-        let bytes = key.to_bytes();
         let id = KeyId(bytes[54..62].try_into().expect("8 bytes"));
         let key = ed25519_compact::SecretKey::from_slice(&bytes[62..126])
-            .map_err(|_| err(format!("{}: not an Ed25519 secret key", path.display())))?;
+            .map_err(|_| not_a_key("not an Ed25519 secret key"))?;
+        // minisign -W leaves the checksum zero; the key's two halves must agree instead.
+        let derived = ed25519_compact::KeyPair::from_seed(key.seed());
+        if derived.pk != key.public_key() {
+            return Err(not_a_key("its key halves do not match (corrupt)"));
+        }
         Ok(SigningKey { id, key })
     }
 
@@ -316,7 +327,7 @@ mod tests {
         minisign::verify(&mpk, &boxed, std::io::Cursor::new(doc), true, false, false).unwrap();
         let keys = TrustedKeys(vec![pk.clone()]);
         let ok = keys.verify(doc, sig.as_bytes()).unwrap();
-        assert_eq!(ok.key_id, pk.id());
+        assert_eq!(ok.key_id, pk.id);
         assert_eq!(ok.timestamp, Some(1_700_000_000));
     }
 

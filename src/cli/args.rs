@@ -53,6 +53,9 @@ pub struct GlobalArgs {
     /// Print exactly one JSON document on stdout
     #[arg(long, global = true)]
     pub json: bool,
+    /// Accept a signed index or bundle older than one already seen (a deliberate downgrade)
+    #[arg(long, global = true)]
+    pub allow_downgrade: bool,
     /// Only errors on stderr
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -168,6 +171,21 @@ pub enum IndexCommand {
         force: bool,
         #[command(flatten)]
         header: IndexHeaderArgs,
+    },
+    /// Sign an index file with a minisign secret key: writes INDEX.json.minisig beside it
+    #[command(
+        after_help = "Installers check it when the index has `trusted_keys` in their config. The minisign program makes the same signature: minisign -S -s KEY -m INDEX.json"
+    )]
+    Sign {
+        /// The index file to sign
+        #[arg(value_name = "INDEX.json")]
+        index: PathBuf,
+        /// A minisign secret key (minisign -G writes one)
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// The encrypted key's password, first line of FILE [default: asked on the terminal]
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
     },
 }
 

@@ -42,6 +42,9 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::AmbiguousPackLocation { .. } | Error::PackYamlMissing { .. } => {
             return subdir_hint(error)
         }
+        Error::SignatureInvalid { .. } | Error::BundleTampered { .. } => {
+            return Some(signature_hint(error).to_owned())
+        }
         Error::ChecksumMissing(_) => {
             "the index maintainer can compute them with `attune-pack index entry`; or set pack_registry.verify_checksums: false (not recommended)"
         }
@@ -114,5 +117,18 @@ pub fn message(error: &Error) -> String {
     match hint(error) {
         Some(hint) => format!("{error}\n  hint: {hint}"),
         None => error.to_string(),
+    }
+}
+
+/// Signed indices and bundles.
+fn signature_hint(error: &Error) -> &'static str {
+    match error {
+        Error::SignatureInvalid { reason, .. } if reason.contains("older than") => {
+            "someone may be replaying an old copy; pass --allow-downgrade only if you meant to go back to it"
+        }
+        Error::SignatureInvalid { .. } => {
+            "do not use it until its publisher's signature verifies; if the publisher rotated keys, add the new public key to trusted_keys (bundles: --trusted-key or bundle_trusted_keys)"
+        }
+        _ => "copy the bundle again from its source and check it with `attune-pack bundle verify`",
     }
 }

@@ -6,6 +6,7 @@ mod batch;
 mod hints;
 mod lifecycle;
 mod output;
+mod password;
 mod process;
 mod progress;
 mod tables;
@@ -97,6 +98,9 @@ fn installer(
     }
     if global.offline {
         builder = builder.offline();
+    }
+    if global.allow_downgrade {
+        builder = builder.allow_downgrade();
     }
     if let Some(dir) = &global.packs_dir {
         builder = builder.packs_dir(dir);
@@ -246,7 +250,27 @@ fn index_command(cmd: IndexCommand, global: &GlobalArgs, out: &Output) -> attune
                 },
             );
         }
+        IndexCommand::Sign {
+            index,
+            secret_key,
+            password_file,
+        } => sign_index(&index, &secret_key, password_file, out)?,
     }
+    Ok(())
+}
+
+/// `index sign`.
+fn sign_index(
+    index: &Path,
+    secret_key: &Path,
+    password_file: Option<std::path::PathBuf>,
+    out: &Output,
+) -> attune_pack::Result<()> {
+    let signed = publish::sign_index(index, secret_key, password::source(password_file))?;
+    out.result(
+        json!({"index": index, "signature": signed.signature, "key_id": signed.key_id, "timestamp": signed.timestamp}),
+        || format!("{}: signed by key {}", signed.signature.display(), signed.key_id),
+    );
     Ok(())
 }
 

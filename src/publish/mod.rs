@@ -23,10 +23,12 @@ use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource,
 mod attune;
 mod git_tree;
 mod index_file;
+mod sign;
 
 use git_tree::PublishedRef;
 
 pub use index_file::{merge_indices, update_index, write_index, Conflicts, IndexHeader, Updated};
+pub use sign::{sign_index, SignedIndex};
 
 pub use crate::registry::index::{
     ContentItem as IndexContentItem, Contents as IndexContents, Dependencies as IndexDependencies,

@@ -19,6 +19,8 @@ pub struct Cached {
     pub validators: Validators,
     /// Unix seconds of the last fetch or successful revalidation.
     pub fetched_at: u64,
+    /// The detached signature (`URL.minisig`) fetched with it, for a signed index.
+    pub signature: Option<Vec<u8>>,
 }
 
 /// ETag and Last-Modified as the server sent them, for a conditional request.
@@ -33,6 +35,9 @@ struct Header {
     #[serde(flatten)]
     validators: Validators,
     fetched_at: u64,
+    /// The signature's text (minisign's is ASCII).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
 }
 
 impl Cached {
@@ -75,6 +80,7 @@ impl IndexCache {
             body: bytes[split + 1..].to_vec(),
             validators: header.validators,
             fetched_at: header.fetched_at,
+            signature: header.signature.map(String::into_bytes),
         })
     }
 
@@ -82,6 +88,10 @@ impl IndexCache {
         let header = Header {
             validators: cached.validators.clone(),
             fetched_at: cached.fetched_at,
+            signature: cached
+                .signature
+                .as_ref()
+                .map(|s| String::from_utf8_lossy(s).into_owned()),
         };
         let mut bytes = serde_json::to_vec(&header)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
@@ -109,6 +119,7 @@ mod tests {
                 last_modified: None,
             },
             fetched_at: now_secs() - 10,
+            signature: Some(b"untrusted comment: x\nRWQ\n".to_vec()),
         };
         cache.write(url, &c).unwrap();
         assert_eq!(cache.read(url).unwrap(), c);

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::IndexConfig;
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::freshness::Seen;
 use crate::net::{Conditional, Connectivity};
 use crate::redact::redact_url;
+use crate::signature::{TrustedKeys, Verified};
 
 use super::cache::{now_secs, Cached, IndexCache, Validators};
 use super::index::Index;
@@ -93,13 +95,22 @@ pub struct Loaded {
     pub index: Index,
     pub location: Location,
     pub freshness: Freshness,
+    /// The signature that verified it, when the index has trusted keys.
+    pub signed: Option<Verified>,
 }
 
-/// An index document as a source yields it: a download is parsed on arrival (to keep a
-/// document that is not an index out of the cache), anything else when it is used.
-enum Document {
-    Bytes(Vec<u8>),
-    Parsed(Index),
+/// An index document as a source yields it, not yet checked or parsed.
+struct Got {
+    body: Vec<u8>,
+    /// A download is parsed on arrival, to keep a document that is not an index out of the
+    /// cache; anything else is parsed when it is used.
+    parsed: Option<Index>,
+    /// The detached signature, or why there is none.
+    signature: std::result::Result<Vec<u8>, String>,
+    freshness: Freshness,
+    /// Validators to cache the document under once it is known good (a download or a
+    /// revalidation).
+    save: Option<Validators>,
 }
 
 /// What a conditional GET returned.
@@ -127,6 +138,8 @@ pub(crate) struct Loader<'a> {
     cache: IndexCache,
     /// By index name: the index, or `None` when it was unavailable.
     loaded: Mutex<HashMap<String, Option<Arc<Loaded>>>>,
+    /// By index name: why its signature was refused.
+    refused: Mutex<HashMap<String, String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -135,6 +148,7 @@ impl<'a> Loader<'a> {
             ctx,
             cache: IndexCache::new(ctx.cache_dir()),
             loaded: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -147,8 +161,8 @@ impl<'a> Loader<'a> {
     }
 
     /// The index, or `Ok(None)` when it is unavailable (the reason is given as a warning).
-    /// Only a policy refusal (plain http without `allow_http`, exit 3) is an error: a config
-    /// to fix, not an outage to route around.
+    /// Only a policy refusal (plain http without `allow_http`, exit 3) or trusted keys that
+    /// cannot be read (exit 2) are errors: a config to fix, not an outage to route around.
     pub async fn load(
         &self,
         config: &IndexConfig,
@@ -173,19 +187,35 @@ impl<'a> Loader<'a> {
         loaded.get(name).cloned()
     }
 
+    /// [`Error::SignatureInvalid`] for the first of `names` whose signature was refused: a
+    /// pack no other index has must not look merely missing when an attack may hide it.
+    pub fn refusal<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> Option<Error> {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        names.into_iter().find_map(|name| {
+            refused.get(name).map(|reason| Error::SignatureInvalid {
+                subject: format!("index `{name}`"),
+                reason: reason.clone(),
+            })
+        })
+    }
+
     async fn load_now(
         &self,
         config: &IndexConfig,
         name: &str,
         when: Revalidate,
     ) -> Result<Option<Loaded>> {
+        let keys = TrustedKeys::load(&config.trusted_keys, None).map_err(|e| {
+            Error::Usage(format!(
+                "index `{name}`: pack_registry.indices trusted_keys: {e}"
+            ))
+        })?;
         let location = Location::of(config);
         let got = match &location {
-            Location::File(path) => read_bounded(path, self.ctx.config().limits.max_index_bytes)
-                .map(|bytes| (Document::Bytes(bytes), Freshness::Local)),
-            Location::Url(url) => self.remote(config, url, when).await?,
+            Location::File(path) => self.local(path, &keys),
+            Location::Url(url) => self.remote(config, url, when, &keys).await?,
         };
-        let (document, freshness) = match got {
+        let got = match got {
             Ok(got) => got,
             Err(why) => {
                 self.ctx.warn(format!(
@@ -194,22 +224,112 @@ impl<'a> Loader<'a> {
                 return Ok(None);
             }
         };
-        let parsed = match document {
-            Document::Parsed(index) => Ok(index),
-            Document::Bytes(bytes) => self.parse(&bytes, name),
+        let signed = match self.check_signature(name, &keys, &got) {
+            Ok(signed) => signed,
+            Err(reason) => {
+                self.ctx.warn(format!(
+                    "index `{name}` is unavailable: its signature was refused: {reason}"
+                ));
+                let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+                refused.insert(name.to_owned(), reason);
+                return Ok(None);
+            }
         };
-        match parsed {
-            Ok(index) => Ok(Some(Loaded {
-                name: name.to_owned(),
-                index,
-                location,
-                freshness,
-            })),
+        let parsed = match got.parsed {
+            Some(index) => Ok(index),
+            None => self.parse(&got.body, name),
+        };
+        let index = match parsed {
+            Ok(index) => index,
             Err(why) => {
                 self.ctx.warn(format!("{why}; the index was skipped"));
-                Ok(None)
+                return Ok(None);
             }
+        };
+        if let (Location::Url(url), Some(validators)) = (&location, got.save) {
+            let c = Cached {
+                body: got.body,
+                validators,
+                fetched_at: now_secs(),
+                signature: got.signature.ok(),
+            };
+            self.save(url, name, &c);
         }
+        Ok(Some(Loaded {
+            name: name.to_owned(),
+            index,
+            location,
+            freshness: got.freshness,
+            signed,
+        }))
+    }
+
+    /// A local index document, with its signature beside it when keys are configured.
+    fn local(
+        &self,
+        path: &std::path::Path,
+        keys: &TrustedKeys,
+    ) -> std::result::Result<Got, String> {
+        let limit = self.ctx.config().limits.max_index_bytes;
+        let body = read_bounded(path, limit)?;
+        let signature = match keys.is_empty() {
+            true => Err("not asked for".to_owned()),
+            false => {
+                let sig = signature_path(path);
+                std::fs::read(&sig).map_err(|e| format!("cannot read {}: {e}", sig.display()))
+            }
+        };
+        Ok(Got {
+            body,
+            parsed: None,
+            signature,
+            freshness: Freshness::Local,
+            save: None,
+        })
+    }
+
+    /// With trusted keys: the signature must be by one of them, over these bytes, and not
+    /// older than one already seen for this index (unless downgrades are allowed).
+    fn check_signature(
+        &self,
+        name: &str,
+        keys: &TrustedKeys,
+        got: &Got,
+    ) -> std::result::Result<Option<Verified>, String> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let signature = got
+            .signature
+            .as_ref()
+            .map_err(|why| format!("the index is not signed ({why})"))?;
+        let verified = keys.verify(&got.body, signature).map_err(|e| e.0)?;
+        let seen = &self.ctx.trust().seen;
+        let Some(timestamp) = verified.timestamp else {
+            self.ctx.warn(format!(
+                "the signature of index `{name}` carries no timestamp: rollback protection is off for it"
+            ));
+            return Ok(Some(verified));
+        };
+        match seen.check_and_record(&format!("index:{name}"), timestamp) {
+            Ok(Seen::Current) => {}
+            Ok(Seen::Older { newest }) if self.ctx.trust().allow_downgrade => {
+                self.ctx.warn(format!(
+                    "index `{name}` was signed at {}, before {} already seen; accepted (--allow-downgrade)",
+                    rfc3339(timestamp),
+                    rfc3339(newest)
+                ));
+            }
+            Ok(Seen::Older { newest }) => return Err(format!(
+                "signed at {}, older than the copy signed at {} already seen (a replayed index?)",
+                rfc3339(timestamp),
+                rfc3339(newest)
+            )),
+            Err(e) => self.ctx.warn(format!(
+                "could not record the signature time of index `{name}`: {e}"
+            )),
+        }
+        Ok(Some(verified))
     }
 
     /// Parses a document, passing its warnings on.
@@ -225,7 +345,8 @@ impl<'a> Loader<'a> {
         config: &IndexConfig,
         url: &str,
         when: Revalidate,
-    ) -> Result<std::result::Result<(Document, Freshness), String>> {
+        keys: &TrustedKeys,
+    ) -> Result<std::result::Result<Got, String>> {
         let settings = &self.ctx.config().pack_registry;
         let name = index_name(config);
         let limit = self.ctx.config().limits.max_index_bytes;
@@ -234,30 +355,39 @@ impl<'a> Loader<'a> {
             .then(|| self.cache.read(url))
             .flatten()
             .filter(|c| c.body.len() as u64 <= limit);
-        let use_cached = |c: Cached, f: Freshness| Ok(Ok((Document::Bytes(c.body), f)));
         if self.ctx.network().connectivity == Connectivity::Offline {
             return match cached {
-                Some(c) => use_cached(c, Freshness::Offline),
+                Some(c) => Ok(Ok(from_cache(c, Freshness::Offline))),
                 None => Ok(Err("offline, and there is no cached copy of it".into())),
             };
         }
         if let Some(c) =
             cached.take_if(|c| when == Revalidate::IfStale && c.age_secs() < settings.cache_ttl)
         {
-            return use_cached(c, Freshness::Fresh);
+            return Ok(Ok(from_cache(c, Freshness::Fresh)));
         }
         let fetched = self
             .fetch(url, cached.as_ref().map(|c| &c.validators))
             .await;
+        let signature = match (&fetched, keys.is_empty()) {
+            (Ok(_), false) => Some(self.fetch_signature(url).await),
+            _ => None,
+        };
         match (fetched, cached) {
             (Err(e), _) if e.is_refusal() => Err(e),
-            (Ok(Fetched::NotModified), Some(mut c)) => {
-                c.fetched_at = now_secs();
-                self.save(url, &name, &c);
-                use_cached(c, Freshness::Revalidated)
+            (Ok(Fetched::NotModified), Some(c)) => {
+                let validators = c.validators.clone();
+                let mut got = from_cache(c, Freshness::Revalidated);
+                // A failed signature download keeps the cached signature of the same bytes.
+                if let Some(Ok(sig)) = signature {
+                    got.signature = Ok(sig);
+                }
+                got.save = Some(validators);
+                Ok(Ok(got))
             }
             (Ok(Fetched::Body { bytes, validators }), cached) => {
-                Ok(self.downloaded(url, &name, bytes, validators, cached))
+                let signature = signature.unwrap_or_else(|| Err("not asked for".into()));
+                Ok(self.downloaded(&name, bytes, validators, signature, cached))
             }
             (Ok(Fetched::NotModified), None) => Ok(Err(format!(
                 "{} answered 304 Not Modified to an unconditional request",
@@ -268,38 +398,36 @@ impl<'a> Loader<'a> {
                     "index `{name}` is unreachable ({e}); using the cached copy from {} ago",
                     age_text(c.age_secs())
                 ));
-                use_cached(c, Freshness::Stale)
+                Ok(Ok(from_cache(c, Freshness::Stale)))
             }
             (Err(e), None) => Ok(Err(e.to_string())),
         }
     }
 
-    /// A downloaded document, parsed and cached; a document that is not an index (a captive
-    /// portal, an error page served with 200) must not replace a good cached copy.
+    /// A downloaded document, parsed; a document that is not an index (a captive portal, an
+    /// error page served with 200) must not replace a good cached copy.
     fn downloaded(
         &self,
-        url: &str,
         name: &str,
         bytes: Vec<u8>,
         validators: Validators,
+        signature: std::result::Result<Vec<u8>, String>,
         cached: Option<Cached>,
-    ) -> std::result::Result<(Document, Freshness), String> {
+    ) -> std::result::Result<Got, String> {
         match (self.parse(&bytes, name), cached) {
-            (Ok(index), _) => {
-                let c = Cached {
-                    body: bytes,
-                    validators,
-                    fetched_at: now_secs(),
-                };
-                self.save(url, name, &c);
-                Ok((Document::Parsed(index), Freshness::Downloaded))
-            }
+            (Ok(index), _) => Ok(Got {
+                body: bytes,
+                parsed: Some(index),
+                signature,
+                freshness: Freshness::Downloaded,
+                save: Some(validators),
+            }),
             (Err(why), Some(c)) => {
                 self.ctx.warn(format!(
                     "{why}; using the cached copy from {} ago",
                     age_text(c.age_secs())
                 ));
-                Ok((Document::Bytes(c.body), Freshness::Stale))
+                Ok(from_cache(c, Freshness::Stale))
             }
             (Err(why), None) => Err(why),
         }
@@ -343,6 +471,65 @@ impl<'a> Loader<'a> {
             .await?;
         Ok(Fetched::Body { bytes, validators })
     }
+
+    /// The detached signature of an index document (`URL.minisig`), or why there is none.
+    async fn fetch_signature(&self, url: &str) -> std::result::Result<Vec<u8>, String> {
+        let sig_url = signature_url(url);
+        let got = async {
+            let response = self.ctx.http().await?.get(&sig_url, None).await?;
+            response
+                .bytes(MAX_SIGNATURE_BYTES, "a signature's size")
+                .await
+        };
+        got.await.map_err(|e| e.to_string())
+    }
+}
+
+/// A minisign signature is a few hundred bytes; anything much larger is not one.
+const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+/// A cached copy as a document in hand.
+fn from_cache(c: Cached, freshness: Freshness) -> Got {
+    Got {
+        body: c.body,
+        parsed: None,
+        signature: c
+            .signature
+            .ok_or_else(|| "the cached copy has no signature".to_owned()),
+        freshness,
+        save: None,
+    }
+}
+
+/// `URL.minisig`: the signature's name is the document's with `.minisig` added to its path
+/// (a query string stays where it is).
+fn signature_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let path = format!("{}.minisig", u.path());
+            u.set_path(&path);
+            u.to_string()
+        }
+        Err(_) => format!("{url}.minisig"),
+    }
+}
+
+/// `PATH.minisig`.
+fn signature_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".minisig");
+    PathBuf::from(name)
+}
+
+/// Unix seconds as RFC 3339, for messages.
+fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
 }
 
 /// A local index document, refused (before it is read) beyond `limit` bytes.

@@ -122,6 +122,9 @@ impl Registry<'_> {
         }
         if !read_any {
             let names: Vec<String> = order.iter().map(|c| index_name(c)).collect();
+            if let Some(refused) = self.loader().refusal(names.iter().map(String::as_str)) {
+                return Err(refused);
+            }
             return Err(Error::IndexUnavailable(format!(
                 "none of the indices could be read ({}); see the warnings above",
                 names.join(", ")

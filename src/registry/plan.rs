@@ -27,6 +27,8 @@ pub(crate) struct Plan {
     /// The archive algorithms the entry's checksums use.
     pub algorithms: Vec<Algorithm>,
     index: String,
+    /// The key that verified the index's signature.
+    key_id: Option<String>,
     entry: PackEntry,
     verify: bool,
 }
@@ -82,7 +84,8 @@ impl<'a> Registry<'a> {
     ) -> Result<Found> {
         self.ctx.emit(Event::Phase(Phase::Resolving));
         let mut misses = Misses::default();
-        for config in search_order(&self.ctx.config().pack_registry, pinned)? {
+        let order = search_order(&self.ctx.config().pack_registry, pinned)?;
+        for config in &order {
             let name = index_name(config);
             match self.loader.load(config, Revalidate::IfStale).await? {
                 Some(index) => {
@@ -94,7 +97,11 @@ impl<'a> Registry<'a> {
                 None => misses.record(name, None, pack_ref),
             }
         }
-        Err(misses.into_error(pack_ref, spec))
+        let names: Vec<String> = order.iter().map(|c| index_name(c)).collect();
+        Err(self
+            .loader
+            .refusal(names.iter().map(String::as_str))
+            .unwrap_or_else(|| misses.into_error(pack_ref, spec)))
     }
 
     /// The version a registry reference resolves to, and the index that has it (nothing is
@@ -138,6 +145,7 @@ impl<'a> Registry<'a> {
             candidates,
             algorithms,
             index: found.index.name.clone(),
+            key_id: found.index.signed.as_ref().map(|v| v.key_id.to_string()),
             entry: found.entry,
             verify,
         })
@@ -211,6 +219,7 @@ impl Plan {
         );
         fetched.kind = Some(SourceKind::Registry);
         fetched.index = Some(self.index.clone());
+        fetched.key_id = self.key_id.clone();
         fetched.url = Some(redact_url(&candidate.url));
         fetched.path = None;
         Required {
