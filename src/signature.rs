@@ -65,7 +65,6 @@ impl PublicKey {
             key,
         })
     }
-
 }
 
 /// The keys trusted for one index or bundle; any one of them may have signed it, so a key is

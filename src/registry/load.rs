@@ -320,11 +320,13 @@ impl<'a> Loader<'a> {
                     rfc3339(newest)
                 ));
             }
-            Ok(Seen::Older { newest }) => return Err(format!(
+            Ok(Seen::Older { newest }) => {
+                return Err(format!(
                 "signed at {}, older than the copy signed at {} already seen (a replayed index?)",
                 rfc3339(timestamp),
                 rfc3339(newest)
-            )),
+            ))
+            }
             Err(e) => self.ctx.warn(format!(
                 "could not record the signature time of index `{name}`: {e}"
             )),

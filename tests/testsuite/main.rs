@@ -17,5 +17,6 @@ mod local_sources;
 mod pack_tests;
 mod registry;
 mod remote_archive;
+mod signed_indices;
 mod stackstorm;
 mod store_cli;
