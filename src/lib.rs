@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+mod bundle_file;
 mod checksum;
 mod config;
 mod context;
