@@ -64,6 +64,11 @@ impl Context {
         }
     }
 
+    /// Where events go.
+    pub fn events(&self) -> &EventSink {
+        &self.events
+    }
+
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
