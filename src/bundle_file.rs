@@ -264,8 +264,14 @@ pub(crate) fn write(path: &Path, parts: &BundleParts) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-bundle-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-bundle-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .ctx(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut out = BufWriter::new(tmp.as_file_mut());

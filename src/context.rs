@@ -64,11 +64,6 @@ impl Context {
         }
     }
 
-    /// Where events go.
-    pub fn events(&self) -> &EventSink {
-        &self.events
-    }
-
     pub fn config(&self) -> &Config {
         &self.shared.config
     }

@@ -415,7 +415,9 @@ fn index_entry(ctx: &Context, p: &Prepared, name: &str, file: &Path) -> Result<V
         archive: Some(file.to_owned()),
         ..Publish::default()
     };
-    let entry = build_entry(&v.located.dir, &publish, ctx.config().limits, ctx.events())?;
+    // Its warnings (a pack.yaml without a license) are the author's business, said at install.
+    let quiet = crate::events::ignore();
+    let entry = build_entry(&v.located.dir, &publish, ctx.config().limits, &quiet)?;
     let mut entry = serde_json::to_value(entry).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(Value::Object(source)) = entry.pointer_mut("/install_sources/0") {
         let origin = serde_json::to_value(&p.origin).map_err(|e| Error::Internal(e.to_string()))?;
