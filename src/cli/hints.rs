@@ -77,13 +77,21 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::LockMismatch { .. } => {
             "the source no longer serves what was locked (a moved tag, a re-published archive, or a tampered lockfile); run `attune-pack lock` again on the host the lockfile came from"
         }
+        Error::BundleTampered { .. } | Error::SignatureInvalid { .. } => return bundle_hint(error),
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// A bundle that does not check out.
+fn bundle_hint(error: &Error) -> Option<String> {
+    let text = match error {
         Error::BundleTampered { .. } => {
             "the bundle was corrupted or changed after it was written: copy it again from its source, or create it again with `attune-pack bundle create`"
         }
-        Error::SignatureInvalid { .. } => {
-            "check that --trusted-key (or bundle_trusted_keys in the config) is the public key of whoever signed the bundle, or sign it with `bundle create --sign-key`"
+        _ => {
+            "check that --trusted-key (or bundle_trusted_keys in the config) is the public key of whoever signed it, or sign bundles with `bundle create --sign-key`"
         }
-        _ => return None,
     };
     Some(text.to_owned())
 }
