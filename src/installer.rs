@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bundle_file::BundleManifest;
 use crate::config::{self, Config};
 use crate::context::{blocking, Context, Trust};
 use crate::error::{Error, IoContext, Result};
@@ -19,8 +20,8 @@ use crate::lockfile::Lockfile;
 use crate::net::{Connectivity, Network, PlainHttp};
 use crate::pack_ref::PackRef;
 use crate::pipeline::{
-    self, InstallOptions, InstallReport, LockedOptions, LockedOutcome, Outdated, UpdateOptions,
-    UpdateReport,
+    self, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
+    LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport,
 };
 use crate::receipt::Receipt;
 use crate::registry::{IndexStatus, Registry, SearchHit};
@@ -363,6 +364,45 @@ impl Installer {
     ) -> Result<Vec<LockedOutcome>> {
         let store = self.lock_store().await?;
         pipeline::install_locked(&self.ctx, &store, self.hooks.as_ref(), lock, &opts).await
+    }
+
+    /// Writes an offline bundle of packs to `output` (atomically: a failure leaves no file):
+    /// each pack fetched and validated as an install would, archives kept byte for byte,
+    /// git and directory packs as deterministic .tar.gz files; see `docs/bundles.md`.
+    /// `SOURCE_DATE_EPOCH` fixes the bundle timestamp, making the bundle reproducible.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{BundleOptions, DetectOptions, Installer, PackSource};
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// let slack = PackSource::detect("slack@^2", &DetectOptions::new())?;
+    /// let opts = BundleOptions::new().pack(slack).with_deps();
+    /// let report = installer.bundle_create("packs.bundle".as_ref(), opts).await?;
+    /// println!("{} packs", report.manifest.packs.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn bundle_create(&self, output: &Path, opts: BundleOptions) -> Result<BundleReport> {
+        let workspace = self.open(Store::workspace).await?;
+        pipeline::bundle_create(&self.ctx, &workspace, output, opts).await
+    }
+
+    /// The packs of a bundle, once its structure and every digest are checked
+    /// ([`Error::BundleTampered`] otherwise).
+    pub async fn bundle_list(&self, bundle: &Path) -> Result<BundleManifest> {
+        pipeline::bundle_list(bundle).await
+    }
+
+    /// Checks a bundle fully: structure, every digest, each pack unpacked with the
+    /// installer's rules and matched against the manifest, and, with `trusted_keys` (minisign
+    /// public keys; none: the config's `bundle_trusted_keys`), its signature
+    /// ([`Error::SignatureInvalid`] when missing or bad). A signed bundle checked without
+    /// keys gets a warning that the signature was not checked.
+    pub async fn bundle_verify(
+        &self,
+        bundle: &Path,
+        trusted_keys: &[String],
+    ) -> Result<BundleVerified> {
+        pipeline::bundle_verify(&self.ctx, bundle, trusted_keys).await
     }
 
     /// The history of changes to the store, oldest first, of every pack or of `pack_ref`.

@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+mod bundle_file;
 mod checksum;
 mod config;
 mod context;
@@ -52,6 +53,8 @@ mod receipt;
 mod redact;
 mod registry;
 mod safety;
+// PublicKey::id is for the index verification being added on main.
+#[allow(dead_code)]
 mod signature;
 mod source;
 mod store;
@@ -60,6 +63,7 @@ pub mod terminal;
 mod walk;
 mod yaml_depth;
 
+pub use bundle_file::{BundleManifest, BundledPack};
 pub use checksum::{Algorithm, Checksum, ParseChecksumError};
 pub use config::{parse_byte_size, Config, IndexConfig, Limits, RegistryConfig};
 pub use error::{Category, Checked, Error, Result, Rule};
@@ -74,8 +78,8 @@ pub use lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
 pub use pack_ref::{InvalidRef, PackRef, REF_RULE};
 pub use pipeline::{
-    InstallOptions, InstallReport, LockedAction, LockedOptions, LockedOutcome, Outdated,
-    UpdateOptions, UpdateReport,
+    BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport, LockedAction,
+    LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport,
 };
 pub use python::PythonRequirement;
 pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};

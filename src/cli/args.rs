@@ -135,6 +135,67 @@ pub enum Command {
     /// Build and maintain registry index files (for pack authors)
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Offline bundles: packs carried across an air gap in one file
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+const BUNDLE_CREATE_EXAMPLES: &str = "Examples:
+  attune-pack bundle create -o packs.bundle slack@^2 jira --with-deps
+  attune-pack bundle create -o site.bundle --all-installed --sign-key bundle.key
+  attune-pack bundle create -o site.bundle --from-lock attune-pack.lock
+  SOURCE_DATE_EPOCH=1767225600 attune-pack bundle create -o packs.bundle slack   reproducible";
+
+const BUNDLE_VERIFY_EXAMPLES: &str = "Examples:
+  attune-pack bundle verify packs.bundle
+  attune-pack bundle verify packs.bundle --trusted-key RWQ...   or a .pub file's path";
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write one bundle file of packs from the registries, the store or a lockfile
+    #[command(after_help = BUNDLE_CREATE_EXAMPLES)]
+    Create(BundleCreateArgs),
+    /// List the packs of a bundle (its structure and digests are checked first)
+    List {
+        /// The bundle file
+        #[arg(value_name = "FILE")]
+        bundle: PathBuf,
+    },
+    /// Check a bundle fully: structure, every digest, every pack, and its signature
+    #[command(after_help = BUNDLE_VERIFY_EXAMPLES)]
+    Verify {
+        /// The bundle file
+        #[arg(value_name = "FILE")]
+        bundle: PathBuf,
+        /// A minisign public key (or a .pub file) the signature must verify with; repeatable [default: config bundle_trusted_keys]
+        #[arg(long = "trusted-key", value_name = "KEY")]
+        trusted_keys: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BundleCreateArgs {
+    /// The bundle file to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Packs to bundle: registry references (name, name@REQ, index/name)
+    #[arg(value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Also bundle their dependencies, resolved from the registries
+    #[arg(long)]
+    pub with_deps: bool,
+    /// Bundle every installed pack at its installed build
+    #[arg(long)]
+    pub all_installed: bool,
+    /// Bundle the packs of a lockfile at their locked builds
+    #[arg(long, value_name = "LOCKFILE")]
+    pub from_lock: Option<PathBuf>,
+    /// Sign index.json with this minisign secret key
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// The secret key's password, in the first line of this file
+    #[arg(long, value_name = "FILE", requires = "sign_key")]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -126,9 +126,12 @@ fn signature_hint(error: &Error) -> &'static str {
         Error::SignatureInvalid { reason, .. } if reason.contains("older than") => {
             "someone may be replaying an old copy; pass --allow-downgrade only if you meant to go back to it"
         }
-        Error::SignatureInvalid { .. } => {
-            "do not use it until its publisher's signature verifies; if the publisher rotated keys, add the new public key to trusted_keys (bundles: --trusted-key or bundle_trusted_keys)"
+        Error::SignatureInvalid { subject, .. } if subject.starts_with("bundle") => {
+            "check that --trusted-key (or bundle_trusted_keys in the config) is the public key of whoever signed it, or sign bundles with `bundle create --sign-key`"
         }
-        _ => "copy the bundle again from its source and check it with `attune-pack bundle verify`",
+        Error::SignatureInvalid { .. } => {
+            "do not use it until its publisher's signature verifies; if the publisher rotated keys, add the new public key to trusted_keys"
+        }
+        _ => "the bundle was corrupted or changed after it was written: copy it again from its source, or create it again with `attune-pack bundle create`",
     }
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod batch;
+mod bundle;
 mod hints;
 mod lifecycle;
 mod output;
@@ -165,6 +166,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
             Ok(())
         }
         Command::Index(cmd) => Ok(index_command(cmd, &cli.global, &out)?),
+        Command::Bundle(cmd) => bundle::run(&installer()?, cmd, &out).await,
     }
 }
 

@@ -29,10 +29,14 @@ pub(crate) struct Staged {
     pub source: PackSource,
     /// Where in the tree the pack is, when the source holds many.
     pub subdir: Option<Subdir>,
+    /// The archive's bytes, as hashed, when asked to keep them (`bundle create`) and the
+    /// source was an archive.
+    pub kept: Option<PathBuf>,
 }
 
 /// Fetches `source`, hashing archives with sha256 and `extra` (the algorithm of a required
 /// checksum); the pack is in `subdir` of it (a registry source's index entry says instead).
+/// With `keep_archive`, an archive's bytes are kept in staging ([`Staged::kept`]).
 pub(crate) async fn fetch(
     ctx: &Context,
     store: &StoreView,
@@ -40,6 +44,7 @@ pub(crate) async fn fetch(
     source: PackSource,
     extra: Option<Algorithm>,
     subdir: Option<Subdir>,
+    keep_archive: bool,
 ) -> Result<Staged> {
     let origin = source.display_name();
     ctx.emit(Event::Detected {
@@ -52,6 +57,8 @@ pub(crate) async fn fetch(
     let mut algorithms = vec![Algorithm::Sha256];
     algorithms.extend(extra.filter(|a| *a != Algorithm::Sha256));
     let (dir, tree) = (staging.path(), &tree_root);
+    let keep_path = dir.join("archive");
+    let keep = keep_archive.then_some(keep_path.as_path());
     let (fetched, required, subdir) = match &source {
         // Never silently ignored: where a registry pack is, its index entry says.
         PackSource::Registry { .. } if subdir.is_some() => {
@@ -61,11 +68,11 @@ pub(crate) async fn fetch(
         }
         PackSource::Registry { .. } => {
             let (fetched, required, subdir) =
-                from_index(ctx, registry, &source, dir, tree, algorithms).await?;
+                from_index(ctx, registry, &source, (dir, tree, keep), algorithms).await?;
             (fetched, Some(required), subdir)
         }
         _ => {
-            let mut fetched = source::fetch(ctx, &source, tree, dir, &algorithms).await?;
+            let mut fetched = source::fetch(ctx, &source, tree, dir, &algorithms, keep).await?;
             fetched.record.subdir = subdir.as_ref().map(ToString::to_string);
             (fetched, None, subdir)
         }
@@ -83,6 +90,7 @@ pub(crate) async fn fetch(
         requirement,
         source,
         subdir,
+        kept: keep.filter(|k| k.exists()).map(Path::to_owned),
     })
 }
 
@@ -92,8 +100,7 @@ async fn from_index(
     ctx: &Context,
     registry: &Registry<'_>,
     source: &PackSource,
-    staging: &Path,
-    tree_root: &Path,
+    (staging, tree_root, keep): (&Path, &Path, Option<&Path>),
     mut algorithms: Vec<Algorithm>,
 ) -> Result<(Fetched, Required, Option<Subdir>)> {
     let PackSource::Registry {
@@ -111,7 +118,15 @@ async fn from_index(
         }
     }
     for (i, candidate) in plan.candidates.iter().enumerate() {
-        let fetched = source::fetch(ctx, &candidate.source, tree_root, staging, &algorithms).await;
+        let fetched = source::fetch(
+            ctx,
+            &candidate.source,
+            tree_root,
+            staging,
+            &algorithms,
+            keep,
+        );
+        let fetched = fetched.await;
         let mut fetched = match fetched {
             Ok(fetched) => fetched,
             Err(e) => {
@@ -120,7 +135,11 @@ async fn from_index(
                 };
                 ctx.warn(warning);
                 let tree = tree_root.to_owned();
+                let kept = keep.map(Path::to_owned);
                 blocking(move || {
+                    if let Some(kept) = kept.filter(|k| k.exists()) {
+                        crate::fsutil::remove_any(&kept)?;
+                    }
                     std::fs::remove_dir_all(&tree)
                         .and_then(|_| std::fs::create_dir(&tree))
                         .ctx(|| format!("emptying {}", tree.display()))

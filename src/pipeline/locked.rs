@@ -313,11 +313,14 @@ async fn prepare(
 
 /// Where a locked pack is fetched from: a registry pack at its exact version (in its index,
 /// when this host has one of that name), any other at the locked commit.
-async fn locked_source(
+pub(super) async fn locked_source<S>(
     ctx: &Context,
-    store: &Arc<LockedStore>,
+    store: &Arc<S>,
     pack: &LockedPack,
-) -> Result<PackSource> {
+) -> Result<PackSource>
+where
+    S: std::ops::Deref<Target = crate::store::StoreView> + Send + Sync + 'static,
+{
     if pack.source.kind == Some(SourceKind::Registry) {
         let names = &ctx.config().pack_registry.indices;
         let index = pack.source.index.clone().filter(|i| {
@@ -340,7 +343,7 @@ async fn locked_source(
 }
 
 /// What was fetched must be what was locked.
-fn compare(pack: &LockedPack, step: &Step) -> Result<()> {
+pub(super) fn compare(pack: &LockedPack, step: &Step) -> Result<()> {
     let v = &step.validated;
     let mismatch = |what, locked: String, found: String| Error::LockMismatch {
         pack_ref: pack.pack_ref.clone(),

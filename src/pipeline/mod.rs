@@ -13,6 +13,7 @@
 //! each is finished (stages 5–8) in order, dependencies first, each its own atomic commit.
 
 mod attempt;
+mod bundle;
 mod change;
 mod commit;
 mod fetch;
@@ -43,6 +44,8 @@ use crate::registry::Registry;
 use crate::source::PackSource;
 use crate::store::{Ledger, LockedStore, StoreView, Workspace};
 
+pub(crate) use bundle::{create as bundle_create, list as bundle_list, verify as bundle_verify};
+pub use bundle::{BundleOptions, BundleReport, BundleVerified, PasswordFn};
 pub(crate) use change::{rollback, uninstall};
 pub(crate) use locked::install_locked;
 pub use locked::{LockedAction, LockedOptions, LockedOutcome};

@@ -23,6 +23,8 @@ pub struct InstallOptions {
     pub(crate) subdir: Option<Subdir>,
     /// How the change is recorded and shown to hooks: an install, or an update.
     pub(crate) action: Action,
+    /// Keep each archive's bytes in staging (`bundle create`).
+    pub(crate) keep_archive: bool,
 }
 
 impl Default for InstallOptions {
@@ -36,6 +38,7 @@ impl Default for InstallOptions {
             checksum: None,
             subdir: None,
             action: Action::Install,
+            keep_archive: false,
         }
     }
 }

@@ -157,7 +157,15 @@ async fn moved_branch(
             .await?;
     let tree = scratch.path().join("tree");
     std::fs::create_dir(&tree).ctx(|| format!("creating {}", tree.display()))?;
-    let fetched = source::fetch(ctx, &source, &tree, scratch.path(), &[Algorithm::Sha256]).await?;
+    let fetched = source::fetch(
+        ctx,
+        &source,
+        &tree,
+        scratch.path(),
+        &[Algorithm::Sha256],
+        None,
+    )
+    .await?;
     let commit = fetched.record.commit;
     blocking(move || {
         scratch

@@ -123,6 +123,7 @@ impl Planner<'_> {
             source,
             algorithm,
             subdir,
+            self.opts.keep_archive,
         )
         .await?;
         let validated = validate(self.ctx, staged, checksum).await?;

@@ -557,19 +557,30 @@ impl<R: Seek> Seek for SeqHasher<R> {
     }
 }
 
-/// Materializes the archive file at `path` through `writer`, hashing it with `algorithms`.
+/// Materializes the archive file at `path` through `writer`, hashing it with `algorithms`;
+/// with `keep`, the file is first copied there and the copy is what is read.
 pub(crate) async fn materialize(
     ctx: &Context,
     path: &Path,
     writer: TreeWriter,
     algorithms: &[Algorithm],
+    keep: Option<&Path>,
 ) -> Result<Fetched> {
     ctx.emit(Event::Phase(Phase::Extracting));
     let (path, record) = local_record(path, SourceKind::LocalArchive)?;
     let algorithms = algorithms.to_vec();
+    let keep = keep.map(Path::to_owned);
     let (tree, archive) = blocking(move || {
         let mut writer = writer;
-        let digest = extract_file(&path, &mut writer, &algorithms)?;
+        let read = match keep {
+            Some(keep) => {
+                std::fs::copy(&path, &keep)
+                    .ctx(|| format!("copying {} to {}", path.display(), keep.display()))?;
+                keep
+            }
+            None => path,
+        };
+        let digest = extract_file(&read, &mut writer, &algorithms)?;
         Ok((writer.finish()?, digest.checksums))
     })
     .await?;

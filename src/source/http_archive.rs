@@ -44,13 +44,15 @@ pub(crate) enum Downloaded {
 }
 
 /// Downloads the archive at `url` and extracts it through `writer` into the staging tree;
-/// `staging` holds the zip spool. `algorithms` are hashed over the archive bytes.
+/// `staging` holds the zip spool. `algorithms` are hashed over the archive bytes; with
+/// `keep`, the bytes are also written to that file as they pass (the zip spool is that file).
 pub(crate) async fn materialize(
     ctx: &Context,
     url: &str,
     writer: TreeWriter,
     staging: &Path,
     algorithms: &[Algorithm],
+    keep: Option<&Path>,
 ) -> Result<Downloaded> {
     ctx.emit(Event::Phase(Phase::Downloading));
     ctx.interrupt().check()?;
@@ -92,12 +94,14 @@ pub(crate) async fn materialize(
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let spool = staging.to_owned();
     let algos = algorithms.to_vec();
+    let keep = keep.map(Path::to_owned);
     let extract = blocking(move || {
         let reader = ChannelReader {
             rx,
             current: Bytes::new(),
+            keep: None,
         };
-        extract(format, reader, writer, &spool, &algos, max)
+        extract(format, reader, writer, &spool, &algos, max, keep.as_deref())
     });
     let feed = feed(tx, head, download, &mut response);
     let (fed, extracted) = tokio::join!(feed, extract);
@@ -229,23 +233,36 @@ fn not_an_archive(url: &str, response: &Response) -> Error {
 }
 
 /// Runs on the blocking pool: extracts the stream and returns the tree and the archive
-/// checksums.
+/// checksums; with `keep`, the bytes are written to that file too.
 fn extract(
     format: ArchiveFormat,
-    reader: ChannelReader,
+    mut reader: ChannelReader,
     mut writer: TreeWriter,
     spool_dir: &Path,
     algorithms: &[Algorithm],
     max: u64,
+    keep: Option<&Path>,
 ) -> Result<(Tree, Vec<Checksum>)> {
+    let create = |path: &Path| {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .ctx(|| format!("creating {}", path.display()))
+    };
     let checksums = match format {
         ArchiveFormat::TarGz | ArchiveFormat::Tar => {
             let gzip = format == ArchiveFormat::TarGz;
+            reader.keep = keep.map(create).transpose()?;
             archive::extract_tar_stream(reader, &mut writer, algorithms, max, gzip)?.checksums
         }
         ArchiveFormat::Zip => {
-            let mut spool = tempfile::tempfile_in(spool_dir)
-                .ctx(|| format!("creating a spool file in {}", spool_dir.display()))?;
+            let mut spool = match keep {
+                Some(path) => create(path)?,
+                None => tempfile::tempfile_in(spool_dir)
+                    .ctx(|| format!("creating a spool file in {}", spool_dir.display()))?,
+            };
             let checksums = spool_hashed(reader, &mut spool, algorithms, max, &writer)?;
             spool.rewind().ctx(|| "rewinding the zip spool file")?;
             // Hashed while spooling; extraction need not hash again.
@@ -278,10 +295,12 @@ fn spool_hashed(
     Ok(checksums)
 }
 
-/// The async download as a blocking `Read` for the extractors.
+/// The async download as a blocking `Read` for the extractors; every byte read is also
+/// written to `keep`, when set.
 struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
+    keep: Option<std::fs::File>,
 }
 
 impl Read for ChannelReader {
@@ -294,6 +313,9 @@ impl Read for ChannelReader {
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current.split_to(n));
+        if let Some(keep) = &mut self.keep {
+            keep.write_all(&buf[..n])?;
+        }
         Ok(n)
     }
 }

@@ -60,13 +60,15 @@ fn local_record(path: &Path, kind: SourceKind) -> Result<(PathBuf, ReceiptSource
 
 /// Materializes `source` (any kind but a registry reference, which the registry resolves
 /// into these first) into `tree_root`, an empty directory inside `staging`; archives are
-/// hashed with `algorithms` as they are read.
+/// hashed with `algorithms` as they are read, and with `keep` their bytes are also written
+/// to that file (what was hashed is what is kept).
 pub(crate) async fn fetch(
     ctx: &Context,
     source: &PackSource,
     tree_root: &Path,
     staging: &Path,
     algorithms: &[Algorithm],
+    keep: Option<&Path>,
 ) -> Result<Fetched> {
     let writer = || {
         TreeWriter::new(
@@ -80,11 +82,12 @@ pub(crate) async fn fetch(
     match source {
         PackSource::LocalDirectory { path } => local_dir::materialize(ctx, path, writer()).await,
         PackSource::LocalArchive { path } => {
-            archive::materialize(ctx, path, writer(), algorithms).await
+            archive::materialize(ctx, path, writer(), algorithms, keep).await
         }
         PackSource::Archive { url } => {
             use http_archive::Downloaded;
-            match http_archive::materialize(ctx, url, writer(), staging, algorithms).await? {
+            let fetched = http_archive::materialize(ctx, url, writer(), staging, algorithms, keep);
+            match fetched.await? {
                 Downloaded::Archive(fetched) => Ok(*fetched),
                 Downloaded::NotAnArchive(why) => {
                     http_archive::as_git_repository(ctx, url, why, writer(), staging).await

@@ -4,6 +4,7 @@
 mod support;
 
 mod attune_compat;
+mod bundles;
 mod crashes;
 mod durability;
 #[cfg(feature = "failpoints")]
