@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::IndexConfig;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::bundle_file::{self, BundleManifest};
+use crate::error::{Error, IoContext, Result};
 use crate::freshness::Seen;
 use crate::net::{Conditional, Connectivity};
 use crate::redact::redact_url;
@@ -51,15 +52,28 @@ impl Freshness {
 pub enum Location {
     File(PathBuf),
     Url(String),
+    /// An offline bundle; its pack files are read from where they were extracted.
+    Bundle {
+        file: PathBuf,
+        extracted: PathBuf,
+    },
 }
 
 impl Location {
+    /// Where `config`'s index is; a bundle is a local file (its place of extraction is known
+    /// once it is opened).
     pub fn of(config: &IndexConfig) -> Location {
         let url = config.url.as_str();
         if crate::source::is_http(url) {
-            Location::Url(url.to_owned())
-        } else {
-            Location::File(PathBuf::from(url.strip_prefix("file://").unwrap_or(url)))
+            return Location::Url(url.to_owned());
+        }
+        let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        match is_bundle(&path) {
+            true => Location::Bundle {
+                file: path,
+                extracted: PathBuf::new(),
+            },
+            false => Location::File(path),
         }
     }
 
@@ -78,6 +92,9 @@ impl Location {
                 .and_then(|b| b.join(source))
                 .map(|u| u.to_string())
                 .unwrap_or_else(|_| source.to_owned()),
+            Location::Bundle { extracted, .. } => {
+                format!("file://{}", extracted.join(source).display())
+            }
             Location::File(path) => {
                 let dir = path.parent().unwrap_or(std::path::Path::new("."));
                 let joined = dir.join(source);
@@ -97,6 +114,16 @@ pub struct Loaded {
     pub freshness: Freshness,
     /// The signature that verified it, when the index has trusted keys.
     pub signed: Option<Verified>,
+    /// What an offline bundle says of its packs (a bundle's index only).
+    pub bundle: Option<BundleIndex>,
+}
+
+/// The part of an opened bundle its packs' receipts need.
+#[derive(Debug)]
+pub struct BundleIndex {
+    pub manifest: BundleManifest,
+    /// The pack files, extracted; removed when the command is done with the index.
+    _extracted: tempfile::TempDir,
 }
 
 /// An index document as a source yields it, not yet checked or parsed.
@@ -156,7 +183,7 @@ impl<'a> Loader<'a> {
     pub fn cache_age(&self, config: &IndexConfig) -> Option<u64> {
         match Location::of(config) {
             Location::Url(url) => self.cache.read(&url).map(|c| c.age_secs()),
-            Location::File(_) => None,
+            Location::File(_) | Location::Bundle { .. } => None,
         }
     }
 
@@ -210,10 +237,17 @@ impl<'a> Loader<'a> {
                 "index `{name}`: pack_registry.indices trusted_keys: {e}"
             ))
         })?;
-        let location = Location::of(config);
-        let got = match &location {
+        let mut location = Location::of(config);
+        let mut bundle = None;
+        let got = match &mut location {
             Location::File(path) => self.local(path, &keys),
             Location::Url(url) => self.remote(config, url, when, &keys).await?,
+            Location::Bundle { file, extracted } => {
+                let (got, opened) = self.bundle(file, &keys).await?;
+                *extracted = opened._extracted.path().to_owned();
+                bundle = Some(opened);
+                Ok(got)
+            }
         };
         let got = match got {
             Ok(got) => got,
@@ -224,8 +258,14 @@ impl<'a> Loader<'a> {
                 return Ok(None);
             }
         };
-        let signed = match self.check_signature(name, &keys, &got) {
+        let signed = match self.check_signature(name, &keys, &got, bundle.is_some()) {
             Ok(signed) => signed,
+            Err(reason) if bundle.is_some() => {
+                return Err(Error::SignatureInvalid {
+                    subject: format!("bundle {}", redact_url(&config.url)),
+                    reason,
+                })
+            }
             Err(reason) => {
                 self.ctx.warn(format!(
                     "index `{name}` is unavailable: its signature was refused: {reason}"
@@ -261,7 +301,42 @@ impl<'a> Loader<'a> {
             location,
             freshness: got.freshness,
             signed,
+            bundle,
         }))
+    }
+
+    /// An offline bundle, checked and extracted (a bundle that does not hold together is an
+    /// error, not an index to skip: it was given to be installed from).
+    async fn bundle(
+        &self,
+        file: &std::path::Path,
+        keys: &TrustedKeys,
+    ) -> Result<(Got, BundleIndex)> {
+        let extracted = tempfile::Builder::new()
+            .prefix("attune-pack-bundle-")
+            .tempdir()
+            .ctx(|| "creating a directory for the bundle's packs".to_owned())?;
+        let (file, into) = (file.to_owned(), extracted.path().to_owned());
+        let opened = crate::context::blocking(move || bundle_file::open(&file, &into)).await?;
+        if opened.signature.is_some() && keys.is_empty() {
+            self.ctx.warn(
+                "the bundle is signed, but no key is trusted for it (--trusted-key, bundle_trusted_keys): its signature was not checked",
+            );
+        }
+        let got = Got {
+            body: opened.index_json,
+            parsed: None,
+            signature: opened
+                .signature
+                .ok_or_else(|| "the bundle holds no index.json.minisig".to_owned()),
+            freshness: Freshness::Local,
+            save: None,
+        };
+        let index = BundleIndex {
+            manifest: opened.manifest,
+            _extracted: extracted,
+        };
+        Ok((got, index))
     }
 
     /// A local index document, with its signature beside it when keys are configured.
@@ -295,6 +370,7 @@ impl<'a> Loader<'a> {
         name: &str,
         keys: &TrustedKeys,
         got: &Got,
+        bundle: bool,
     ) -> std::result::Result<Option<Verified>, String> {
         if keys.is_empty() {
             return Ok(None);
@@ -311,7 +387,12 @@ impl<'a> Loader<'a> {
             ));
             return Ok(Some(verified));
         };
-        match seen.check_and_record(&format!("index:{name}"), timestamp) {
+        // Bundles are remembered per signer: any bundle by that key replaces an older one.
+        let signer = match bundle {
+            true => format!("bundle:{}", verified.key_id),
+            false => format!("index:{name}"),
+        };
+        match seen.check_and_record(&signer, timestamp) {
             Ok(Seen::Current) => {}
             Ok(Seen::Older { newest }) if self.ctx.trust().allow_downgrade => {
                 self.ctx.warn(format!(
@@ -485,6 +566,16 @@ impl<'a> Loader<'a> {
         };
         got.await.map_err(|e| e.to_string())
     }
+}
+
+/// Whether a local index file is an offline bundle (a tar: `ustar` at offset 257) rather
+/// than a JSON document.
+fn is_bundle(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 262];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head[257..262] == b"ustar")
 }
 
 /// A minisign signature is a few hundred bytes; anything much larger is not one.
