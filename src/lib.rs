@@ -54,7 +54,6 @@ mod redact;
 mod registry;
 mod safety;
 // PublicKey::id is for the index verification being added on main.
-#[allow(dead_code)]
 mod signature;
 mod source;
 mod store;

@@ -208,7 +208,7 @@ impl ParsedSignature {
 /// `timestamp:1733390000` in a trusted comment (minisign writes `timestamp:T\tfile:NAME…`).
 fn timestamp_of(comment: &str) -> Option<u64> {
     comment
-        .split(|c: char| c == '\t' || c == ' ')
+        .split(['\t', ' '])
         .find_map(|field| field.strip_prefix("timestamp:"))
         .and_then(|t| t.parse().ok())
 }

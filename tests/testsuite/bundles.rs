@@ -236,27 +236,7 @@ fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    fill_in_checksum(&secret);
     (public, secret)
-}
-
-/// minisign 0.11 writes an unencrypted (`-W`) secret key with an all-zero checksum, which
-/// `SigningKey::load` (the minisign crate) refuses as "Corrupted key": the checksum it
-/// expects (BLAKE2b-256 of algorithm, key id and secret key) is filled in. To be removed
-/// once `SigningKey::load` accepts such keys.
-fn fill_in_checksum(secret: &Path) {
-    use base64::Engine;
-    use blake2::digest::{consts::U32, Digest};
-    let text = std::fs::read_to_string(secret).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut key = b64.decode(&lines[1]).unwrap();
-    let mut h = blake2::Blake2b::<U32>::new();
-    h.update(&key[0..2]);
-    h.update(&key[54..126]);
-    key[126..158].copy_from_slice(&h.finalize());
-    lines[1] = b64.encode(&key);
-    std::fs::write(secret, lines.join("\n") + "\n").unwrap();
 }
 
 #[test]
