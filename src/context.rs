@@ -32,6 +32,9 @@ struct Shared {
 pub(crate) struct Trust {
     pub seen: SeenTimestamps,
     pub allow_downgrade: bool,
+    /// The only index is an offline bundle given for this command: every pack, a lockfile's
+    /// too, comes from it.
+    pub bundle_only: bool,
 }
 
 /// An operation's context. Cloning shares everything; [`Context::recording`] makes one whose

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bundle_file::BundleManifest;
-use crate::config::{self, Config};
+use crate::config::{self, Config, IndexConfig, RegistryConfig};
 use crate::context::{blocking, Context, Trust};
 use crate::error::{Error, IoContext, Result};
 use crate::events::EventSink;
@@ -53,6 +53,8 @@ pub struct InstallerBuilder {
     interrupt: Option<Interrupt>,
     network: Network,
     allow_downgrade: bool,
+    bundle: Option<PathBuf>,
+    trusted_keys: Vec<String>,
 }
 
 impl InstallerBuilder {
@@ -112,6 +114,35 @@ impl InstallerBuilder {
         self
     }
 
+    /// Install from the offline bundle `file` (`bundle create` writes one): its index is the
+    /// only one, dependencies resolve inside it, and nothing is fetched from the network.
+    /// With trusted keys ([`trusted_key`](Self::trusted_key), else the config's
+    /// `bundle_trusted_keys`) its signature must verify.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{InstallOptions, Installer, PackSource, VersionSpec};
+    /// let installer = Installer::builder()
+    ///     .packs_dir("/var/lib/attune/packs")
+    ///     .bundle("/media/usb/site.bundle")
+    ///     .trusted_key("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3")
+    ///     .build()?;
+    /// let slack = PackSource::Registry { pack_ref: "slack".parse()?, version: VersionSpec::Latest, index: None };
+    /// installer.install(slack, InstallOptions::new().with_deps()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bundle(mut self, file: impl Into<PathBuf>) -> Self {
+        self.bundle = Some(file.into());
+        self
+    }
+
+    /// A minisign public key (`RWQ…`, or the path of a `.pub` file) the bundle must be signed
+    /// by; given at least once, it replaces the config's `bundle_trusted_keys`.
+    pub fn trusted_key(mut self, key: impl Into<String>) -> Self {
+        self.trusted_keys.push(key.into());
+        self
+    }
+
     /// Use only cached indices and local sources.
     pub fn offline(mut self) -> Self {
         self.network.connectivity = Connectivity::Offline;
@@ -119,8 +150,13 @@ impl InstallerBuilder {
     }
 
     /// The installer, with the packs and cache directories resolved.
-    pub fn build(self) -> Result<Installer> {
-        let config = self.config.unwrap_or_default();
+    pub fn build(mut self) -> Result<Installer> {
+        let mut config = self.config.take().unwrap_or_default();
+        let bundle_only = self.bundle.is_some();
+        if let Some(file) = self.bundle.take() {
+            config.pack_registry = bundle_registry(&file, &config, &self.trusted_keys)?;
+            self.network.connectivity = Connectivity::Offline;
+        }
         let packs_dir = config::resolve_packs_dir(self.packs_dir.as_deref(), &config)?;
         let packs_dir =
             std::path::absolute(&packs_dir).ctx(|| format!("resolving {}", packs_dir.display()))?;
@@ -138,6 +174,7 @@ impl InstallerBuilder {
                 Trust {
                     seen: SeenTimestamps::of_store(store.packs_dir()),
                     allow_downgrade: self.allow_downgrade,
+                    bundle_only,
                 },
             ),
             store,
@@ -145,6 +182,39 @@ impl InstallerBuilder {
             lock_timeout: self.lock_timeout.unwrap_or(Duration::from_secs(60)),
         })
     }
+}
+
+/// The registry settings of an install from a bundle: the bundle as the only index.
+fn bundle_registry(file: &Path, config: &Config, keys: &[String]) -> Result<RegistryConfig> {
+    let file = std::path::absolute(file).ctx(|| format!("resolving {}", file.display()))?;
+    if !file.is_file() {
+        return Err(Error::NotFound(format!(
+            "bundle {}: no such file",
+            file.display()
+        )));
+    }
+    if !crate::registry::is_bundle(&file) {
+        return Err(Error::Usage(format!(
+            "{} is not a bundle (`attune-pack bundle create` writes one)",
+            file.display()
+        )));
+    }
+    let trusted_keys = match keys.is_empty() {
+        true => config.bundle_trusted_keys.clone(),
+        false => keys.to_vec(),
+    };
+    Ok(RegistryConfig {
+        enabled: true,
+        indices: vec![IndexConfig {
+            url: file.display().to_string(),
+            name: Some("bundle".to_owned()),
+            priority: 0,
+            enabled: true,
+            headers: Default::default(),
+            trusted_keys,
+        }],
+        ..config.pack_registry.clone()
+    })
 }
 
 /// Whether a change (an uninstall, a rollback) may leave other installed packs with a

@@ -12,7 +12,8 @@ const INSTALL_EXAMPLES: &str = "Examples:
   attune-pack install git@github.com:org/monorepo.git --subdir packs/core
   attune-pack install https://example.com/pack-1.0.0.tar.gz --checksum sha256:<hex>
   attune-pack install ./my-pack                   a directory (./ is always a path)
-  attune-pack install --locked attune-pack.lock   exactly the packs of a lockfile";
+  attune-pack install --locked attune-pack.lock   exactly the packs of a lockfile
+  attune-pack install --bundle site.bundle slack --with-deps --trusted-key k.pub   offline";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -345,4 +346,10 @@ pub struct InstallArgs {
     /// With --locked: also remove installed packs the lockfile does not list
     #[arg(long, requires = "locked")]
     pub exact: bool,
+    /// Install from this offline bundle only (`bundle create` writes one); no network
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["no_registry", "registry", "subdir", "git_ref", "checksum"])]
+    pub bundle: Option<PathBuf>,
+    /// A minisign public key (RWQ… or a .pub file) the bundle must be signed by [default: config bundle_trusted_keys]
+    #[arg(long, value_name = "KEY", requires = "bundle")]
+    pub trusted_key: Vec<String>,
 }

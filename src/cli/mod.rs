@@ -19,7 +19,7 @@ use attune_pack::publish::{self, Conflicts, IndexHeader, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
-    Installer, Interrupt, LockedOptions, PackRef, PackSource,
+    Installer, InstallerBuilder, Interrupt, LockedOptions, PackRef, PackSource,
 };
 use clap::Parser;
 use serde_json::json;
@@ -88,6 +88,14 @@ fn installer(
     out: &Output,
     interrupt: Interrupt,
 ) -> attune_pack::Result<Installer> {
+    installer_builder(global, out, interrupt)?.build()
+}
+
+fn installer_builder(
+    global: &GlobalArgs,
+    out: &Output,
+    interrupt: Interrupt,
+) -> attune_pack::Result<InstallerBuilder> {
     let config = load_config(global, out)?;
     let mut builder = Installer::builder()
         .config(config)
@@ -109,6 +117,23 @@ fn installer(
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
+    Ok(builder)
+}
+
+/// The installer of `install`: with `--bundle`, one that installs from that bundle only.
+fn install_installer(
+    args: &InstallArgs,
+    global: &GlobalArgs,
+    out: &Output,
+    interrupt: Interrupt,
+) -> attune_pack::Result<Installer> {
+    let mut builder = installer_builder(global, out, interrupt)?;
+    if let Some(file) = &args.bundle {
+        builder = builder.bundle(file);
+        for key in &args.trusted_key {
+            builder = builder.trusted_key(key);
+        }
+    }
     builder.build()
 }
 
@@ -116,7 +141,10 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
     let installer = || installer(&cli.global, &out, interrupt.clone());
     match cli.command {
         Command::Checksum { path, algorithm } => Ok(checksum(&path, &algorithm, &out)?),
-        Command::Install(args) => install(args, &installer()?, &out).await,
+        Command::Install(args) => {
+            let installer = install_installer(&args, &cli.global, &out, interrupt.clone())?;
+            install(args, &installer, &out).await
+        }
         Command::List => {
             let receipts = installer()?.list().await?;
             out.result(json!(receipts), || receipt_table(&receipts));
@@ -397,9 +425,14 @@ async fn install(args: InstallArgs, installer: &Installer, out: &Output) -> Resu
         .transpose()?;
     let (detect, opts) = (detect_options(&args), install_options(&args, checksum));
     batch::each(out, &args.sources, false, |arg| {
-        let (detect, opts) = (&detect, &opts);
+        let (detect, opts, args) = (&detect, &opts, &args);
         async move {
             let source = PackSource::detect(&arg, detect)?;
+            if args.bundle.is_some() && !matches!(source, PackSource::Registry { .. }) {
+                return Err(Error::Usage(format!(
+                    "`{arg}` is not a pack name: with --bundle, give packs of the bundle as REF[@REQ] (`attune-pack bundle list` shows them)"
+                )));
+            }
             let report = installer
                 .install(source, opts.clone())
                 .await

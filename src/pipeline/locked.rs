@@ -289,7 +289,8 @@ async fn prepare(
     let source = attempt.check(locked_source(ctx, store, pack).await).await?;
     let mut opts = InstallOptions {
         force: true,
-        subdir: subdir_of(&pack.source),
+        // A bundle's index says where each pack is inside its file.
+        subdir: subdir_of(&pack.source).filter(|_| !ctx.trust().bundle_only),
         ..InstallOptions::default()
     };
     // An archive's checksum is checked while it streams in.
@@ -321,7 +322,7 @@ pub(super) async fn locked_source<S>(
 where
     S: std::ops::Deref<Target = crate::store::StoreView> + Send + Sync + 'static,
 {
-    if pack.source.kind == Some(SourceKind::Registry) {
+    if pack.source.kind == Some(SourceKind::Registry) || ctx.trust().bundle_only {
         let names = &ctx.config().pack_registry.indices;
         let index = pack.source.index.clone().filter(|i| {
             names

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::bundle_file::{self, BundleManifest};
 use crate::config::IndexConfig;
 use crate::context::Context;
-use crate::bundle_file::{self, BundleManifest};
 use crate::error::{Error, IoContext, Result};
 use crate::freshness::Seen;
 use crate::net::{Conditional, Connectivity};
@@ -570,7 +570,7 @@ impl<'a> Loader<'a> {
 
 /// Whether a local index file is an offline bundle (a tar: `ustar` at offset 257) rather
 /// than a JSON document.
-fn is_bundle(path: &std::path::Path) -> bool {
+pub(crate) fn is_bundle(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 262];
     std::fs::File::open(path)

@@ -8,6 +8,7 @@ pub mod load;
 mod plan;
 pub mod resolve;
 
+pub(crate) use load::is_bundle;
 pub(crate) use plan::{is_remote, Registry, Required};
 
 use semver::Version;

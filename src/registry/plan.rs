@@ -29,6 +29,8 @@ pub(crate) struct Plan {
     index: String,
     /// The key that verified the index's signature.
     key_id: Option<String>,
+    /// For a pack of an offline bundle: the bundle's path and the pack's original source.
+    bundled: Option<(String, ReceiptSource)>,
     entry: PackEntry,
     verify: bool,
 }
@@ -146,6 +148,7 @@ impl<'a> Registry<'a> {
             algorithms,
             index: found.index.name.clone(),
             key_id: found.index.signed.as_ref().map(|v| v.key_id.to_string()),
+            bundled: bundled(&found),
             entry: found.entry,
             verify,
         })
@@ -212,16 +215,30 @@ impl Plan {
     /// What the index requires of `candidate` once fetched, and the receipt's record of where
     /// it came from.
     pub fn require(&self, candidate: &Candidate, fetched: &mut ReceiptSource) -> Required {
+        let required = self.required(candidate);
+        fetched.kind = Some(SourceKind::Registry);
+        fetched.index = Some(self.index.clone());
+        fetched.key_id = self.key_id.clone();
+        if let Some((file, origin)) = &self.bundled {
+            fetched.kind = Some(SourceKind::Bundle);
+            fetched.url = None;
+            fetched.path = Some(file.clone());
+            // The commit the bundle's creator fetched, so that a lockfile can be compared.
+            fetched.commit = origin.commit.clone();
+            fetched.origin = Some(Box::new(origin.clone()));
+            return required;
+        }
+        fetched.url = Some(redact_url(&candidate.url));
+        fetched.path = None;
+        required
+    }
+
+    fn required(&self, candidate: &Candidate) -> Required {
         let entry = &self.entry;
         let about = format!(
             "index `{}`, entry `{}` {}",
             self.index, entry.pack_ref, entry.version
         );
-        fetched.kind = Some(SourceKind::Registry);
-        fetched.index = Some(self.index.clone());
-        fetched.key_id = self.key_id.clone();
-        fetched.url = Some(redact_url(&candidate.url));
-        fetched.path = None;
         Required {
             checksum: match (self.verify, &candidate.checksum) {
                 (true, Some(sum)) => Some((sum.clone(), format!("the checksum of {about}"))),
@@ -251,6 +268,22 @@ impl Plan {
             redact_url(&next.url)
         ))
     }
+}
+
+/// The bundle file and the pack's original source, when `found` is a pack of a bundle.
+fn bundled(found: &Found) -> Option<(String, ReceiptSource)> {
+    let (Location::Bundle { file, .. }, Some(bundle)) =
+        (&found.index.location, &found.index.bundle)
+    else {
+        return None;
+    };
+    let pack = bundle
+        .manifest
+        .packs
+        .iter()
+        .find(|p| p.pack_ref == found.entry.pack_ref && p.version == found.entry.version)?;
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+    Some((file.display().to_string(), pack.origin.clone()))
 }
 
 /// A source fetched over the network: http(s), git, ssh, or scp-like `user@host:path`.

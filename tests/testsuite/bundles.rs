@@ -474,3 +474,262 @@ fn a_failed_create_leaves_no_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--all-installed"));
     assert!(!target.exists());
 }
+
+/// The binary with nothing of this environment: no network servers are needed, and no
+/// program on PATH could be run (`env -i PATH=/nonexistent`).
+fn run_bare(packs: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(crate::support::BIN)
+        .env_clear()
+        .env("PATH", "/nonexistent")
+        .arg("--packs-dir")
+        .arg(packs)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+/// `content` of each receipt, by ref.
+fn contents(receipts: &Value) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = receipts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let c = r["checksum"]["content"].as_str().unwrap().to_owned();
+            (r["ref"].as_str().unwrap().to_owned(), c)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_signed_bundle_installs_with_its_dependency_after_every_server_is_gone_and_path_is_empty() {
+    let Fixture {
+        env,
+        _server,
+        _daemon,
+        ..
+    } = fixture();
+    let (public, secret) = minisign_key(env.tmp.path(), "k");
+    let bundle = create(
+        &env,
+        "site.bundle",
+        &["app", "--with-deps", "--sign-key", secret.to_str().unwrap()],
+    );
+    ok(run(
+        &env,
+        &["install", "app", "--with-deps", "--skip-tests"],
+    ));
+    let direct: Value = serde_json::from_slice(&ok(run(&env, &["--json", "list"])).stdout).unwrap();
+    ok(run(
+        &env,
+        &["lock", "-o", env.path("site.lock").to_str().unwrap()],
+    ));
+    _server.shutdown();
+    drop(_daemon);
+
+    let offline = env.path("offline");
+    let key = public.to_str().unwrap();
+    let b = bundle.to_str().unwrap();
+    let (code, doc, stderr) = run_bare(
+        &offline,
+        &[
+            "install",
+            "--bundle",
+            b,
+            "--trusted-key",
+            key,
+            "app",
+            "--with-deps",
+            "--skip-tests",
+        ],
+    );
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert_eq!(doc["source"]["kind"], "bundle");
+    assert_eq!(doc["source"]["path"], b);
+    assert_eq!(doc["source"]["origin"]["kind"], "git");
+    assert_eq!(
+        doc["source"]["commit"], doc["source"]["origin"]["commit"],
+        "{doc}"
+    );
+    assert_eq!(doc["source"]["commit"].as_str().unwrap().len(), 40);
+    let (_, list, _) = run_bare(&offline, &["list"]);
+    assert_eq!(contents(&list), contents(&direct));
+    let base = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == "base")
+        .unwrap();
+    assert_eq!(base["source"]["origin"]["kind"], "archive");
+    assert!(base["source"]["key_id"].is_string(), "{base}");
+
+    // A lockfile is met from the bundle alone, commits and checksums compared.
+    let locked = env.path("locked");
+    let lock = env.path("site.lock");
+    let (code, doc, stderr) = run_bare(
+        &locked,
+        &[
+            "install",
+            "--locked",
+            lock.to_str().unwrap(),
+            "--bundle",
+            b,
+            "--trusted-key",
+            key,
+            "--skip-tests",
+        ],
+    );
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    let (_, list, _) = run_bare(&locked, &["list"]);
+    assert_eq!(contents(&list), contents(&direct));
+}
+
+#[test]
+fn a_tampered_or_foreign_bundle_installs_nothing() {
+    let f = fixture();
+    let (public, secret) = minisign_key(f.env.tmp.path(), "k");
+    let (other, _) = minisign_key(f.env.tmp.path(), "other");
+    let bundle = create(
+        &f.env,
+        "site.bundle",
+        &["app", "--with-deps", "--sign-key", secret.to_str().unwrap()],
+    );
+    let bytes = std::fs::read(&bundle).unwrap();
+    let pack = members(&bytes)
+        .into_iter()
+        .find(|m| m.0 == "packs/base-1.0.0.tar.gz")
+        .unwrap();
+    let offline = f.env.path("offline");
+    let flipped = f.env.path("flipped.bundle");
+    for at in [100, pack.2 + pack.3 / 2, bytes.len() - 3] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x20;
+        std::fs::write(&flipped, &bad).unwrap();
+        let (code, doc, _) = run_bare(
+            &offline,
+            &[
+                "install",
+                "--bundle",
+                flipped.to_str().unwrap(),
+                "base",
+                "--skip-tests",
+            ],
+        );
+        assert_eq!(
+            (code, doc["error"]["code"].as_str()),
+            (3, Some("checksum_mismatch")),
+            "byte {at}: {doc}"
+        );
+        assert!(!offline.join("base").exists());
+    }
+    let b = bundle.to_str().unwrap();
+    let (code, doc, _) = run_bare(
+        &offline,
+        &[
+            "install",
+            "--bundle",
+            b,
+            "--trusted-key",
+            other.to_str().unwrap(),
+            "base",
+            "--skip-tests",
+        ],
+    );
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("signature_invalid")),
+        "{doc}"
+    );
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not trusted"));
+    assert!(!offline.join("base").exists());
+    // Without keys, the bundle's own digests still hold it together; a warning says the
+    // signature was not checked.
+    let (code, doc, stderr) = run_bare(
+        &offline,
+        &["install", "--bundle", b, "base", "--skip-tests"],
+    );
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert!(stderr.contains("not checked"), "{stderr}");
+    // A name the bundle lacks is not found in it; a path is not a pack name.
+    let (code, doc, _) = run_bare(&offline, &["install", "--bundle", b, "nope"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (4, Some("not_found")),
+        "{doc}"
+    );
+    let dir = f.env.path("work/app");
+    let (code, doc, _) = run_bare(&offline, &["install", "--bundle", b, dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bundle list"));
+    let _ = public;
+}
+
+#[test]
+fn an_older_bundle_by_the_same_key_is_refused_unless_downgrading() {
+    let f = fixture();
+    let (public, secret) = minisign_key(f.env.tmp.path(), "k");
+    let s = secret.to_str().unwrap();
+    let old = create(&f.env, "old.bundle", &["base", "--sign-key", s]);
+    let newer = f.env.path("new.bundle");
+    let out = Command::new(crate::support::BIN)
+        .args(["--config", f.env.path("config.yaml").to_str().unwrap()])
+        .args(["--cache-dir", f.env.path("cache").to_str().unwrap()])
+        .args([
+            "bundle",
+            "create",
+            "-o",
+            newer.to_str().unwrap(),
+            "base",
+            "--sign-key",
+            s,
+        ])
+        .env("SOURCE_DATE_EPOCH", "1767229200")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline = f.env.path("offline");
+    let key = public.to_str().unwrap();
+    let install = |b: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "install",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--trusted-key",
+            key,
+            "base",
+            "--skip-tests",
+            "--force",
+        ];
+        args.extend_from_slice(extra);
+        run_bare(&offline, &args)
+    };
+    assert_eq!(install(&newer, &[]).0, 0);
+    let (code, doc, _) = install(&old, &[]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (3, Some("signature_invalid")),
+        "{doc}"
+    );
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("older than"));
+    assert_eq!(install(&old, &["--allow-downgrade"]).0, 0);
+}
