@@ -143,8 +143,8 @@ pub(crate) async fn create(
         Some((path, password)) => Some(blocking(move || load_key(&path, password)).await?),
         None => None,
     };
-    let prepared = prepare_all(ctx, workspace, &opts).await?;
-    let timestamp = timestamp()?;
+    let (prepared, last_updated) = prepare_all(ctx, workspace, &opts).await?;
+    let timestamp = timestamp(last_updated)?;
     let (ctx2, output2) = (ctx.clone(), output.to_owned());
     blocking(move || {
         let written = write_bundle(&ctx2, &output2, &prepared, key.as_ref(), timestamp);
@@ -165,12 +165,13 @@ fn load_key(path: &Path, password: Option<PasswordFn>) -> Result<SigningKey> {
     SigningKey::load(path, ask).map_err(|e| Error::Usage(format!("--sign-key: {}", e.0)))
 }
 
-/// Every pack asked for, fetched and validated, each ref and version once.
+/// Every pack asked for, fetched and validated, each ref and version once; with the newest
+/// `last_updated` of the indices used.
 async fn prepare_all(
     ctx: &Context,
     workspace: &Arc<Workspace>,
     opts: &BundleOptions,
-) -> Result<Vec<Prepared>> {
+) -> Result<(Vec<Prepared>, Option<u64>)> {
     let registry = Registry::new(ctx);
     let install = InstallOptions {
         force: true,
@@ -226,7 +227,7 @@ async fn prepare_all(
         compare(pack, &step)?;
         steps.push(step);
     }
-    Ok(dedup(steps))
+    Ok((dedup(steps), registry.newest_last_updated()))
 }
 
 /// Each ref and version once (the first); the concrete origin of each.
@@ -264,14 +265,18 @@ fn concrete(record: &ReceiptSource) -> ReceiptSource {
     origin
 }
 
-/// `SOURCE_DATE_EPOCH` when set (a reproducible bundle), else now.
-fn timestamp() -> Result<u64> {
+/// `SOURCE_DATE_EPOCH` when set; else the newest `last_updated` of the indices the packs
+/// were resolved in (the same registry state gives the same bundle); else now.
+fn timestamp(last_updated: Option<u64>) -> Result<u64> {
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
         return s.trim().parse().map_err(|_| {
             Error::Usage(format!(
                 "SOURCE_DATE_EPOCH `{s}` is not a number of seconds"
             ))
         });
+    }
+    if let Some(t) = last_updated {
+        return Ok(t);
     }
     Ok(crate::receipt::now().unix_timestamp().max(0) as u64)
 }
@@ -524,7 +529,7 @@ fn check_signature(
     keys: &[String],
 ) -> Result<Option<String>> {
     let invalid = |reason: String| Error::SignatureInvalid {
-        subject: path.display().to_string(),
+        subject: format!("bundle {}", path.display()),
         reason,
     };
     if keys.is_empty() {

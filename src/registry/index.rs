@@ -17,6 +17,8 @@ use crate::pack_ref::{PackRef, REF_RULE};
 #[derive(Debug, Clone, Default)]
 pub struct Index {
     pub packs: Vec<PackEntry>,
+    /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
+    pub last_updated: Option<u64>,
     /// Positions in `packs` per ref, so resolving does not scan every entry.
     by_ref: HashMap<PackRef, Vec<usize>>,
 }
@@ -198,7 +200,17 @@ impl Index {
                 "index `{name}` has no `packs` list; is it an Attune registry index?"
             ));
         };
-        let mut index = Index { ..Index::default() };
+        let last_updated = top
+            .get("last_updated")
+            .and_then(Value::as_str)
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .and_then(|t| u64::try_from(t.unix_timestamp()).ok());
+        let mut index = Index {
+            last_updated,
+            ..Index::default()
+        };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
             match read_entry(raw, pos, name, warnings) {
                 Ok(entry) => {

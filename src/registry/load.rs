@@ -209,6 +209,16 @@ impl<'a> Loader<'a> {
         Ok(loaded)
     }
 
+    /// The newest `last_updated` of the indices loaded so far.
+    pub fn newest_last_updated(&self) -> Option<u64> {
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded
+            .values()
+            .flatten()
+            .filter_map(|l| l.index.last_updated)
+            .max()
+    }
+
     fn known(&self, name: &str) -> Option<Option<Arc<Loaded>>> {
         let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         loaded.get(name).cloned()

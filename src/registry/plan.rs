@@ -201,6 +201,11 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The newest `last_updated` of the indices this registry has read.
+    pub fn newest_last_updated(&self) -> Option<u64> {
+        self.loader.newest_last_updated()
+    }
+
     /// The loader, for searching and listing the indices.
     pub(super) fn loader(&self) -> &Loader<'a> {
         &self.loader

@@ -733,3 +733,52 @@ fn an_older_bundle_by_the_same_key_is_refused_unless_downgrading() {
         .contains("older than"));
     assert_eq!(install(&old, &["--allow-downgrade"]).0, 0);
 }
+
+#[test]
+fn without_source_date_epoch_the_bundle_takes_its_indices_time_and_may_be_a_configured_index() {
+    let f = fixture();
+    let (public, secret) = minisign_key(f.env.tmp.path(), "k");
+    let bundle = f.env.path("site.bundle");
+    let b = bundle.to_str().unwrap();
+    let out = f.env.run(&[
+        "bundle",
+        "create",
+        "-o",
+        b,
+        "base",
+        "--sign-key",
+        secret.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, doc, _) = f.env.json(&["bundle", "verify", b]);
+    assert_eq!(code, 0, "{doc}");
+    // support::registry::index writes last_updated 2025-01-01T00:00:00Z.
+    assert_eq!(doc["timestamp"], 1_735_689_600);
+
+    // The bundle as an index of the config, its keys enforced like any index's.
+    let line =
+        |key: &str| format!("    - {{name: usb, url: \"{b}\", trusted_keys: [\"{key}\"]}}\n");
+    f.env.config(&line(public.to_str().unwrap()), "");
+    let (code, receipt, stderr) = f.env.json(&["install", "base", "--skip-tests"]);
+    assert_eq!(code, 0, "{receipt}\n{stderr}");
+    assert_eq!(receipt["source"]["kind"], "bundle");
+    assert_eq!(receipt["source"]["index"], "usb");
+    let (other, _) = minisign_key(f.env.tmp.path(), "other");
+    f.env.config(&line(other.to_str().unwrap()), "");
+    let doc = f.env.refused(
+        &["install", "base", "--skip-tests", "--force"],
+        3,
+        "signature_invalid",
+    );
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature of bundle"),
+        "{doc}"
+    );
+}
