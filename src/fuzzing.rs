@@ -89,6 +89,36 @@ pub fn index(data: &[u8]) {
     let _ = Index::parse(data, "fuzz");
 }
 
+/// Offline bundles and signatures: the strict bundle reader never panics and writes nothing
+/// but regular files directly under `into/packs/`; a minisign signature text never panics
+/// the parser or the verifier. The first byte picks which.
+pub fn bundle(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    if which & 1 == 1 {
+        // A fixed key: ids in inputs that match it reach the Ed25519 checks.
+        let key = "RWQc2TAbJchNN4ahV2r8RvevbL0TGU6aCn9kcSuEs0JOfiGg42MRQj6e".to_owned();
+        let keys = crate::signature::TrustedKeys::load(&[key], None).expect("a valid key");
+        let _ = keys.verify(b"{\"packs\": []}", rest);
+        return;
+    }
+    let jail = tempfile::tempdir().expect("a temporary directory");
+    let file = jail.path().join("fuzz.bundle");
+    std::fs::write(&file, rest).expect("the input");
+    let into = jail.path().join("into");
+    if crate::bundle_file::open(&file, &into).is_err() {
+        return;
+    }
+    for entry in walkdir::WalkDir::new(&into).min_depth(1) {
+        let entry = entry.expect("walking the extraction");
+        let rel = entry.path().strip_prefix(&into).expect("inside");
+        let ok = rel == Path::new("packs")
+            || (entry.file_type().is_file() && rel.parent() == Some(Path::new("packs")));
+        assert!(ok, "{} was written by the bundle reader", rel.display());
+    }
+}
+
 /// Extraction through the path-safety module: whatever the archive, nothing is created
 /// outside the staging tree, nothing outside is changed, and no link in the tree leads out.
 pub fn extract(data: &[u8], zip: bool) {

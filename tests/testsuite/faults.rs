@@ -523,7 +523,7 @@ fn tidying_that_fails_during_recovery_is_a_warning() {
     let env = Env::new(Scenario::Reinstall);
     let args = env.command(Scenario::Reinstall);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(killed(&env.run(&args, "staging.sync=crash@2")));
+    assert!(killed(&env.run(&args, "staging.sync=crash@1")));
     let out = env.run(&["uninstall", "not-installed"], "trash.purge=eio");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(fired(&out, "trash.purge"), "{stderr}");
