@@ -493,6 +493,17 @@ fn run_bare(packs: &Path, args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), doc, stderr)
 }
 
+/// [`run_bare`] that must fail with `exit` and `code`; the error's message.
+fn refused_bare(packs: &Path, args: &[&str], exit: i32, code: &str) -> String {
+    let (got, doc, stderr) = run_bare(packs, args);
+    assert_eq!(
+        (got, doc["error"]["code"].as_str()),
+        (exit, Some(code)),
+        "{doc}\n{stderr}"
+    );
+    doc["error"]["message"].as_str().unwrap().to_owned()
+}
+
 /// `content` of each receipt, by ref.
 fn contents(receipts: &Value) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = receipts
@@ -612,25 +623,14 @@ fn a_tampered_or_foreign_bundle_installs_nothing() {
         let mut bad = bytes.clone();
         bad[at] ^= 0x20;
         std::fs::write(&flipped, &bad).unwrap();
-        let (code, doc, _) = run_bare(
-            &offline,
-            &[
-                "install",
-                "--bundle",
-                flipped.to_str().unwrap(),
-                "base",
-                "--skip-tests",
-            ],
-        );
-        assert_eq!(
-            (code, doc["error"]["code"].as_str()),
-            (3, Some("checksum_mismatch")),
-            "byte {at}: {doc}"
-        );
+        let f = flipped.to_str().unwrap();
+        let args = ["install", "--bundle", f, "base", "--skip-tests"];
+        let msg = refused_bare(&offline, &args, 3, "checksum_mismatch");
+        assert!(msg.contains("corrupt or was altered"), "byte {at}: {msg}");
         assert!(!offline.join("base").exists());
     }
     let b = bundle.to_str().unwrap();
-    let (code, doc, _) = run_bare(
+    let msg = refused_bare(
         &offline,
         &[
             "install",
@@ -641,16 +641,10 @@ fn a_tampered_or_foreign_bundle_installs_nothing() {
             "base",
             "--skip-tests",
         ],
+        3,
+        "signature_invalid",
     );
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (3, Some("signature_invalid")),
-        "{doc}"
-    );
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not trusted"));
+    assert!(msg.contains("not trusted"), "{msg}");
     assert!(!offline.join("base").exists());
     // Without keys, the bundle's own digests still hold it together; a warning says the
     // signature was not checked.
@@ -661,19 +655,17 @@ fn a_tampered_or_foreign_bundle_installs_nothing() {
     assert_eq!(code, 0, "{doc}\n{stderr}");
     assert!(stderr.contains("not checked"), "{stderr}");
     // A name the bundle lacks is not found in it; a path is not a pack name.
-    let (code, doc, _) = run_bare(&offline, &["install", "--bundle", b, "nope"]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (4, Some("not_found")),
-        "{doc}"
+    let msg = refused_bare(
+        &offline,
+        &["install", "--bundle", b, "nope"],
+        4,
+        "not_found",
     );
+    assert!(msg.contains("`nope`"), "{msg}");
     let dir = f.env.path("work/app");
-    let (code, doc, _) = run_bare(&offline, &["install", "--bundle", b, dir.to_str().unwrap()]);
-    assert_eq!(code, 2, "{doc}");
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("bundle list"));
+    let args = ["install", "--bundle", b, dir.to_str().unwrap()];
+    let msg = refused_bare(&offline, &args, 2, "usage");
+    assert!(msg.contains("bundle list"), "{msg}");
     let _ = public;
 }
 
@@ -706,32 +698,25 @@ fn an_older_bundle_by_the_same_key_is_refused_unless_downgrading() {
     );
     let offline = f.env.path("offline");
     let key = public.to_str().unwrap();
-    let install = |b: &Path, extra: &[&str]| {
-        let mut args = vec![
+    let (new_b, old_b) = (newer.to_str().unwrap(), old.to_str().unwrap());
+    let args = |b| {
+        vec![
             "install",
             "--bundle",
-            b.to_str().unwrap(),
+            b,
             "--trusted-key",
             key,
             "base",
             "--skip-tests",
             "--force",
-        ];
-        args.extend_from_slice(extra);
-        run_bare(&offline, &args)
+        ]
     };
-    assert_eq!(install(&newer, &[]).0, 0);
-    let (code, doc, _) = install(&old, &[]);
-    assert_eq!(
-        (code, doc["error"]["code"].as_str()),
-        (3, Some("signature_invalid")),
-        "{doc}"
-    );
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("older than"));
-    assert_eq!(install(&old, &["--allow-downgrade"]).0, 0);
+    assert_eq!(run_bare(&offline, &args(new_b)).0, 0);
+    let msg = refused_bare(&offline, &args(old_b), 3, "signature_invalid");
+    assert!(msg.contains("older than"), "{msg}");
+    let mut downgrade = args(old_b);
+    downgrade.push("--allow-downgrade");
+    assert_eq!(run_bare(&offline, &downgrade).0, 0);
 }
 
 #[test]

@@ -95,6 +95,13 @@ fn trust(env: &Env, url: &str, keys: &[&Key]) {
     );
 }
 
+/// `args` refused as `signature_invalid` (exit 3), the message naming `why`.
+fn refused_because(env: &Env, args: &[&str], why: &str) {
+    let doc = env.refused(args, 3, "signature_invalid");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(why), "{msg}");
+}
+
 fn installed(env: &Env) -> bool {
     env.path("packs/hello/pack.yaml").exists()
 }
@@ -151,15 +158,7 @@ fn an_altered_unsigned_or_foreign_signed_index_is_refused_with_nothing_installed
     );
 
     std::fs::remove_file(index.with_extension("json.minisig")).unwrap();
-    let doc = env.refused(
-        &["install", "hello", "--skip-tests"],
-        3,
-        "signature_invalid",
-    );
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not signed"));
+    refused_because(&env, &["install", "hello", "--skip-tests"], "not signed");
     assert!(!installed(&env));
     assert!(
         !env.path("packs/.attune-pack/staging").exists()
@@ -194,15 +193,7 @@ fn a_refused_index_is_not_reported_as_a_missing_pack_even_when_another_index_ans
         ),
         "",
     );
-    let doc = env.refused(
-        &["install", "hello", "--skip-tests"],
-        3,
-        "signature_invalid",
-    );
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("index `main`"));
+    refused_because(&env, &["install", "hello", "--skip-tests"], "index `main`");
     // A pack the other index has is still installed from it.
     let (code, doc, stderr) = env.json(&["install", "other", "--skip-tests"]);
     assert_eq!(code, 0, "{doc}\n{stderr}");
@@ -250,11 +241,7 @@ fn an_older_index_is_refused_after_a_newer_one_unless_downgrading_on_purpose() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-downgrade"));
     // Going back did not lower the record.
-    let again = env.refused(&["search", "hello"], 3, "signature_invalid");
-    assert!(again["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("older than"));
+    refused_because(&env, &["search", "hello"], "older than");
 }
 
 #[test]
@@ -298,15 +285,11 @@ fn a_rotated_key_is_accepted_and_a_key_may_be_given_as_a_file() {
     assert_eq!(code, 0, "{doc}\n{stderr}");
     assert_eq!(doc["source"]["key_id"], Value::from(new.id()));
     old.sign(&index, 300);
-    let doc = env.refused(
+    refused_because(
+        &env,
         &["install", "hello", "--skip-tests", "--force"],
-        3,
-        "signature_invalid",
+        &old.id(),
     );
-    assert!(doc["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains(&old.id()));
 }
 
 #[test]
