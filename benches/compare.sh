@@ -1,51 +1,159 @@
 #!/usr/bin/env bash
-# Compares attune-pack (release build) with the shell tools it replaces, on the same generated
-# 5,000-file pack: extract + hash every file, from .tar.gz, .zip and a directory.
-# Usage: [TMPDIR=DIR] benches/compare.sh [FILES] [RUNS]. Prints the median wall time of each.
-# On a disk the file system's writeback dominates and varies between runs; TMPDIR=/dev/shm
-# measures the work itself.
+# attune-pack against the shell tools it replaces, in one run: each pair runs alternately
+# RUNS times (default 5) on tmpfs, and the table gives both medians and their ratio, then
+# peak memory. The binary is the static one `.ci/static` builds (the `dist` profile), or
+# $ATTUNE_PACK. Inputs are generated here:
+#   - a 5,000-file, 100 MB pack (a fifth of its files incompressible) as .tar.gz, .zip, a
+#     bare git repository (served over smart HTTP by git http-backend, and as file://);
+#   - a 1 GB file (checksum; a single-member .tar.gz for peak memory) and a 100,000-entry zip;
+#   - a 10,000-pack × 5-version index, cached as a registry index is, and a 50-file pack in it.
+# Usage: [RUNS=N] [ATTUNE_PACK=BIN] benches/compare.sh. Needs python3, git, curl, unzip,
+# GNU tar and time. Takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=${1:-5000}
-runs=${2:-5}
-cargo build --release --quiet
-bin=$PWD/target/release/attune-pack
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+runs=${RUNS:-5}
+bin=${ATTUNE_PACK:-$(.ci/static | tail -1)}
+work=$(mktemp -d /dev/shm/attune-compare-XXXXXX)
+chmod 755 "$work"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/www/cgi-bin" "$work/git"
 
-python3 benches/gen-pack.py "$work/pack" "$files"
-tar -C "$work/pack" -czf "$work/pack.tar.gz" .
-(cd "$work/pack" && python3 -c "import shutil; shutil.make_archive('../pack', 'zip', '.')")
+python3 - "$work" <<'PY'
+import io, json, os, random, sys, tarfile, zipfile
+work = sys.argv[1]
+rnd = random.Random(1)
+words = [''.join(rnd.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rnd.randint(2, 9))) for _ in range(4000)]
+root = f"{work}/pack"
+os.makedirs(f"{root}/actions")
+open(f"{root}/pack.yaml", "w").write("ref: bench\nversion: 1.0.0\n")
+for i in range(4999):
+    d = f"{root}/actions/group{i % 50}"
+    os.makedirs(d, exist_ok=True)
+    size = 20_000 + (i * 37) % 2000
+    if i % 5 == 0:
+        data = os.urandom(size)
+    else:
+        data = ' '.join(rnd.choice(words) for _ in range(size // 6)).encode()[:size]
+    open(f"{d}/a{i}.bin" if i % 5 == 0 else f"{d}/a{i}.yaml", "wb").write(data)
+# The 50-file pack installed by name, and a 10,000 × 5 index that lists it among the others.
+small = f"{work}/small"
+os.makedirs(f"{small}/actions")
+open(f"{small}/pack.yaml", "w").write("ref: small\nversion: 1.0.0\n")
+for i in range(49):
+    open(f"{small}/actions/a{i}.yaml", "w").write(f"name: a{i}\ndescription: {' '.join(rnd.choice(words) for _ in range(40))}\n")
+def entry(ref, version, url, checksum):
+    return {"ref": ref, "label": ref.title(), "version": version,
+            "description": ' '.join(rnd.choice(words) for _ in range(12)),
+            "author": "bench", "email": "b@example.com", "license": "MIT",
+            "keywords": [rnd.choice(words) for _ in range(4)], "runtime_deps": [],
+            "install_sources": [{"type": "archive", "url": url, "checksum": checksum}],
+            "contents": {"actions": [{"name": rnd.choice(words), "description": ' '.join(rnd.choice(words) for _ in range(6))} for _ in range(3)],
+                         "sensors": [], "triggers": [], "rules": [], "workflows": []},
+            "dependencies": {"packs": []}}
+packs = [entry(f"p{i:05d}", f"1.{v}.0", f"http://127.0.0.1/p{i}-{v}.tgz", "sha256:" + "0" * 64)
+         for i in range(10_000) for v in range(5)]
+json.dump({"registry_name": "bench", "registry_url": "", "version": "1.0",
+           "last_updated": "2026-12-01T00:00:00Z", "packs": packs}, open(f"{work}/index-body.json", "w"))
+# 100,000 small entries.
+with zipfile.ZipFile(f"{work}/many.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("many/pack.yaml", "ref: many\nversion: 1.0.0\n")
+    for i in range(99_999):
+        z.writestr(f"many/actions/d{i % 100}/f{i}.yaml", f"n: {i}\n")
+PY
+tar -C "$work/pack" -czf "$work/www/pack.tar.gz" .
+(cd "$work/pack" && zip -qr "$work/pack.zip" . 2>/dev/null) || python3 -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])" "$work/pack" "$work/pack"
+tar -C "$work/small" -czf "$work/www/small.tar.gz" .
+head -c 1073741824 /dev/zero >"$work/big.bin"
+mkdir -p "$work/bigpack" && printf 'ref: big\nversion: 1.0.0\n' >"$work/bigpack/pack.yaml"
+ln "$work/big.bin" "$work/bigpack/big.bin"
+tar -C "$work/bigpack" -cf - . | gzip -1 >"$work/big.tar.gz"
 
-# median of the wall times (seconds) of "$@" run $runs times, each in a fresh target dir
-median() {
-  local times=()
+g() { git -C "$work/pack" -c user.name=b -c user.email=b@b "$@" >/dev/null; }
+g init -b main && g add -A && g commit -m one
+git clone --quiet --bare "$work/pack" "$work/git/bench.git"
+rm -rf "$work/pack/.git"
+cat >"$work/www/cgi-bin/git" <<EOF
+#!/bin/sh
+GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \\
+GIT_PROJECT_ROOT=$work/git GIT_HTTP_EXPORT_ALL=1 exec git http-backend
+EOF
+chmod +x "$work/www/cgi-bin/git"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work/www" && exec python3 -c '
+import http.server, sys
+http.server.test(HandlerClass=http.server.CGIHTTPRequestHandler, port=int(sys.argv[1]), bind="127.0.0.1")
+' "$port") >/dev/null 2>&1 &
+pids+=($!)
+base=http://127.0.0.1:$port
+for _ in $(seq 50); do curl -fs -o /dev/null "$base/small.tar.gz" && break; sleep 0.1; done
+
+# The index, with `small` served from here, cached by one install and then used warm.
+python3 - "$work" "$base" <<'PY'
+import hashlib, json, sys
+work, base = sys.argv[1], sys.argv[2]
+doc = json.load(open(f"{work}/index-body.json"))
+data = open(f"{work}/www/small.tar.gz", "rb").read()
+doc["packs"].append({**doc["packs"][0], "ref": "small", "version": "1.0.0", "install_sources": [
+    {"type": "archive", "url": f"{base}/small.tar.gz", "checksum": "sha256:" + hashlib.sha256(data).hexdigest()}]})
+json.dump(doc, open(f"{work}/www/index.json", "w"))
+PY
+printf 'pack_registry:\n  allow_http: true\n  cache_ttl: 86400\n  indices:\n    - {name: bench, url: "%s/index.json"}\n' "$base" >"$work/config.yaml"
+ap=(env -i PATH=/nonexistent "$bin" --packs-dir "$work/store" --cache-dir "$work/cache" --config "$work/config.yaml" -q)
+"${ap[@]}" install --skip-tests small >/dev/null
+
+# Milliseconds of one run of "$@" (a fresh store and output directory first).
+once() {
+  rm -rf "$work/store" "$work/out"; mkdir -p "$work/out"
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; echo "failed: $*" >&2; exit 1; }
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 ))
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# A row: attune-pack's command and the reference's, run alternately.
+pair() {
+  local label=$1 ours=$2 theirs=$3 a=() b=()
   for _ in $(seq "$runs"); do
-    rm -rf "$work/out" "$work/store"; mkdir -p "$work/out"
-    local t0 t1
-    t0=$(date +%s%N)
-    # A run that fails would look fast: stop instead.
-    "$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; echo "failed: $*" >&2; exit 1; }
-    t1=$(date +%s%N)
-    times+=("$(( (t1 - t0) / 1000000 ))")
+    a+=("$(once bash -c "$ours")")
+    b+=("$(once bash -c "$theirs")")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f s", a[int((NR+1)/2)]/1000}'
+  local ma mb
+  ma=$(printf '%s\n' "${a[@]}" | median)
+  mb=$(printf '%s\n' "${b[@]}" | median)
+  printf '| %s | %s ms | %s ms | %s |\n' "$label" "$ma" "$mb" "$(awk "BEGIN {printf \"%.2f\", $ma / $mb}")"
 }
 
-hash_tree() { find "$work/out" -type f -print0 | xargs -0 sha256sum >/dev/null; }
-shell_tgz() { tar -C "$work/out" -xzf "$work/pack.tar.gz" && sha256sum "$work/pack.tar.gz" && hash_tree; }
-shell_zip() { python3 -m zipfile -e "$work/pack.zip" "$work/out" && sha256sum "$work/pack.zip" && hash_tree; }
-shell_dir() { cp -a "$work/pack/." "$work/out/" && hash_tree; }
-ap() { "$bin" --packs-dir "$work/store" -q install --skip-tests "$1"; }
-
-row() {
-  local shell ours
-  shell=$(median "$2")
-  ours=$(median ap "$3")
-  printf '%-10s %-34s %s\n' "$1" "$shell" "$ours"
+# Peak RSS (MiB) of one run.
+rss() {
+  rm -rf "$work/store"
+  /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
+  echo $(( $(cat "$work/rss") / 1024 ))
 }
-echo "in $(df --output=fstype "$work" | tail -1) at $work ($files files, median of $runs)"
-printf '%-10s %-34s %s\n' source "shell tools (extract + sha256 all)" "attune-pack install"
-row tar.gz shell_tgz "$work/pack.tar.gz"
-row zip shell_zip "$work/pack.zip"
-row directory shell_dir "$work/pack"
+
+A="${ap[*]}"
+out=$work/out
+echo "$(nproc) cores, $(uname -r), tmpfs; binary: $bin ($(stat -c %s "$bin") bytes); median of $runs, alternating"
+echo "pack: 5,000 files, $(du -sb "$work/pack" | cut -f1) bytes; .tar.gz $(stat -c %s "$work/www/pack.tar.gz"), .zip $(stat -c %s "$work/pack.zip"); index $(stat -c %s "$work/www/index.json") bytes, 50,001 entries"
+echo
+echo "| work | attune-pack | reference | ratio |"
+echo "|---|---|---|---|"
+pair "checksum of a 1 GB file (ref: sha256sum)" "$bin checksum $work/big.bin" "sha256sum $work/big.bin"
+pair "local .tar.gz install (ref: sha256sum && tar xzf)" "$A install --skip-tests $work/www/pack.tar.gz" "sha256sum $work/www/pack.tar.gz && tar -C $out -xzf $work/www/pack.tar.gz"
+pair "local .zip install (ref: unzip)" "$A install --skip-tests $work/pack.zip" "unzip -q $work/pack.zip -d $out"
+pair "archive URL install (ref: curl && sha256sum && tar xzf)" "$A install --skip-tests $base/pack.tar.gz" "curl -fs $base/pack.tar.gz -o $out/p.tgz && sha256sum $out/p.tgz && tar -C $out -xzf $out/p.tgz"
+pair "git over smart HTTP, depth 1 (ref: git clone --depth 1)" "$A install --skip-tests $base/cgi-bin/git/bench.git" "git clone -q --depth 1 $base/cgi-bin/git/bench.git $out/c"
+pair "git over file://, depth 1 (ref: git clone --depth 1)" "$A install --skip-tests file://$work/git/bench.git" "git clone -q --depth 1 file://$work/git/bench.git $out/c"
+pair "index load + search, warm cache (ref: python3 json.load)" "$A --offline search zzz-none" "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' $work/www/index.json"
+e2e=()
+for _ in $(seq "$runs"); do e2e+=("$(once "${ap[@]}" install --skip-tests small)"); done
+echo "| 50-file pack by name, warm registry cache (target 30 ms) | $(printf '%s\n' "${e2e[@]}" | median) ms | | |"
+echo
+echo "| peak memory | MiB |"
+echo "|---|---|"
+echo "| install of a 1 GB single-member .tar.gz | $(rss "${ap[@]}" install --skip-tests "$work/big.tar.gz") |"
+echo "| install of a 100,000-entry .zip | $(rss "${ap[@]}" install --skip-tests "$work/many.zip") |"
+echo "| git install over smart HTTP | $(rss "${ap[@]}" install --skip-tests "$base/cgi-bin/git/bench.git") |"
+echo "| search in the 10,000 × 5 index, warm cache ($(( $(stat -c %s "$work/www/index.json") / 1048576 )) MiB document) | $(rss "${ap[@]}" --offline search zzz-none) |"

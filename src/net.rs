@@ -221,6 +221,9 @@ impl Http {
     /// when those variables are set (so they add to a public root set rather than replace
     /// it), plus `ca_file`. Proxies: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
     pub fn new(config: &Config, network: Network) -> Result<Http> {
+        // reqwest and gix's client are built without a TLS provider of their own: ring, for
+        // the whole process. One an embedding program installed first is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let policy = NetPolicy::from_config(config, network);
         let roots = root_certificates(policy.ca_file.as_deref())?;
         let client = reqwest::Client::builder()
