@@ -4,13 +4,13 @@
 # each, listed in one index. Prints the bundle's size, the median wall time of
 # `bundle create` (all 20) and of `install --bundle` of all 20 into an empty store, the
 # latter run as `env -i PATH=/nonexistent` with the server stopped.
-# Usage: benches/bundle.sh [FILES] [RUNS]. Needs python3 and git.
+# Usage: [ATTUNE_PACK=BIN] benches/bundle.sh [FILES] [RUNS]. Needs python3, git and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-100}
 runs=${2:-3}
-cargo build --release --quiet
-bin=$PWD/target/release/attune-pack
+bin=${ATTUNE_PACK:-$PWD/target/release/attune-pack}
+[ -n "${ATTUNE_PACK:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # attune-pack against the shell tools it replaces, in one run: each pair runs alternately
 # RUNS times (default 5) on tmpfs, and the table gives both medians and their ratio, then
-# peak memory. The binary is the static one `.ci/static` builds (the `dist` profile), or
+# peak memory. The binary is the static one that ships (`PROFILE=dist .ci/static`), or
 # $ATTUNE_PACK. Inputs are generated here:
 #   - a 5,000-file, 100 MB pack (a fifth of its files incompressible) as .tar.gz, .zip, a
 #     bare git repository (served over smart HTTP by git http-backend, and as file://);
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
-bin=${ATTUNE_PACK:-$(.ci/static | tail -1)}
+bin=${ATTUNE_PACK:-$(PROFILE=dist .ci/static | tail -1)}
 work=$(mktemp -d /dev/shm/attune-compare-XXXXXX)
 chmod 755 "$work"
 pids=()
