@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline bundles of 20 packs with the release binary: 10 archive packs served over HTTP
 # (python3 http.server on 127.0.0.1) and 10 git packs (file:// bare repositories), FILES files
-# each, listed in one index. Prints the bundle's size, the median wall time of
+# each, listed in one local index. Prints the bundle's size, the median wall time of
 # `bundle create` (all 20) and of `install --bundle` of all 20 into an empty store, the
 # latter run as `env -i PATH=/nonexistent` with the server stopped.
 # Usage: [ATTUNE_PACK=BIN] benches/bundle.sh [FILES] [RUNS]. Needs python3, git and curl.
@@ -20,16 +20,17 @@ refs=()
 for i in $(seq -w 1 10); do
   python3 benches/gen-pack.py "$work/src/arc$i" "$files" "arc$i"
   tar -C "$work/src/arc$i" -czf "$work/www/arc$i.tar.gz" .
-  "$bin" index update "$work/www/index.json" "$work/src/arc$i" --archive-url "http://127.0.0.1:$port/arc$i.tar.gz" --archive "$work/www/arc$i.tar.gz" 2>/dev/null
+  "$bin" -q index update "$work/www/index.json" "$work/src/arc$i" --archive-url "http://127.0.0.1:$port/arc$i.tar.gz" --archive "$work/www/arc$i.tar.gz" >/dev/null 2>&1
   python3 benches/gen-pack.py "$work/src/git$i" "$files" "git$i"
   g() { git -C "$work/src/git$i" -c user.name=b -c user.email=b@b "$@" >/dev/null; }
   g init -b main && g add -A && g commit -m one && g tag v1.0.0
   git clone --quiet --bare "$work/src/git$i" "$work/git/git$i.git"
-  "$bin" index update "$work/www/index.json" "$work/src/git$i" --git-url "file://$work/git/git$i.git" 2>/dev/null
+  "$bin" -q index update "$work/www/index.json" "$work/src/git$i" --git-url "file://$work/git/git$i.git" >/dev/null 2>&1
   refs+=("arc$i" "git$i")
 done
 (cd "$work/www" && exec python3 -m http.server -b 127.0.0.1 "$port" >/dev/null 2>&1) & pid=$!
-printf 'pack_registry:\n  allow_http: true\n  indices:\n    - {name: bench, url: "http://127.0.0.1:%s/index.json"}\n' "$port" >"$work/config.yaml"
+# A local index: it may name file:// repositories (an index fetched over http(s) may not).
+printf 'pack_registry:\n  allow_http: true\n  indices:\n    - {name: bench, url: "%s"}\n' "$work/www/index.json" >"$work/config.yaml"
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/index.json" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # median of the wall times (ms) of "$@" run $runs times, `prep` before each
