@@ -204,6 +204,11 @@ impl ContentDigest {
         &self.entries
     }
 
+    /// Sets the digest of the entry at `index` (pushed before its file was written).
+    pub(crate) fn set_digest(&mut self, index: usize, digest: [u8; 32]) {
+        self.entries[index].digest = digest;
+    }
+
     /// The content checksum of the subtree at `prefix` (`""` for the whole tree), with paths
     /// taken relative to it, so a pack found in `pack/` hashes the same as the pack alone.
     pub fn checksum_under(&self, prefix: &str) -> Checksum {

@@ -4,7 +4,9 @@
 //! small pool of threads while extraction goes on, then every directory of the tree is
 //! synced (its entries are not durable otherwise). Several threads, because a journaling
 //! file system commits concurrent syncs together: on ext4 here 8 threads sync 5,000 small
-//! files in a third of the time one takes.
+//! files in a third of the time one takes. Files are handed over in batches: one hand-off
+//! per file woke an idle worker per file, and on a file system where a sync costs nothing
+//! (tmpfs) those wake-ups were a fifth of an extraction's CPU time.
 
 use std::fs::File;
 use std::io;
@@ -16,17 +18,22 @@ use std::thread::JoinHandle;
 use crate::error::{Error, Result};
 
 const THREADS: usize = 8;
-/// Files written but not yet synced, at most: each holds a descriptor open.
-const QUEUE: usize = 256;
+/// Files per hand-off to a worker.
+const BATCH: usize = 16;
+/// Batches waiting for a worker, at most. Each file holds a descriptor open until it is
+/// synced: at most (QUEUE + THREADS + 1) * BATCH of them.
+const QUEUE: usize = 8;
 
 enum Job {
-    File(File, String),
+    Files(Vec<(File, String)>),
     Dir(PathBuf),
 }
 
 /// Syncs what it is given, in the background; [`Syncer::finish`] waits for all of it.
 pub(crate) struct Syncer {
     jobs: SyncSender<Job>,
+    /// Files handed over since the last batch went out (several threads may add to it).
+    pending: Mutex<Vec<(File, String)>>,
     workers: Vec<JoinHandle<std::result::Result<(), (String, io::Error)>>>,
 }
 
@@ -40,18 +47,35 @@ impl Syncer {
                 std::thread::spawn(move || work(&queue))
             })
             .collect();
-        Syncer { jobs, workers }
+        Syncer {
+            jobs,
+            pending: Mutex::new(Vec::with_capacity(BATCH)),
+            workers,
+        }
     }
 
     /// Syncs a file just written (`name` is for the error message); blocks while the queue
     /// is full, so descriptors never pile up.
     pub fn file(&self, file: File, name: &str) {
+        let batch = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.push((file, name.to_owned()));
+            if pending.len() < BATCH {
+                return;
+            }
+            std::mem::replace(&mut *pending, Vec::with_capacity(BATCH))
+        };
         // A send fails only when every worker has stopped on an error, which finish reports.
-        let _ = self.jobs.send(Job::File(file, name.to_owned()));
+        let _ = self.jobs.send(Job::Files(batch));
     }
 
     /// Syncs `dirs` too, then waits until everything handed over is on the disk.
     pub fn finish(self, dirs: impl IntoIterator<Item = PathBuf>) -> Result<()> {
+        let rest = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        // The last few files one per worker: the install waits for them.
+        for file in rest {
+            let _ = self.jobs.send(Job::Files(vec![file]));
+        }
         for dir in dirs {
             let _ = self.jobs.send(Job::Dir(dir));
         }
@@ -77,9 +101,13 @@ fn work(queue: &Mutex<Receiver<Job>>) -> std::result::Result<(), (String, io::Er
         };
         match job {
             Err(_) => return Ok(()), // the sender is gone: all handed over
-            Ok(Job::File(file, name)) => crate::failpoint::hit("staging.sync")
-                .and_then(|_| file.sync_data())
-                .map_err(|e| (name, e))?,
+            Ok(Job::Files(files)) => {
+                for (file, name) in files {
+                    crate::failpoint::hit("staging.sync")
+                        .and_then(|_| file.sync_data())
+                        .map_err(|e| (name, e))?;
+                }
+            }
             Ok(Job::Dir(dir)) => File::open(&dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| (dir.display().to_string(), e))?,

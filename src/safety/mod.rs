@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
@@ -206,9 +207,12 @@ pub struct TreeWriter {
     /// Symlinks to create in [`TreeWriter::finish`]: path, target, resolution.
     pending_links: Vec<(String, String, Resolution)>,
     digest: ContentDigest,
-    unpacked: u64,
+    /// Shared with the [`FileSink`]s writing in parallel.
+    unpacked: AtomicU64,
     entries: u64,
-    files: u64,
+    /// Files reserved whose digest is not recorded yet: [`TreeWriter::finish`] refuses to
+    /// return a tree with a placeholder in it.
+    incomplete: usize,
     buf: Vec<u8>,
     durability: Durability,
     /// Syncs each file once written, and the directories at the end (`Durability::Sync`);
@@ -237,9 +241,9 @@ impl TreeWriter {
             seen: HashMap::new(),
             pending_links: Vec::new(),
             digest: ContentDigest::default(),
-            unpacked: 0,
+            unpacked: AtomicU64::new(0),
             entries: 0,
-            files: 0,
+            incomplete: 0,
             buf: Vec::new(),
             durability,
             syncer: None,
@@ -252,11 +256,7 @@ impl TreeWriter {
 
     /// The error for an entry that breaks `rule`.
     pub fn refuse(&self, entry: &str, rule: Rule) -> Error {
-        Error::UnsafeArchive {
-            origin: self.origin.clone(),
-            entry: shown_name(entry),
-            rule,
-        }
+        refuse(&self.origin, entry, rule)
     }
 
     /// Checks the name, counts the entry and makes the parent directories; `None` for entries
@@ -339,58 +339,68 @@ impl TreeWriter {
     /// Writes a regular file from `reader`: mode 0755 when the owner could execute, else
     /// 0644; its sha256 is taken while writing.
     pub fn file(&mut self, raw: &str, mode: u32, reader: &mut dyn Read) -> Result<()> {
-        let Some(path) = self.prepare(raw)? else {
+        let Some(reserved) = self.reserve_file(raw, mode)? else {
             // Not installed (`.git/…`), but still decompressed: it counts toward the limit.
-            let room = self.limits.max_unpacked_bytes.saturating_sub(self.unpacked);
+            let room = self
+                .limits
+                .max_unpacked_bytes
+                .saturating_sub(self.unpacked());
             let skipped = io::copy(&mut reader.take(room.saturating_add(1)), &mut io::sink())
                 .ctx(|| format!("reading {raw}"))?;
             return self.count_unpacked(raw, skipped);
         };
-        let kind = kind_for_mode(mode);
-        let digest_index = self.digest.entries().len();
-        self.register(raw, &path, Kind::File { digest_index })?;
-        let dest = self.root.join(&path);
-        let file = create_new(&dest, kind).ctx(|| format!("creating {path} in staging"))?;
-        // Chunks go straight to the file: the buffer is reused across entries, because
-        // allocating (and zeroing) one per file dominated extraction of many small files.
-        let mut out = HashingWriter::new(file);
         let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(COPY_BUF, 0);
-        loop {
-            self.interrupt.check()?;
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_error(raw, e)),
-            };
-            self.unpacked += n as u64;
-            if self.unpacked > self.limits.max_unpacked_bytes {
-                return Err(
-                    self.refuse(raw, Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes))
-                );
-            }
-            out.write_all(&buf[..n])
-                .ctx(|| format!("writing {path} in staging"))?;
-        }
+        let written = self.sink().write(reserved, raw, reader, &mut buf);
         self.buf = buf;
-        let (file, digest, _) = out.finish();
-        self.sync(file, &path);
-        self.files += 1;
-        self.digest.push(ContentEntry { path, kind, digest });
+        self.complete(written?);
         Ok(())
     }
 
-    /// A read error inside an entry means the source is truncated or undecodable, unless it
-    /// is the download limit tripping underneath.
-    fn read_error(&self, raw: &str, e: io::Error) -> Error {
-        if crate::hashing::is_limit_exceeded(&e) {
-            return self.download_limit_error(raw);
+    /// Checks and records a regular file as [`TreeWriter::file`] does, without writing it:
+    /// a [`FileSink`] writes it later, maybe on another thread, and
+    /// [`TreeWriter::complete`] records its digest. `None` for a file that is not
+    /// installed (`.git/…`).
+    pub fn reserve_file(&mut self, raw: &str, mode: u32) -> Result<Option<Reserved>> {
+        let Some(path) = self.prepare(raw)? else {
+            return Ok(None);
+        };
+        let kind = kind_for_mode(mode);
+        let digest_index = self.digest.entries().len();
+        self.register(raw, &path, Kind::File { digest_index })?;
+        self.digest.push(ContentEntry {
+            path,
+            kind,
+            digest: [0; 32],
+        });
+        self.incomplete += 1;
+        Ok(Some(Reserved { digest_index }))
+    }
+
+    /// Writes reserved files: one sink is shared by every thread that extracts. Starts the
+    /// syncer first (with `Durability::Sync`), so the sink only reads the writer.
+    pub fn sink(&mut self) -> FileSink<'_> {
+        if self.durability == Durability::Sync {
+            self.syncer.get_or_insert_with(Syncer::new);
         }
-        Error::ArchiveCorrupt {
-            archive: self.origin.clone(),
-            message: format!("reading entry `{raw}`: {e}"),
+        FileSink {
+            root: &self.root,
+            origin: &self.origin,
+            limits: &self.limits,
+            interrupt: &self.interrupt,
+            unpacked: &self.unpacked,
+            digest: &self.digest,
+            syncer: self.syncer.as_ref(),
         }
+    }
+
+    /// Records the digest of a reserved file its sink has written.
+    pub fn complete(&mut self, written: Written) {
+        self.digest.set_digest(written.digest_index, written.digest);
+        self.incomplete -= 1;
+    }
+
+    fn unpacked(&self) -> u64 {
+        self.unpacked.load(Ordering::Relaxed)
     }
 
     /// Records a symlink; it is checked and created by [`TreeWriter::finish`], after every
@@ -456,20 +466,13 @@ impl TreeWriter {
         let mut to = create_new(&self.root.join(&path), source.kind)
             .ctx(|| format!("creating {path} in staging"))?;
         io::copy(&mut from, &mut to).ctx(|| format!("writing {path} in staging"))?;
-        self.sync(to, &path);
-        self.files += 1;
+        self.sink().sync(to, &path);
         self.digest.push(ContentEntry {
             path,
             kind: source.kind,
             digest: source.digest,
         });
         Ok(())
-    }
-
-    fn sync(&mut self, file: fs::File, path: &str) {
-        if self.durability == Durability::Sync {
-            self.syncer.get_or_insert_with(Syncer::new).file(file, path);
-        }
     }
 
     /// Device files, FIFOs and sockets are never part of a pack.
@@ -490,11 +493,7 @@ impl TreeWriter {
     /// writing them as a file (hardlink copies, data of tar records that are not files), so
     /// that they too are bounded by the unpacked limit.
     pub fn count_unpacked(&mut self, raw: &str, len: u64) -> Result<()> {
-        self.unpacked = self.unpacked.saturating_add(len);
-        if self.unpacked > self.limits.max_unpacked_bytes {
-            return Err(self.unpacked_limit_error(raw));
-        }
-        Ok(())
+        self.sink().count_unpacked(raw, len)
     }
 
     /// Refuses the entry for passing the unpacked-size limit.
@@ -510,6 +509,12 @@ impl TreeWriter {
     /// Checks the recorded links against the whole tree, creates them, waits until the tree
     /// is on the disk (with `Durability::Sync`), and returns it.
     pub fn finish(mut self) -> Result<Tree> {
+        if self.incomplete != 0 {
+            return Err(Error::Internal(format!(
+                "{} reserved files were never written",
+                self.incomplete
+            )));
+        }
         let mut links = Vec::with_capacity(self.pending_links.len());
         for (path, target, resolution) in &self.pending_links {
             for step in &resolution.steps {
@@ -547,6 +552,113 @@ impl TreeWriter {
             digest: self.digest,
             links,
         })
+    }
+}
+
+/// A regular file the checks let through, in order, waiting to be written by a
+/// [`FileSink`]. Only [`TreeWriter::reserve_file`] makes one, so nothing unchecked is written.
+#[derive(Debug)]
+pub struct Reserved {
+    digest_index: usize,
+}
+
+/// A reserved file as written: its digest, for [`TreeWriter::complete`].
+#[derive(Debug)]
+pub struct Written {
+    digest_index: usize,
+    digest: [u8; 32],
+}
+
+/// Writes the files a [`TreeWriter`] reserved, from any number of threads at once; the
+/// unpacked limit is counted across all of them.
+pub struct FileSink<'a> {
+    root: &'a Path,
+    origin: &'a str,
+    limits: &'a Limits,
+    interrupt: &'a Interrupt,
+    unpacked: &'a AtomicU64,
+    digest: &'a ContentDigest,
+    syncer: Option<&'a Syncer>,
+}
+
+impl FileSink<'_> {
+    /// Writes a reserved file from `reader` (`raw` is its name in errors), through `buf`.
+    /// Chunks go straight to the file: the buffer is reused across entries, because
+    /// allocating (and zeroing) one per file dominated extraction of many small files.
+    pub fn write(
+        &self,
+        reserved: Reserved,
+        raw: &str,
+        reader: &mut dyn Read,
+        buf: &mut Vec<u8>,
+    ) -> Result<Written> {
+        let entry = &self.digest.entries()[reserved.digest_index];
+        let path = &entry.path;
+        let file = create_new(&self.root.join(path), entry.kind)
+            .ctx(|| format!("creating {path} in staging"))?;
+        let mut out = HashingWriter::new(file);
+        buf.resize(COPY_BUF, 0);
+        loop {
+            self.interrupt.check()?;
+            let n = match reader.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(raw, e)),
+            };
+            self.count_unpacked(raw, n as u64)?;
+            out.write_all(&buf[..n])
+                .ctx(|| format!("writing {path} in staging"))?;
+        }
+        let (file, digest, _) = out.finish();
+        self.sync(file, path);
+        Ok(Written {
+            digest_index: reserved.digest_index,
+            digest,
+        })
+    }
+
+    fn count_unpacked(&self, raw: &str, len: u64) -> Result<()> {
+        let before = self.unpacked.fetch_add(len, Ordering::Relaxed);
+        if before.saturating_add(len) > self.limits.max_unpacked_bytes {
+            return Err(refuse(
+                self.origin,
+                raw,
+                Rule::UnpackedTooLarge(self.limits.max_unpacked_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A read error inside an entry means the source is truncated or undecodable, unless it
+    /// is the download limit tripping underneath.
+    fn read_error(&self, raw: &str, e: io::Error) -> Error {
+        if crate::hashing::is_limit_exceeded(&e) {
+            return refuse(
+                self.origin,
+                raw,
+                Rule::DownloadTooLarge(self.limits.max_download_bytes),
+            );
+        }
+        Error::ArchiveCorrupt {
+            archive: self.origin.to_owned(),
+            message: format!("reading entry `{raw}`: {e}"),
+        }
+    }
+
+    fn sync(&self, file: fs::File, path: &str) {
+        if let Some(syncer) = self.syncer {
+            syncer.file(file, path);
+        }
+    }
+}
+
+/// The error for an entry of `origin` that breaks `rule`.
+fn refuse(origin: &str, entry: &str, rule: Rule) -> Error {
+    Error::UnsafeArchive {
+        origin: origin.to_owned(),
+        entry: shown_name(entry),
+        rule,
     }
 }
 

@@ -3,16 +3,18 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::checksum::{Algorithm, Checksum};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
-use crate::hashing::{is_limit_exceeded, Hasher, HashingReader};
+use crate::hashing::{is_limit_exceeded, HashingReader};
 use crate::receipt::SourceKind;
-use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
+use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
+use crate::source::pipe::{self, PipeWriter, Pumped};
+pub use crate::source::unzip::extract_zip;
 use crate::source::{local_record, Fetched};
 
 /// An archive format attune-pack reads.
@@ -88,7 +90,7 @@ pub struct ArchiveDigest {
 }
 
 /// Maps a read error of the archive stream: the download limit, or a corrupt archive.
-fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
+pub(crate) fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
     if is_limit_exceeded(&e) {
         return writer.download_limit_error(what);
     }
@@ -97,8 +99,9 @@ fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
 
 /// Extracts a tar or tar.gz stream (of either format, decided by its first bytes) read once
 /// from `reader`, hashing the raw bytes with `algorithms` as they pass. The stream is read to
-/// its end, so the digest covers every byte.
-pub fn extract_tar_stream<R: Read>(
+/// its end, so the digest covers every byte. Reading, hashing and inflating run on a thread
+/// of their own, ahead of the entries' checks and writes on this one (see [`pipe`]).
+pub fn extract_tar_stream<R: Read + Send>(
     reader: R,
     writer: &mut TreeWriter,
     algorithms: &[Algorithm],
@@ -107,24 +110,44 @@ pub fn extract_tar_stream<R: Read>(
 ) -> Result<ArchiveDigest> {
     let hashing = HashingReader::new(reader, algorithms, max_download_bytes);
     let buffered = BufReader::with_capacity(256 * 1024, hashing);
-    let hashing = if gzip {
-        let mut decoder = flate2::bufread::GzDecoder::new(buffered);
-        unpack_tar(&mut decoder, writer)?;
-        drain_decoded(&mut decoder, writer)?;
-        decoder.into_inner().into_inner()
-    } else {
-        let mut buffered = buffered;
-        unpack_tar(&mut buffered, writer)?;
-        buffered.into_inner()
-    };
-    let (checksums, _) = hashing
-        .finish()
-        .map_err(|e| stream_error(writer, e, "reading the archive"))?;
+    let (unpacked, hashed) = std::thread::scope(|scope| {
+        let (mut decoded, producer) = pipe::spawn(scope, move |out| decode(buffered, gzip, out));
+        let unpacked =
+            unpack_tar(&mut decoded, writer).and_then(|()| drain_decoded(&mut decoded, writer));
+        // A producer still sending stops at its next buffer.
+        drop(decoded);
+        (unpacked, producer.join())
+    });
+    unpacked?;
+    let hashed =
+        hashed.map_err(|_| Error::Internal("the archive reading thread panicked".into()))?;
+    let checksums = hashed.map_err(|e| stream_error(writer, e, "reading the archive"))?;
     Ok(ArchiveDigest { checksums })
 }
 
-/// Reads the decompressed stream to its end after the tar end marker, so the gzip trailer
-/// (CRC and length) is checked; what is left counts against the unpacked limit.
+/// The producer's half of [`extract_tar_stream`]: inflates (when `gzip`) into `out`, then
+/// reads what follows the compressed stream, so the digest covers every byte.
+fn decode<R: Read>(
+    buffered: BufReader<HashingReader<R>>,
+    gzip: bool,
+    out: &mut PipeWriter,
+) -> io::Result<Vec<Checksum>> {
+    let (pumped, hashing) = if gzip {
+        let mut decoder = flate2::bufread::GzDecoder::new(buffered);
+        (out.pump(&mut decoder), decoder.into_inner().into_inner())
+    } else {
+        let mut buffered = buffered;
+        (out.pump(&mut buffered), buffered.into_inner())
+    };
+    if pumped != Pumped::Done {
+        // The consumer has the error that stopped the stream (or stopped on one of its own).
+        return Err(io::Error::other("the archive stream stopped early"));
+    }
+    Ok(hashing.finish()?.0)
+}
+
+/// Reads the decoded stream to its end after the tar end marker, so the gzip trailer (CRC and
+/// length) is checked; what is left counts against the unpacked limit.
 fn drain_decoded<R: Read>(decoder: &mut R, writer: &TreeWriter) -> Result<()> {
     let limit = writer.limits().max_unpacked_bytes;
     let n = io::copy(&mut decoder.take(limit), &mut io::sink())
@@ -200,9 +223,14 @@ fn utf8(bytes: Cow<'_, [u8]>, writer: &TreeWriter) -> Result<String> {
         .map_err(|e| writer.not_utf8(&String::from_utf8_lossy(e.as_bytes())))
 }
 
-fn corrupt(writer: &TreeWriter, message: &str) -> Error {
+pub(crate) fn corrupt(writer: &TreeWriter, message: &str) -> Error {
+    corrupt_in(writer.origin(), message)
+}
+
+/// The archive `origin` is not readable as what it claims to be.
+pub(crate) fn corrupt_in(origin: &str, message: &str) -> Error {
     Error::ArchiveCorrupt {
-        archive: writer.origin().to_owned(),
+        archive: origin.to_owned(),
         message: message.to_owned(),
     }
 }
@@ -380,183 +408,6 @@ fn trim_nul(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(&[0]).unwrap_or(bytes)
 }
 
-/// Extracts a zip from a seekable reader. Zip readers jump to the central directory at the
-/// end and then walk the entries forwards, so [`SeqHasher`] hashes the bytes as they are read
-/// front to back and only reads again what extraction skipped (usually the small central
-/// directory).
-pub fn extract_zip<R: Read + Seek>(
-    reader: R,
-    writer: &mut TreeWriter,
-    algorithms: &[Algorithm],
-) -> Result<ArchiveDigest> {
-    let hasher = SeqHasher::new(reader, algorithms);
-    let mut zip = zip::ZipArchive::new(hasher)
-        .map_err(|e| corrupt(writer, &format!("not a readable zip: {e}")))?;
-    // The zip reader keys entries by name and keeps only the last of a repeated name, so a
-    // duplicate would otherwise be replaced silently instead of refused.
-    if zip.has_duplicate_names() {
-        let start = zip.central_directory_start();
-        let mut inner = zip.into_inner();
-        let entry = first_duplicate_name(&mut inner, start)
-            .unwrap_or_else(|| "(a name listed twice in the central directory)".into());
-        return Err(writer.refuse(&entry, Rule::Duplicate));
-    }
-    let mut spans = Spans::default();
-    for i in 0..zip.len() {
-        let mut file = zip
-            .by_index(i)
-            .map_err(|e| corrupt(writer, &format!("entry #{i}: {e}")))?;
-        let start = file.header_start();
-        let end = file.data_start().unwrap_or(start) + file.compressed_size();
-        let name = match String::from_utf8(file.name_raw().to_vec()) {
-            Ok(n) => n,
-            // Legacy (CP437) names: zip decodes them; the path rules then apply as usual.
-            Err(_) => file
-                .name()
-                .map(|n| n.into_owned())
-                .map_err(|_| writer.not_utf8(&String::from_utf8_lossy(file.name_raw())))?,
-        };
-        if let Some(other) = spans.insert(start, end, &name) {
-            return Err(writer.refuse(&name, Rule::Overlapping { other }));
-        }
-        let mode = file.unix_mode().unwrap_or(0o644);
-        const S_IFMT: u32 = 0o170000;
-        match mode & S_IFMT {
-            0o120000 => {
-                // A longer target is refused by the writer; reading more would only cost memory.
-                let mut target = String::new();
-                let read = (&mut file)
-                    .take(MAX_NAME_BYTES as u64 + 1)
-                    .read_to_string(&mut target)
-                    .map_err(|_| writer.not_utf8(&name))?;
-                writer.count_unpacked(&name, read as u64)?;
-                writer.symlink(&name, &target)?;
-            }
-            0o010000 => writer.special(&name, "FIFO")?,
-            0o020000 | 0o060000 => writer.special(&name, "device file")?,
-            0o140000 => writer.special(&name, "socket")?,
-            _ if file.is_dir() => writer.dir(&name)?,
-            _ => writer.file(&name, mode, &mut file)?,
-        }
-    }
-    // Local headers that disagree with the central directory, or that it does not list, show
-    // a streaming reader other files than the ones installed.
-    zip.validate_header_consistency().map_err(|e| {
-        writer.refuse(
-            "(local file headers)",
-            Rule::Ambiguous(format!(
-                "the zip's local headers and central directory differ ({e})"
-            )),
-        )
-    })?;
-    let hasher = zip.into_inner();
-    let (checksums, _) = hasher
-        .finish()
-        .map_err(|e| stream_error(writer, e, "reading the archive"))?;
-    Ok(ArchiveDigest { checksums })
-}
-
-/// The byte ranges (local header to end of data) of the zip entries seen so far. Entries
-/// whose ranges overlap are how zip bombs multiply one compressed stream, and how an archive
-/// shows one content to attune-pack and another to a streaming reader.
-#[derive(Default)]
-struct Spans(std::collections::BTreeMap<u64, (u64, String)>);
-
-impl Spans {
-    /// Records `[start, end)` for `name`; returns the entry it overlaps, if any.
-    fn insert(&mut self, start: u64, end: u64, name: &str) -> Option<String> {
-        // The recorded ranges are disjoint, so the last one starting before `end` is the only
-        // one that can reach past `start`.
-        if let Some((_, (other_end, other))) = self.0.range(..end.max(start + 1)).next_back() {
-            if *other_end > start {
-                return Some(other.clone());
-            }
-        }
-        self.0.insert(start, (end, name.to_owned()));
-        None
-    }
-}
-
-/// The first name that the zip central directory at `start` lists twice, read straight from
-/// the central file headers (the zip reader has already merged them).
-fn first_duplicate_name<R: Read + Seek>(reader: &mut R, start: u64) -> Option<String> {
-    reader.seek(SeekFrom::Start(start)).ok()?;
-    let mut seen = std::collections::HashSet::new();
-    let mut fixed = [0u8; 46];
-    loop {
-        reader.read_exact(&mut fixed).ok()?;
-        if fixed[..4] != *b"PK\x01\x02" {
-            return None;
-        }
-        let field = |at: usize| usize::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
-        let (name_len, skip) = (field(28), field(30) + field(32));
-        let mut name = vec![0u8; name_len];
-        reader.read_exact(&mut name).ok()?;
-        if !seen.insert(name.clone()) {
-            return Some(String::from_utf8_lossy(&name).into_owned());
-        }
-        reader.seek(SeekFrom::Current(skip as i64)).ok()?;
-    }
-}
-
-/// Hashes a seekable input front to back as it is read; what the consumer skipped is read
-/// once more by [`SeqHasher::finish`].
-pub struct SeqHasher<R> {
-    inner: R,
-    hashers: Vec<Hasher>,
-    pos: u64,
-    hashed: u64,
-}
-
-impl<R: Read + Seek> SeqHasher<R> {
-    pub fn new(inner: R, algorithms: &[Algorithm]) -> Self {
-        SeqHasher {
-            inner,
-            hashers: algorithms.iter().map(|a| Hasher::new(*a)).collect(),
-            pos: 0,
-            hashed: 0,
-        }
-    }
-
-    pub fn finish(mut self) -> io::Result<(Vec<Checksum>, u64)> {
-        if self.hashers.is_empty() {
-            // Nothing to hash (the caller hashed the bytes already): no need to read the rest.
-            return Ok((Vec::new(), self.inner.seek(SeekFrom::End(0))?));
-        }
-        self.inner.seek(SeekFrom::Start(self.hashed))?;
-        self.pos = self.hashed;
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((
-            self.hashers.into_iter().map(Hasher::finish).collect(),
-            self.hashed,
-        ))
-    }
-}
-
-impl<R: Read + Seek> Read for SeqHasher<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let start = self.pos;
-        let end = start + n as u64;
-        if start <= self.hashed && end > self.hashed {
-            let fresh = &buf[(self.hashed - start) as usize..n];
-            for h in &mut self.hashers {
-                h.update(fresh);
-            }
-            self.hashed = end;
-        }
-        self.pos = end;
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for SeqHasher<R> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.pos = self.inner.seek(to)?;
-        Ok(self.pos)
-    }
-}
-
 /// Materializes the archive file at `path` through `writer`, hashing it with `algorithms`;
 /// with `keep`, the file is first copied there and the copy is what is read.
 pub(crate) async fn materialize(
@@ -619,7 +470,7 @@ pub fn extract_file(
         head
     };
     match ArchiveFormat::sniff(&head) {
-        Some(ArchiveFormat::Zip) => extract_zip(buffered, writer, algorithms),
+        Some(ArchiveFormat::Zip) => extract_zip(buffered.get_ref(), writer, algorithms),
         Some(ArchiveFormat::TarGz) => extract_tar_stream(buffered, writer, algorithms, max, true),
         Some(ArchiveFormat::Tar) => extract_tar_stream(buffered, writer, algorithms, max, false),
         None => Err(Error::ArchiveCorrupt {

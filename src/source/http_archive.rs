@@ -4,7 +4,7 @@
 //! extracted. The format is read from the first bytes, so `/archive/main` and
 //! `download?id=` URLs work like `.tar.gz` ones.
 
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -264,9 +264,8 @@ fn extract(
                     .ctx(|| format!("creating a spool file in {}", spool_dir.display()))?,
             };
             let checksums = spool_hashed(reader, &mut spool, algorithms, max, &writer)?;
-            spool.rewind().ctx(|| "rewinding the zip spool file")?;
             // Hashed while spooling; extraction need not hash again.
-            archive::extract_zip(BufReader::new(spool), &mut writer, &[])?;
+            archive::extract_zip(&spool, &mut writer, &[])?;
             checksums
         }
     };

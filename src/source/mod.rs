@@ -5,6 +5,8 @@ pub mod archive;
 pub mod git;
 pub mod http_archive;
 pub mod local_dir;
+mod pipe;
+mod unzip;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
