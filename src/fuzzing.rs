@@ -247,12 +247,12 @@ pub mod bench {
     impl ParsedIndex {
         /// How many entries it holds.
         pub fn len(&self) -> usize {
-            self.0.packs.len()
+            self.0.len()
         }
 
         /// Whether it holds none.
         pub fn is_empty(&self) -> bool {
-            self.0.packs.is_empty()
+            self.0.len() == 0
         }
 
         /// The version `name@spec` resolves to, as an install resolves it.
