@@ -7,7 +7,7 @@ pub mod index;
 pub mod load;
 mod plan;
 pub mod resolve;
-mod stored;
+pub(crate) mod stored;
 
 pub(crate) use load::is_bundle;
 pub(crate) use plan::{is_remote, Registry, Required};
