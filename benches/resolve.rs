@@ -2,7 +2,7 @@
 
 use std::hint::black_box;
 
-use attune_pack::fuzzing::bench::parse_index;
+use attune_pack::fuzzing::bench::{load_pre_parsed, parse_index, pre_parse};
 use attune_pack::VersionSpec;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
@@ -35,6 +35,10 @@ fn big_index() -> Vec<u8> {
         .unwrap()
 }
 
+fn specs() -> [VersionSpec; 5] {
+    ["latest", "1.2.3", "^1", "~1.2", "2.0.0-rc.1"].map(|s| VersionSpec::parse(s).unwrap())
+}
+
 fn pack(name: &str) -> attune_pack::PackRef {
     name.parse().unwrap()
 }
@@ -49,17 +53,25 @@ fn bench(c: &mut Criterion) {
     group.bench_function("serde_json_value_baseline", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&doc)).unwrap())
     });
+    // A warm cache: the pre-parsed form instead of the document.
+    let form = pre_parse(&doc);
+    group.bench_function("load_pre_parsed", |b| {
+        b.iter(|| load_pre_parsed(black_box(&form), &doc))
+    });
     group.finish();
+
+    let lazy = load_pre_parsed(&form, &doc);
+    c.bench_function("resolve_one_pre_parsed/5_specs", |b| {
+        b.iter(|| {
+            for spec in &specs() {
+                black_box(lazy.resolve(black_box(&pack("pack-07777")), spec));
+            }
+        })
+    });
 
     let index = parse_index(&doc);
     assert_eq!(index.len(), PACKS * VERSIONS.len());
-    let specs = [
-        VersionSpec::parse("latest").unwrap(),
-        VersionSpec::parse("1.2.3").unwrap(),
-        VersionSpec::parse("^1").unwrap(),
-        VersionSpec::parse("~1.2").unwrap(),
-        VersionSpec::parse("2.0.0-rc.1").unwrap(),
-    ];
+    let specs = specs();
     c.bench_function("resolve_one/5_specs", |b| {
         b.iter(|| {
             for spec in &specs {

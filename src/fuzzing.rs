@@ -206,7 +206,8 @@ pub mod bench {
     use crate::fsutil::Durability;
     use crate::interrupt::Interrupt;
     use crate::pack_ref::PackRef;
-    use crate::registry::index::Index;
+    use crate::registry::index::{EntryBytes, Index, Span};
+    use crate::registry::stored;
     use crate::safety::TreeWriter;
     use crate::source::{archive, local_dir, VersionSpec};
 
@@ -238,6 +239,30 @@ pub mod bench {
     /// A parsed index document.
     pub struct ParsedIndex(Index);
 
+    /// The pre-parsed form a warm cache keeps of an index document.
+    pub fn pre_parse(document: &[u8]) -> Vec<u8> {
+        let parsed = Index::parse_spanned(document, "bench").unwrap();
+        stored::encode(&[0; 64], &parsed)
+    }
+
+    /// An index loaded from its pre-parsed form, as a warm cache loads it (entries whole
+    /// from `document` when resolved).
+    pub fn load_pre_parsed(form: &[u8], document: &[u8]) -> ParsedIndex {
+        let stored = stored::decode(form).unwrap();
+        let document = std::sync::Arc::new(InMemory(document.to_vec()));
+        ParsedIndex(stored.into_index(document, "bench").0)
+    }
+
+    #[derive(Debug)]
+    struct InMemory(Vec<u8>);
+
+    impl EntryBytes for InMemory {
+        fn read(&self, span: Span) -> std::io::Result<Vec<u8>> {
+            let start = span.start as usize;
+            Ok(self.0[start..start + span.len as usize].to_vec())
+        }
+    }
+
     /// Parses an index document as loading one does.
     pub fn parse_index(document: &[u8]) -> ParsedIndex {
         ParsedIndex(Index::parse(document, "bench").unwrap().0)
@@ -246,17 +271,19 @@ pub mod bench {
     impl ParsedIndex {
         /// How many entries it holds.
         pub fn len(&self) -> usize {
-            self.0.packs.len()
+            self.0.len()
         }
 
         /// Whether it holds none.
         pub fn is_empty(&self) -> bool {
-            self.0.packs.is_empty()
+            self.0.len() == 0
         }
 
-        /// The version `name@spec` resolves to, as an install resolves it.
+        /// The version `name@spec` resolves to, as an install resolves it (its whole entry
+        /// read).
         pub fn resolve(&self, name: &PackRef, spec: &VersionSpec) -> Option<String> {
-            crate::registry::resolve::best(&self.0, name, spec).map(|e| e.version.to_string())
+            let found = crate::registry::resolve::best(&self.0, name, spec)?;
+            Some(self.0.entry(found.at).unwrap().version.to_string())
         }
     }
 }

@@ -109,6 +109,29 @@ impl TrustedKeys {
     /// of these keys, over these bytes, with an intact trusted comment.
     pub fn verify(&self, document: &[u8], signature: &[u8]) -> Result<Verified, SignatureError> {
         let sig = ParsedSignature::parse(signature)?;
+        match sig.prehashed {
+            true => self.check(sig, &document_digest(document)),
+            false => self.check(sig, document),
+        }
+    }
+
+    /// [`TrustedKeys::verify`] for the document whose [`document_digest`] is `digest`, so a
+    /// document already hashed is not hashed again. `None` when the signature signs the
+    /// document itself (minisign before 0.8), which needs the document.
+    pub fn verify_digest(
+        &self,
+        digest: &[u8; 64],
+        signature: &[u8],
+    ) -> Option<Result<Verified, SignatureError>> {
+        match ParsedSignature::parse(signature) {
+            Ok(sig) if !sig.prehashed => None,
+            Ok(sig) => Some(self.check(sig, digest)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Whether `sig` is by one of these keys over `message` (the document or its digest).
+    fn check(&self, sig: ParsedSignature, message: &[u8]) -> Result<Verified, SignatureError> {
         let key = self.0.iter().find(|k| k.id == sig.key_id).ok_or_else(|| {
             err(format!(
                 "signed by key {}, which is not trusted (trusted: {})",
@@ -116,12 +139,8 @@ impl TrustedKeys {
                 self.ids()
             ))
         })?;
-        let message = match sig.prehashed {
-            true => Blake2b512::digest(document).to_vec(),
-            false => document.to_vec(),
-        };
         key.key
-            .verify(&message, &sig.signature)
+            .verify(message, &sig.signature)
             .map_err(|_| err(format!("the signature by key {} does not match the document (altered, or signed for another file)", key.id)))?;
         let mut signed_comment = sig.signature.to_vec();
         signed_comment.extend_from_slice(sig.trusted_comment.as_bytes());
@@ -139,6 +158,17 @@ impl TrustedKeys {
         let ids: Vec<String> = self.0.iter().map(|k| k.id.to_string()).collect();
         ids.join(", ")
     }
+}
+
+/// The digest minisign signs (BLAKE2b-512 of the document's bytes).
+pub fn document_digest(document: &[u8]) -> [u8; 64] {
+    Blake2b512::digest(document).into()
+}
+
+/// Whether checking `signature` needs the document itself, not only its digest (a signature
+/// by minisign before 0.8).
+pub fn needs_document(signature: &[u8]) -> bool {
+    ParsedSignature::parse(signature).is_ok_and(|s| !s.prehashed)
 }
 
 /// What a good signature says.

@@ -2,15 +2,26 @@
 //! `CACHE_DIR/indices/`, named by a hash of the URL (a URL may carry credentials; a hash
 //! does not). A file holds one JSON header line (validators and fetch time) and then the
 //! document, written atomically in one piece so header and body always belong together.
+//! The header carries the document's digest; beside the file, `KEY.parsed` holds the
+//! document's pre-parsed form ([`super::stored`]), used only when it carries the same digest,
+//! so a new document is never read through an old parsed form (whatever order the two files
+//! were written in, or if one write was lost).
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::Result;
 use crate::fsutil::{write_atomic, Durability};
+use crate::signature::document_digest;
+
+use super::index::{EntryBytes, Parsed, Span};
+use super::stored::{self, Digest, Stored};
 
 /// A cached index document with what is needed to revalidate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +41,7 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Header {
     #[serde(flatten)]
     validators: Validators,
@@ -38,6 +49,74 @@ struct Header {
     /// The signature's text (minisign's is ASCII).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
+    /// The document's digest (hex), which its pre-parsed form must carry to be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+}
+
+/// A cached copy opened with only its header read: deciding whether it is fresh, and using
+/// its pre-parsed form, need not read the document.
+#[derive(Debug)]
+pub struct Opened {
+    file: File,
+    header: Header,
+    body_at: u64,
+    pub body_len: u64,
+}
+
+impl Opened {
+    pub fn age_secs(&self) -> u64 {
+        now_secs().saturating_sub(self.header.fetched_at)
+    }
+
+    pub fn signature(&self) -> Option<&[u8]> {
+        self.header.signature.as_deref().map(str::as_bytes)
+    }
+
+    /// Whether the header carries the document's digest (copies cached by older versions
+    /// do not), without which no pre-parsed form is used.
+    pub fn has_digest(&self) -> bool {
+        self.header.digest.is_some()
+    }
+
+    /// The whole cached copy.
+    pub fn read(mut self) -> Option<Cached> {
+        let mut body = Vec::with_capacity(usize::try_from(self.body_len).ok()?);
+        self.file.read_to_end(&mut body).ok()?;
+        Some(Cached {
+            body,
+            validators: self.header.validators,
+            fetched_at: self.header.fetched_at,
+            signature: self.header.signature.map(String::into_bytes),
+        })
+    }
+}
+
+/// The document of an opened cached copy, for the entries of its pre-parsed form. The file
+/// stays open, so a copy written meanwhile by another command (a rename over this one) is
+/// not read.
+#[derive(Debug)]
+struct Document {
+    file: Mutex<File>,
+    body_at: u64,
+    body_len: u64,
+}
+
+impl EntryBytes for Document {
+    fn read(&self, span: Span) -> std::io::Result<Vec<u8>> {
+        if span
+            .start
+            .checked_add(span.len)
+            .is_none_or(|end| end > self.body_len)
+        {
+            return Err(std::io::Error::other("beyond the end of the document"));
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.seek(SeekFrom::Start(self.body_at + span.start))?;
+        let mut bytes = vec![0; span.len as usize];
+        file.read_exact(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 impl Cached {
@@ -66,25 +145,74 @@ impl IndexCache {
         }
     }
 
-    fn path(&self, url: &str) -> PathBuf {
+    fn path(&self, url: &str, extension: &str) -> PathBuf {
         let key = hex::encode(Sha256::digest(url.as_bytes()));
-        self.dir.join(format!("{}.json", &key[..32]))
+        self.dir.join(format!("{}.{extension}", &key[..32]))
     }
 
-    /// The cached copy of `url`, if there is a readable one.
-    pub fn read(&self, url: &str) -> Option<Cached> {
-        let bytes = std::fs::read(self.path(url)).ok()?;
-        let split = bytes.iter().position(|b| *b == b'\n')?;
-        let header: Header = serde_json::from_slice(&bytes[..split]).ok()?;
-        Some(Cached {
-            body: bytes[split + 1..].to_vec(),
-            validators: header.validators,
-            fetched_at: header.fetched_at,
-            signature: header.signature.map(String::into_bytes),
+    /// The cached copy of `url` with only its header read, if there is a readable one.
+    pub fn open(&self, url: &str) -> Option<Opened> {
+        let file = File::open(self.path(url, "json")).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut line = Vec::new();
+        // A header is a few hundred bytes (a signature is the longest part).
+        BufReader::new((&file).take(256 * 1024))
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        let header: Header = serde_json::from_slice(line.strip_suffix(b"\n")?).ok()?;
+        let body_at = line.len() as u64;
+        let mut file = file;
+        file.seek(SeekFrom::Start(body_at)).ok()?;
+        Some(Opened {
+            file,
+            header,
+            body_at,
+            body_len: len.checked_sub(body_at)?,
         })
     }
 
-    pub fn write(&self, url: &str, cached: &Cached) -> Result<()> {
+    /// The pre-parsed form of an opened copy, when there is one made from that very document
+    /// (`Err` gives the copy back).
+    pub fn stored(
+        &self,
+        url: &str,
+        opened: Opened,
+    ) -> std::result::Result<(Stored, Arc<dyn EntryBytes>), Box<Opened>> {
+        let Some(stored) = self.stored_for(url, &opened) else {
+            return Err(Box::new(opened));
+        };
+        let document = Document {
+            file: Mutex::new(opened.file),
+            body_at: opened.body_at,
+            body_len: opened.body_len,
+        };
+        Ok((stored, Arc::new(document)))
+    }
+
+    fn stored_for(&self, url: &str, opened: &Opened) -> Option<Stored> {
+        let digest = hex::decode(opened.header.digest.as_deref()?).ok()?;
+        let bytes = std::fs::read(self.path(url, "parsed")).ok()?;
+        stored::decode(&bytes).filter(|s| s.digest[..] == digest[..])
+    }
+
+    /// Writes the pre-parsed form of a cached document (its header must carry the same
+    /// digest for it to be used).
+    pub fn write_parsed(&self, url: &str, digest: &Digest, parsed: &Parsed) -> Result<()> {
+        let bytes = stored::encode(digest, parsed);
+        write_atomic(
+            &self.path(url, "parsed"),
+            &bytes,
+            Durability::NoSync,
+            "cache.write",
+        )
+    }
+
+    /// Writes a document, and its pre-parsed form when it is given.
+    pub fn write(&self, url: &str, cached: &Cached, parsed: Option<&Parsed>) -> Result<()> {
+        let digest = document_digest(&cached.body);
+        if let Some(parsed) = parsed {
+            self.write_parsed(url, &digest, parsed)?;
+        }
         let header = Header {
             validators: cached.validators.clone(),
             fetched_at: cached.fetched_at,
@@ -92,13 +220,19 @@ impl IndexCache {
                 .signature
                 .as_ref()
                 .map(|s| String::from_utf8_lossy(s).into_owned()),
+            digest: Some(hex::encode(digest)),
         };
         let mut bytes = serde_json::to_vec(&header)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
         bytes.push(b'\n');
         bytes.extend_from_slice(&cached.body);
         // A cache that a power cut tears is read as missing and fetched again.
-        write_atomic(&self.path(url), &bytes, Durability::NoSync, "cache.write")
+        write_atomic(
+            &self.path(url, "json"),
+            &bytes,
+            Durability::NoSync,
+            "cache.write",
+        )
     }
 }
 
@@ -111,7 +245,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = IndexCache::new(tmp.path());
         let url = "https://user:s3cret@r.example/index.json?token=abc";
-        assert!(cache.read(url).is_none());
+        assert!(cache.open(url).and_then(Opened::read).is_none());
         let c = Cached {
             body: b"{\"packs\":[]}\n{odd}".to_vec(),
             validators: Validators {
@@ -121,8 +255,8 @@ mod tests {
             fetched_at: now_secs() - 10,
             signature: Some(b"untrusted comment: x\nRWQ\n".to_vec()),
         };
-        cache.write(url, &c).unwrap();
-        assert_eq!(cache.read(url).unwrap(), c);
+        cache.write(url, &c, None).unwrap();
+        assert_eq!(cache.open(url).and_then(Opened::read).unwrap(), c);
         assert!(c.age_secs() >= 10);
         for entry in std::fs::read_dir(tmp.path().join("indices")).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
@@ -131,6 +265,6 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(cache.read("https://r.example/other.json").is_none());
+        assert!(cache.open("https://r.example/other.json").is_none());
     }
 }

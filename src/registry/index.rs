@@ -3,9 +3,11 @@
 //! whole index; only a document that is not an index at all makes the index unavailable.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use semver::Version;
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::checksum::Checksum;
@@ -16,11 +18,69 @@ use crate::pack_ref::{PackRef, REF_RULE};
 /// A parsed index: its valid pack entries, findable by ref.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    pub packs: Vec<PackEntry>,
     /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
     pub last_updated: Option<u64>,
-    /// Positions in `packs` per ref, so resolving does not scan every entry.
+    entries: Entries,
+    /// Positions of the entries per ref, so resolving does not scan every entry.
     by_ref: HashMap<PackRef, Vec<usize>>,
+}
+
+/// The entries, whole (a document parsed now) or as summaries whose whole entries are read
+/// from their document when asked for (an index loaded from its pre-parsed form: most
+/// commands need one entry of tens of thousands).
+#[derive(Debug, Clone)]
+enum Entries {
+    Whole(Vec<PackEntry>),
+    Lazy {
+        stubs: Vec<Stub>,
+        document: Arc<dyn EntryBytes>,
+        name: String,
+    },
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries::Whole(Vec::new())
+    }
+}
+
+/// What searching and resolving read of an entry whose whole form is not in memory, and
+/// where its JSON text is in the document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stub {
+    pub pack_ref: PackRef,
+    pub version: Version,
+    pub label: String,
+    pub description: String,
+    pub keywords: Vec<String>,
+    /// The entry's position in the document's `packs` list (for its warnings' labels).
+    pub pos: usize,
+    pub span: Span,
+}
+
+/// Where an entry's JSON text is in its document: byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub len: u64,
+}
+
+/// The document a lazily loaded index reads its entries' text from.
+pub trait EntryBytes: std::fmt::Debug + Send + Sync {
+    /// The bytes at `span` of the document.
+    fn read(&self, span: Span) -> std::io::Result<Vec<u8>>;
+}
+
+/// What searching and resolving see of an entry, whether or not it is whole in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary<'a> {
+    /// Where the entry is in [`Index`]'s order (for [`Index::entry`]).
+    pub at: usize,
+    pub pack_ref: &'a PackRef,
+    pub version: &'a Version,
+    pub label: &'a str,
+    pub description: &'a str,
+    pub keywords: &'a [String],
 }
 
 /// One pack version of an index (Attune's entry format).
@@ -179,76 +239,219 @@ pub struct Dependencies {
     pub packs: Vec<String>,
 }
 
+/// A document parsed now, with what its pre-parsed form is built from.
+#[derive(Debug)]
+pub struct Parsed {
+    pub index: Index,
+    /// Where each kept entry's text is in the document, in the index's order.
+    pub spans: Vec<Span>,
+    /// Each kept entry's position in the document's `packs` list, in the index's order.
+    pub positions: Vec<usize>,
+    pub warnings: Vec<String>,
+}
+
+impl Parsed {
+    fn keep(&mut self, entry: PackEntry, pos: usize, span: Span, name: &str) {
+        if self.index.find(&entry.pack_ref, &entry.version).is_some() {
+            self.warnings.push(format!(
+                "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
+                entry.pack_ref, entry.version
+            ));
+            return;
+        }
+        self.spans.push(span);
+        self.positions.push(pos);
+        let Entries::Whole(packs) = &mut self.index.entries else {
+            unreachable!("a document parsed now holds whole entries");
+        };
+        let at = packs.len();
+        self.index
+            .by_ref
+            .entry(entry.pack_ref.clone())
+            .or_default()
+            .push(at);
+        packs.push(entry);
+    }
+}
+
 impl Index {
     /// Parses an index document. `Err` (a sentence) when the document is not an index at all;
     /// the warnings returned say which entries were skipped and which sources ignored. `name`
     /// is the index's name as the user knows it, for those warnings.
     pub fn parse(bytes: &[u8], name: &str) -> Result<(Index, Vec<String>), String> {
-        let mut warnings = Vec::new();
-        let index = Index::parse_with(bytes, name, &mut warnings)?;
-        Ok((index, warnings))
+        Index::parse_spanned(bytes, name).map(|p| (p.index, p.warnings))
     }
 
-    fn parse_with(bytes: &[u8], name: &str, warnings: &mut Vec<String>) -> Result<Index, String> {
-        let doc: Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("index `{name}` is not valid JSON: {e}"))?;
-        let Value::Object(mut top) = doc else {
-            return Err(format!("index `{name}` is not a JSON object"));
-        };
-        let Some(Value::Array(raw_packs)) = top.remove("packs") else {
-            return Err(format!(
-                "index `{name}` has no `packs` list; is it an Attune registry index?"
-            ));
-        };
-        let last_updated = top
-            .get("last_updated")
-            .and_then(Value::as_str)
-            .and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .and_then(|t| u64::try_from(t.unix_timestamp()).ok());
-        let mut index = Index {
-            last_updated,
-            ..Index::default()
+    /// [`Index::parse`], also saying where each kept entry is in the document. Entries are
+    /// parsed one at a time from their text, so the whole document never becomes one tree
+    /// of values (several times its size in memory).
+    pub fn parse_spanned(bytes: &[u8], name: &str) -> Result<Parsed, String> {
+        let (raw_packs, last_updated) = top_level(bytes, name)?;
+        let mut parsed = Parsed {
+            index: Index {
+                last_updated,
+                ..Index::default()
+            },
+            spans: Vec::new(),
+            positions: Vec::new(),
+            warnings: Vec::new(),
         };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
-            match read_entry(raw, pos, name, warnings) {
-                Ok(entry) => {
-                    if index.find(&entry.pack_ref, &entry.version).is_some() {
-                        warnings.push(format!(
-                            "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
-                            entry.pack_ref, entry.version
-                        ));
-                        continue;
-                    }
-                    index.push(entry);
-                }
-                Err(why) => warnings.push(format!("{why}; entry skipped")),
+            let value: Value = serde_json::from_str(raw.get()).map_err(|e| not_json(name, e))?;
+            let span = Span {
+                start: (raw.get().as_ptr() as usize - bytes.as_ptr() as usize) as u64,
+                len: raw.get().len() as u64,
+            };
+            match read_entry(value, pos, name, &mut parsed.warnings) {
+                Ok(entry) => parsed.keep(entry, pos, span, name),
+                Err(why) => parsed.warnings.push(format!("{why}; entry skipped")),
             }
         }
-        Ok(index)
+        Ok(parsed)
     }
 
-    fn push(&mut self, entry: PackEntry) {
-        self.by_ref
-            .entry(entry.pack_ref.clone())
-            .or_default()
-            .push(self.packs.len());
-        self.packs.push(entry);
+    /// An index of entries read from `document` when asked for; `stubs` are in the index's
+    /// order and were checked when the document was parsed.
+    pub fn lazy(
+        stubs: Vec<Stub>,
+        last_updated: Option<u64>,
+        document: Arc<dyn EntryBytes>,
+        name: &str,
+    ) -> Index {
+        let mut by_ref: HashMap<PackRef, Vec<usize>> = HashMap::new();
+        for (at, stub) in stubs.iter().enumerate() {
+            by_ref.entry(stub.pack_ref.clone()).or_default().push(at);
+        }
+        Index {
+            last_updated,
+            entries: Entries::Lazy {
+                stubs,
+                document,
+                name: name.to_owned(),
+            },
+            by_ref,
+        }
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        match &self.entries {
+            Entries::Whole(packs) => packs.len(),
+            Entries::Lazy { stubs, .. } => stubs.len(),
+        }
+    }
+
+    /// The summary of the entry at `at` (in the index's order).
+    pub fn summary(&self, at: usize) -> Summary<'_> {
+        match &self.entries {
+            Entries::Whole(packs) => {
+                let e = &packs[at];
+                Summary {
+                    at,
+                    pack_ref: &e.pack_ref,
+                    version: &e.version,
+                    label: &e.label,
+                    description: &e.description,
+                    keywords: &e.keywords,
+                }
+            }
+            Entries::Lazy { stubs, .. } => {
+                let s = &stubs[at];
+                Summary {
+                    at,
+                    pack_ref: &s.pack_ref,
+                    version: &s.version,
+                    label: &s.label,
+                    description: &s.description,
+                    keywords: &s.keywords,
+                }
+            }
+        }
+    }
+
+    /// Every entry's summary, in the index's order.
+    pub fn summaries(&self) -> impl Iterator<Item = Summary<'_>> {
+        (0..self.len()).map(|at| self.summary(at))
+    }
+
+    /// The whole entry at `at`; from a lazily loaded index, read from its document (`Err`
+    /// when that cannot be read or no longer holds that entry).
+    pub fn entry(&self, at: usize) -> Result<PackEntry, String> {
+        match &self.entries {
+            Entries::Whole(packs) => Ok(packs[at].clone()),
+            Entries::Lazy {
+                stubs,
+                document,
+                name,
+            } => read_stub(&stubs[at], document.as_ref(), name),
+        }
     }
 
     /// Every version of a pack in this index, in index order.
-    pub fn versions_of<'a>(&'a self, pack_ref: &str) -> impl Iterator<Item = &'a PackEntry> {
+    pub fn versions_of<'a>(&'a self, pack_ref: &str) -> impl Iterator<Item = Summary<'a>> {
         self.by_ref
             .get(pack_ref)
             .into_iter()
             .flatten()
-            .map(|&i| &self.packs[i])
+            .map(|&at| self.summary(at))
     }
 
-    pub fn find(&self, pack_ref: &str, version: &Version) -> Option<&PackEntry> {
-        self.versions_of(pack_ref).find(|e| &e.version == version)
+    pub fn find(&self, pack_ref: &str, version: &Version) -> Option<Summary<'_>> {
+        self.versions_of(pack_ref).find(|e| e.version == version)
     }
+}
+
+/// A stub's whole entry, parsed from its text as the document's parse did (its lesser
+/// warnings were given then), and checked to be the entry the stub describes.
+fn read_stub(stub: &Stub, document: &dyn EntryBytes, name: &str) -> Result<PackEntry, String> {
+    let what = format!(
+        "index `{name}`, pack entry `{}@{}`",
+        stub.pack_ref, stub.version
+    );
+    let bytes = document
+        .read(stub.span)
+        .map_err(|e| format!("{what}: cannot read it from the cached index: {e}"))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{what}: the cached index no longer holds it: {e}"))?;
+    let entry = read_entry(value, stub.pos, name, &mut Vec::new())?;
+    match entry.pack_ref == stub.pack_ref && entry.version == stub.version {
+        true => Ok(entry),
+        false => Err(format!("{what}: the cached index no longer holds it")),
+    }
+}
+
+fn not_json(name: &str, e: serde_json::Error) -> String {
+    format!("index `{name}` is not valid JSON: {e}")
+}
+
+/// The document's `packs` list, each entry as its text, and its `last_updated`.
+fn top_level<'a>(bytes: &'a [u8], name: &str) -> Result<(Vec<&'a RawValue>, Option<u64>), String> {
+    let mut top: HashMap<String, &RawValue> = match serde_json::from_slice(bytes) {
+        Ok(top) => top,
+        // Either not JSON (said with the syntax error) or JSON that is not an object.
+        Err(_) => {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                    Ok(_) => format!("index `{name}` is not a JSON object"),
+                    Err(e) => not_json(name, e),
+                },
+            )
+        }
+    };
+    let raw_packs = top
+        .remove("packs")
+        .and_then(|raw| serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok())
+        .ok_or_else(|| {
+            format!("index `{name}` has no `packs` list; is it an Attune registry index?")
+        })?;
+    let last_updated = top
+        .get("last_updated")
+        .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+        .and_then(|t| {
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .and_then(|t| u64::try_from(t.unix_timestamp()).ok());
+    Ok((raw_packs, last_updated))
 }
 
 /// `#POS`, with the entry's ref and version when it has readable ones: `` `slack@2.1.0` (#3)``.
@@ -561,13 +764,13 @@ mod tests {
         );
         let (index, w) = parse(&doc);
         let index = index.unwrap();
-        let refs: Vec<_> = index.packs.iter().map(|p| p.pack_ref.as_str()).collect();
+        let refs: Vec<_> = index.summaries().map(|p| p.pack_ref.as_str()).collect();
         assert_eq!(refs, ["slack", "short"]);
-        let slack = &index.packs[0];
+        let slack = &index.entry(0).unwrap();
         assert_eq!(slack.install_sources.len(), 1);
         assert_eq!(slack.contents.actions[0].name, "post");
         assert_eq!(slack.dependencies.as_ref().unwrap().packs, ["core@^1"]);
-        assert_eq!(index.packs[1].version, Version::new(1, 0, 0));
+        assert_eq!(index.entry(1).unwrap().version, Version::new(1, 0, 0));
         let all = w.join("\n");
         for needle in [
             "`install_sources[1].type`: unknown source type `oci`",
@@ -594,8 +797,8 @@ mod tests {
         );
         let (index, w) = parse(&doc);
         let index = index.unwrap();
-        assert_eq!(index.packs.len(), 1, "{w:?}");
-        let a = &index.packs[0];
+        assert_eq!(index.len(), 1, "{w:?}");
+        let a = &index.entry(0).unwrap();
         assert!(a.contents.actions.is_empty());
         assert_eq!(a.install_sources[0].subdir(), Some("packs/a"));
         let all = w.join("\n");
@@ -625,7 +828,7 @@ mod tests {
         let (index, _) = parse(&format!(
             r#"{{"packs":[{{"ref":"a","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","checksum":"{SHA}"}}]}}]}}"#
         ));
-        let v = serde_json::to_value(&index.unwrap().packs[0]).unwrap();
+        let v = serde_json::to_value(index.unwrap().entry(0).unwrap()).unwrap();
         assert_eq!(v["ref"], "a");
         assert_eq!(v["version"], "1.0.0");
         assert_eq!(v["install_sources"][0]["type"], "archive");

@@ -13,11 +13,12 @@ use crate::error::{Error, IoContext, Result};
 use crate::freshness::Seen;
 use crate::net::{Conditional, Connectivity};
 use crate::redact::redact_url;
-use crate::signature::{TrustedKeys, Verified};
+use crate::signature::{document_digest, needs_document, TrustedKeys, Verified};
 
-use super::cache::{now_secs, Cached, IndexCache, Validators};
-use super::index::Index;
+use super::cache::{now_secs, Cached, IndexCache, Opened, Validators};
+use super::index::{Index, Parsed};
 use super::resolve::index_name;
+use super::stored::Digest;
 
 /// How the document in hand was obtained; `registries` reports reachability from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,16 +129,38 @@ pub struct BundleIndex {
 
 /// An index document as a source yields it, not yet checked or parsed.
 struct Got {
+    /// The document (empty when it is known from its pre-parsed form).
     body: Vec<u8>,
-    /// A download is parsed on arrival, to keep a document that is not an index out of the
-    /// cache; anything else is parsed when it is used.
-    parsed: Option<Index>,
+    known: Known,
     /// The detached signature, or why there is none.
     signature: std::result::Result<Vec<u8>, String>,
     freshness: Freshness,
-    /// Validators to cache the document under once it is known good (a download or a
-    /// revalidation).
-    save: Option<Validators>,
+    save: Save,
+}
+
+/// What is known of a document's index before it is checked.
+enum Known {
+    /// Nothing: it is parsed when it is used.
+    Nothing,
+    /// A download is parsed on arrival, to keep a document that is not an index out of the
+    /// cache.
+    Parsed(Parsed),
+    /// A cached document's pre-parsed form, with the document's digest (what its signature
+    /// is checked against) and its parse's warnings.
+    Stored {
+        index: Index,
+        warnings: Vec<String>,
+        digest: Digest,
+    },
+}
+
+/// What to cache once the document is known good.
+enum Save {
+    Nothing,
+    /// The document, fetched now, with these validators (a download or a revalidation).
+    Document(Validators),
+    /// Only its pre-parsed form (a cached document read without one).
+    Parsed,
 }
 
 /// What a conditional GET returned.
@@ -182,7 +205,7 @@ impl<'a> Loader<'a> {
     /// Age of the cached copy of a remote index, if any.
     pub fn cache_age(&self, config: &IndexConfig) -> Option<u64> {
         match Location::of(config) {
-            Location::Url(url) => self.cache.read(&url).map(|c| c.age_secs()),
+            Location::Url(url) => self.cache.open(&url).map(|c| c.age_secs()),
             Location::File(_) | Location::Bundle { .. } => None,
         }
     }
@@ -285,34 +308,46 @@ impl<'a> Loader<'a> {
                 return Ok(None);
             }
         };
-        let parsed = match got.parsed {
-            Some(index) => Ok(index),
-            None => self.parse(&got.body, name),
-        };
-        let index = match parsed {
+        let freshness = got.freshness;
+        let index = match self.index_of(got, name, &location) {
             Ok(index) => index,
             Err(why) => {
                 self.ctx.warn(format!("{why}; the index was skipped"));
                 return Ok(None);
             }
         };
-        if let (Location::Url(url), Some(validators)) = (&location, got.save) {
-            let c = Cached {
-                body: got.body,
-                validators,
-                fetched_at: now_secs(),
-                signature: got.signature.ok(),
-            };
-            self.save(url, name, &c);
-        }
         Ok(Some(Loaded {
             name: name.to_owned(),
             index,
             location,
-            freshness: got.freshness,
+            freshness,
             signed,
             bundle,
         }))
+    }
+
+    /// The index of a checked document, its parse's warnings given; caches what is to be
+    /// cached of it.
+    fn index_of(
+        &self,
+        got: Got,
+        name: &str,
+        location: &Location,
+    ) -> std::result::Result<Index, String> {
+        let parsed = match got.known {
+            Known::Stored {
+                index, warnings, ..
+            } => {
+                warnings.into_iter().for_each(|w| self.ctx.warn(w));
+                return Ok(index);
+            }
+            Known::Parsed(parsed) => parsed,
+            Known::Nothing => self.parse(&got.body, name)?,
+        };
+        if let Location::Url(url) = location {
+            self.save(url, name, got.body, got.signature.ok(), got.save, &parsed);
+        }
+        Ok(parsed.index)
     }
 
     /// An offline bundle, checked and extracted (a bundle that does not hold together is an
@@ -335,12 +370,12 @@ impl<'a> Loader<'a> {
         }
         let got = Got {
             body: opened.index_json,
-            parsed: None,
+            known: Known::Nothing,
             signature: opened
                 .signature
                 .ok_or_else(|| "the bundle holds no index.json.minisig".to_owned()),
             freshness: Freshness::Local,
-            save: None,
+            save: Save::Nothing,
         };
         let index = BundleIndex {
             manifest: opened.manifest,
@@ -366,10 +401,10 @@ impl<'a> Loader<'a> {
         };
         Ok(Got {
             body,
-            parsed: None,
+            known: Known::Nothing,
             signature,
             freshness: Freshness::Local,
-            save: None,
+            save: Save::Nothing,
         })
     }
 
@@ -389,7 +424,13 @@ impl<'a> Loader<'a> {
             .signature
             .as_ref()
             .map_err(|why| format!("the index is not signed ({why})"))?;
-        let verified = keys.verify(&got.body, signature).map_err(|e| e.0)?;
+        let verified = match &got.known {
+            Known::Stored { digest, .. } => keys.verify_digest(digest, signature),
+            _ => None,
+        };
+        let verified = verified
+            .unwrap_or_else(|| keys.verify(&got.body, signature))
+            .map_err(|e| e.0)?;
         let seen = &self.ctx.trust().seen;
         let Some(timestamp) = verified.timestamp else {
             self.ctx.warn(format!(
@@ -426,10 +467,13 @@ impl<'a> Loader<'a> {
     }
 
     /// Parses a document, passing its warnings on.
-    fn parse(&self, bytes: &[u8], name: &str) -> std::result::Result<Index, String> {
-        let (index, warnings) = Index::parse(bytes, name)?;
-        warnings.into_iter().for_each(|w| self.ctx.warn(w));
-        Ok(index)
+    fn parse(&self, bytes: &[u8], name: &str) -> std::result::Result<Parsed, String> {
+        let parsed = Index::parse_spanned(bytes, name)?;
+        parsed
+            .warnings
+            .iter()
+            .for_each(|w| self.ctx.warn(w.clone()));
+        Ok(parsed)
     }
 
     /// A remote document: `Ok(Err(why))` when neither the server nor the cache has one.
@@ -443,22 +487,23 @@ impl<'a> Loader<'a> {
         let settings = &self.ctx.config().pack_registry;
         let name = index_name(config);
         let limit = self.ctx.config().limits.max_index_bytes;
-        let mut cached = settings
+        let mut opened = settings
             .cache_enabled
-            .then(|| self.cache.read(url))
+            .then(|| self.cache.open(url))
             .flatten()
-            .filter(|c| c.body.len() as u64 <= limit);
+            .filter(|c| c.body_len <= limit);
         if self.ctx.network().connectivity == Connectivity::Offline {
-            return match cached {
-                Some(c) => Ok(Ok(from_cache(c, Freshness::Offline))),
+            return match opened {
+                Some(c) => Ok(self.cached_copy((url, &name), c, Freshness::Offline, keys)),
                 None => Ok(Err("offline, and there is no cached copy of it".into())),
             };
         }
         if let Some(c) =
-            cached.take_if(|c| when == Revalidate::IfStale && c.age_secs() < settings.cache_ttl)
+            opened.take_if(|c| when == Revalidate::IfStale && c.age_secs() < settings.cache_ttl)
         {
-            return Ok(Ok(from_cache(c, Freshness::Fresh)));
+            return Ok(self.cached_copy((url, &name), c, Freshness::Fresh, keys));
         }
+        let cached = opened.and_then(Opened::read);
         let fetched = self
             .fetch(url, cached.as_ref().map(|c| &c.validators))
             .await;
@@ -475,7 +520,7 @@ impl<'a> Loader<'a> {
                 if let Some(Ok(sig)) = signature {
                     got.signature = Ok(sig);
                 }
-                got.save = Some(validators);
+                got.save = Save::Document(validators);
                 Ok(Ok(got))
             }
             (Ok(Fetched::Body { bytes, validators }), cached) => {
@@ -508,12 +553,12 @@ impl<'a> Loader<'a> {
         cached: Option<Cached>,
     ) -> std::result::Result<Got, String> {
         match (self.parse(&bytes, name), cached) {
-            (Ok(index), _) => Ok(Got {
+            (Ok(parsed), _) => Ok(Got {
                 body: bytes,
-                parsed: Some(index),
+                known: Known::Parsed(parsed),
                 signature,
                 freshness: Freshness::Downloaded,
-                save: Some(validators),
+                save: Save::Document(validators),
             }),
             (Err(why), Some(c)) => {
                 self.ctx.warn(format!(
@@ -526,14 +571,82 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Caches a document when caching is on; a cache that cannot be written costs a warning.
-    fn save(&self, url: &str, name: &str, c: &Cached) {
-        if self.ctx.config().pack_registry.cache_enabled {
-            if let Err(e) = self.cache.write(url, c) {
-                self.ctx
-                    .warn(format!("could not cache index `{name}`: {e}"));
-            }
+    /// Caches what `save` says of a document when caching is on; a cache that cannot be
+    /// written costs a warning.
+    fn save(
+        &self,
+        url: &str,
+        name: &str,
+        body: Vec<u8>,
+        signature: Option<Vec<u8>>,
+        save: Save,
+        parsed: &Parsed,
+    ) {
+        if !self.ctx.config().pack_registry.cache_enabled {
+            return;
         }
+        let written = match save {
+            Save::Nothing => return,
+            Save::Parsed => self
+                .cache
+                .write_parsed(url, &document_digest(&body), parsed),
+            Save::Document(validators) => {
+                let c = Cached {
+                    body,
+                    validators,
+                    fetched_at: now_secs(),
+                    signature,
+                };
+                self.cache.write(url, &c, Some(parsed))
+            }
+        };
+        if let Err(e) = written {
+            self.ctx
+                .warn(format!("could not cache index `{name}`: {e}"));
+        }
+    }
+
+    /// A cached copy as a document in hand: from its pre-parsed form when it has one made
+    /// from that document (and its signature, if one is needed, can be checked against the
+    /// document's digest), else read whole, to be parsed and its pre-parsed form written.
+    fn cached_copy(
+        &self,
+        (url, name): (&str, &str),
+        opened: Opened,
+        freshness: Freshness,
+        keys: &TrustedKeys,
+    ) -> std::result::Result<Got, String> {
+        let signature = opened.signature().map(<[u8]>::to_vec);
+        let legacy = !keys.is_empty() && signature.as_deref().is_some_and(needs_document);
+        let opened = match legacy {
+            true => Err(Box::new(opened)),
+            false => self.cache.stored(url, opened),
+        };
+        let opened = match opened {
+            Ok((stored, document)) => {
+                let digest = stored.digest;
+                let (index, warnings) = stored.into_index(document, name);
+                return Ok(Got {
+                    body: Vec::new(),
+                    known: Known::Stored {
+                        index,
+                        warnings,
+                        digest,
+                    },
+                    signature: signature_of(signature),
+                    freshness,
+                    save: Save::Nothing,
+                });
+            }
+            Err(opened) => *opened,
+        };
+        let has_digest = opened.has_digest();
+        let cached = opened.read().ok_or("the cached copy cannot be read")?;
+        let mut got = from_cache(cached, freshness);
+        if has_digest {
+            got.save = Save::Parsed;
+        }
+        Ok(got)
     }
 
     /// A conditional GET of an index document (the index's headers are added by [`crate::net::Http`]
@@ -595,13 +708,16 @@ const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
 fn from_cache(c: Cached, freshness: Freshness) -> Got {
     Got {
         body: c.body,
-        parsed: None,
-        signature: c
-            .signature
-            .ok_or_else(|| "the cached copy has no signature".to_owned()),
+        known: Known::Nothing,
+        signature: signature_of(c.signature),
         freshness,
-        save: None,
+        save: Save::Nothing,
     }
+}
+
+/// A cached copy's signature, or why there is none.
+fn signature_of(signature: Option<Vec<u8>>) -> std::result::Result<Vec<u8>, String> {
+    signature.ok_or_else(|| "the cached copy has no signature".to_owned())
 }
 
 /// `URL.minisig`: the signature's name is the document's with `.minisig` added to its path

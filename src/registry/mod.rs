@@ -7,6 +7,7 @@ pub mod index;
 pub mod load;
 mod plan;
 pub mod resolve;
+pub(crate) mod stored;
 
 pub(crate) use load::is_bundle;
 pub(crate) use plan::{is_remote, Registry, Required};
@@ -95,8 +96,7 @@ impl Registry<'_> {
             read_any = true;
             let mut refs: Vec<&str> = loaded
                 .index
-                .packs
-                .iter()
+                .summaries()
                 .filter(|e| matches_query(e, &needle))
                 .map(|e| e.pack_ref.as_str())
                 .collect();
@@ -108,14 +108,14 @@ impl Registry<'_> {
                     loaded
                         .index
                         .versions_of(r)
-                        .max_by(|a, b| a.version.cmp(&b.version))
+                        .max_by(|a, b| a.version.cmp(b.version))
                 });
                 if let Some(e) = entry {
                     hits.push(SearchHit {
                         pack_ref: e.pack_ref.to_string(),
                         version: e.version.to_string(),
-                        label: e.label.clone(),
-                        description: e.description.clone(),
+                        label: e.label.to_owned(),
+                        description: e.description.to_owned(),
                         index: loaded.name.clone(),
                     });
                 }
@@ -167,7 +167,7 @@ impl Registry<'_> {
     }
 }
 
-fn matches_query(e: &index::PackEntry, needle: &str) -> bool {
+fn matches_query(e: &index::Summary, needle: &str) -> bool {
     let has = |s: &str| s.to_lowercase().contains(needle);
-    has(&e.pack_ref) || has(&e.label) || has(&e.description) || e.keywords.iter().any(|k| has(k))
+    has(e.pack_ref) || has(e.label) || has(e.description) || e.keywords.iter().any(|k| has(k))
 }

@@ -6,7 +6,7 @@ use crate::pack_ref::PackRef;
 use crate::redact::redact_url;
 use crate::source::VersionSpec;
 
-use super::index::{Index, PackEntry};
+use super::index::{Index, Summary};
 
 /// The name an index is known by: its config `name`, else its (redacted) URL.
 pub fn index_name(config: &IndexConfig) -> String {
@@ -52,11 +52,11 @@ pub fn search_order<'a>(
 }
 
 /// The highest version of `pack_ref` in `index` that `spec` accepts.
-pub fn best<'a>(index: &'a Index, pack_ref: &str, spec: &VersionSpec) -> Option<&'a PackEntry> {
+pub fn best<'a>(index: &'a Index, pack_ref: &str, spec: &VersionSpec) -> Option<Summary<'a>> {
     index
         .versions_of(pack_ref)
-        .filter(|e| spec.matches(&e.version))
-        .max_by(|a, b| a.version.cmp(&b.version))
+        .filter(|e| spec.matches(e.version))
+        .max_by(|a, b| a.version.cmp(b.version))
 }
 
 /// What a search that found nothing saw: per index searched, the versions of the pack it has

@@ -214,6 +214,55 @@ fn cache_ttl_revalidation_stale_fallback_and_offline() {
     assert!(doc[0]["cache_age_secs"].is_u64());
 }
 
+/// The cache's files for the index at `url`'s cached copy: (document, pre-parsed form).
+fn cache_files(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (name, _) = env.cached_indices().pop().expect("a cached document");
+    let doc = env.path("cache/indices").join(&name);
+    (doc.clone(), doc.with_extension("parsed"))
+}
+
+#[test]
+fn a_warm_cache_reads_its_pre_parsed_form_only_with_its_own_document() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    let archives = IndexServer::start();
+    let mut entries = served(&archives, "alpha", &["1.0.0"]);
+    entries.push(json!({"ref": "broken", "version": "banana"}));
+    server.put_with_etag("index.json", index(entries), "\"v1\"");
+    let cfg = index_line("main", server.url("index.json"));
+    env.config(&cfg, "  cache_ttl: 3600\n");
+
+    let (code, v, _, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    assert!(err.contains("`broken@banana` (#1)"), "{err}");
+    let (_, parsed) = cache_files(&env);
+    let v1_parsed = std::fs::read(&parsed).expect("a pre-parsed form beside the document");
+
+    // Warm: the same entry, and the skipped entry's warning given again.
+    let (code, v, _, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    assert!(err.contains("`broken@banana` (#1)"), "{err}");
+
+    // A new document whose pre-parsed form was lost (the old one put back): the document
+    // is parsed, never read through the old form.
+    server.put_with_etag(
+        "index.json",
+        index(served(&archives, "alpha", &["2.0.0"])),
+        "\"v2\"",
+    );
+    env.config(&cfg, "  cache_ttl: 0\n");
+    assert_eq!(env.plan(&["alpha"]).1, "2.0.0");
+    std::fs::write(&parsed, &v1_parsed).unwrap();
+    env.config(&cfg, "  cache_ttl: 3600\n");
+    for _ in 0..2 {
+        let (code, v, _, err) = env.plan(&["alpha"]);
+        assert_eq!((code, v.as_str()), (0, "2.0.0"), "{err}");
+        assert!(!err.contains("broken"), "{err}");
+    }
+    assert_ne!(std::fs::read(&parsed).unwrap(), v1_parsed);
+    assert_eq!(server.hits("index.json"), 2);
+}
+
 #[test]
 fn checksums_from_the_index_are_enforced() {
     let env = Env::new();

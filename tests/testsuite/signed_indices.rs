@@ -353,6 +353,21 @@ fn a_served_index_is_verified_and_its_signature_cached_for_offline_use() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Also when the index is read from its pre-parsed form: an altered cached signature is
+    // refused.
+    let (name, text) = env.cached_indices().pop().unwrap();
+    let cache_file = env.path("cache/indices").join(name);
+    assert!(cache_file.with_extension("parsed").is_file());
+    write(
+        &cache_file,
+        text.replacen("timestamp:50", "timestamp:99", 1),
+    );
+    refused_because(
+        &env,
+        &["--offline", "install", "hello", "--skip-tests", "--force"],
+        "trusted comment",
+    );
+    write(&cache_file, text);
 
     // The server now sends a changed document under the old signature: refused, and the
     // good cached copy is not used in its place.

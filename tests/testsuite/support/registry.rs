@@ -91,12 +91,14 @@ impl Env {
         doc
     }
 
-    /// The index cache: (file name, content) of every file.
+    /// The index cache: (file name, content) of every cached document (not their binary
+    /// pre-parsed forms).
     pub fn cached_indices(&self) -> Vec<(String, String)> {
         std::fs::read_dir(self.path("cache/indices"))
             .unwrap()
+            .map(|f| f.unwrap())
+            .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
             .map(|f| {
-                let f = f.unwrap();
                 let text = std::fs::read_to_string(f.path()).unwrap();
                 (f.file_name().to_string_lossy().into_owned(), text)
             })
