@@ -147,7 +147,7 @@ impl GitFetch {
     fn run(&self, repo_dir: &Path, writer: &mut TreeWriter) -> Result<Checkout> {
         let url = gix::url::parse(self.url.as_bytes().as_bstr())
             .map_err(|e| self.invalid("invalid git URL", &e))?;
-        let (repo, commit) = if url.scheme == gix::url::Scheme::File {
+        let (mut repo, commit) = if url.scheme == gix::url::Scheme::File {
             let path = gix::path::from_bstring(url.path.clone())
                 .map_err(|e| self.invalid("invalid git path", &e))?;
             self.open_local(&path)?
@@ -157,6 +157,7 @@ impl GitFetch {
             self.fetch_remote(repo_dir)?
         };
         self.ctx.emit(Event::Phase(Phase::Extracting));
+        bound_pack_cache(&mut repo);
         let mut warnings = Vec::new();
         let tree = repo
             .find_commit(commit)
@@ -467,6 +468,19 @@ impl GitFetch {
                 .then(|| Box::new(e) as _),
         }
     }
+}
+
+/// Memory for the delta bases kept while the tree is read: with them a blob's delta chain is
+/// not decoded again for every blob built on it (the pack is ordered so that neighbours share
+/// bases), and the cap keeps memory flat whatever the pack's size (gix's default is 96 MiB).
+const PACK_CACHE_BYTES: usize = 16 << 20;
+
+fn bound_pack_cache(repo: &mut gix::Repository) {
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+            PACK_CACHE_BYTES,
+        ))
+    });
 }
 
 /// Why a ref or commit id named no commit.
