@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Git installs at depth 1 against `git clone --depth 1`, over smart HTTP (git http-backend as
-# CGI on 127.0.0.1) and file://, the release binary under `env -i PATH=/nonexistent`.
+# CGI on 127.0.0.1; the repository with loose objects, as remote.sh serves it, and packed)
+# and file://, the release binary under `env -i PATH=/nonexistent`.
 # Each round runs attune-pack and git alternately (timings drift while other work runs on
 # the machine), in tmpfs unless TMPDIR says otherwise; prints the median wall time of each,
 # the median of the per-round ratios, and the peak RSS (GNU time) of attune-pack.
@@ -27,6 +28,10 @@ g init -b main && g add -A && g commit -m one
 echo "# two" >>"$work/src/actions/group0/a0.yaml" && g commit -am two
 mkdir -p "$work/www/cgi-bin" "$work/git"
 git clone --quiet --bare "$work/src" "$work/git/bench.git"
+# The same repository packed, as hosts serve theirs: the server then reuses its deltas, and
+# the clients' own work shows (with loose objects the server's compression dominates both).
+git clone --quiet --bare "$work/src" "$work/git/packed.git"
+git -C "$work/git/packed.git" repack -adq
 cat >"$work/www/cgi-bin/git" <<EOF
 #!/bin/sh
 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \\
@@ -75,4 +80,5 @@ compare() {
 }
 echo "in $(df --output=fstype "$work" | tail -1) ($files files, 2 commits, median of $runs, alternating)"
 compare "smart HTTP" "$http_url"
+compare "packed" "${http_url%/bench.git}/packed.git"
 compare "file://" "$file_url"
