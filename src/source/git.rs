@@ -34,6 +34,7 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -360,18 +361,22 @@ impl GitFetch {
             limit: self.max_download_bytes,
         });
         let progress = Progress::root(self.ctx.clone(), guard.clone());
-        let done = AtomicBool::new(false);
+        // The watcher waits on a channel rather than sleeping, so that the end of the fetch
+        // (the sender dropped) wakes it at once: the scope waits for it before returning.
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let stop = &guard.stop;
         let result = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
+            scope.spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) =
+                    finished.recv_timeout(Duration::from_millis(50))
+                {
                     if self.ctx.interrupt().is_triggered() {
-                        guard.stop.store(true, Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
                     }
-                    std::thread::sleep(Duration::from_millis(50));
                 }
             });
-            let result = prepare.fetch_only(progress, &guard.stop);
-            done.store(true, Ordering::Relaxed);
+            let result = prepare.fetch_only(progress, stop);
+            drop(done);
             result
         });
         if guard.over_limit.load(Ordering::Relaxed) {
