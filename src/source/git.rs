@@ -34,6 +34,7 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -147,7 +148,7 @@ impl GitFetch {
     fn run(&self, repo_dir: &Path, writer: &mut TreeWriter) -> Result<Checkout> {
         let url = gix::url::parse(self.url.as_bytes().as_bstr())
             .map_err(|e| self.invalid("invalid git URL", &e))?;
-        let (repo, commit) = if url.scheme == gix::url::Scheme::File {
+        let (mut repo, commit) = if url.scheme == gix::url::Scheme::File {
             let path = gix::path::from_bstring(url.path.clone())
                 .map_err(|e| self.invalid("invalid git path", &e))?;
             self.open_local(&path)?
@@ -157,6 +158,7 @@ impl GitFetch {
             self.fetch_remote(repo_dir)?
         };
         self.ctx.emit(Event::Phase(Phase::Extracting));
+        bound_pack_cache(&mut repo);
         let mut warnings = Vec::new();
         let tree = repo
             .find_commit(commit)
@@ -359,18 +361,22 @@ impl GitFetch {
             limit: self.max_download_bytes,
         });
         let progress = Progress::root(self.ctx.clone(), guard.clone());
-        let done = AtomicBool::new(false);
+        // The watcher waits on a channel rather than sleeping, so that the end of the fetch
+        // (the sender dropped) wakes it at once: the scope waits for it before returning.
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let stop = &guard.stop;
         let result = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
+            scope.spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) =
+                    finished.recv_timeout(Duration::from_millis(50))
+                {
                     if self.ctx.interrupt().is_triggered() {
-                        guard.stop.store(true, Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
                     }
-                    std::thread::sleep(Duration::from_millis(50));
                 }
             });
-            let result = prepare.fetch_only(progress, &guard.stop);
-            done.store(true, Ordering::Relaxed);
+            let result = prepare.fetch_only(progress, stop);
+            drop(done);
             result
         });
         if guard.over_limit.load(Ordering::Relaxed) {
@@ -467,6 +473,19 @@ impl GitFetch {
                 .then(|| Box::new(e) as _),
         }
     }
+}
+
+/// Memory for the delta bases kept while the tree is read: with them a blob's delta chain is
+/// not decoded again for every blob built on it (the pack is ordered so that neighbours share
+/// bases), and the cap keeps memory flat whatever the pack's size (gix's default is 96 MiB).
+const PACK_CACHE_BYTES: usize = 16 << 20;
+
+fn bound_pack_cache(repo: &mut gix::Repository) {
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+            PACK_CACHE_BYTES,
+        ))
+    });
 }
 
 /// Why a ref or commit id named no commit.
