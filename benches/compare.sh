@@ -6,8 +6,9 @@
 #   - a 5,000-file, 100 MB pack (a fifth of its files incompressible) as .tar.gz, .zip, a
 #     bare git repository (served over smart HTTP by git http-backend, and as file://);
 #   - a 1 GB file (checksum; a single-member .tar.gz for peak memory) and a 100,000-entry zip;
-#   - a 10,000-pack × 5-version index, cached as a registry index is, and a 50-file pack in it.
-# Usage: [RUNS=N] [ATTUNE_PACK=BIN] benches/compare.sh. Needs python3, git, curl, unzip,
+#   - a 10,000-pack × 5-version index, cached as a registry index is, and a 50-file pack in it
+#     (benches/gen-mixed-pack.py, gen-pack.py and gen-index.py write them).
+# Usage: [RUNS=N] [ATTUNE_PACK=BIN] benches/compare.sh. Needs python3, git, curl, zip, unzip,
 # GNU tar and time. Takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,50 +20,18 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/www/cgi-bin" "$work/git"
 
-python3 - "$work" <<'PY'
-import io, json, os, random, sys, tarfile, zipfile
-work = sys.argv[1]
-rnd = random.Random(1)
-words = [''.join(rnd.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rnd.randint(2, 9))) for _ in range(4000)]
-root = f"{work}/pack"
-os.makedirs(f"{root}/actions")
-open(f"{root}/pack.yaml", "w").write("ref: bench\nversion: 1.0.0\n")
-for i in range(4999):
-    d = f"{root}/actions/group{i % 50}"
-    os.makedirs(d, exist_ok=True)
-    size = 20_000 + (i * 37) % 2000
-    if i % 5 == 0:
-        data = os.urandom(size)
-    else:
-        data = ' '.join(rnd.choice(words) for _ in range(size // 6)).encode()[:size]
-    open(f"{d}/a{i}.bin" if i % 5 == 0 else f"{d}/a{i}.yaml", "wb").write(data)
-# The 50-file pack installed by name, and a 10,000 × 5 index that lists it among the others.
-small = f"{work}/small"
-os.makedirs(f"{small}/actions")
-open(f"{small}/pack.yaml", "w").write("ref: small\nversion: 1.0.0\n")
-for i in range(49):
-    open(f"{small}/actions/a{i}.yaml", "w").write(f"name: a{i}\ndescription: {' '.join(rnd.choice(words) for _ in range(40))}\n")
-def entry(ref, version, url, checksum):
-    return {"ref": ref, "label": ref.title(), "version": version,
-            "description": ' '.join(rnd.choice(words) for _ in range(12)),
-            "author": "bench", "email": "b@example.com", "license": "MIT",
-            "keywords": [rnd.choice(words) for _ in range(4)], "runtime_deps": [],
-            "install_sources": [{"type": "archive", "url": url, "checksum": checksum}],
-            "contents": {"actions": [{"name": rnd.choice(words), "description": ' '.join(rnd.choice(words) for _ in range(6))} for _ in range(3)],
-                         "sensors": [], "triggers": [], "rules": [], "workflows": []},
-            "dependencies": {"packs": []}}
-packs = [entry(f"p{i:05d}", f"1.{v}.0", f"http://127.0.0.1/p{i}-{v}.tgz", "sha256:" + "0" * 64)
-         for i in range(10_000) for v in range(5)]
-json.dump({"registry_name": "bench", "registry_url": "", "version": "1.0",
-           "last_updated": "2026-12-01T00:00:00Z", "packs": packs}, open(f"{work}/index-body.json", "w"))
-# 100,000 small entries.
-with zipfile.ZipFile(f"{work}/many.zip", "w", zipfile.ZIP_DEFLATED) as z:
+python3 benches/gen-mixed-pack.py "$work/pack" 5000 100
+python3 benches/gen-pack.py "$work/small" 49 small
+python3 benches/gen-index.py "$work/index-body.json" 10000
+python3 - "$work/many.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     z.writestr("many/pack.yaml", "ref: many\nversion: 1.0.0\n")
     for i in range(99_999):
         z.writestr(f"many/actions/d{i % 100}/f{i}.yaml", f"n: {i}\n")
 PY
 tar -C "$work/pack" -czf "$work/www/pack.tar.gz" .
-(cd "$work/pack" && zip -qr "$work/pack.zip" . 2>/dev/null) || python3 -c "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])" "$work/pack" "$work/pack"
+(cd "$work/pack" && zip -qr "$work/pack.zip" .)
 tar -C "$work/small" -czf "$work/www/small.tar.gz" .
 head -c 1073741824 /dev/zero >"$work/big.bin"
 mkdir -p "$work/bigpack" && printf 'ref: big\nversion: 1.0.0\n' >"$work/bigpack/pack.yaml"
@@ -72,6 +41,9 @@ tar -C "$work/bigpack" -cf - . | gzip -1 >"$work/big.tar.gz"
 g() { git -C "$work/pack" -c user.name=b -c user.email=b@b "$@" >/dev/null; }
 g init -b main && g add -A && g commit -m one
 git clone --quiet --bare "$work/pack" "$work/git/bench.git"
+# Packed, as git hosts serve repositories (loose objects would make the server's compression
+# dominate both clients).
+git -C "$work/git/bench.git" repack -adq
 rm -rf "$work/pack/.git"
 cat >"$work/www/cgi-bin/git" <<EOF
 #!/bin/sh
