@@ -50,7 +50,8 @@ use crate::events::{Event, Phase};
 use crate::net::{IndexTrust, NetPolicy};
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
-use crate::safety::{Rule, TreeWriter};
+use crate::safety::{Reserved, Rule, TreeWriter};
+use crate::source::writers::write_reserved;
 use crate::source::Fetched;
 
 /// Materializes the repository at `url` (at `git_ref`, else its default branch) into
@@ -164,7 +165,9 @@ impl GitFetch {
             .find_commit(commit)
             .and_then(|c| c.tree_id())
             .map_err(|e| self.git_error(&format!("reading commit {commit}"), e))?;
-        self.write_tree(&repo, tree.detach(), "", writer, &mut warnings)?;
+        let mut blobs = Vec::new();
+        self.walk_tree(&repo, tree.detach(), "", writer, &mut blobs, &mut warnings)?;
+        self.write_blobs(&repo, blobs, writer)?;
         drop(repo);
         if repo_dir.exists() {
             std::fs::remove_dir_all(repo_dir).ctx(|| format!("removing {}", repo_dir.display()))?;
@@ -395,13 +398,16 @@ impl GitFetch {
         })
     }
 
-    /// Writes the tree `id` (at `prefix`) through the writer, depth first in git's order.
-    fn write_tree(
+    /// Passes every entry of the tree `id` (at `prefix`) through the writer's checks, depth
+    /// first in git's order: directories are made, links recorded, and regular files
+    /// reserved in `blobs`, to be written by [`GitFetch::write_blobs`].
+    fn walk_tree(
         &self,
         repo: &gix::Repository,
         id: ObjectId,
         prefix: &str,
         writer: &mut TreeWriter,
+        blobs: &mut Vec<BlobJob>,
         warnings: &mut Vec<String>,
     ) -> Result<()> {
         let tree = repo
@@ -421,7 +427,7 @@ impl GitFetch {
             match entry.kind() {
                 EntryKind::Tree => {
                     writer.dir(&path)?;
-                    self.write_tree(repo, oid, &format!("{path}/"), writer, warnings)?;
+                    self.walk_tree(repo, oid, &format!("{path}/"), writer, blobs, warnings)?;
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
                     let mode = if entry.kind() == EntryKind::BlobExecutable {
@@ -429,15 +435,21 @@ impl GitFetch {
                     } else {
                         0o644
                     };
-                    let blob = repo
-                        .find_blob(oid)
-                        .map_err(|e| self.git_error(&format!("reading `{path}`"), e))?;
-                    writer.file(&path, mode, &mut blob.data.as_slice())?;
+                    match writer.reserve_file(&path, mode)? {
+                        Some(reserved) => blobs.push(BlobJob {
+                            oid,
+                            path,
+                            reserved,
+                        }),
+                        // Not installed (`.git/…`): its bytes still count toward the limit.
+                        None => {
+                            let len = self.read_blob(repo, oid, &path)?.data.len();
+                            writer.count_unpacked(&path, len as u64)?;
+                        }
+                    }
                 }
                 EntryKind::Link => {
-                    let blob = repo
-                        .find_blob(oid)
-                        .map_err(|e| self.git_error(&format!("reading `{path}`"), e))?;
+                    let blob = self.read_blob(repo, oid, &path)?;
                     let target =
                         std::str::from_utf8(&blob.data).map_err(|_| writer.not_utf8(&path))?;
                     writer.symlink(&path, target)?;
@@ -448,6 +460,35 @@ impl GitFetch {
             }
         }
         Ok(())
+    }
+
+    /// Writes the reserved blobs on several threads, each reading through a repository handle
+    /// (and delta-base cache) of its own: decoding the blobs is most of a checkout's work.
+    fn write_blobs(
+        &self,
+        repo: &gix::Repository,
+        blobs: Vec<BlobJob>,
+        writer: &mut TreeWriter,
+    ) -> Result<()> {
+        write_reserved(
+            writer,
+            blobs,
+            || repo.clone(),
+            |repo, job, sink, buf| {
+                let blob = self.read_blob(repo, job.oid, &job.path)?;
+                sink.write(job.reserved, &job.path, &mut blob.data.as_slice(), buf)
+            },
+        )
+    }
+
+    fn read_blob<'r>(
+        &self,
+        repo: &'r gix::Repository,
+        oid: ObjectId,
+        path: &str,
+    ) -> Result<gix::Blob<'r>> {
+        repo.find_blob(oid)
+            .map_err(|e| self.git_error(&format!("reading `{path}`"), e))
     }
 
     /// A git error with gix's whole cause chain in the message, credentials redacted. The
@@ -475,10 +516,18 @@ impl GitFetch {
     }
 }
 
-/// Memory for the delta bases kept while the tree is read: with them a blob's delta chain is
-/// not decoded again for every blob built on it (the pack is ordered so that neighbours share
+/// A blob of the tree, checked and reserved, waiting to be written.
+struct BlobJob {
+    oid: ObjectId,
+    path: String,
+    reserved: Reserved,
+}
+
+/// Memory for the delta bases kept while the tree is read, per repository handle (one per
+/// writing thread, each handle's clone makes its own): with them a blob's delta chain is not
+/// decoded again for every blob built on it (the pack is ordered so that neighbours share
 /// bases), and the cap keeps memory flat whatever the pack's size (gix's default is 96 MiB).
-const PACK_CACHE_BYTES: usize = 16 << 20;
+const PACK_CACHE_BYTES: usize = 8 << 20;
 
 fn bound_pack_cache(repo: &mut gix::Repository) {
     repo.objects.set_pack_cache(|| {

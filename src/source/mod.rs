@@ -7,6 +7,7 @@ pub mod http_archive;
 pub mod local_dir;
 mod pipe;
 mod unzip;
+mod writers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

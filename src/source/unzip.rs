@@ -7,16 +7,14 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, Result};
 use crate::hashing::Hasher;
-use crate::safety::{FileSink, Reserved, Rule, TreeWriter, Written, MAX_NAME_BYTES};
+use crate::safety::{Reserved, Rule, TreeWriter, MAX_NAME_BYTES};
 use crate::source::archive::{corrupt, corrupt_in, stream_error, ArchiveDigest};
+use crate::source::writers::write_reserved;
 
-/// Threads that write files, at most: beyond the cores they only contend.
-const MAX_WRITERS: usize = 4;
 /// A cursor's buffer: a local header and the start of its data in one read.
 const CURSOR_BUF: usize = 64 * 1024;
 /// The archive is hashed in reads of this size.
@@ -291,81 +289,25 @@ fn entry_name<R: Read>(file: &zip::read::ZipFile<'_, R>, origin: &str) -> Result
     }
 }
 
-/// Writes the reserved files on several threads, each taking the next file in archive order;
-/// after a failure no new file is started. Reports the failure of the earliest entry.
+/// Writes the reserved files on several threads, each reading through a cursor of its own.
 fn write_files<S: ReadAt + ?Sized>(
     zip: &Archive<'_, S>,
     files: Vec<(usize, Reserved)>,
     writer: &mut TreeWriter,
 ) -> Result<()> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_WRITERS)
-        .min(files.len().max(1));
     let origin = writer.origin().to_owned();
-    let queue = Mutex::new(files.into_iter());
-    let failed = AtomicBool::new(false);
-    let sink = writer.sink();
-    let outcomes: Vec<_> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let zip = zip.clone();
-                let (queue, failed, sink, origin) = (&queue, &failed, &sink, origin.as_str());
-                scope.spawn(move || write_some(zip, queue, failed, sink, origin))
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join()).collect()
-    });
-    let mut written = Vec::new();
-    let mut first: Option<(usize, Error)> = None;
-    for outcome in outcomes {
-        match outcome {
-            // Kept per thread, not merged: with 100,000 entries a merged copy is megabytes.
-            Ok(Ok(done)) => written.push(done),
-            Ok(Err((i, e))) if first.as_ref().is_none_or(|(j, _)| i < *j) => first = Some((i, e)),
-            Ok(Err(_)) => {}
-            Err(_) => return Err(Error::Internal("a zip extraction thread panicked".into())),
-        }
-    }
-    if let Some((_, e)) = first {
-        return Err(e);
-    }
-    written
-        .into_iter()
-        .flatten()
-        .for_each(|w| writer.complete(w));
-    Ok(())
-}
-
-/// One writing thread: files from `queue` until it is empty or another thread failed.
-fn write_some<S: ReadAt + ?Sized>(
-    mut zip: Archive<'_, S>,
-    queue: &Mutex<std::vec::IntoIter<(usize, Reserved)>>,
-    failed: &AtomicBool,
-    sink: &FileSink<'_>,
-    origin: &str,
-) -> std::result::Result<Vec<Written>, (usize, Error)> {
-    let mut buf = Vec::new();
-    let mut written = Vec::new();
-    while !failed.load(Ordering::Relaxed) {
-        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-        let Some((i, reserved)) = next else { break };
-        let result = zip
-            .by_index(i)
-            .map_err(|e| corrupt_in(origin, &format!("entry #{i}: {e}")))
-            .and_then(|mut file| {
-                let name = entry_name(&file, origin)?;
-                sink.write(reserved, &name, &mut file, &mut buf)
-            });
-        match result {
-            Ok(w) => written.push(w),
-            Err(e) => {
-                failed.store(true, Ordering::Relaxed);
-                return Err((i, e));
-            }
-        }
-    }
-    Ok(written)
+    write_reserved(
+        writer,
+        files,
+        || zip.clone(),
+        |zip, (i, reserved), sink, buf| {
+            let mut file = zip
+                .by_index(i)
+                .map_err(|e| corrupt_in(&origin, &format!("entry #{i}: {e}")))?;
+            let name = entry_name(&file, &origin)?;
+            sink.write(reserved, &name, &mut file, buf)
+        },
+    )
 }
 
 /// The byte ranges (local header to end of data) of the zip entries seen so far. Entries
