@@ -1,7 +1,7 @@
 """Writes the benchmark pack: pack.yaml and FILES small action files in 50 folders.
 
-Usage: gen-pack.py ROOT FILES [REF]. Shared by compare.sh, remote.sh and bundle.sh so they
-measure one kind of pack.
+Usage: gen-pack.py ROOT FILES [REF]. Shared by compare.sh, durable.sh and bundle.sh so
+they measure one kind of pack.
 """
 import os
 import sys
