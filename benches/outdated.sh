@@ -2,7 +2,7 @@
 # `outdated` over many installed packs against a large index (release build): installs
 # INSTALLED packs from a file index, then publishes an index of INDEXED packs with
 # VERSIONS versions each (every installed pack with newer ones) and times `outdated`.
-# Usage: [TMPDIR=DIR] benches/outdated.sh [INSTALLED] [INDEXED] [VERSIONS] [RUNS].
+# Usage: [TMPDIR=DIR] [ATTUNE_PACK=BIN] benches/outdated.sh [INSTALLED] [INDEXED] [VERSIONS] [RUNS].
 # Prints the median wall time of `outdated` and of `list` (the store alone), and the index size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +10,8 @@ installed=${1:-100}
 indexed=${2:-10000}
 versions=${3:-5}
 runs=${4:-5}
-cargo build --release --quiet
-bin=$PWD/target/release/attune-pack
+bin=${ATTUNE_PACK:-$PWD/target/release/attune-pack}
+[ -n "${ATTUNE_PACK:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
