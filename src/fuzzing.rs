@@ -206,7 +206,7 @@ pub mod bench {
     use crate::fsutil::Durability;
     use crate::interrupt::Interrupt;
     use crate::pack_ref::PackRef;
-    use crate::registry::index::{EntryBytes, Index, Span};
+    use crate::registry::index::{InMemory, Index};
     use crate::registry::stored;
     use crate::safety::TreeWriter;
     use crate::source::{archive, local_dir, VersionSpec};
@@ -251,16 +251,6 @@ pub mod bench {
         let stored = stored::decode(form).unwrap();
         let document = std::sync::Arc::new(InMemory(document.to_vec()));
         ParsedIndex(stored.into_index(document, "bench").0)
-    }
-
-    #[derive(Debug)]
-    struct InMemory(Vec<u8>);
-
-    impl EntryBytes for InMemory {
-        fn read(&self, span: Span) -> std::io::Result<Vec<u8>> {
-            let start = span.start as usize;
-            Ok(self.0[start..start + span.len as usize].to_vec())
-        }
     }
 
     /// Parses an index document as loading one does.

@@ -15,33 +15,20 @@ use crate::locate::Subdir;
 use crate::manifest::parse_lenient_version;
 use crate::pack_ref::{PackRef, REF_RULE};
 
-/// A parsed index: its valid pack entries, findable by ref.
-#[derive(Debug, Clone, Default)]
+/// A parsed index: its valid pack entries, findable by ref. Entries are kept as summaries;
+/// a whole entry is parsed again from its text in the document when it is asked for (most
+/// commands need one entry of tens of thousands, and whole entries would cost several times
+/// the document's size in memory).
+#[derive(Debug, Clone)]
 pub struct Index {
     /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
     pub last_updated: Option<u64>,
-    entries: Entries,
+    stubs: Vec<Stub>,
+    document: Arc<dyn EntryBytes>,
+    /// The index's name, for the errors of entries read later.
+    name: String,
     /// Positions of the entries per ref, so resolving does not scan every entry.
     by_ref: HashMap<PackRef, Vec<usize>>,
-}
-
-/// The entries, whole (a document parsed now) or as summaries whose whole entries are read
-/// from their document when asked for (an index loaded from its pre-parsed form: most
-/// commands need one entry of tens of thousands).
-#[derive(Debug, Clone)]
-enum Entries {
-    Whole(Vec<PackEntry>),
-    Lazy {
-        stubs: Vec<Stub>,
-        document: Arc<dyn EntryBytes>,
-        name: String,
-    },
-}
-
-impl Default for Entries {
-    fn default() -> Self {
-        Entries::Whole(Vec::new())
-    }
 }
 
 /// What searching and resolving read of an entry whose whole form is not in memory, and
@@ -65,10 +52,25 @@ pub struct Span {
     pub len: u64,
 }
 
-/// The document a lazily loaded index reads its entries' text from.
+/// The document an index reads its entries' text from.
 pub trait EntryBytes: std::fmt::Debug + Send + Sync {
     /// The bytes at `span` of the document.
     fn read(&self, span: Span) -> std::io::Result<Vec<u8>>;
+}
+
+/// A document in memory (one just downloaded or read from a file).
+#[derive(Debug)]
+pub struct InMemory(pub Vec<u8>);
+
+impl EntryBytes for InMemory {
+    fn read(&self, span: Span) -> std::io::Result<Vec<u8>> {
+        usize::try_from(span.start)
+            .ok()
+            .zip(usize::try_from(span.len).ok())
+            .and_then(|(start, len)| self.0.get(start..start.checked_add(len)?))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| std::io::Error::other("beyond the end of the document"))
+    }
 }
 
 /// What searching and resolving see of an entry, whether or not it is whole in memory.
@@ -239,38 +241,61 @@ pub struct Dependencies {
     pub packs: Vec<String>,
 }
 
-/// A document parsed now, with what its pre-parsed form is built from.
-#[derive(Debug)]
+/// A document parsed now: the summaries of its kept entries (what its pre-parsed form is
+/// built from) and its warnings; [`Parsed::into_index`] joins them to the document.
+#[derive(Debug, Default)]
 pub struct Parsed {
-    pub index: Index,
-    /// Where each kept entry's text is in the document, in the index's order.
-    pub spans: Vec<Span>,
-    /// Each kept entry's position in the document's `packs` list, in the index's order.
-    pub positions: Vec<usize>,
+    /// The kept entries, in the index's order.
+    pub stubs: Vec<Stub>,
+    by_ref: HashMap<PackRef, Vec<usize>>,
+    /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
+    pub last_updated: Option<u64>,
     pub warnings: Vec<String>,
 }
 
 impl Parsed {
     fn keep(&mut self, entry: PackEntry, pos: usize, span: Span, name: &str) {
-        if self.index.find(&entry.pack_ref, &entry.version).is_some() {
+        let versions = self
+            .by_ref
+            .get(entry.pack_ref.as_str())
+            .into_iter()
+            .flatten();
+        if versions
+            .map(|&at| &self.stubs[at].version)
+            .any(|v| *v == entry.version)
+        {
             self.warnings.push(format!(
                 "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
                 entry.pack_ref, entry.version
             ));
             return;
         }
-        self.spans.push(span);
-        self.positions.push(pos);
-        let Entries::Whole(packs) = &mut self.index.entries else {
-            unreachable!("a document parsed now holds whole entries");
-        };
-        let at = packs.len();
-        self.index
-            .by_ref
+        let at = self.stubs.len();
+        self.by_ref
             .entry(entry.pack_ref.clone())
             .or_default()
             .push(at);
-        packs.push(entry);
+        self.stubs.push(Stub {
+            pack_ref: entry.pack_ref,
+            version: entry.version,
+            label: entry.label,
+            description: entry.description,
+            keywords: entry.keywords,
+            pos,
+            span,
+        });
+    }
+
+    /// The index of the document parsed, reading whole entries from `document` (the same
+    /// bytes). `name` is the index's name as the user knows it.
+    pub fn into_index(self, document: Arc<dyn EntryBytes>, name: &str) -> Index {
+        Index {
+            last_updated: self.last_updated,
+            stubs: self.stubs,
+            document,
+            name: name.to_owned(),
+            by_ref: self.by_ref,
+        }
     }
 }
 
@@ -279,22 +304,20 @@ impl Index {
     /// the warnings returned say which entries were skipped and which sources ignored. `name`
     /// is the index's name as the user knows it, for those warnings.
     pub fn parse(bytes: &[u8], name: &str) -> Result<(Index, Vec<String>), String> {
-        Index::parse_spanned(bytes, name).map(|p| (p.index, p.warnings))
+        let mut parsed = Index::parse_spanned(bytes, name)?;
+        let warnings = std::mem::take(&mut parsed.warnings);
+        let document = Arc::new(InMemory(bytes.to_vec()));
+        Ok((parsed.into_index(document, name), warnings))
     }
 
-    /// [`Index::parse`], also saying where each kept entry is in the document. Entries are
-    /// parsed one at a time from their text, so the whole document never becomes one tree
-    /// of values (several times its size in memory).
+    /// [`Index::parse`] without the document: the summaries of its entries and where each is
+    /// in the document. Entries are parsed one at a time from their text, so the whole
+    /// document never becomes one tree of values (several times its size in memory).
     pub fn parse_spanned(bytes: &[u8], name: &str) -> Result<Parsed, String> {
         let (raw_packs, last_updated) = top_level(bytes, name)?;
         let mut parsed = Parsed {
-            index: Index {
-                last_updated,
-                ..Index::default()
-            },
-            spans: Vec::new(),
-            positions: Vec::new(),
-            warnings: Vec::new(),
+            last_updated,
+            ..Parsed::default()
         };
         for (pos, raw) in raw_packs.into_iter().enumerate() {
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| not_json(name, e))?;
@@ -324,48 +347,28 @@ impl Index {
         }
         Index {
             last_updated,
-            entries: Entries::Lazy {
-                stubs,
-                document,
-                name: name.to_owned(),
-            },
+            stubs,
+            document,
+            name: name.to_owned(),
             by_ref,
         }
     }
 
     /// How many entries it holds.
     pub fn len(&self) -> usize {
-        match &self.entries {
-            Entries::Whole(packs) => packs.len(),
-            Entries::Lazy { stubs, .. } => stubs.len(),
-        }
+        self.stubs.len()
     }
 
     /// The summary of the entry at `at` (in the index's order).
     pub fn summary(&self, at: usize) -> Summary<'_> {
-        match &self.entries {
-            Entries::Whole(packs) => {
-                let e = &packs[at];
-                Summary {
-                    at,
-                    pack_ref: &e.pack_ref,
-                    version: &e.version,
-                    label: &e.label,
-                    description: &e.description,
-                    keywords: &e.keywords,
-                }
-            }
-            Entries::Lazy { stubs, .. } => {
-                let s = &stubs[at];
-                Summary {
-                    at,
-                    pack_ref: &s.pack_ref,
-                    version: &s.version,
-                    label: &s.label,
-                    description: &s.description,
-                    keywords: &s.keywords,
-                }
-            }
+        let s = &self.stubs[at];
+        Summary {
+            at,
+            pack_ref: &s.pack_ref,
+            version: &s.version,
+            label: &s.label,
+            description: &s.description,
+            keywords: &s.keywords,
         }
     }
 
@@ -374,17 +377,10 @@ impl Index {
         (0..self.len()).map(|at| self.summary(at))
     }
 
-    /// The whole entry at `at`; from a lazily loaded index, read from its document (`Err`
-    /// when that cannot be read or no longer holds that entry).
+    /// The whole entry at `at`, parsed from its document (`Err` when that cannot be read or
+    /// no longer holds that entry).
     pub fn entry(&self, at: usize) -> Result<PackEntry, String> {
-        match &self.entries {
-            Entries::Whole(packs) => Ok(packs[at].clone()),
-            Entries::Lazy {
-                stubs,
-                document,
-                name,
-            } => read_stub(&stubs[at], document.as_ref(), name),
-        }
+        read_stub(&self.stubs[at], self.document.as_ref(), &self.name)
     }
 
     /// Every version of a pack in this index, in index order.
@@ -394,10 +390,6 @@ impl Index {
             .into_iter()
             .flatten()
             .map(|&at| self.summary(at))
-    }
-
-    pub fn find(&self, pack_ref: &str, version: &Version) -> Option<Summary<'_>> {
-        self.versions_of(pack_ref).find(|e| e.version == version)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::redact::redact_url;
 use crate::signature::{document_digest, needs_document, TrustedKeys, Verified};
 
 use super::cache::{now_secs, Cached, IndexCache, Opened, Validators};
-use super::index::{Index, Parsed};
+use super::index::{InMemory, Index, Parsed};
 use super::resolve::index_name;
 use super::stored::Digest;
 
@@ -344,10 +344,13 @@ impl<'a> Loader<'a> {
             Known::Parsed(parsed) => parsed,
             Known::Nothing => self.parse(&got.body, name)?,
         };
-        if let Location::Url(url) = location {
-            self.save(url, name, got.body, got.signature.ok(), got.save, &parsed);
-        }
-        Ok(parsed.index)
+        let body = match location {
+            Location::Url(url) => {
+                self.save(url, name, got.body, got.signature.ok(), got.save, &parsed)
+            }
+            _ => got.body,
+        };
+        Ok(parsed.into_index(Arc::new(InMemory(body)), name))
     }
 
     /// An offline bundle, checked and extracted (a bundle that does not hold together is an
@@ -572,7 +575,7 @@ impl<'a> Loader<'a> {
     }
 
     /// Caches what `save` says of a document when caching is on; a cache that cannot be
-    /// written costs a warning.
+    /// written costs a warning. Gives the document back, for the index to read entries from.
     fn save(
         &self,
         url: &str,
@@ -581,15 +584,17 @@ impl<'a> Loader<'a> {
         signature: Option<Vec<u8>>,
         save: Save,
         parsed: &Parsed,
-    ) {
+    ) -> Vec<u8> {
         if !self.ctx.config().pack_registry.cache_enabled {
-            return;
+            return body;
         }
-        let written = match save {
-            Save::Nothing => return,
-            Save::Parsed => self
-                .cache
-                .write_parsed(url, &document_digest(&body), parsed),
+        let (written, body) = match save {
+            Save::Nothing => return body,
+            Save::Parsed => (
+                self.cache
+                    .write_parsed(url, &document_digest(&body), parsed),
+                body,
+            ),
             Save::Document(validators) => {
                 let c = Cached {
                     body,
@@ -597,13 +602,14 @@ impl<'a> Loader<'a> {
                     fetched_at: now_secs(),
                     signature,
                 };
-                self.cache.write(url, &c, Some(parsed))
+                (self.cache.write(url, &c, Some(parsed)), c.body)
             }
         };
         if let Err(e) = written {
             self.ctx
                 .warn(format!("could not cache index `{name}`: {e}"));
         }
+        body
     }
 
     /// A cached copy as a document in hand: from its pre-parsed form when it has one made

@@ -35,28 +35,24 @@ pub struct Stored {
 
 /// The pre-parsed form of `parsed`, the parse of the document with `digest`.
 pub fn encode(digest: &Digest, parsed: &Parsed) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 * parsed.index.len());
+    let mut out = Vec::with_capacity(64 * parsed.stubs.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(digest);
     let mut w = Writer(&mut out);
-    w.u64(parsed.index.last_updated.map_or(0, |t| t + 1));
+    w.u64(parsed.last_updated.map_or(0, |t| t + 1));
     w.u64(parsed.warnings.len() as u64);
     parsed.warnings.iter().for_each(|s| w.text(s));
-    w.u64(parsed.index.len() as u64);
-    for (e, (span, pos)) in parsed
-        .index
-        .summaries()
-        .zip(parsed.spans.iter().zip(&parsed.positions))
-    {
-        w.text(e.pack_ref);
+    w.u64(parsed.stubs.len() as u64);
+    for e in &parsed.stubs {
+        w.text(&e.pack_ref);
         w.text(&e.version.to_string());
-        w.text(e.label);
-        w.text(e.description);
+        w.text(&e.label);
+        w.text(&e.description);
         w.u64(e.keywords.len() as u64);
         e.keywords.iter().for_each(|k| w.text(k));
-        w.u64(*pos as u64);
-        w.u64(span.start);
-        w.u64(span.len);
+        w.u64(e.pos as u64);
+        w.u64(e.span.start);
+        w.u64(e.span.len);
     }
     out
 }
@@ -155,15 +151,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
-    struct Doc(Vec<u8>);
-
-    impl super::super::index::EntryBytes for Doc {
-        fn read(&self, span: Span) -> std::io::Result<Vec<u8>> {
-            let start = span.start as usize;
-            Ok(self.0[start..start + span.len as usize].to_vec())
-        }
-    }
+    use super::super::index::InMemory;
 
     #[test]
     fn round_trips_and_reads_whole_entries_from_the_document() {
@@ -173,18 +161,27 @@ mod tests {
           {"ref":"b","version":"banana"},
           {"ref":"a","version":"2.0.0-rc.1","description":"Dx","install_sources":[{"type":"git","url":"g"}]}
         ]}"#;
+        let (whole, whole_warnings) = Index::parse(doc, "main").unwrap();
         let parsed = Index::parse_spanned(doc, "main").unwrap();
+        assert_eq!(parsed.warnings, whole_warnings);
         let bytes = encode(&[7; 64], &parsed);
         let stored = decode(&bytes).unwrap();
         assert_eq!(stored.digest, [7; 64]);
-        let (lazy, warnings) = stored.into_index(std::sync::Arc::new(Doc(doc.to_vec())), "main");
+        let (lazy, warnings) =
+            stored.into_index(std::sync::Arc::new(InMemory(doc.to_vec())), "main");
         assert_eq!(warnings, parsed.warnings);
-        assert_eq!(lazy.last_updated, parsed.index.last_updated);
+        assert_eq!(lazy.last_updated, whole.last_updated);
         assert_eq!(lazy.len(), 2);
         for at in 0..2 {
-            assert_eq!(lazy.entry(at).unwrap(), parsed.index.entry(at).unwrap());
+            assert_eq!(lazy.entry(at).unwrap(), whole.entry(at).unwrap());
         }
-        let found = lazy.find("a", &Version::parse("2.0.0-rc.1").unwrap());
+        let first = lazy.entry(0).unwrap();
+        assert_eq!(
+            (first.label.as_str(), first.install_sources.len()),
+            ("A", 1)
+        );
+        let rc = Version::parse("2.0.0-rc.1").unwrap();
+        let found = lazy.versions_of("a").find(|e| *e.version == rc);
         assert_eq!(found.unwrap().description, "Dx");
         assert_eq!(lazy.summary(0).keywords, ["x", "y"]);
         for cut in [0, 8, 72, bytes.len() - 1] {
@@ -200,7 +197,8 @@ mod tests {
         let other = std::str::from_utf8(doc)
             .unwrap()
             .replace(r#""a""#, r#""b""#);
-        let (lazy, _) = stored.into_index(std::sync::Arc::new(Doc(other.into_bytes())), "main");
+        let (lazy, _) =
+            stored.into_index(std::sync::Arc::new(InMemory(other.into_bytes())), "main");
         let e = lazy.entry(0).unwrap_err();
         assert!(e.contains("no longer holds it"), "{e}");
     }
