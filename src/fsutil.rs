@@ -41,11 +41,32 @@ pub fn write_atomic(
     write_atomic_mode(path, bytes, durability, point, 0o644)
 }
 
+/// [`write_atomic`] of the concatenation of `parts`, which is never made in memory (a large
+/// document behind a small header).
+pub fn write_atomic_parts(
+    path: &Path,
+    parts: &[&[u8]],
+    durability: Durability,
+    point: &'static str,
+) -> Result<()> {
+    write_parts(path, parts, durability, point, 0o644)
+}
+
 /// [`write_atomic`] of a file with permissions `mode` from the start (0600 for secrets: no
 /// moment where others could read it).
 pub fn write_atomic_mode(
     path: &Path,
     bytes: &[u8],
+    durability: Durability,
+    point: &'static str,
+    mode: u32,
+) -> Result<()> {
+    write_parts(path, &[bytes], durability, point, mode)
+}
+
+fn write_parts(
+    path: &Path,
+    parts: &[&[u8]],
     durability: Durability,
     point: &'static str,
     mode: u32,
@@ -69,7 +90,7 @@ pub fn write_atomic_mode(
         .tempfile_in(dir)
         .ctx(|| format!("creating a temporary file in {}", dir.display()))?;
     failpoint::hit(point)
-        .and_then(|_| tmp.write_all(bytes))
+        .and_then(|_| parts.iter().try_for_each(|part| tmp.write_all(part)))
         .and_then(|_| match durability {
             Durability::Sync => tmp.as_file().sync_all(),
             Durability::NoSync => Ok(()),

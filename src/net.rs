@@ -390,7 +390,10 @@ impl Response {
         if self.content_length().is_some_and(|n| n > limit) {
             return Err(self.too_large(limit, setting));
         }
-        let mut body = Vec::new();
+        // Sized up front when the server says: growing by doubling copies the body and can
+        // hold twice its size for a moment (an index document is tens of megabytes).
+        let expected = self.content_length().unwrap_or(0).min(limit);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = self.chunk().await? {
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(self.too_large(limit, setting));

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Result;
-use crate::fsutil::{write_atomic, Durability};
+use crate::fsutil::{write_atomic, write_atomic_parts, Durability};
 use crate::signature::document_digest;
 
 use super::index::{EntryBytes, Parsed, Span};
@@ -222,14 +222,13 @@ impl IndexCache {
                 .map(|s| String::from_utf8_lossy(s).into_owned()),
             digest: Some(hex::encode(digest)),
         };
-        let mut bytes = serde_json::to_vec(&header)
+        let mut header = serde_json::to_vec(&header)
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&cached.body);
+        header.push(b'\n');
         // A cache that a power cut tears is read as missing and fetched again.
-        write_atomic(
+        write_atomic_parts(
             &self.path(url, "json"),
-            &bytes,
+            &[&header, &cached.body],
             Durability::NoSync,
             "cache.write",
         )
