@@ -1,11 +1,28 @@
-//! The static (musl) binary's `memcpy`. musl's copies a byte at a time up to 8-byte alignment
-//! and then with `rep movsq`, whose start-up cost dwarfs the short copies that inflating and
-//! applying git deltas make by the million: it was 23% of a git install's CPU time against
-//! 7% for glibc's. This one copies up to 64 bytes with overlapping unaligned loads (no loop) and longer
-//! runs with `rep movsb`, which CPUs with ERMS (every x86-64 one since 2013) run at full speed.
-//! Only the musl binary uses it (see `build.rs`): the library leaves its embedder's alone.
+//! The static (musl) binary's `memcpy`. musl's copies a byte at a time up to 8-byte
+//! alignment and then with `rep movsq`, whose start-up cost dwarfs the short copies that
+//! inflating and applying git deltas make by the million: it was 23% of a git install's CPU
+//! time against 7% for glibc's. This one copies up to 64 bytes with overlapping unaligned
+//! loads (no loop) and longer runs with `rep movsb`, which CPUs with ERMS (every x86-64 one
+//! since 2013) run at full speed. Only the musl binary uses it (see `build.rs`): the library
+//! leaves its embedder's alone.
 
 use std::arch::asm;
+
+/// The first and the last `W` bytes of `n` (between `W` and `2 W`) with `MOV` through
+/// registers of `CLASS` (`:e` picks the 32-bit name of a general register).
+macro_rules! ends {
+    ($dst:ident, $src:ident, $n:ident, $w:literal, $mov:literal, $class:ident, $m:literal) => {
+        asm!(
+            concat!($mov, " {a", $m, "}, [{s}]"),
+            concat!($mov, " {b", $m, "}, [{s} + {n} - ", $w, "]"),
+            concat!($mov, " [{d}], {a", $m, "}"),
+            concat!($mov, " [{d} + {n} - ", $w, "], {b", $m, "}"),
+            s = in(reg) $src, d = in(reg) $dst, n = in(reg) $n,
+            a = out($class) _, b = out($class) _,
+            options(nostack, preserves_flags)
+        )
+    };
+}
 
 /// Copies `n` bytes from `src` to `dst` (which must not overlap), as `memcpy` does.
 ///
@@ -25,33 +42,9 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) {
                 *dst.add(n / 2) = b;
                 *dst.add(n - 1) = c;
             }
-            4..=7 => asm!(
-                "mov {a:e}, [{s}]",
-                "mov {b:e}, [{s} + {n} - 4]",
-                "mov [{d}], {a:e}",
-                "mov [{d} + {n} - 4], {b:e}",
-                s = in(reg) src, d = in(reg) dst, n = in(reg) n,
-                a = out(reg) _, b = out(reg) _,
-                options(nostack, preserves_flags)
-            ),
-            8..=15 => asm!(
-                "mov {a}, [{s}]",
-                "mov {b}, [{s} + {n} - 8]",
-                "mov [{d}], {a}",
-                "mov [{d} + {n} - 8], {b}",
-                s = in(reg) src, d = in(reg) dst, n = in(reg) n,
-                a = out(reg) _, b = out(reg) _,
-                options(nostack, preserves_flags)
-            ),
-            16..=32 => asm!(
-                "movdqu {a}, [{s}]",
-                "movdqu {b}, [{s} + {n} - 16]",
-                "movdqu [{d}], {a}",
-                "movdqu [{d} + {n} - 16], {b}",
-                s = in(reg) src, d = in(reg) dst, n = in(reg) n,
-                a = out(xmm_reg) _, b = out(xmm_reg) _,
-                options(nostack, preserves_flags)
-            ),
+            4..=7 => ends!(dst, src, n, "4", "mov", reg, ":e"),
+            8..=15 => ends!(dst, src, n, "8", "mov", reg, ""),
+            16..=32 => ends!(dst, src, n, "16", "movdqu", xmm_reg, ""),
             33..=64 => asm!(
                 "movdqu {a}, [{s}]",
                 "movdqu {b}, [{s} + 16]",
@@ -76,9 +69,8 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) {
     }
 }
 
-/// Every call to `memcpy` in the musl binary, which `build.rs` has the linker route here
-/// (`--wrap=memcpy`). musl's `memmove` calls `memcpy` when copying forwards is safe, so it
-/// gains too.
+/// The musl binary's calls to `memcpy`, which `build.rs` has the linker route here
+/// (`--wrap=memcpy`).
 #[cfg(target_env = "musl")]
 #[unsafe(no_mangle)]
 unsafe extern "C" fn __wrap_memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {

@@ -341,30 +341,17 @@ fn signatures_interoperate_with_minisign_and_trusted_keys_are_enforced() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("timestamp:{EPOCH}")));
 
     let b = bundle.to_str().unwrap();
-    let out = ok(run(
-        &f.env,
-        &[
-            "--json",
-            "bundle",
-            "verify",
-            b,
-            "--trusted-key",
-            public.to_str().unwrap(),
-        ],
-    ));
+    let verify = |key: &Path| {
+        let key = key.to_str().unwrap();
+        run(
+            &f.env,
+            &["--json", "bundle", "verify", b, "--trusted-key", key],
+        )
+    };
+    let out = ok(verify(&public));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["signed_by"].is_string(), "{doc}");
-    let out = run(
-        &f.env,
-        &[
-            "--json",
-            "bundle",
-            "verify",
-            b,
-            "--trusted-key",
-            other.to_str().unwrap(),
-        ],
-    );
+    let out = verify(&other);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (out.status.code(), doc["error"]["code"].as_str()),

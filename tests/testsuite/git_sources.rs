@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use git_server::{GitDaemon, Repo, SmartHttp, TestCa};
 
-use crate::support::BIN;
+use crate::support::{with_stdin, BIN};
 const PACK: &str = "gitpack";
 
 /// A repository with history: `main` (c1 ← c2 ← c4), `dev` (c2 ← c3), an annotated tag
@@ -466,22 +466,15 @@ fn an_ambiguous_abbreviation_is_refused() {
             body.len()
         ));
     }
-    let mut child = Command::new("git")
-        .current_dir(&repo.dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args(["fast-import", "--quiet"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stream.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let imported = with_stdin(
+        Command::new("git")
+            .current_dir(&repo.dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["fast-import", "--quiet"]),
+        stream.as_bytes(),
+    );
+    assert!(imported.status.success());
     let ids = repo.git(&["rev-list", "--all"]);
     let mut seen = std::collections::HashSet::new();
     let prefix = ids

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::support::index_server::IndexServer;
 use crate::support::registry::{index, local, served, write, Env};
+use crate::support::with_stdin;
 
 /// A minisign key pair made by `minisign -G`.
 struct Key {
@@ -427,26 +428,17 @@ fn index_sign_writes_a_signature_minisign_verifies() {
     // An encrypted key (minisign -G with a password on stdin) opens with --password-file.
     let secret = env.path("enc.key");
     let public = env.path("enc.pub");
-    let mut child = Command::new("minisign")
-        .args([
+    let made = with_stdin(
+        Command::new("minisign").args([
             "-G",
             "-p",
             public.to_str().unwrap(),
             "-s",
             secret.to_str().unwrap(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret\ns3cret\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+        ]),
+        b"s3cret\ns3cret\n",
+    );
+    assert!(made.status.success());
     write(&env.path("pw"), "s3cret\n");
     write(&env.path("bad-pw"), "guess\n");
     let enc = Key { public, secret };

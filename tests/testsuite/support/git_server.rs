@@ -113,16 +113,7 @@ impl Repo {
     }
 
     fn plumb(&self, args: &[&str], input: &[u8]) -> String {
-        use std::io::Write as _;
-        let mut child = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = super::with_stdin(Command::new("git").args(args).current_dir(&self.dir), input);
         assert!(out.status.success(), "git {args:?}");
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }

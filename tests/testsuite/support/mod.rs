@@ -18,6 +18,20 @@ use std::process::{Command, Output};
 /// The `attune-pack` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
 
+/// Runs `command` with `input` on its stdin; its output captured.
+pub fn with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs the binary on the store at `packs` with `args`.
 pub fn run(packs: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
