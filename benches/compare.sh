@@ -129,3 +129,5 @@ echo "| install of a 1 GB single-member .tar.gz | $(rss "${ap[@]}" install --ski
 echo "| install of a 100,000-entry .zip | $(rss "${ap[@]}" install --skip-tests "$work/many.zip") |"
 echo "| git install over smart HTTP | $(rss "${ap[@]}" install --skip-tests "$base/cgi-bin/git/bench.git") |"
 echo "| search in the 10,000 × 5 index, warm cache ($(( $(stat -c %s "$work/www/index.json") / 1048576 )) MiB document) | $(rss "${ap[@]}" --offline search zzz-none) |"
+rm -rf "$work/cold"
+echo "| the same search, cold cache (downloaded, parsed, cached) | $(rss env -i PATH=/nonexistent "$bin" --packs-dir "$work/store" --cache-dir "$work/cold" --config "$work/config.yaml" -q search zzz-none) |"
