@@ -2,7 +2,7 @@
 //! durable writes, directory syncs, renames, and removal that never follows a link.
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
@@ -41,15 +41,15 @@ pub fn write_atomic(
     write_atomic_mode(path, bytes, durability, point, 0o644)
 }
 
-/// [`write_atomic`] of the concatenation of `parts`, which is never made in memory (a large
-/// document behind a small header).
-pub fn write_atomic_parts(
+/// [`write_atomic`] of what `write` writes, which is never whole in memory (a large document
+/// behind a small header, a form encoded as it is written).
+pub fn write_atomic_with(
     path: &Path,
-    parts: &[&[u8]],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     durability: Durability,
     point: &'static str,
 ) -> Result<()> {
-    write_parts(path, parts, durability, point, 0o644)
+    write_with(path, write, durability, point, 0o644)
 }
 
 /// [`write_atomic`] of a file with permissions `mode` from the start (0600 for secrets: no
@@ -61,12 +61,12 @@ pub fn write_atomic_mode(
     point: &'static str,
     mode: u32,
 ) -> Result<()> {
-    write_parts(path, &[bytes], durability, point, mode)
+    write_with(path, |w| w.write_all(bytes), durability, point, mode)
 }
 
-fn write_parts(
+fn write_with(
     path: &Path,
-    parts: &[&[u8]],
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     durability: Durability,
     point: &'static str,
     mode: u32,
@@ -90,7 +90,11 @@ fn write_parts(
         .tempfile_in(dir)
         .ctx(|| format!("creating a temporary file in {}", dir.display()))?;
     failpoint::hit(point)
-        .and_then(|_| parts.iter().try_for_each(|part| tmp.write_all(part)))
+        .and_then(|_| {
+            let mut out = io::BufWriter::new(tmp.as_file_mut());
+            write(&mut out)?;
+            out.flush()
+        })
         .and_then(|_| match durability {
             Durability::Sync => tmp.as_file().sync_all(),
             Durability::NoSync => Ok(()),

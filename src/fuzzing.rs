@@ -242,7 +242,9 @@ pub mod bench {
     /// The pre-parsed form a warm cache keeps of an index document.
     pub fn pre_parse(document: &[u8]) -> Vec<u8> {
         let parsed = Index::parse_spanned(document, "bench").unwrap();
-        stored::encode(&[0; 64], &parsed)
+        let mut form = Vec::new();
+        stored::encode(&mut form, &[0; 64], &parsed).unwrap();
+        form
     }
 
     /// An index loaded from its pre-parsed form, as a warm cache loads it (entries whole

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Result;
-use crate::fsutil::{write_atomic, write_atomic_parts, Durability};
+use crate::fsutil::{write_atomic_with, Durability};
 use crate::signature::document_digest;
 
 use super::index::{EntryBytes, Parsed, Span};
@@ -198,10 +198,9 @@ impl IndexCache {
     /// Writes the pre-parsed form of a cached document (its header must carry the same
     /// digest for it to be used).
     pub fn write_parsed(&self, url: &str, digest: &Digest, parsed: &Parsed) -> Result<()> {
-        let bytes = stored::encode(digest, parsed);
-        write_atomic(
+        write_atomic_with(
             &self.path(url, "parsed"),
-            &bytes,
+            |out| stored::encode(out, digest, parsed),
             Durability::NoSync,
             "cache.write",
         )
@@ -226,9 +225,12 @@ impl IndexCache {
             .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
         header.push(b'\n');
         // A cache that a power cut tears is read as missing and fetched again.
-        write_atomic_parts(
+        write_atomic_with(
             &self.path(url, "json"),
-            &[&header, &cached.body],
+            |out| {
+                out.write_all(&header)?;
+                out.write_all(&cached.body)
+            },
             Durability::NoSync,
             "cache.write",
         )

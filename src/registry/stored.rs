@@ -13,6 +13,8 @@
 //! are a u32 length and UTF-8 bytes. Anything that does not decode is ignored (the document
 //! is parsed instead).
 
+use std::io::{self, Write};
+
 use semver::Version;
 
 use crate::pack_ref::PackRef;
@@ -33,28 +35,32 @@ pub struct Stored {
     pub stubs: Vec<Stub>,
 }
 
-/// The pre-parsed form of `parsed`, the parse of the document with `digest`.
-pub fn encode(digest: &Digest, parsed: &Parsed) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 * parsed.stubs.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(digest);
-    let mut w = Writer(&mut out);
-    w.u64(parsed.last_updated.map_or(0, |t| t + 1));
-    w.u64(parsed.warnings.len() as u64);
-    parsed.warnings.iter().for_each(|s| w.text(s));
-    w.u64(parsed.stubs.len() as u64);
-    for e in &parsed.stubs {
-        w.text(&e.pack_ref);
-        w.text(&e.version.to_string());
-        w.text(&e.label);
-        w.text(&e.description);
-        w.u64(e.keywords.len() as u64);
-        e.keywords.iter().for_each(|k| w.text(k));
-        w.u64(e.pos as u64);
-        w.u64(e.span.start);
-        w.u64(e.span.len);
+/// Writes the pre-parsed form of `parsed`, the parse of the document with `digest`, to `out`
+/// as it goes: next to a large document it is not held in memory too.
+pub fn encode(out: &mut dyn Write, digest: &Digest, parsed: &Parsed) -> io::Result<()> {
+    out.write_all(MAGIC)?;
+    out.write_all(digest)?;
+    let mut w = Writer(out);
+    w.u64(parsed.last_updated.map_or(0, |t| t + 1))?;
+    w.u64(parsed.warnings.len() as u64)?;
+    for s in &parsed.warnings {
+        w.text(s)?;
     }
-    out
+    w.u64(parsed.stubs.len() as u64)?;
+    for e in &parsed.stubs {
+        w.text(&e.pack_ref)?;
+        w.text(&e.version.to_string())?;
+        w.text(&e.label)?;
+        w.text(&e.description)?;
+        w.u64(e.keywords.len() as u64)?;
+        for k in &e.keywords {
+            w.text(k)?;
+        }
+        w.u64(e.pos as u64)?;
+        w.u64(e.span.start)?;
+        w.u64(e.span.len)?;
+    }
+    Ok(())
 }
 
 /// The pre-parsed form in `bytes`, or `None` when it is not one this version writes.
@@ -88,16 +94,16 @@ impl Stored {
     }
 }
 
-struct Writer<'a>(&'a mut Vec<u8>);
+struct Writer<'a>(&'a mut dyn Write);
 
 impl Writer<'_> {
-    fn u64(&mut self, n: u64) {
-        self.0.extend_from_slice(&n.to_le_bytes());
+    fn u64(&mut self, n: u64) -> io::Result<()> {
+        self.0.write_all(&n.to_le_bytes())
     }
 
-    fn text(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.0.extend_from_slice(s.as_bytes());
+    fn text(&mut self, s: &str) -> io::Result<()> {
+        self.u64(s.len() as u64)?;
+        self.0.write_all(s.as_bytes())
     }
 }
 
@@ -153,6 +159,12 @@ mod tests {
 
     use super::super::index::InMemory;
 
+    fn encoded(digest: &Digest, parsed: &Parsed) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&mut out, digest, parsed).unwrap();
+        out
+    }
+
     #[test]
     fn round_trips_and_reads_whole_entries_from_the_document() {
         let doc = br#"{"last_updated":"2025-01-01T00:00:00Z","packs":[
@@ -164,7 +176,7 @@ mod tests {
         let (whole, whole_warnings) = Index::parse(doc, "main").unwrap();
         let parsed = Index::parse_spanned(doc, "main").unwrap();
         assert_eq!(parsed.warnings, whole_warnings);
-        let bytes = encode(&[7; 64], &parsed);
+        let bytes = encoded(&[7; 64], &parsed);
         let stored = decode(&bytes).unwrap();
         assert_eq!(stored.digest, [7; 64]);
         let (lazy, warnings) =
@@ -193,7 +205,7 @@ mod tests {
     fn a_stub_whose_text_is_another_entry_is_refused() {
         let doc = br#"{"packs":[{"ref":"a","version":"1.0.0","install_sources":[{"type":"git","url":"g"}]}]}"#;
         let parsed = Index::parse_spanned(doc, "main").unwrap();
-        let stored = decode(&encode(&[0; 64], &parsed)).unwrap();
+        let stored = decode(&encoded(&[0; 64], &parsed)).unwrap();
         let other = std::str::from_utf8(doc)
             .unwrap()
             .replace(r#""a""#, r#""b""#);
