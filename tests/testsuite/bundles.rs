@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::support::git_server::{GitDaemon, Repo};
 use crate::support::index_server::IndexServer;
 use crate::support::registry::{archive, entry, index, index_line, pack_tgz, sha256, Env};
+use crate::support::succeeded;
 
 const EPOCH: &str = "1767225600";
 
@@ -69,21 +70,8 @@ fn checksum_of(env: &Env, dir: &Path) -> String {
 
 /// The binary as [`Env::run`] runs it, with `SOURCE_DATE_EPOCH` set.
 fn run(env: &Env, args: &[&str]) -> Output {
-    Command::new(crate::support::BIN)
-        .arg("--packs-dir")
-        .arg(env.path("packs"))
-        .arg("--cache-dir")
-        .arg(env.path("cache"))
-        .arg("--config")
-        .arg(env.path("config.yaml"))
-        .args(args)
+    env.command(args)
         .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env("XDG_CONFIG_HOME", env.path("xdg"))
-        .env("XDG_CACHE_HOME", env.path("xdg"))
-        .env("XDG_DATA_HOME", env.path("xdg"))
-        .env_remove("ATTUNE_PACKS_DIR")
-        .env_remove("ATTUNE_PACK_CACHE_DIR")
-        .env_remove("ATTUNE_PACK_CONFIG")
         .output()
         .unwrap()
 }
@@ -224,17 +212,12 @@ fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         dir.join(format!("{name}.pub")),
         dir.join(format!("{name}.key")),
     );
-    let out = Command::new("minisign")
-        .args(["-G", "-W", "-p"])
-        .arg(&public)
-        .arg("-s")
-        .arg(&secret)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(&public)
+            .arg("-s")
+            .arg(&secret),
     );
     (public, secret)
 }
@@ -327,16 +310,11 @@ fn signatures_interoperate_with_minisign_and_trusted_keys_are_enforced() {
         member(&bytes, "index.json.minisig"),
     )
     .unwrap();
-    let out = Command::new("minisign")
-        .current_dir(&check)
-        .args(["-Vm", "index.json", "-p"])
-        .arg(&public)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "minisign: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new("minisign")
+            .current_dir(&check)
+            .args(["-Vm", "index.json", "-p"])
+            .arg(&public),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("timestamp:{EPOCH}")));
 

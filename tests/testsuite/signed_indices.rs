@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::index_server::IndexServer;
 use crate::support::registry::{index, local, served, write, Env};
-use crate::support::with_stdin;
+use crate::support::{succeeded, with_stdin};
 
 /// A minisign key pair made by `minisign -G`.
 struct Key {
@@ -68,12 +68,7 @@ impl Key {
 }
 
 fn minisign(args: &[&str]) {
-    let out = Command::new("minisign").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "minisign {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(Command::new("minisign").args(args));
 }
 
 /// An index file `main` with `hello` 1.0.0 (archive beside it), trusting `keys`.
@@ -417,11 +412,7 @@ fn index_sign_writes_a_signature_minisign_verifies() {
             .unwrap()
     };
     let out = verify(&plain);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("timestamp:"));
     assert_eq!(env.json(&["install", "hello", "--skip-tests"]).0, 0);
 

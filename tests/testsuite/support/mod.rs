@@ -18,6 +18,17 @@ use std::process::{Command, Output};
 /// The `attune-pack` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_attune-pack");
 
+/// Runs `command`, which must succeed (else its stderr is shown); its output captured.
+pub fn succeeded(command: &mut Command) -> Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `command` with `input` on its stdin; its output captured.
 pub fn with_stdin(command: &mut Command, input: &[u8]) -> Output {
     use std::io::Write as _;

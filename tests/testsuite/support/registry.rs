@@ -36,6 +36,11 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The command [`Env::run`] runs, to add to.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(crate::support::BIN);
         cmd.arg("--packs-dir")
             .arg(self.path("packs"))
@@ -51,7 +56,7 @@ impl Env {
             .env_remove("ATTUNE_PACKS_DIR")
             .env_remove("ATTUNE_PACK_CACHE_DIR")
             .env_remove("ATTUNE_PACK_CONFIG");
-        cmd.output().unwrap()
+        cmd
     }
 
     /// Runs with `--json`; returns (exit code, document, stderr).
