@@ -10,6 +10,7 @@ use crate::fsutil::Durability;
 use crate::interrupt::Interrupt;
 use crate::manifest::Manifest;
 use crate::registry::index::Index;
+use crate::registry::summaries::Summaries;
 use crate::safety::TreeWriter;
 use crate::source::archive::{self, ArchiveFormat};
 use crate::source::{detect_with, DetectOptions, PackSource, PathProbe};
@@ -83,9 +84,21 @@ pub fn pack_yaml(data: &[u8]) {
     }
 }
 
-/// Index documents: never panic.
+/// Index documents, and the summaries' table a cache keeps of one (read lazily, so its reader
+/// meets whatever bytes it is given): never panic.
 pub fn index(data: &[u8]) {
-    let _ = Index::parse(data, "fuzz");
+    if let Ok((index, _)) = Index::parse(data, "fuzz") {
+        for s in index.summaries() {
+            let _ = index.entry(&s);
+            let _ = index.versions_of(s.pack_ref).count();
+        }
+    }
+    if let Some(table) = Summaries::from_bytes(data.to_vec(), 0) {
+        for s in table.all() {
+            let _ = (table.of(s.pack_ref).count(), s.keywords().count());
+        }
+        let _ = table.of("a").count();
+    }
 }
 
 /// Offline bundles and signatures: the strict bundle reader never panics and writes nothing
@@ -250,7 +263,7 @@ pub mod bench {
     /// An index loaded from its pre-parsed form, as a warm cache loads it (entries whole
     /// from `document` when resolved).
     pub fn load_pre_parsed(form: &[u8], document: &[u8]) -> ParsedIndex {
-        let stored = stored::decode(form).unwrap();
+        let stored = stored::decode(form.to_vec()).unwrap();
         let document = std::sync::Arc::new(InMemory(document.to_vec()));
         ParsedIndex(stored.into_index(document, "bench").0)
     }
@@ -263,19 +276,19 @@ pub mod bench {
     impl ParsedIndex {
         /// How many entries it holds.
         pub fn len(&self) -> usize {
-            self.0.len()
+            self.0.summaries().count()
         }
 
         /// Whether it holds none.
         pub fn is_empty(&self) -> bool {
-            self.0.len() == 0
+            self.0.summaries().next().is_none()
         }
 
         /// The version `name@spec` resolves to, as an install resolves it (its whole entry
         /// read).
         pub fn resolve(&self, name: &PackRef, spec: &VersionSpec) -> Option<String> {
             let found = crate::registry::resolve::best(&self.0, name, spec)?;
-            Some(self.0.entry(found.at).unwrap().version.to_string())
+            Some(self.0.entry(&found).unwrap().version.to_string())
         }
     }
 }

@@ -192,7 +192,7 @@ impl IndexCache {
     fn stored_for(&self, url: &str, opened: &Opened) -> Option<Stored> {
         let digest = hex::decode(opened.header.digest.as_deref()?).ok()?;
         let bytes = std::fs::read(self.path(url, "parsed")).ok()?;
-        stored::decode(&bytes).filter(|s| s.digest[..] == digest[..])
+        stored::decode(bytes).filter(|s| s.digest[..] == digest[..])
     }
 
     /// Writes the pre-parsed form of a cached document (its header must carry the same

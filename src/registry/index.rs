@@ -15,6 +15,9 @@ use crate::locate::Subdir;
 use crate::manifest::parse_lenient_version;
 use crate::pack_ref::{PackRef, REF_RULE};
 
+pub use super::summaries::Summary;
+use super::summaries::{self, Summaries};
+
 /// A parsed index: its valid pack entries, findable by ref. Entries are kept as summaries;
 /// a whole entry is parsed again from its text in the document when it is asked for (most
 /// commands need one entry of tens of thousands, and whole entries would cost several times
@@ -23,26 +26,10 @@ use crate::pack_ref::{PackRef, REF_RULE};
 pub struct Index {
     /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
     pub last_updated: Option<u64>,
-    stubs: Vec<Stub>,
+    summaries: Summaries,
     document: Arc<dyn EntryBytes>,
     /// The index's name, for the errors of entries read later.
     name: String,
-    /// Positions of the entries per ref, so resolving does not scan every entry.
-    by_ref: HashMap<PackRef, Vec<usize>>,
-}
-
-/// What searching and resolving read of an entry whose whole form is not in memory, and
-/// where its JSON text is in the document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stub {
-    pub pack_ref: PackRef,
-    pub version: Version,
-    pub label: String,
-    pub description: String,
-    pub keywords: Vec<String>,
-    /// The entry's position in the document's `packs` list (for its warnings' labels).
-    pub pos: usize,
-    pub span: Span,
 }
 
 /// Where an entry's JSON text is in its document: byte offset and length.
@@ -71,18 +58,6 @@ impl EntryBytes for InMemory {
             .map(<[u8]>::to_vec)
             .ok_or_else(|| std::io::Error::other("beyond the end of the document"))
     }
-}
-
-/// What searching and resolving see of an entry, whether or not it is whole in memory.
-#[derive(Debug, Clone, Copy)]
-pub struct Summary<'a> {
-    /// Where the entry is in [`Index`]'s order (for [`Index::entry`]).
-    pub at: usize,
-    pub pack_ref: &'a PackRef,
-    pub version: &'a Version,
-    pub label: &'a str,
-    pub description: &'a str,
-    pub keywords: &'a [String],
 }
 
 /// One pack version of an index (Attune's entry format).
@@ -242,59 +217,24 @@ pub struct Dependencies {
 }
 
 /// A document parsed now: the summaries of its kept entries (what its pre-parsed form is
-/// built from) and its warnings; [`Parsed::into_index`] joins them to the document.
+/// made of) and its warnings; [`Parsed::into_index`] joins them to the document.
 #[derive(Debug, Default)]
 pub struct Parsed {
-    /// The kept entries, in the index's order.
-    pub stubs: Vec<Stub>,
-    by_ref: HashMap<PackRef, Vec<usize>>,
+    pub summaries: Summaries,
     /// The document's `last_updated` (Unix seconds), when it is RFC 3339.
     pub last_updated: Option<u64>,
     pub warnings: Vec<String>,
 }
 
 impl Parsed {
-    fn keep(&mut self, entry: PackEntry, pos: usize, span: Span, name: &str) {
-        let versions = self
-            .by_ref
-            .get(entry.pack_ref.as_str())
-            .into_iter()
-            .flatten();
-        if versions
-            .map(|&at| &self.stubs[at].version)
-            .any(|v| *v == entry.version)
-        {
-            self.warnings.push(format!(
-                "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
-                entry.pack_ref, entry.version
-            ));
-            return;
-        }
-        let at = self.stubs.len();
-        self.by_ref
-            .entry(entry.pack_ref.clone())
-            .or_default()
-            .push(at);
-        self.stubs.push(Stub {
-            pack_ref: entry.pack_ref,
-            version: entry.version,
-            label: entry.label,
-            description: entry.description,
-            keywords: entry.keywords,
-            pos,
-            span,
-        });
-    }
-
     /// The index of the document parsed, reading whole entries from `document` (the same
     /// bytes). `name` is the index's name as the user knows it.
     pub fn into_index(self, document: Arc<dyn EntryBytes>, name: &str) -> Index {
         Index {
             last_updated: self.last_updated,
-            stubs: self.stubs,
+            summaries: self.summaries,
             document,
             name: name.to_owned(),
-            by_ref: self.by_ref,
         }
     }
 }
@@ -315,100 +255,89 @@ impl Index {
     /// document never becomes one tree of values (several times its size in memory).
     pub fn parse_spanned(bytes: &[u8], name: &str) -> Result<Parsed, String> {
         let (raw_packs, last_updated) = top_level(bytes, name)?;
-        let mut parsed = Parsed {
-            last_updated,
-            ..Parsed::default()
-        };
+        let mut warnings = Vec::new();
+        let mut summaries = summaries::Builder::default();
         for (pos, raw) in raw_packs.into_iter().enumerate() {
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| not_json(name, e))?;
             let span = Span {
                 start: (raw.get().as_ptr() as usize - bytes.as_ptr() as usize) as u64,
                 len: raw.get().len() as u64,
             };
-            match read_entry(value, pos, name, &mut parsed.warnings) {
-                Ok(entry) => parsed.keep(entry, pos, span, name),
-                Err(why) => parsed.warnings.push(format!("{why}; entry skipped")),
+            let e = match read_entry(value, pos, name, &mut warnings) {
+                Ok(entry) => entry,
+                Err(why) => {
+                    warnings.push(format!("{why}; entry skipped"));
+                    continue;
+                }
+            };
+            let kept = summaries.add(summaries::Fields {
+                pack_ref: &e.pack_ref,
+                version: &e.version,
+                label: &e.label,
+                description: &e.description,
+                keywords: &e.keywords,
+                pos,
+                span,
+            });
+            if !kept {
+                warnings.push(format!(
+                    "index `{name}`, pack entry `{}@{}` (#{pos}): this version appears more than once; the later entry is skipped",
+                    e.pack_ref, e.version
+                ));
             }
         }
-        Ok(parsed)
+        Ok(Parsed {
+            summaries: summaries.finish(),
+            last_updated,
+            warnings,
+        })
     }
 
-    /// An index of entries read from `document` when asked for; `stubs` are in the index's
-    /// order and were checked when the document was parsed.
+    /// An index of entries read from `document` when asked for, summarized by `summaries`
+    /// (made when the document was parsed).
     pub fn lazy(
-        stubs: Vec<Stub>,
+        summaries: Summaries,
         last_updated: Option<u64>,
         document: Arc<dyn EntryBytes>,
         name: &str,
     ) -> Index {
-        let mut by_ref: HashMap<PackRef, Vec<usize>> = HashMap::new();
-        for (at, stub) in stubs.iter().enumerate() {
-            by_ref.entry(stub.pack_ref.clone()).or_default().push(at);
-        }
         Index {
             last_updated,
-            stubs,
+            summaries,
             document,
             name: name.to_owned(),
-            by_ref,
         }
     }
 
-    /// How many entries it holds.
-    pub fn len(&self) -> usize {
-        self.stubs.len()
-    }
-
-    /// The summary of the entry at `at` (in the index's order).
-    pub fn summary(&self, at: usize) -> Summary<'_> {
-        let s = &self.stubs[at];
-        Summary {
-            at,
-            pack_ref: &s.pack_ref,
-            version: &s.version,
-            label: &s.label,
-            description: &s.description,
-            keywords: &s.keywords,
-        }
-    }
-
-    /// Every entry's summary, in the index's order.
+    /// Every entry's summary, grouped by ref.
     pub fn summaries(&self) -> impl Iterator<Item = Summary<'_>> {
-        (0..self.len()).map(|at| self.summary(at))
+        self.summaries.all()
     }
 
-    /// The whole entry at `at`, parsed from its document (`Err` when that cannot be read or
-    /// no longer holds that entry).
-    pub fn entry(&self, at: usize) -> Result<PackEntry, String> {
-        read_stub(&self.stubs[at], self.document.as_ref(), &self.name)
+    /// The whole entry `summary` (one of this index's) summarizes, parsed from its text as
+    /// the document's parse did (its lesser warnings were given then); `Err` when that cannot
+    /// be read or no longer holds that entry.
+    pub fn entry(&self, summary: &Summary) -> Result<PackEntry, String> {
+        let what = format!(
+            "index `{}`, pack entry `{}@{}`",
+            self.name, summary.pack_ref, summary.version
+        );
+        let bytes = self
+            .document
+            .read(summary.span)
+            .map_err(|e| format!("{what}: cannot read it from the cached index: {e}"))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{what}: the cached index no longer holds it: {e}"))?;
+        let entry = read_entry(value, summary.pos, &self.name, &mut Vec::new())?;
+        match entry.pack_ref.as_str() == summary.pack_ref && entry.version == summary.version {
+            true => Ok(entry),
+            false => Err(format!("{what}: the cached index no longer holds it")),
+        }
     }
 
     /// Every version of a pack in this index, in index order.
     pub fn versions_of<'a>(&'a self, pack_ref: &str) -> impl Iterator<Item = Summary<'a>> {
-        self.by_ref
-            .get(pack_ref)
-            .into_iter()
-            .flatten()
-            .map(|&at| self.summary(at))
-    }
-}
-
-/// A stub's whole entry, parsed from its text as the document's parse did (its lesser
-/// warnings were given then), and checked to be the entry the stub describes.
-fn read_stub(stub: &Stub, document: &dyn EntryBytes, name: &str) -> Result<PackEntry, String> {
-    let what = format!(
-        "index `{name}`, pack entry `{}@{}`",
-        stub.pack_ref, stub.version
-    );
-    let bytes = document
-        .read(stub.span)
-        .map_err(|e| format!("{what}: cannot read it from the cached index: {e}"))?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{what}: the cached index no longer holds it: {e}"))?;
-    let entry = read_entry(value, stub.pos, name, &mut Vec::new())?;
-    match entry.pack_ref == stub.pack_ref && entry.version == stub.version {
-        true => Ok(entry),
-        false => Err(format!("{what}: the cached index no longer holds it")),
+        self.summaries.of(pack_ref)
     }
 }
 
@@ -737,6 +666,13 @@ mod tests {
         (r, warnings)
     }
 
+    /// The whole entry of the one version of `pack_ref`.
+    fn only(index: &Index, pack_ref: &str) -> PackEntry {
+        let versions: Vec<_> = index.versions_of(pack_ref).collect();
+        assert_eq!(versions.len(), 1, "{pack_ref}");
+        index.entry(&versions[0]).unwrap()
+    }
+
     #[test]
     fn reads_attune_index_and_skips_bad_entries_with_field_warnings() {
         let doc = format!(
@@ -756,13 +692,13 @@ mod tests {
         );
         let (index, w) = parse(&doc);
         let index = index.unwrap();
-        let refs: Vec<_> = index.summaries().map(|p| p.pack_ref.as_str()).collect();
-        assert_eq!(refs, ["slack", "short"]);
-        let slack = &index.entry(0).unwrap();
+        let refs: Vec<_> = index.summaries().map(|p| p.pack_ref).collect();
+        assert_eq!(refs, ["short", "slack"]);
+        let slack = &only(&index, "slack");
         assert_eq!(slack.install_sources.len(), 1);
         assert_eq!(slack.contents.actions[0].name, "post");
         assert_eq!(slack.dependencies.as_ref().unwrap().packs, ["core@^1"]);
-        assert_eq!(index.entry(1).unwrap().version, Version::new(1, 0, 0));
+        assert_eq!(only(&index, "short").version, Version::new(1, 0, 0));
         let all = w.join("\n");
         for needle in [
             "`install_sources[1].type`: unknown source type `oci`",
@@ -789,8 +725,8 @@ mod tests {
         );
         let (index, w) = parse(&doc);
         let index = index.unwrap();
-        assert_eq!(index.len(), 1, "{w:?}");
-        let a = &index.entry(0).unwrap();
+        assert_eq!(index.summaries().count(), 1, "{w:?}");
+        let a = &only(&index, "a");
         assert!(a.contents.actions.is_empty());
         assert_eq!(a.install_sources[0].subdir(), Some("packs/a"));
         let all = w.join("\n");
@@ -820,7 +756,7 @@ mod tests {
         let (index, _) = parse(&format!(
             r#"{{"packs":[{{"ref":"a","version":"1.0.0","install_sources":[{{"type":"archive","url":"u","checksum":"{SHA}"}}]}}]}}"#
         ));
-        let v = serde_json::to_value(index.unwrap().entry(0).unwrap()).unwrap();
+        let v = serde_json::to_value(only(&index.unwrap(), "a")).unwrap();
         assert_eq!(v["ref"], "a");
         assert_eq!(v["version"], "1.0.0");
         assert_eq!(v["install_sources"][0]["type"], "archive");

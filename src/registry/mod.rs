@@ -8,6 +8,7 @@ pub mod load;
 mod plan;
 pub mod resolve;
 pub(crate) mod stored;
+pub(crate) mod summaries;
 
 pub(crate) use load::is_bundle;
 pub(crate) use plan::{is_remote, Registry, Required};
@@ -98,7 +99,7 @@ impl Registry<'_> {
                 .index
                 .summaries()
                 .filter(|e| matches_query(e, &needle))
-                .map(|e| e.pack_ref.as_str())
+                .map(|e| e.pack_ref)
                 .collect();
             refs.sort_unstable();
             refs.dedup();
@@ -108,7 +109,7 @@ impl Registry<'_> {
                     loaded
                         .index
                         .versions_of(r)
-                        .max_by(|a, b| a.version.cmp(b.version))
+                        .max_by(|a, b| a.version.cmp(&b.version))
                 });
                 if let Some(e) = entry {
                     hits.push(SearchHit {
@@ -169,5 +170,5 @@ impl Registry<'_> {
 
 fn matches_query(e: &index::Summary, needle: &str) -> bool {
     let has = |s: &str| s.to_lowercase().contains(needle);
-    has(e.pack_ref) || has(e.label) || has(e.description) || e.keywords.iter().any(|k| has(k))
+    has(e.pack_ref) || has(e.label) || has(e.description) || e.keywords().any(has)
 }

@@ -91,8 +91,8 @@ impl<'a> Registry<'a> {
             let name = index_name(config);
             match self.loader.load(config, Revalidate::IfStale).await? {
                 Some(index) => {
-                    if let Some(at) = best(&index.index, pack_ref, spec).map(|e| e.at) {
-                        let entry = index.index.entry(at).map_err(Error::IndexUnavailable)?;
+                    if let Some(found) = best(&index.index, pack_ref, spec) {
+                        let entry = index.index.entry(&found).map_err(Error::IndexUnavailable)?;
                         return Ok(Found { index, entry });
                     }
                     misses.record(name, Some(&index.index), pack_ref);

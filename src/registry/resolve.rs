@@ -55,8 +55,8 @@ pub fn search_order<'a>(
 pub fn best<'a>(index: &'a Index, pack_ref: &str, spec: &VersionSpec) -> Option<Summary<'a>> {
     index
         .versions_of(pack_ref)
-        .filter(|e| spec.matches(e.version))
-        .max_by(|a, b| a.version.cmp(b.version))
+        .filter(|e| spec.matches(&e.version))
+        .max_by(|a, b| a.version.cmp(&b.version))
 }
 
 /// What a search that found nothing saw: per index searched, the versions of the pack it has
@@ -69,7 +69,7 @@ pub struct Misses {
 impl Misses {
     pub fn record(&mut self, index_name: String, index: Option<&Index>, pack_ref: &str) {
         let versions = index.map(|i| {
-            let mut v: Vec<_> = i.versions_of(pack_ref).map(|e| e.version.clone()).collect();
+            let mut v: Vec<_> = i.versions_of(pack_ref).map(|e| e.version).collect();
             v.sort();
             v
         });

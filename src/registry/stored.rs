@@ -9,19 +9,18 @@
 //! same digest is what a minisign signature signs, so a signed index is verified against it
 //! without hashing the document again.
 //!
-//! Layout (little-endian): magic, format, digest, `last_updated`, warnings, entries; strings
-//! are a u32 length and UTF-8 bytes. Anything that does not decode is ignored (the document
-//! is parsed instead).
+//! Layout (little-endian): magic, the digest, `last_updated` (plus one; 0 for none), the
+//! warnings (a count, then each a u64 length and UTF-8 bytes), the summaries' table
+//! ([`super::summaries`]), and a CRC-32 of everything before it. A file whose CRC does not
+//! match, or that does not decode, is ignored (the document is parsed instead): the table is
+//! read lazily, so it is checked whole here, where that costs a pass over bytes already read.
 
 use std::io::{self, Write};
 
-use semver::Version;
+use super::index::{Index, Parsed};
+use super::summaries::Summaries;
 
-use crate::pack_ref::PackRef;
-
-use super::index::{Index, Parsed, Span, Stub};
-
-const MAGIC: &[u8; 8] = b"APIDX\0\0\x01";
+const MAGIC: &[u8; 8] = b"APIDX\0\0\x02";
 
 /// A BLAKE2b-512 digest of a document.
 pub type Digest = [u8; 64];
@@ -32,39 +31,36 @@ pub struct Stored {
     pub digest: Digest,
     pub last_updated: Option<u64>,
     pub warnings: Vec<String>,
-    pub stubs: Vec<Stub>,
+    pub summaries: Summaries,
 }
 
-/// Writes the pre-parsed form of `parsed`, the parse of the document with `digest`, to `out`
-/// as it goes: next to a large document it is not held in memory too.
+/// Writes the pre-parsed form of `parsed`, the parse of the document with `digest`, to `out`.
 pub fn encode(out: &mut dyn Write, digest: &Digest, parsed: &Parsed) -> io::Result<()> {
-    out.write_all(MAGIC)?;
-    out.write_all(digest)?;
-    let mut w = Writer(out);
+    let mut w = Checked {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
+    w.write_all(MAGIC)?;
+    w.write_all(digest)?;
     w.u64(parsed.last_updated.map_or(0, |t| t + 1))?;
     w.u64(parsed.warnings.len() as u64)?;
     for s in &parsed.warnings {
-        w.text(s)?;
+        w.u64(s.len() as u64)?;
+        w.write_all(s.as_bytes())?;
     }
-    w.u64(parsed.stubs.len() as u64)?;
-    for e in &parsed.stubs {
-        w.text(&e.pack_ref)?;
-        w.text(&e.version.to_string())?;
-        w.text(&e.label)?;
-        w.text(&e.description)?;
-        w.u64(e.keywords.len() as u64)?;
-        for k in &e.keywords {
-            w.text(k)?;
-        }
-        w.u64(e.pos as u64)?;
-        w.u64(e.span.start)?;
-        w.u64(e.span.len)?;
-    }
-    Ok(())
+    w.write_all(parsed.summaries.as_bytes())?;
+    let crc = w.crc.finalize();
+    w.out.write_all(&crc.to_le_bytes())
 }
 
-/// The pre-parsed form in `bytes`, or `None` when it is not one this version writes.
-pub fn decode(bytes: &[u8]) -> Option<Stored> {
+/// The pre-parsed form in `bytes` (a whole file), or `None` when it is not one this version
+/// writes or is damaged.
+pub fn decode(mut bytes: Vec<u8>) -> Option<Stored> {
+    let (body, crc) = bytes.split_last_chunk::<4>()?;
+    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    bytes.truncate(bytes.len() - 4);
     let rest = bytes.strip_prefix(MAGIC)?;
     let (digest, rest) = rest.split_first_chunk::<64>()?;
     let mut r = Reader(rest);
@@ -72,12 +68,12 @@ pub fn decode(bytes: &[u8]) -> Option<Stored> {
     let warnings = (0..r.count()?)
         .map(|_| r.text().map(str::to_owned))
         .collect::<Option<_>>()?;
-    let stubs = (0..r.count()?).map(|_| r.stub()).collect::<Option<_>>()?;
-    r.0.is_empty().then_some(Stored {
-        digest: *digest,
+    let (digest, at) = (*digest, bytes.len() - r.0.len());
+    Some(Stored {
+        digest,
         last_updated,
         warnings,
-        stubs,
+        summaries: Summaries::from_bytes(bytes, at)?,
     })
 }
 
@@ -89,21 +85,32 @@ impl Stored {
         document: std::sync::Arc<dyn super::index::EntryBytes>,
         name: &str,
     ) -> (Index, Vec<String>) {
-        let index = Index::lazy(self.stubs, self.last_updated, document, name);
+        let index = Index::lazy(self.summaries, self.last_updated, document, name);
         (index, self.warnings)
     }
 }
 
-struct Writer<'a>(&'a mut dyn Write);
+/// A writer that keeps the CRC of what went through it.
+struct Checked<'a> {
+    out: &'a mut dyn Write,
+    crc: crc32fast::Hasher,
+}
 
-impl Writer<'_> {
+impl Checked<'_> {
     fn u64(&mut self, n: u64) -> io::Result<()> {
-        self.0.write_all(&n.to_le_bytes())
+        self.write_all(&n.to_le_bytes())
+    }
+}
+
+impl Write for Checked<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
     }
 
-    fn text(&mut self, s: &str) -> io::Result<()> {
-        self.u64(s.len() as u64)?;
-        self.0.write_all(s.as_bytes())
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -129,33 +136,13 @@ impl<'a> Reader<'a> {
         self.0 = rest;
         std::str::from_utf8(s).ok()
     }
-
-    fn stub(&mut self) -> Option<Stub> {
-        let pack_ref = PackRef::new(self.text()?)?;
-        let version = Version::parse(self.text()?).ok()?;
-        let label = self.text()?.to_owned();
-        let description = self.text()?.to_owned();
-        let keywords = (0..self.count()?)
-            .map(|_| self.text().map(str::to_owned))
-            .collect::<Option<_>>()?;
-        Some(Stub {
-            pack_ref,
-            version,
-            label,
-            description,
-            keywords,
-            pos: usize::try_from(self.u64()?).ok()?,
-            span: Span {
-                start: self.u64()?,
-                len: self.u64()?,
-            },
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use semver::Version;
 
     use super::super::index::InMemory;
 
@@ -177,41 +164,50 @@ mod tests {
         let parsed = Index::parse_spanned(doc, "main").unwrap();
         assert_eq!(parsed.warnings, whole_warnings);
         let bytes = encoded(&[7; 64], &parsed);
-        let stored = decode(&bytes).unwrap();
+        let stored = decode(bytes.clone()).unwrap();
         assert_eq!(stored.digest, [7; 64]);
         let (lazy, warnings) =
             stored.into_index(std::sync::Arc::new(InMemory(doc.to_vec())), "main");
         assert_eq!(warnings, parsed.warnings);
         assert_eq!(lazy.last_updated, whole.last_updated);
-        assert_eq!(lazy.len(), 2);
-        for at in 0..2 {
-            assert_eq!(lazy.entry(at).unwrap(), whole.entry(at).unwrap());
+        assert_eq!(lazy.summaries().count(), 2);
+        for (l, w) in lazy.summaries().zip(whole.summaries()) {
+            assert_eq!(lazy.entry(&l).unwrap(), whole.entry(&w).unwrap());
         }
-        let first = lazy.entry(0).unwrap();
+        let first = lazy.entry(&lazy.summaries().next().unwrap()).unwrap();
         assert_eq!(
             (first.label.as_str(), first.install_sources.len()),
             ("A", 1)
         );
         let rc = Version::parse("2.0.0-rc.1").unwrap();
-        let found = lazy.versions_of("a").find(|e| *e.version == rc);
-        assert_eq!(found.unwrap().description, "Dx");
-        assert_eq!(lazy.summary(0).keywords, ["x", "y"]);
+        let found = lazy.versions_of("a").find(|e| e.version == rc).unwrap();
+        assert_eq!(lazy.entry(&found).unwrap().description, "Dx");
+        let keywords: Vec<_> = lazy.versions_of("a").next().unwrap().keywords().collect();
+        assert_eq!(keywords, ["x", "y"]);
         for cut in [0, 8, 72, bytes.len() - 1] {
-            assert!(decode(&bytes[..cut]).is_none(), "{cut}");
+            assert!(decode(bytes[..cut].to_vec()).is_none(), "{cut}");
+        }
+        // Any flipped byte is caught by the CRC, not read as another table.
+        for at in (0..bytes.len()).step_by(7) {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x20;
+            assert!(decode(flipped).is_none(), "{at}");
         }
     }
 
     #[test]
-    fn a_stub_whose_text_is_another_entry_is_refused() {
+    fn a_summary_whose_text_is_another_entry_is_refused() {
         let doc = br#"{"packs":[{"ref":"a","version":"1.0.0","install_sources":[{"type":"git","url":"g"}]}]}"#;
         let parsed = Index::parse_spanned(doc, "main").unwrap();
-        let stored = decode(&encoded(&[0; 64], &parsed)).unwrap();
+        let stored = decode(encoded(&[0; 64], &parsed)).unwrap();
         let other = std::str::from_utf8(doc)
             .unwrap()
             .replace(r#""a""#, r#""b""#);
         let (lazy, _) =
             stored.into_index(std::sync::Arc::new(InMemory(other.into_bytes())), "main");
-        let e = lazy.entry(0).unwrap_err();
+        let e = lazy
+            .entry(&lazy.versions_of("a").next().unwrap())
+            .unwrap_err();
         assert!(e.contains("no longer holds it"), "{e}");
     }
 }

@@ -243,6 +243,16 @@ fn a_warm_cache_reads_its_pre_parsed_form_only_with_its_own_document() {
     assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
     assert!(err.contains("`broken@banana` (#1)"), "{err}");
 
+    // A damaged pre-parsed form (one flipped byte, in the entries' summaries) is not read:
+    // the document is parsed again and the form written again.
+    let mut damaged = v1_parsed.clone();
+    let at = damaged.len() - 40;
+    damaged[at] ^= 0x01;
+    std::fs::write(&parsed, &damaged).unwrap();
+    let (code, v, _, err) = env.plan(&["alpha"]);
+    assert_eq!((code, v.as_str()), (0, "1.0.0"), "{err}");
+    assert_eq!(std::fs::read(&parsed).unwrap(), v1_parsed);
+
     // A new document whose pre-parsed form was lost (the old one put back): the document
     // is parsed, never read through the old form.
     server.put_with_etag(
