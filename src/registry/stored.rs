@@ -10,7 +10,7 @@
 //! without hashing the document again.
 //!
 //! Layout (little-endian): magic, the digest, `last_updated` (plus one; 0 for none), the
-//! warnings (a count, then each a u64 length and UTF-8 bytes), the summaries' table
+//! warnings (a u32 count, then each a u32 length and UTF-8 bytes), the summaries' table
 //! ([`super::summaries`]), and a CRC-32 of everything before it. A file whose CRC does not
 //! match, or that does not decode, is ignored (the document is parsed instead): the table is
 //! read lazily, so it is checked whole here, where that costs a pass over bytes already read.
@@ -18,7 +18,7 @@
 use std::io::{self, Write};
 
 use super::index::{Index, Parsed};
-use super::summaries::Summaries;
+use super::summaries::{self, Reader, Summaries};
 
 const MAGIC: &[u8; 8] = b"APIDX\0\0\x02";
 
@@ -42,12 +42,13 @@ pub fn encode(out: &mut dyn Write, digest: &Digest, parsed: &Parsed) -> io::Resu
     };
     w.write_all(MAGIC)?;
     w.write_all(digest)?;
-    w.u64(parsed.last_updated.map_or(0, |t| t + 1))?;
-    w.u64(parsed.warnings.len() as u64)?;
+    let mut head = Vec::new();
+    head.extend_from_slice(&parsed.last_updated.map_or(0, |t| t + 1).to_le_bytes());
+    summaries::put_len(&mut head, parsed.warnings.len());
     for s in &parsed.warnings {
-        w.u64(s.len() as u64)?;
-        w.write_all(s.as_bytes())?;
+        summaries::put_text(&mut head, s);
     }
+    w.write_all(&head)?;
     w.write_all(parsed.summaries.as_bytes())?;
     let crc = w.crc.finalize();
     w.out.write_all(&crc.to_le_bytes())
@@ -65,7 +66,9 @@ pub fn decode(mut bytes: Vec<u8>) -> Option<Stored> {
     let (digest, rest) = rest.split_first_chunk::<64>()?;
     let mut r = Reader(rest);
     let last_updated = r.u64()?.checked_sub(1);
-    let warnings = (0..r.count()?)
+    // Each warning takes at least its length's 4 bytes: a damaged count allocates nothing.
+    let count = usize::try_from(r.u32()?).ok()?;
+    let warnings = (0..count.min(r.0.len() / 4))
         .map(|_| r.text().map(str::to_owned))
         .collect::<Option<_>>()?;
     let (digest, at) = (*digest, bytes.len() - r.0.len());
@@ -96,12 +99,6 @@ struct Checked<'a> {
     crc: crc32fast::Hasher,
 }
 
-impl Checked<'_> {
-    fn u64(&mut self, n: u64) -> io::Result<()> {
-        self.write_all(&n.to_le_bytes())
-    }
-}
-
 impl Write for Checked<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.out.write(buf)?;
@@ -111,30 +108,6 @@ impl Write for Checked<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn u64(&mut self) -> Option<u64> {
-        let (n, rest) = self.0.split_first_chunk::<8>()?;
-        self.0 = rest;
-        Some(u64::from_le_bytes(*n))
-    }
-
-    /// A count of items that each take at least 8 bytes, checked against what is left, so a
-    /// damaged count cannot make a huge allocation.
-    fn count(&mut self) -> Option<usize> {
-        let n = usize::try_from(self.u64()?).ok()?;
-        (n <= self.0.len() / 8).then_some(n)
-    }
-
-    fn text(&mut self) -> Option<&'a str> {
-        let len = usize::try_from(self.u64()?).ok()?;
-        let (s, rest) = self.0.split_at_checked(len)?;
-        self.0 = rest;
-        std::str::from_utf8(s).ok()
     }
 }
 
