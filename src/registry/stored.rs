@@ -36,22 +36,18 @@ pub struct Stored {
 
 /// Writes the pre-parsed form of `parsed`, the parse of the document with `digest`, to `out`.
 pub fn encode(out: &mut dyn Write, digest: &Digest, parsed: &Parsed) -> io::Result<()> {
-    let mut w = Checked {
-        out,
-        crc: crc32fast::Hasher::new(),
-    };
-    w.write_all(MAGIC)?;
-    w.write_all(digest)?;
     let mut head = Vec::new();
     head.extend_from_slice(&parsed.last_updated.map_or(0, |t| t + 1).to_le_bytes());
     summaries::put_len(&mut head, parsed.warnings.len());
     for s in &parsed.warnings {
         summaries::put_text(&mut head, s);
     }
-    w.write_all(&head)?;
-    w.write_all(parsed.summaries.as_bytes())?;
-    let crc = w.crc.finalize();
-    w.out.write_all(&crc.to_le_bytes())
+    let mut crc = crc32fast::Hasher::new();
+    for part in [&MAGIC[..], digest, &head, parsed.summaries.as_bytes()] {
+        crc.update(part);
+        out.write_all(part)?;
+    }
+    out.write_all(&crc.finalize().to_le_bytes())
 }
 
 /// The pre-parsed form in `bytes` (a whole file), or `None` when it is not one this version
@@ -90,24 +86,6 @@ impl Stored {
     ) -> (Index, Vec<String>) {
         let index = Index::lazy(self.summaries, self.last_updated, document, name);
         (index, self.warnings)
-    }
-}
-
-/// A writer that keeps the CRC of what went through it.
-struct Checked<'a> {
-    out: &'a mut dyn Write,
-    crc: crc32fast::Hasher,
-}
-
-impl Write for Checked<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 
