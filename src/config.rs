@@ -74,6 +74,30 @@ pub struct RegistryConfig {
     pub ca_file: Option<PathBuf>,
     /// An index checksum may also be Attune's own directory checksum (weaker; warned about).
     pub legacy_checksums: bool,
+    /// Whether loopback, private, link-local, CGNAT and unique-local addresses may be
+    /// contacted (`allow` | `deny`).
+    pub private_networks: NetPolicy,
+}
+
+/// Which addresses attune-pack connects to (config `pack_registry.private_networks`, or
+/// [`InstallerBuilder::net_policy`](crate::InstallerBuilder::net_policy)). Checked on the
+/// address each connection is actually made to, after name resolution, so neither DNS
+/// rebinding nor a redirect passes it. Cloud metadata addresses (169.254.169.254,
+/// fd00:ec2::254, 100.100.100.200) are refused under both; a host listed in
+/// `pack_registry.allowed_source_hosts` passes both.
+///
+/// A server that installs what remote users name should use [`NetPolicy::DenyPrivate`]:
+/// otherwise an install argument can reach the server's own network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum NetPolicy {
+    /// Any address but the cloud metadata ones (config `allow`, the default).
+    #[default]
+    #[serde(rename = "allow")]
+    AllowPrivate,
+    /// Public addresses only (config `deny`): no loopback, RFC 1918, link-local, CGNAT,
+    /// unique-local, multicast or unspecified address.
+    #[serde(rename = "deny")]
+    DenyPrivate,
 }
 
 impl Default for RegistryConfig {
@@ -89,6 +113,7 @@ impl Default for RegistryConfig {
             allow_http: false,
             ca_file: None,
             legacy_checksums: true,
+            private_networks: NetPolicy::AllowPrivate,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::freshness::SeenTimestamps;
 use crate::interrupt::Interrupt;
-use crate::net::{Http, NetPolicy, Network};
+use crate::net::{Http, NetRules, Network};
 use crate::python::{self, Interpreter};
 
 /// The shared part: cheap to clone, one HTTP client for all clones.
@@ -102,8 +102,8 @@ impl Context {
     }
 
     /// The network policy: the config's, with the flags.
-    pub fn policy(&self) -> NetPolicy {
-        NetPolicy::from_config(&self.shared.config, self.shared.network)
+    pub fn policy(&self) -> NetRules {
+        NetRules::from_config(&self.shared.config, self.shared.network)
     }
 
     /// The HTTP client, built on first use (local installs never load the root certificates).

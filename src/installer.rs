@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bundle_file::BundleManifest;
-use crate::config::{self, Config, IndexConfig, RegistryConfig};
+use crate::config::{self, Config, IndexConfig, NetPolicy, RegistryConfig};
 use crate::context::{blocking, Context, Trust};
 use crate::error::{Error, IoContext, Result};
 use crate::events::EventSink;
@@ -104,6 +104,25 @@ impl InstallerBuilder {
     /// Allow plain `http://` sources and indices (also config `pack_registry.allow_http`).
     pub fn allow_http(mut self) -> Self {
         self.network.http = PlainHttp::Allowed;
+        self
+    }
+
+    /// Which addresses may be contacted, over the config's `pack_registry.private_networks`.
+    /// A server that installs what remote users name should pass
+    /// [`NetPolicy::DenyPrivate`]: an install argument, an index entry or a redirect then
+    /// cannot reach loopback, the server's private network or a cloud metadata service.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::{Installer, NetPolicy};
+    /// let installer = Installer::builder()
+    ///     .packs_dir("/var/lib/attune/packs")
+    ///     .net_policy(NetPolicy::DenyPrivate)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn net_policy(mut self, policy: NetPolicy) -> Self {
+        self.network.addresses = Some(policy);
         self
     }
 

@@ -64,7 +64,7 @@ mod yaml_depth;
 
 pub use bundle_file::{BundleManifest, BundledPack};
 pub use checksum::{Algorithm, Checksum, ParseChecksumError};
-pub use config::{parse_byte_size, Config, IndexConfig, Limits, RegistryConfig};
+pub use config::{parse_byte_size, Config, IndexConfig, Limits, NetPolicy, RegistryConfig};
 pub use error::{Category, Checked, Error, Result, Rule};
 pub use events::{Event, EventSink, Phase};
 pub use hashing::{directory_checksum, file_checksum};

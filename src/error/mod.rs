@@ -204,6 +204,28 @@ pub enum Error {
         url: String,
     },
 
+    /// A connection to an address the network policy refuses (checked after name
+    /// resolution, on every hop).
+    #[error("refusing to connect to {host} at {address}, a {what} address: {remedy}")]
+    AddressNotAllowed {
+        /// The host, as named in the URL.
+        host: String,
+        /// The address it resolved to.
+        address: String,
+        /// What kind of address that is (loopback, private, cloud metadata, …).
+        what: &'static str,
+        /// The setting to change to allow it.
+        remedy: String,
+    },
+
+    /// A URL with credentials in it, named by an index: an index may not make this host
+    /// send credentials anywhere.
+    #[error("{url} carries credentials, and sources named by an index may not")]
+    CredentialsInIndexUrl {
+        /// The URL, redacted.
+        url: String,
+    },
+
     /// A source on this host named by an index fetched over http(s).
     #[error("{url} is on this host, and a remote index may only name remote sources")]
     LocalSourceFromRemoteIndex {
@@ -430,6 +452,8 @@ impl Error {
             | LocalSourceFromRemoteIndex { .. }
             | LocalDependencyOfRemotePack { .. } => "host_not_allowed",
             InsecureHttp(_) => "insecure_http",
+            AddressNotAllowed { .. } => "address_not_allowed",
+            CredentialsInIndexUrl { .. } => "credentials_in_url",
             NotFound(_) | NotInstalled(_) | PackNotFound { .. } | NothingToRollBack { .. } => {
                 "not_found"
             }
@@ -469,6 +493,8 @@ impl Error {
             | LocalSourceFromRemoteIndex { .. }
             | LocalDependencyOfRemotePack { .. }
             | InsecureHttp(_)
+            | AddressNotAllowed { .. }
+            | CredentialsInIndexUrl { .. }
             | LockMismatch { .. } => Category::Security,
             NotFound(_)
             | NotInstalled(_)

@@ -177,6 +177,19 @@ impl<'a> Registry<'a> {
                 refused = Some(e);
                 continue;
             }
+            if crate::redact::secret_userinfo(&url).is_some() {
+                // The credentials are the index author's to hand out, not this host's to
+                // send: they would go to whatever the URL names.
+                let e = Error::CredentialsInIndexUrl {
+                    url: redact_url(&url),
+                };
+                self.ctx.warn(format!(
+                    "the {} source of {what} is not used: {e}",
+                    s.kind()
+                ));
+                refused = Some(e);
+                continue;
+            }
             if verify && s.checksum().is_none() {
                 self.ctx.warn(format!(
                     "the {} source {} of {what} has no checksum; not used (verify_checksums is on)",

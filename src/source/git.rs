@@ -47,7 +47,7 @@ use gix::ObjectId;
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
-use crate::net::{IndexTrust, NetPolicy};
+use crate::net::{address_not_allowed, Guard, IndexTrust, NetRules};
 use crate::receipt::{ReceiptSource, SourceKind};
 use crate::redact::redact_url;
 use crate::safety::{Reserved, Rule, TreeWriter};
@@ -76,10 +76,12 @@ pub(crate) async fn materialize(
         .into_iter()
         .map(|(name, value)| format!("{name}: {value}"))
         .collect();
+    let policy = ctx.policy();
     let fetch = GitFetch {
         url: url.to_owned(),
         git_ref: git_ref.map(str::to_owned),
-        policy: ctx.policy(),
+        guard: Guard::new(policy.addresses.clone()),
+        policy,
         index_hosts: trust.hosts,
         headers,
         roots,
@@ -115,7 +117,9 @@ pub(crate) async fn materialize(
 struct GitFetch {
     url: String,
     git_ref: Option<String>,
-    policy: NetPolicy,
+    policy: NetRules,
+    /// The address rule in gix's HTTP client; it remembers what it refused.
+    guard: Guard,
     /// Hosts of the configured indices, trusted even when `allowed_source_hosts` is set.
     index_hosts: Vec<String>,
     /// Headers of the indices on the repository's origin (`Name: value`).
@@ -188,8 +192,9 @@ impl GitFetch {
         ))
     }
 
-    /// `http(s)` goes through the network policy; `git://` and ssh only through the host list
-    /// (the reference: their integrity rests on checksums).
+    /// `http(s)` goes through the network policy here and its addresses through the guard in
+    /// gix's client; `git://` and ssh through the host list and their resolved addresses
+    /// (their integrity rests on checksums, so plain transports need no flag).
     fn check_policy(&self, url: &gix::Url) -> Result<()> {
         if self.policy.offline {
             return Err(Error::Offline {
@@ -201,8 +206,16 @@ impl GitFetch {
                 self.policy.check_url(&self.url, &self.index_hosts)
             }
             _ => {
-                self.policy
-                    .check_host(url.host().unwrap_or_default(), &self.url, &self.index_hosts)
+                let host = url.host().unwrap_or_default();
+                self.policy.check_host(host, &self.url, &self.index_hosts)?;
+                if url.scheme == gix::url::Scheme::File {
+                    return Ok(());
+                }
+                let port = url.port.unwrap_or(match url.scheme {
+                    gix::url::Scheme::Ssh => 22,
+                    _ => 9418,
+                });
+                self.policy.check_resolved(host, port)
             }
         }
     }
@@ -311,6 +324,9 @@ impl GitFetch {
         if let Err(stopped) = self.stopped() {
             return stopped;
         }
+        if let Some(refusal) = self.guard.last_refusal() {
+            return address_not_allowed(&refusal);
+        }
         let what = match self.git_ref.as_deref() {
             Some(r) => format!("fetching `{r}`"),
             None => "fetching the default branch".to_owned(),
@@ -392,6 +408,7 @@ impl GitFetch {
     /// What gix's HTTP transport gets of the network policy; `None` for other transports.
     fn http_settings(&self) -> Option<HttpSettings> {
         Some(HttpSettings {
+            guard: self.guard.clone(),
             timeout: self.policy.timeout,
             roots: self.roots.clone()?,
             headers: self.headers.clone(),
@@ -586,6 +603,7 @@ pub(crate) fn resolve(repo: &gix::Repository, spec: &str) -> Result<ObjectId, Un
 /// The network policy in the form gix's HTTP transport takes it.
 #[derive(Clone)]
 struct HttpSettings {
+    guard: Guard,
     timeout: Duration,
     roots: Vec<reqwest::Certificate>,
     headers: Vec<String>,
@@ -599,6 +617,8 @@ impl HttpSettings {
                 // reqwest's blocking `timeout` applies per read of the body (and to the wait
                 // for response headers), so it bounds time without progress, not the total.
                 Ok(builder
+                    .dns_resolver(Arc::new(settings.guard.clone()))
+                    .connector_layer(settings.guard.clone())
                     .connect_timeout(settings.timeout)
                     .timeout(settings.timeout)
                     .tls_certs_only(settings.roots.clone()))

@@ -15,6 +15,7 @@ mod library_api;
 mod lifecycle;
 mod limits;
 mod local_sources;
+mod net_policy;
 mod pack_tests;
 mod registry;
 mod remote_archive;

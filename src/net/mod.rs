@@ -1,6 +1,7 @@
-//! The network policy (https only unless allowed, allowed source hosts, timeouts,
-//! extra CA roots, proxies from the environment) and the one HTTP client that applies it.
-//! Every network access of attune-pack (archive downloads, index fetches) goes through here.
+//! The network policy (https only unless allowed, allowed source hosts, the addresses that
+//! may be contacted, timeouts, extra CA roots, proxies from the environment) and the one
+//! HTTP client that applies it. Every network access of attune-pack (archive downloads,
+//! index fetches) goes through here; gix's HTTP transport gets the same [`Guard`].
 //!
 //! [`Http::get`] is the one entry point: it checks every hop against the policy, follows
 //! redirects itself (so index headers never leak to another origin), retries transient
@@ -9,15 +10,22 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Certificate, StatusCode, Url};
 
-use crate::config::Config;
+use crate::config::{Config, NetPolicy};
 use crate::error::{Error, Result};
 use crate::redact::redact_url;
+
+mod address;
+mod guard;
+
+pub use address::{AddressRefused, AddressRule};
+pub use guard::{refusal_in, Guard};
 
 /// Whether plain `http://` may be used (`--allow-http`, config `allow_http`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,11 +52,13 @@ pub enum Connectivity {
 pub struct Network {
     pub http: PlainHttp,
     pub connectivity: Connectivity,
+    /// The embedding program's policy, over the config's `private_networks`.
+    pub addresses: Option<NetPolicy>,
 }
 
 /// What the network may be used for, from config and flags.
 #[derive(Debug, Clone)]
-pub struct NetPolicy {
+pub struct NetRules {
     pub allow_http: bool,
     /// When not empty, remote sources must be on one of these hosts (index hosts always are).
     pub allowed_hosts: Vec<String>,
@@ -56,18 +66,44 @@ pub struct NetPolicy {
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
     pub offline: bool,
+    /// Which addresses connections may go to.
+    pub addresses: AddressRule,
 }
 
-impl NetPolicy {
+impl NetRules {
     pub fn from_config(config: &Config, network: Network) -> Self {
         let r = &config.pack_registry;
-        NetPolicy {
+        let private = network.addresses.unwrap_or(r.private_networks);
+        NetRules {
             allow_http: network.http == PlainHttp::Allowed || r.allow_http,
             allowed_hosts: r.allowed_source_hosts.clone(),
             timeout: Duration::from_secs(r.timeout.max(1)),
             ca_file: r.ca_file.clone(),
             offline: network.connectivity == Connectivity::Offline,
+            addresses: AddressRule::new(private, &r.allowed_source_hosts),
         }
+    }
+
+    /// Resolves `host` and refuses it when any of its addresses is refused, for transports
+    /// that connect by themselves (`git://`, ssh): which address they pick is theirs, and
+    /// a name that resolves differently for them a moment later is a gap these have.
+    pub fn check_resolved(&self, host: &str, port: u16) -> Result<()> {
+        use std::net::ToSocketAddrs;
+        if self.addresses.is_allowed_host(host) {
+            return Ok(());
+        }
+        let bare = address::normalize_host(host);
+        // A name this host cannot resolve (an ssh config alias, say) is the transport's to
+        // resolve or to fail on.
+        let Ok(addrs) = (bare.as_str(), port).to_socket_addrs() else {
+            return Ok(());
+        };
+        for a in addrs {
+            self.addresses
+                .check(host, a.ip())
+                .map_err(|r| address_not_allowed(&r))?;
+        }
+        Ok(())
     }
 
     /// Refuses `http://` without `allow_http` (`insecure_http`) and hosts outside
@@ -201,12 +237,22 @@ pub struct Conditional<'a> {
     pub last_modified: Option<&'a str>,
 }
 
+/// [`Error::AddressNotAllowed`] for a refusal.
+pub fn address_not_allowed(r: &AddressRefused) -> Error {
+    Error::AddressNotAllowed {
+        host: r.host.clone(),
+        address: r.address.to_string(),
+        what: r.what(),
+        remedy: r.remedy(),
+    }
+}
+
 /// The HTTP client of attune-pack, with the network policy built in. Cheap to share by
 /// reference; build one per process (building loads the root certificates).
 #[derive(Debug)]
 pub struct Http {
     client: reqwest::Client,
-    policy: NetPolicy,
+    policy: NetRules,
     trust: IndexTrust,
     /// Loaded once; git's HTTP transport gets the same ones.
     roots: Vec<Certificate>,
@@ -224,9 +270,12 @@ impl Http {
         // reqwest and gix's client are built without a TLS provider of their own: ring, for
         // the whole process. One an embedding program installed first is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let policy = NetPolicy::from_config(config, network);
+        let policy = NetRules::from_config(config, network);
         let roots = root_certificates(policy.ca_file.as_deref())?;
+        let guard = Guard::new(policy.addresses.clone());
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(guard.clone()))
+            .connector_layer(guard)
             .user_agent(concat!("attune-pack/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.timeout)
@@ -423,6 +472,9 @@ fn network(url: &str, message: &str, source: Option<reqwest::Error>) -> Error {
 }
 
 fn send_error(url: &str, e: reqwest::Error, timeout: Duration) -> Error {
+    if let Some(refusal) = refusal_in(&e) {
+        return address_not_allowed(&refusal);
+    }
     let message = if e.is_timeout() {
         format!(
             "no answer within {} s (pack_registry.timeout)",
@@ -486,10 +538,18 @@ fn redirect_target(from: &str, response: &reqwest::Response) -> Result<String> {
                 None,
             )
         })?;
-    Url::parse(from)
+    let target = Url::parse(from)
         .and_then(|base| base.join(location))
-        .map(String::from)
-        .map_err(|_| network(from, "redirect to an invalid Location", None))
+        .map_err(|_| network(from, "redirect to an invalid Location", None))?;
+    // A downgrade would hand what https protects to anyone on the path, --allow-http or not.
+    if from.starts_with("https:") && target.scheme() == "http" {
+        return Err(Error::InsecureHttp(format!(
+            "{}, the redirect from {}",
+            redact_url(target.as_str()),
+            redact_url(from)
+        )));
+    }
+    Ok(target.into())
 }
 
 fn is_transient_status(status: StatusCode) -> bool {
@@ -499,7 +559,7 @@ fn is_transient_status(status: StatusCode) -> bool {
 /// Connection failures are worth another try; a timeout already waited as long as the user
 /// allows, and a TLS failure will not change by itself.
 fn is_transient_error(e: &reqwest::Error) -> bool {
-    !(e.is_timeout() || e.is_builder() || is_tls_failure(e))
+    !(e.is_timeout() || e.is_builder() || is_tls_failure(e) || refusal_in(e).is_some())
 }
 
 /// A failed TLS handshake (usually an untrusted certificate), which rustls reports as an
@@ -572,13 +632,14 @@ pub(crate) fn root_certificates(ca_file: Option<&Path>) -> Result<Vec<Certificat
 mod tests {
     use super::*;
 
-    fn policy() -> NetPolicy {
-        NetPolicy {
+    fn policy() -> NetRules {
+        NetRules {
             allow_http: false,
             allowed_hosts: vec!["good.example".into()],
             timeout: Duration::from_secs(5),
             ca_file: None,
             offline: false,
+            addresses: AddressRule::new(NetPolicy::AllowPrivate, &[]),
         }
     }
 
@@ -708,6 +769,7 @@ mod tests {
             Network {
                 http: PlainHttp::Allowed,
                 connectivity: Connectivity::Offline,
+                addresses: None,
             },
         )
         .unwrap();
