@@ -435,32 +435,37 @@ impl<'a> Loader<'a> {
             .unwrap_or_else(|| keys.verify(&got.body, signature))
             .map_err(|e| e.0)?;
         let seen = &self.ctx.trust().seen;
-        let Some(timestamp) = verified.timestamp else {
-            self.ctx.warn(format!(
-                "the signature of index `{name}` carries no timestamp: rollback protection is off for it"
-            ));
-            return Ok(Some(verified));
-        };
         // Bundles are remembered per signer: any bundle by that key replaces an older one.
         let signer = match bundle {
             true => format!("bundle:{}", verified.key_id),
             false => format!("index:{name}"),
         };
+        // A signature without a timestamp counts as made at the epoch: once a timestamped
+        // one was seen, stripping the timestamp (`minisign -t "any comment"`) is no way
+        // around the rollback check.
+        let timestamp = verified.timestamp.unwrap_or(0);
+        let signed_at = |t| match verified.timestamp {
+            Some(_) => format!("signed at {}", rfc3339(t)),
+            None => "signed without a timestamp".to_owned(),
+        };
         match seen.check_and_record(&signer, timestamp) {
+            Ok(Seen::Current) if verified.timestamp.is_none() => self.ctx.warn(format!(
+                "the signature of index `{name}` carries no timestamp: rollback protection is off for it until a timestamped one is seen"
+            )),
             Ok(Seen::Current) => {}
             Ok(Seen::Older { newest }) if self.ctx.trust().allow_downgrade => {
                 self.ctx.warn(format!(
-                    "index `{name}` was signed at {}, before {} already seen; accepted (--allow-downgrade)",
-                    rfc3339(timestamp),
+                    "index `{name}` was {}, before {} already seen; accepted (--allow-downgrade)",
+                    signed_at(timestamp),
                     rfc3339(newest)
                 ));
             }
             Ok(Seen::Older { newest }) => {
                 return Err(format!(
-                "signed at {}, older than the copy signed at {} already seen (a replayed index?)",
-                rfc3339(timestamp),
-                rfc3339(newest)
-            ))
+                    "{}, older than the copy signed at {} already seen (a replayed index?)",
+                    signed_at(timestamp),
+                    rfc3339(newest)
+                ))
             }
             Err(e) => self.ctx.warn(format!(
                 "could not record the signature time of index `{name}`: {e}"

@@ -256,6 +256,47 @@ fn a_signature_without_a_timestamp_is_accepted_with_a_warning() {
 }
 
 #[test]
+fn an_untimestamped_signature_is_refused_once_a_timestamped_one_was_seen() {
+    let env = Env::new();
+    let key = Key::new(env.tmp.path(), "k");
+    let index = signed_registry(&env, &[&key]);
+    let sig = index.with_extension("json.minisig");
+    // An old signature whose trusted comment was made without a timestamp.
+    key.sign_with(&index, "release 7");
+    let stripped = std::fs::read(&sig).unwrap();
+    key.sign(&index, 2_000_000_000);
+    assert_eq!(env.json(&["install", "hello", "--skip-tests"]).0, 0);
+
+    write(&sig, &stripped);
+    let _ = std::fs::remove_dir_all(env.path("cache"));
+    let doc = env.refused(
+        &["install", "hello", "--skip-tests", "--force"],
+        3,
+        "signature_invalid",
+    );
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("without a timestamp") && msg.contains("2033-05-18T03:33:20Z"),
+        "{msg}"
+    );
+    let out = env.run(&[
+        "install",
+        "hello",
+        "--skip-tests",
+        "--force",
+        "--allow-downgrade",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Accepting it on purpose did not lower the record.
+    refused_because(&env, &["search", "hello"], "without a timestamp");
+}
+
+#[test]
 fn a_rotated_key_is_accepted_and_a_key_may_be_given_as_a_file() {
     let env = Env::new();
     let old = Key::new(env.tmp.path(), "old");
