@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use attune_pack::{
-    Dependents, Error, Installer, LockedAction, LockedOptions, Lockfile, PackRef, UpdateOptions,
-    VersionSpec,
+    Dependents, Error, Installer, LockedAction, LockedOptions, Lockfile, PackRef, Receipt,
+    UpdateOptions, VersionSpec,
 };
+use semver::Version;
 use serde_json::json;
 
 use super::args::UpdateArgs;
@@ -56,17 +57,37 @@ pub async fn update(installer: &Installer, args: UpdateArgs, out: &Output) -> Re
         let report = installer.update(&pack_ref, opts).await?;
         let (from, to) = (&report.from.version, &report.receipt().version);
         let human = match &report.updated {
-            None => format!("{pack_ref} {from} is up to date"),
+            None => match report.held_back() {
+                Some(latest) => held_back(&pack_ref, &report.from, latest),
+                None => format!("{pack_ref} {from} is up to date"),
+            },
             Some(u) if u.dry_run => format!("Would update {pack_ref} {from} -> {to}"),
             Some(_) if keep == 0 => format!("Updated {pack_ref} {from} -> {to}"),
             Some(_) => format!("Updated {pack_ref} {from} -> {to} ({from} kept for rollback)"),
         };
-        Ok(Item {
-            json: json!(report.receipt()),
-            human,
-        })
+        let mut json = json!(report.receipt());
+        json["wanted"] = json!(report.wanted);
+        json["latest"] = json!(report.latest);
+        Ok(Item { json, human })
     })
     .await
+}
+
+/// What an update that a requirement held back says: what holds it, what is newer, and
+/// the two ways to move.
+fn held_back(pack_ref: &PackRef, from: &Receipt, latest: &Version) -> String {
+    let holder = match &from.requirement {
+        Some(req) => format!("its requirement `{req}` holds it"),
+        None => "no newer version is wanted".to_owned(),
+    };
+    let caret = match latest.major {
+        0 => format!("^0.{}", latest.minor),
+        major => format!("^{major}"),
+    };
+    format!(
+        "{pack_ref} {} is up to date: {holder}, and {latest} is available\n  to move: attune-pack update {pack_ref}@{caret}   (or: attune-pack update {pack_ref} --latest)",
+        from.version
+    )
 }
 
 pub async fn rollback(

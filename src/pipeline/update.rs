@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use semver::Version;
+
 use crate::context::{blocking, Context};
 use crate::deps;
 use crate::error::{Error, Result};
@@ -83,6 +85,27 @@ pub struct UpdateReport {
     /// The install of the new version (for a dry run: planned); `None` when the pack was up
     /// to date.
     pub updated: Option<InstallReport>,
+    /// For a registry pack: the newest version its requirement allows.
+    pub wanted: Option<Version>,
+    /// For a registry pack: the newest release in the indices, whatever the requirement (a
+    /// pack held back by a pin shows here what it is missing).
+    pub latest: Option<Version>,
+}
+
+impl UpdateReport {
+    /// A newer release that the pack's recorded requirement keeps out, when the update
+    /// found it up to date under that requirement.
+    pub fn held_back(&self) -> Option<&Version> {
+        let latest = self.latest.as_ref()?;
+        (self.updated.is_none() && *latest > self.from.version).then_some(latest)
+    }
+}
+
+/// The versions an update of a registry pack found.
+#[derive(Debug, Clone, Default)]
+struct Found {
+    wanted: Option<Version>,
+    latest: Option<Version>,
 }
 
 impl UpdateReport {
@@ -113,15 +136,17 @@ pub(crate) async fn update(
         .await?
     };
     let attempt = Attempt::new(store, Action::Update, Some(pack_ref));
+    let registry = Registry::new(&ctx);
+    let (source, found) = match update_source(&registry, &current, remembered, opts).await {
+        Ok((Some(source), found)) => (source, found),
+        Ok((None, found)) => return rerecord(store, current, opts, found).await,
+        Err(e) => return Err(attempt.failed(e).await),
+    };
     let up_to_date = || UpdateReport {
         from: current.clone(),
         updated: None,
-    };
-    let registry = Registry::new(&ctx);
-    let source = match update_source(&registry, &current, remembered, opts).await {
-        Ok(Some(source)) => source,
-        Ok(None) => return rerecord(store, current, opts).await,
-        Err(e) => return Err(attempt.failed(e).await),
+        wanted: found.wanted.clone(),
+        latest: found.latest.clone(),
     };
     let install = InstallOptions {
         force: true,
@@ -168,6 +193,8 @@ pub(crate) async fn update(
     Ok(UpdateReport {
         from: current,
         updated: Some(report),
+        wanted: found.wanted,
+        latest: found.latest,
     })
 }
 
@@ -177,33 +204,35 @@ async fn rerecord(
     store: &Arc<LockedStore>,
     current: Receipt,
     opts: &UpdateOptions,
+    found: Found,
 ) -> Result<UpdateReport> {
     let requirement = match (&opts.requirement, opts.latest) {
         (Some(spec), _) => spec.requirement(),
         (None, true) => None,
         (None, false) => current.requirement.clone(),
     };
-    if requirement == current.requirement || opts.dry_run {
-        return Ok(UpdateReport {
-            from: current,
-            updated: None,
-        });
-    }
-    let (store, pack_ref) = (store.clone(), current.pack_ref.clone());
-    let now = blocking(move || store.set_requirement(&pack_ref, requirement)).await?;
+    let from = if requirement == current.requirement || opts.dry_run {
+        current
+    } else {
+        let (store, pack_ref) = (store.clone(), current.pack_ref.clone());
+        blocking(move || store.set_requirement(&pack_ref, requirement)).await?
+    };
     Ok(UpdateReport {
-        from: now,
+        from,
         updated: None,
+        wanted: found.wanted,
+        latest: found.latest,
     })
 }
 
-/// What to fetch to update `current`; `None` when the indices have nothing newer for it.
+/// What to fetch to update `current` (`None` when the indices have nothing newer for it),
+/// and for a registry pack the versions found.
 async fn update_source(
     registry: &Registry<'_>,
     current: &Receipt,
     remembered: Option<Remembered>,
     opts: &UpdateOptions,
-) -> Result<Option<PackSource>> {
+) -> Result<(Option<PackSource>, Found)> {
     let pack_ref = &current.pack_ref;
     match current.source.kind {
         Some(SourceKind::Registry) => {
@@ -215,22 +244,37 @@ async fn update_source(
             let (wanted, _) = registry
                 .resolve_version(pack_ref, &version, index.as_deref())
                 .await?;
+            let latest = match version {
+                VersionSpec::Latest => Some(wanted.clone()),
+                // Only to tell what a requirement holds back: not finding it changes nothing.
+                _ => registry
+                    .resolve_version(pack_ref, &VersionSpec::Latest, index.as_deref())
+                    .await
+                    .ok()
+                    .map(|(v, _)| v),
+            };
+            let found = Found {
+                wanted: Some(wanted.clone()),
+                latest,
+            };
             // Never a downgrade, unless a requirement on the command line asks for one.
             let newer = wanted > current.version;
             if wanted == current.version || (!newer && opts.requirement.is_none()) {
-                return Ok(None);
+                return Ok((None, found));
             }
-            Ok(Some(PackSource::Registry {
+            let source = PackSource::Registry {
                 pack_ref: pack_ref.clone(),
                 version,
                 index,
-            }))
+            };
+            Ok((Some(source), found))
         }
         _ if opts.requirement.is_some() => Err(Error::Usage(format!(
             "`{pack_ref}` was installed from a {} source, not a registry: a version requirement does not apply",
             current.source.kind.map_or("hand-placed", kind_name)
         ))),
-        _ => origin::source_of(pack_ref, &current.source, remembered, false).map(Some),
+        _ => origin::source_of(pack_ref, &current.source, remembered, false)
+            .map(|source| (Some(source), Found::default())),
     }
 }
 

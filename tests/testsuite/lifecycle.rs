@@ -155,6 +155,40 @@ fn outdated_update_then_rollback_twice() {
 }
 
 #[test]
+fn an_exact_pin_says_what_is_newer_and_how_to_move() {
+    let env = Env::new();
+    let server = IndexServer::start();
+    publish(
+        &env,
+        &server,
+        served(&server, "slack", &["1.0.0", "1.2.0", "2.0.0-rc.1"]),
+    );
+    ok(&env, &["install", "slack@1.0.0"]);
+    let held = ok(&env, &["update", "slack"]);
+    assert_eq!(held["version"], "1.0.0");
+    assert_eq!(held["wanted"], "1.0.0");
+    assert_eq!(held["latest"], "1.2.0", "a pre-release is not the latest");
+
+    let out = env.run(&["update", "slack"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "slack 1.0.0 is up to date",
+        "its requirement `=1.0.0` holds it",
+        "1.2.0 is available",
+        "attune-pack update slack@^1",
+        "attune-pack update slack --latest",
+    ] {
+        assert!(text.contains(part), "`{part}` not in: {text}");
+    }
+    let moved = ok(&env, &["update", "slack@^1"]);
+    assert_eq!(moved["version"], "1.2.0");
+    let out = env.run(&["update", "slack"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim(), "slack 1.2.0 is up to date");
+}
+
+#[test]
 fn a_new_requirement_on_the_command_line_is_recorded() {
     let env = Env::new();
     let server = IndexServer::start();
