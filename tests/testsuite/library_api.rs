@@ -402,3 +402,39 @@ async fn git_progress_reports_the_received_pack() {
     });
     assert!(bytes_then.unwrap_or(0) > 1_400_000, "{bytes_then:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_embedding_denies_private_addresses_with_a_typed_error() {
+    let server = crate::support::http_server::HttpServer::start();
+    server.serve(
+        "/hello.tgz",
+        crate::support::registry::pack_tgz("hello", "1.0.0"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let installer = Installer::builder()
+        .packs_dir(tmp.path().join("packs"))
+        .config(attune_pack::Config::default())
+        .allow_http()
+        .net_policy(attune_pack::NetPolicy::DenyPrivate)
+        .build()
+        .unwrap();
+    let url = server.url("/hello.tgz");
+    let e = installer
+        .install(
+            PackSource::detect(&url, &DetectOptions::new()).unwrap(),
+            InstallOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    match &e {
+        Error::AddressNotAllowed { host, address, .. } => {
+            assert_eq!(
+                (host.as_str(), address.as_str()),
+                ("127.0.0.1", "127.0.0.1")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((e.code(), e.exit_code()), ("address_not_allowed", 3));
+    assert_eq!(server.hits("/hello.tgz"), 0);
+}
