@@ -149,7 +149,7 @@ pub fn extract(data: &[u8], zip: bool) {
     let mut writer = TreeWriter::new(&tree, "fuzz", limits, Interrupt::new(), Durability::NoSync);
     let algorithms = [Algorithm::Sha256];
     let extracted = if zip {
-        archive::extract_zip(data, &mut writer, &algorithms).map(drop)
+        crate::source::unzip::extract_zip(data, &mut writer, &algorithms).map(drop)
     } else {
         let gzip = ArchiveFormat::sniff(data) == Some(ArchiveFormat::TarGz);
         archive::extract_tar_stream(

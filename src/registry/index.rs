@@ -15,7 +15,7 @@ use crate::locate::Subdir;
 use crate::manifest::parse_lenient_version;
 use crate::pack_ref::{PackRef, REF_RULE};
 
-pub use super::summaries::Summary;
+pub use super::summaries::{Span, Summary};
 use super::summaries::{self, Summaries};
 
 /// A parsed index: its valid pack entries, findable by ref. Entries are kept as summaries;
@@ -30,13 +30,6 @@ pub struct Index {
     document: Arc<dyn EntryBytes>,
     /// The index's name, for the errors of entries read later.
     name: String,
-}
-
-/// Where an entry's JSON text is in its document: byte offset and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    pub start: u64,
-    pub len: u64,
 }
 
 /// The document an index reads its entries' text from.

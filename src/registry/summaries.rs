@@ -19,7 +19,6 @@ use semver::Version;
 
 use crate::pack_ref::PackRef;
 
-use super::index::Span;
 
 /// The summaries of an index's kept entries.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +28,13 @@ pub struct Summaries {
     at: usize,
     records: usize,
     refs: usize,
+}
+
+/// Where an entry's JSON text is in its document: byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub len: u64,
 }
 
 /// What searching and resolving see of an entry; [`super::index::Index::entry`] reads the

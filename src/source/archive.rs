@@ -14,7 +14,6 @@ use crate::hashing::{is_limit_exceeded, HashingReader};
 use crate::receipt::SourceKind;
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
 use crate::source::pipe::{self, PipeWriter, Pumped};
-pub use crate::source::unzip::extract_zip;
 use crate::source::{local_record, Fetched};
 
 /// An archive format attune-pack reads.
@@ -470,7 +469,7 @@ pub fn extract_file(
         head
     };
     match ArchiveFormat::sniff(&head) {
-        Some(ArchiveFormat::Zip) => extract_zip(buffered.get_ref(), writer, algorithms),
+        Some(ArchiveFormat::Zip) => crate::source::unzip::extract_zip(buffered.get_ref(), writer, algorithms),
         Some(ArchiveFormat::TarGz) => extract_tar_stream(buffered, writer, algorithms, max, true),
         Some(ArchiveFormat::Tar) => extract_tar_stream(buffered, writer, algorithms, max, false),
         None => Err(Error::ArchiveCorrupt {

@@ -265,7 +265,7 @@ fn extract(
             };
             let checksums = spool_hashed(reader, &mut spool, algorithms, max, &writer)?;
             // Hashed while spooling; extraction need not hash again.
-            archive::extract_zip(&spool, &mut writer, &[])?;
+            crate::source::unzip::extract_zip(&spool, &mut writer, &[])?;
             checksums
         }
     };

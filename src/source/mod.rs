@@ -6,7 +6,7 @@ pub mod git;
 pub mod http_archive;
 pub mod local_dir;
 mod pipe;
-mod unzip;
+pub mod unzip;
 mod writers;
 
 use std::fmt;
