@@ -579,4 +579,62 @@ mod tests {
         assert_eq!(d.checksum_under("pack"), alone.checksum_under(""));
         assert_ne!(d.checksum_under(""), alone.checksum_under(""));
     }
+
+    fn entry(path: &str, kind: EntryKind, bytes: &[u8]) -> ContentEntry {
+        ContentEntry {
+            path: path.into(),
+            kind,
+            digest: sha256_bytes(bytes),
+        }
+    }
+
+    #[test]
+    fn a_listing_reads_back_only_under_its_own_checksum() {
+        let mut d = ContentDigest::default();
+        d.push(entry("b/run.sh", EntryKind::Executable, b"#!/bin/sh\n"));
+        d.push(entry("a", EntryKind::Symlink, b"b/run.sh"));
+        let listing = d.listing_under("");
+        let sum = d.checksum_under("");
+        let back = ContentDigest::from_listing(&listing, &sum).unwrap();
+        assert_eq!(back.checksum_under(""), sum);
+        assert_eq!(back.entries()[0].path, "a", "sorted by path");
+        let mut damaged = listing.clone();
+        damaged[0] = b'z';
+        assert!(ContentDigest::from_listing(&damaged, &sum).is_none());
+        let empty = ContentDigest::default();
+        let none = ContentDigest::from_listing(b"", &empty.checksum_under(""));
+        assert!(none.unwrap().entries().is_empty());
+    }
+
+    #[test]
+    fn differences_name_added_removed_and_changed_paths_a_new_kind_included() {
+        let mut base = ContentDigest::default();
+        base.push(entry("same", EntryKind::File, b"1"));
+        base.push(entry("edited", EntryKind::File, b"1"));
+        base.push(entry("chmod", EntryKind::File, b"1"));
+        base.push(entry("gone", EntryKind::File, b"1"));
+        let mut now = ContentDigest::default();
+        now.push(entry("same", EntryKind::File, b"1"));
+        now.push(entry("edited", EntryKind::File, b"2"));
+        now.push(entry("chmod", EntryKind::Executable, b"1"));
+        now.push(entry("new", EntryKind::Symlink, b"same"));
+        let diff = now.differences_from(&base);
+        assert_eq!(diff.added, ["new"]);
+        assert_eq!(diff.removed, ["gone"]);
+        assert_eq!(diff.changed, ["chmod", "edited"]);
+    }
+
+    #[test]
+    fn the_threaded_walk_digests_every_file_of_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = ContentDigest::default();
+        for i in 0..300 {
+            let (name, bytes) = (format!("d{}/f{i}", i % 7), format!("{i}"));
+            std::fs::create_dir_all(dir.path().join(format!("d{}", i % 7))).unwrap();
+            std::fs::write(dir.path().join(&name), &bytes).unwrap();
+            expected.push(entry(&name, EntryKind::File, bytes.as_bytes()));
+        }
+        let digest = directory_digest(dir.path()).unwrap();
+        assert_eq!(digest.checksum_under(""), expected.checksum_under(""));
+    }
 }

@@ -8,11 +8,11 @@ use std::fs;
 
 use crate::checksum::Checksum;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{exists, remove_any, sync_dir};
+use crate::fsutil::{exists, remove_any, rename, sync_dir, Durability};
 use crate::hashing::listing_checksum;
 use crate::pack_ref::PackRef;
 
-use super::{LockedStore, StoreView};
+use super::{unique_name, LockedStore, StoreView};
 
 impl StoreView {
     /// The listing recorded for the build of `pack_ref` with `content`; none for a pack
@@ -61,13 +61,20 @@ impl LockedStore {
         Ok(())
     }
 
-    /// Forgets a removed pack's listings.
+    /// Forgets a removed pack's listings: one rename into `trash/`, not synced, so that
+    /// nothing can fail once it is done (an uninstall that fails is undone, and its receipt
+    /// put back). Listings a power cut brings back describe only their own builds, and the
+    /// pack's next install removes them.
     pub(super) fn forget_listings(&self, pack_ref: &PackRef) -> Result<bool> {
         let dir = self.layout.listings(pack_ref);
         if !exists(&dir) {
             return Ok(false);
         }
-        self.to_trash(&dir, "uninstalled-listings")?;
+        let to = self
+            .layout
+            .trash()
+            .join(unique_name("uninstalled-listings"));
+        rename(&dir, &to, Durability::NoSync, "trash.move")?;
         Ok(true)
     }
 }

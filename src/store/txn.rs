@@ -341,7 +341,6 @@ impl LockedStore {
     /// (to `trash/`) and the private record of sources.
     pub(super) fn forget_kept(&self, plan: &UninstallPlan) -> Result<bool> {
         let mut changed = self.forget_sources(&plan.pack_ref)?;
-        changed |= self.forget_listings(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
             crate::failpoint::hit("uninstall.versions")
@@ -349,7 +348,8 @@ impl LockedStore {
             self.to_trash(&versions, "uninstalled-versions")?;
             changed = true;
         }
-        Ok(changed)
+        // Last: a failure before it is undone, and the receipt it puts back needs its listing.
+        Ok(self.forget_listings(&plan.pack_ref)? || changed)
     }
 
     /// Puts an uninstalled pack back: its directory in place, its receipt as it was.

@@ -21,3 +21,4 @@ mod remote_archive;
 mod signed_indices;
 mod stackstorm;
 mod store_cli;
+mod verify;
