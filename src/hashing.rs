@@ -2,6 +2,7 @@
 //! count, and limit) what passes through them so archives are hashed while they are read,
 //! and the content checksum (a digest over per-file digests taken while files are written).
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -212,25 +213,105 @@ impl ContentDigest {
     /// The content checksum of the subtree at `prefix` (`""` for the whole tree), with paths
     /// taken relative to it, so a pack found in `pack/` hashes the same as the pack alone.
     pub fn checksum_under(&self, prefix: &str) -> Checksum {
+        listing_checksum(&self.listing_under(prefix))
+    }
+
+    /// The text the content checksum of the subtree at `prefix` hashes: one
+    /// `PATH\0KIND\0DIGEST\n` line per entry, sorted by path bytes. The store keeps it
+    /// beside a receipt, so that `verify` can name the files that changed.
+    pub fn listing_under(&self, prefix: &str) -> Vec<u8> {
         let mut lines: Vec<(&str, &ContentEntry)> = self
             .entries
             .iter()
             .filter_map(|e| strip_dir_prefix(&e.path, prefix).map(|p| (p, e)))
             .collect();
         lines.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut hasher = Sha256::new();
+        let mut text = Vec::with_capacity(lines.len() * 100);
         for (path, e) in lines {
-            hasher.update(path.as_bytes());
-            hasher.update([0]);
-            hasher.update([e.kind.letter() as u8]);
-            hasher.update([0]);
-            hasher.update(hex::encode(e.digest).as_bytes());
-            hasher.update(b"\n");
+            text.extend_from_slice(path.as_bytes());
+            text.extend_from_slice(&[0, e.kind.letter() as u8, 0]);
+            text.extend_from_slice(hex::encode(e.digest).as_bytes());
+            text.push(b'\n');
         }
-        Checksum {
-            algorithm: Algorithm::Sha256,
-            digest: hasher.finalize().to_vec(),
+        text
+    }
+
+    /// The entries of a listing ([`ContentDigest::listing_under`]) whose checksum is
+    /// `expected`; `None` for one damaged or not of that checksum.
+    pub fn from_listing(listing: &[u8], expected: &Checksum) -> Option<ContentDigest> {
+        if listing_checksum(listing) != *expected {
+            return None;
         }
+        let mut digest = ContentDigest::default();
+        for line in listing.split_inclusive(|b| *b == b'\n') {
+            let mut fields = line.strip_suffix(b"\n")?.split(|b| *b == 0);
+            let (Some(path), Some(kind), Some(hex), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return None;
+            };
+            let kind = match kind {
+                b"f" => EntryKind::File,
+                b"x" => EntryKind::Executable,
+                b"l" => EntryKind::Symlink,
+                _ => return None,
+            };
+            let mut sha256 = [0u8; 32];
+            hex::decode_to_slice(hex, &mut sha256).ok()?;
+            digest.push(ContentEntry {
+                path: String::from_utf8(path.to_vec()).ok()?,
+                kind,
+                digest: sha256,
+            });
+        }
+        Some(digest)
+    }
+
+    /// How this tree differs from `base`, by path: a path whose kind (file, executable,
+    /// symlink) or bytes differ is changed.
+    pub fn differences_from(&self, base: &ContentDigest) -> Differences {
+        let by_path = |d: &'_ ContentDigest| -> HashMap<String, (EntryKind, [u8; 32])> {
+            d.entries
+                .iter()
+                .map(|e| (e.path.clone(), (e.kind, e.digest)))
+                .collect()
+        };
+        let (ours, theirs) = (by_path(self), by_path(base));
+        let mut diff = Differences::default();
+        for (path, entry) in &ours {
+            match theirs.get(path) {
+                None => diff.added.push(path.clone()),
+                Some(base) if base != entry => diff.changed.push(path.clone()),
+                Some(_) => {}
+            }
+        }
+        diff.removed = theirs
+            .into_keys()
+            .filter(|p| !ours.contains_key(p))
+            .collect();
+        for paths in [&mut diff.added, &mut diff.removed, &mut diff.changed] {
+            paths.sort_unstable();
+        }
+        diff
+    }
+}
+
+/// The paths where one tree differs from another, each list sorted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Differences {
+    /// In this tree, not in the other.
+    pub added: Vec<String>,
+    /// In the other tree, not in this one.
+    pub removed: Vec<String>,
+    /// In both, with other bytes or another kind.
+    pub changed: Vec<String>,
+}
+
+/// The content checksum of a listing: the sha256 of its text.
+pub(crate) fn listing_checksum(listing: &[u8]) -> Checksum {
+    Checksum {
+        algorithm: Algorithm::Sha256,
+        digest: Sha256::digest(listing).to_vec(),
     }
 }
 
@@ -288,14 +369,75 @@ pub fn directory_checksum(dir: &Path) -> Result<Checksum> {
 }
 
 /// The per-file digests of a directory as it is on disk (see [`directory_checksum`]), for
-/// callers that also compare them with another tree's.
+/// callers that also compare them with another tree's. The walk hands each file, opened, to
+/// as many hashing threads as there are cores through a short queue: a large pack hashes at
+/// the speed of the disk, each file is read once, and few descriptors are open at a time.
 pub(crate) fn directory_digest(dir: &Path) -> Result<ContentDigest> {
-    let mut digest = DirectoryDigest {
-        root: dir,
-        digest: ContentDigest::default(),
-    };
-    walk(dir, &mut digest)?;
-    Ok(digest.digest)
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let (queue, jobs) = std::sync::mpsc::sync_channel::<FileJob>(2 * threads);
+    let jobs = std::sync::Mutex::new(jobs);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| hash_jobs(&jobs)))
+            .collect();
+        let mut digest = DirectoryDigest {
+            root: dir,
+            digest: ContentDigest::default(),
+            queue,
+        };
+        let walked = walk(dir, &mut digest);
+        let DirectoryDigest {
+            digest: mut tree,
+            queue,
+            ..
+        } = digest;
+        drop(queue); // the workers end once the queue is drained
+        let mut hashed = Vec::new();
+        for worker in workers {
+            let done = worker
+                .join()
+                .map_err(|_| Error::Internal("a hashing thread panicked".into()))?;
+            hashed.push(done);
+        }
+        walked?;
+        for (index, sha256) in hashed.into_iter().collect::<Result<Vec<_>>>()?.concat() {
+            tree.set_digest(index, sha256);
+        }
+        Ok(tree)
+    })
+}
+
+/// A file for a hashing thread: its entry's index, its path (for errors), the open file.
+type FileJob = (usize, std::path::PathBuf, std::fs::File);
+
+/// Hashes files off the queue until it is closed; after a failure the rest are only taken
+/// off it (so the walk never blocks on a full queue) and the first failure is returned.
+fn hash_jobs(
+    jobs: &std::sync::Mutex<std::sync::mpsc::Receiver<FileJob>>,
+) -> Result<Vec<(usize, [u8; 32])>> {
+    let mut hashed = Vec::new();
+    let mut failed = None;
+    loop {
+        let job = jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv();
+        let Ok((index, path, file)) = job else {
+            break;
+        };
+        if failed.is_some() {
+            continue;
+        }
+        match HashingReader::new(file, &[Algorithm::Sha256], u64::MAX).finish() {
+            Ok((mut sums, _)) => {
+                let mut sha256 = [0u8; 32];
+                sha256.copy_from_slice(&sums.remove(0).digest);
+                hashed.push((index, sha256));
+            }
+            Err(e) => failed = Some(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+    failed.map_or(Ok(hashed), Err)
 }
 
 /// Attune's own directory checksum (its `calculate_directory_checksum`), which its CLI writes
@@ -334,10 +476,12 @@ pub fn attune_directory_checksum(dir: &Path) -> Result<Checksum> {
     })
 }
 
-/// The per-file digests of a directory being walked.
+/// The per-file digests of a directory being walked; its files' bytes are hashed by the
+/// threads reading `queue`, and their digests filled in once they are done.
 struct DirectoryDigest<'a> {
     root: &'a Path,
     digest: ContentDigest,
+    queue: std::sync::mpsc::SyncSender<FileJob>,
 }
 
 impl Visit for DirectoryDigest<'_> {
@@ -346,17 +490,21 @@ impl Visit for DirectoryDigest<'_> {
     }
 
     fn file(&mut self, name: &str, mode: u32, file: &mut std::fs::File) -> Result<()> {
-        let (mut sums, _) = HashingReader::new(file, &[Algorithm::Sha256], u64::MAX)
-            .finish()
-            .ctx(|| format!("reading {}", self.root.join(name).display()))?;
-        let mut sha256 = [0u8; 32];
-        sha256.copy_from_slice(&sums.remove(0).digest);
+        let path = self.root.join(name);
+        // The walk closes its descriptor when this returns; the thread hashes through a
+        // second one, of the same open file (what the walk checked is what is read).
+        let file = file
+            .try_clone()
+            .ctx(|| format!("reading {}", path.display()))?;
+        let index = self.digest.entries().len();
         self.digest.push(ContentEntry {
             path: name.to_owned(),
             kind: kind_for_mode(mode),
-            digest: sha256,
+            digest: [0; 32],
         });
-        Ok(())
+        self.queue
+            .send((index, path, file))
+            .map_err(|_| Error::Internal("the hashing threads stopped early".into()))
     }
 
     fn symlink(&mut self, name: &str, target: &str) -> Result<()> {
@@ -430,5 +578,63 @@ mod tests {
         }
         assert_eq!(d.checksum_under("pack"), alone.checksum_under(""));
         assert_ne!(d.checksum_under(""), alone.checksum_under(""));
+    }
+
+    fn entry(path: &str, kind: EntryKind, bytes: &[u8]) -> ContentEntry {
+        ContentEntry {
+            path: path.into(),
+            kind,
+            digest: sha256_bytes(bytes),
+        }
+    }
+
+    #[test]
+    fn a_listing_reads_back_only_under_its_own_checksum() {
+        let mut d = ContentDigest::default();
+        d.push(entry("b/run.sh", EntryKind::Executable, b"#!/bin/sh\n"));
+        d.push(entry("a", EntryKind::Symlink, b"b/run.sh"));
+        let listing = d.listing_under("");
+        let sum = d.checksum_under("");
+        let back = ContentDigest::from_listing(&listing, &sum).unwrap();
+        assert_eq!(back.checksum_under(""), sum);
+        assert_eq!(back.entries()[0].path, "a", "sorted by path");
+        let mut damaged = listing.clone();
+        damaged[0] = b'z';
+        assert!(ContentDigest::from_listing(&damaged, &sum).is_none());
+        let empty = ContentDigest::default();
+        let none = ContentDigest::from_listing(b"", &empty.checksum_under(""));
+        assert!(none.unwrap().entries().is_empty());
+    }
+
+    #[test]
+    fn differences_name_added_removed_and_changed_paths_a_new_kind_included() {
+        let mut base = ContentDigest::default();
+        base.push(entry("same", EntryKind::File, b"1"));
+        base.push(entry("edited", EntryKind::File, b"1"));
+        base.push(entry("chmod", EntryKind::File, b"1"));
+        base.push(entry("gone", EntryKind::File, b"1"));
+        let mut now = ContentDigest::default();
+        now.push(entry("same", EntryKind::File, b"1"));
+        now.push(entry("edited", EntryKind::File, b"2"));
+        now.push(entry("chmod", EntryKind::Executable, b"1"));
+        now.push(entry("new", EntryKind::Symlink, b"same"));
+        let diff = now.differences_from(&base);
+        assert_eq!(diff.added, ["new"]);
+        assert_eq!(diff.removed, ["gone"]);
+        assert_eq!(diff.changed, ["chmod", "edited"]);
+    }
+
+    #[test]
+    fn the_threaded_walk_digests_every_file_of_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut expected = ContentDigest::default();
+        for i in 0..300 {
+            let (name, bytes) = (format!("d{}/f{i}", i % 7), format!("{i}"));
+            std::fs::create_dir_all(dir.path().join(format!("d{}", i % 7))).unwrap();
+            std::fs::write(dir.path().join(&name), &bytes).unwrap();
+            expected.push(entry(&name, EntryKind::File, bytes.as_bytes()));
+        }
+        let digest = directory_digest(dir.path()).unwrap();
+        assert_eq!(digest.checksum_under(""), expected.checksum_under(""));
     }
 }

@@ -21,7 +21,7 @@ use crate::net::{Connectivity, Network, PlainHttp};
 use crate::pack_ref::PackRef;
 use crate::pipeline::{
     self, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
-    LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport,
+    LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport, Verified,
 };
 use crate::receipt::Receipt;
 use crate::registry::{IndexStatus, Registry, SearchHit};
@@ -337,6 +337,27 @@ impl Installer {
                 .ok_or(Error::NotInstalled(pack_ref))
         })
         .await
+    }
+
+    /// Hashes the files of the installed packs of `refs` (every installed pack when empty)
+    /// again and compares them with the content checksums their receipts record, naming the
+    /// files added, removed and changed since the install. A pack whose directory is gone is
+    /// reported with every file removed. Read-only: a shared lock, and a missing store is
+    /// never created. A ref without a receipt is [`Error::NotInstalled`]; a difference is not
+    /// an error here ([`Verified::ok`] says), the command line makes it exit 3.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), attune_pack::Error> {
+    /// use attune_pack::Installer;
+    /// let installer = Installer::builder().packs_dir("/var/lib/attune/packs").build()?;
+    /// for v in installer.verify(&[]).await?.iter().filter(|v| !v.ok()) {
+    ///     println!("{}: added {:?}, removed {:?}, changed {:?}", v.pack_ref, v.added, v.removed, v.changed);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify(&self, refs: &[PackRef]) -> Result<Vec<Verified>> {
+        let store = self.read().await?;
+        pipeline::verify(&self.ctx, store, refs).await
     }
 
     /// Removes a pack, its kept versions and its receipt: its directory is first moved out of

@@ -78,7 +78,7 @@ pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing}
 pub use pack_ref::{InvalidRef, PackRef, REF_RULE};
 pub use pipeline::{
     BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport, LockedAction,
-    LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport,
+    LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport, Verified,
 };
 pub use python::PythonRequirement;
 pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};

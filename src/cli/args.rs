@@ -85,6 +85,12 @@ pub enum Command {
         #[arg(value_name = "REF")]
         pack_ref: String,
     },
+    /// Check installed packs' files against their receipts (every pack when no REF is given)
+    Verify {
+        /// Installed packs to check
+        #[arg(value_name = "REF")]
+        pack_refs: Vec<String>,
+    },
     /// Remove packs, their kept versions and their receipts
     Uninstall {
         /// Installed packs to remove (several are removed one after another)

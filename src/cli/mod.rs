@@ -11,6 +11,7 @@ mod password;
 mod process;
 mod progress;
 mod tables;
+mod verify;
 
 use std::path::Path;
 use std::time::Duration;
@@ -156,6 +157,7 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
             out.result(json!(receipt), || receipt_details(&receipt));
             Ok(())
         }
+        Command::Verify { pack_refs } => verify::verify(&installer()?, &pack_refs, &out).await,
         Command::Uninstall { pack_refs, force } => {
             let installer = installer()?;
             let dependents = dependents(force);

@@ -36,12 +36,18 @@ impl Output {
     /// Reports a failure: the message on stderr, and in JSON mode the error document on
     /// stdout. Returns the exit code.
     pub fn error(&self, err: &Error) -> i32 {
-        let message = super::hints::message(err);
         if self.json {
+            let message = super::hints::message(err);
             let doc = json!({"error": {"code": err.code(), "category": err.category().name(), "message": message}});
             println!("{}", json_text(&doc));
         }
-        eprintln!("error: {}", escape_output(&message));
+        self.failure(err)
+    }
+
+    /// Reports a failure on stderr only: for a command whose result document, printed
+    /// already, carries it. Returns the exit code.
+    pub fn failure(&self, err: &Error) -> i32 {
+        eprintln!("error: {}", escape_output(&super::hints::message(err)));
         err.exit_code()
     }
 

@@ -380,6 +380,13 @@ pub enum Error {
         found: String,
     },
 
+    /// Installed packs whose files are no longer what their receipts record (`verify`).
+    #[error("{}", mismatched(.packs))]
+    VerifyMismatch {
+        /// The packs that differ, sorted.
+        packs: Vec<PackRef>,
+    },
+
     /// Two things that must agree do not (conflicting index entries of one version).
     #[error("{0}")]
     Conflict(String),
@@ -458,6 +465,7 @@ impl Error {
                 "not_found"
             }
             LockMismatch { .. } => "lock_mismatch",
+            VerifyMismatch { .. } => "verify_mismatch",
             PackYamlMissing { .. } => "pack_yaml_missing",
             AlreadyInstalled { .. } => "already_installed",
             DependencyUnmet { .. } | DependencyNotReplaced { .. } | BreaksDependents { .. } => {
@@ -495,7 +503,8 @@ impl Error {
             | InsecureHttp(_)
             | AddressNotAllowed { .. }
             | CredentialsInIndexUrl { .. }
-            | LockMismatch { .. } => Category::Security,
+            | LockMismatch { .. }
+            | VerifyMismatch { .. } => Category::Security,
             NotFound(_)
             | NotInstalled(_)
             | PackNotFound { .. }
@@ -629,6 +638,14 @@ fn ambiguity(candidates: &[String]) -> String {
             ": the abbreviation is ambiguous ({})",
             candidates.join(", ")
         )
+    }
+}
+
+fn mismatched(packs: &[PackRef]) -> String {
+    let names: Vec<String> = packs.iter().map(|p| format!("`{p}`")).collect();
+    match names.len() {
+        1 => format!("{} differs from its receipt", names[0]),
+        _ => format!("{} differ from their receipts", names.join(", ")),
     }
 }
 

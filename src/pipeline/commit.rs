@@ -52,10 +52,10 @@ pub(crate) async fn commit(
     let (store, staged) = (store.clone(), v.located.dir.clone());
     let (receipt, keep) = (receipt.clone(), ctx.config().keep_versions);
     let action = change.operation;
-    let remembered = origin(&v)?;
+    let (remembered, listing) = (origin(&v)?, v.listing());
     guarded(ctx, hooks, &[change], move || {
         store
-            .commit(&staged, &receipt, keep, action, remembered)
+            .commit(&staged, &receipt, &listing, keep, action, remembered)
             .map(|done| ((), done.warnings))
     })
     .await?;

@@ -258,6 +258,7 @@ impl Set {
             staged: step.validated.located.dir.clone(),
             receipt: Box::new(receipt.clone()),
             origin: origin(&step.validated)?,
+            listing: step.validated.listing(),
         });
         self.outcomes.push(LockedOutcome {
             action: from.map_or(LockedAction::Installed, LockedAction::Replaced),

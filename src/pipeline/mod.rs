@@ -26,6 +26,7 @@ mod plan;
 mod tests;
 mod update;
 mod validate;
+mod verify;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub(crate) use outdated::outdated;
 pub use outdated::Outdated;
 pub(crate) use update::update;
 pub use update::{UpdateOptions, UpdateReport};
+pub(crate) use verify::verify;
+pub use verify::Verified;
 
 use attempt::Attempt;
 use plan::{upsert, Step};

@@ -22,6 +22,16 @@ pub(crate) struct Validated {
 }
 
 impl Validated {
+    /// The text the content checksum hashes, one line per file (see
+    /// `ContentDigest::listing_under`), from the digests taken while the files were written.
+    pub fn listing(&self) -> Vec<u8> {
+        self.staged
+            .fetched
+            .tree
+            .digest
+            .listing_under(&self.located.rel)
+    }
+
     /// The archive's sha256, for the receipt (archive sources).
     pub fn archive_sha256(&self) -> Option<Checksum> {
         let archive = &self.staged.fetched.archive;

@@ -4,7 +4,6 @@
 //! commit does not (an untracked `__pycache__/`, an edit not committed); hashing it would
 //! publish a checksum no install of that ref can match.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use gix::bstr::ByteSlice;
@@ -203,29 +202,15 @@ fn differences(
     git_ref: &str,
     commit: ObjectId,
 ) -> Option<String> {
-    let on_disk: HashMap<&str, &ContentEntry> = work
-        .entries()
+    let diff = work.differences_from(committed);
+    let mut differing: Vec<String> = diff
+        .added
         .iter()
-        .map(|e| (e.path.as_str(), e))
-        .collect();
-    let in_commit: HashMap<&str, &ContentEntry> = committed
-        .entries()
-        .iter()
-        .map(|e| (e.path.as_str(), e))
-        .collect();
-    let mut differing: Vec<String> = on_disk
-        .iter()
-        .filter_map(|(path, e)| match in_commit.get(path) {
-            None => Some(format!("`{path}` (not committed)")),
-            Some(c) if c.kind != e.kind || c.digest != e.digest => {
-                Some(format!("`{path}` (modified)"))
-            }
-            Some(_) => None,
-        })
+        .map(|p| format!("`{p}` (not committed)"))
+        .chain(diff.changed.iter().map(|p| format!("`{p}` (modified)")))
         .chain(
-            in_commit
-                .keys()
-                .filter(|p| !on_disk.contains_key(*p))
+            diff.removed
+                .iter()
                 .map(|p| format!("`{p}` (not in the work tree)")),
         )
         .collect();

@@ -15,8 +15,8 @@ use crate::locate::Subdir;
 use crate::manifest::parse_lenient_version;
 use crate::pack_ref::{PackRef, REF_RULE};
 
-pub use super::summaries::{Span, Summary};
 use super::summaries::{self, Summaries};
+pub use super::summaries::{Span, Summary};
 
 /// A parsed index: its valid pack entries, findable by ref. Entries are kept as summaries;
 /// a whole entry is parsed again from its text in the document when it is asked for (most

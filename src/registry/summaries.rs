@@ -19,7 +19,6 @@ use semver::Version;
 
 use crate::pack_ref::PackRef;
 
-
 /// The summaries of an index's kept entries.
 #[derive(Debug, Clone, Default)]
 pub struct Summaries {

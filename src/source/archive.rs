@@ -469,7 +469,9 @@ pub fn extract_file(
         head
     };
     match ArchiveFormat::sniff(&head) {
-        Some(ArchiveFormat::Zip) => crate::source::unzip::extract_zip(buffered.get_ref(), writer, algorithms),
+        Some(ArchiveFormat::Zip) => {
+            crate::source::unzip::extract_zip(buffered.get_ref(), writer, algorithms)
+        }
         Some(ArchiveFormat::TarGz) => extract_tar_stream(buffered, writer, algorithms, max, true),
         Some(ArchiveFormat::Tar) => extract_tar_stream(buffered, writer, algorithms, max, false),
         None => Err(Error::ArchiveCorrupt {

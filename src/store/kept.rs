@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checksum::Checksum;
 use crate::error::{IoContext, Result};
 use crate::fsutil::{remove_any, sync_dir};
 use crate::pack_ref::PackRef;
@@ -93,6 +94,18 @@ impl StoreView {
         }
         kept.sort_by(|a, b| b.seq.cmp(&a.seq).then_with(|| b.dir.cmp(&a.dir)));
         Ok(kept)
+    }
+
+    /// The content checksums of the builds of a pack that are active or kept: those whose
+    /// records (private sources, listings) are kept.
+    pub(super) fn live_contents(&self, pack_ref: &PackRef) -> Result<Vec<Checksum>> {
+        let mut live: Vec<Checksum> = self
+            .kept_versions(pack_ref)?
+            .into_iter()
+            .map(|k| k.record.receipt.checksum.content)
+            .collect();
+        live.extend(self.receipt(pack_ref)?.map(|r| r.checksum.content));
+        Ok(live)
     }
 }
 

@@ -7,6 +7,8 @@
 //! journal.jsonl                only while a change is under way
 //! history.jsonl                every change, appended
 //! private/REF.json             unredacted sources, for the store's owner only (0600)
+//! listings/REF/HEX             the per-file lines of each active or kept build's content
+//!                              checksum (HEX: its hex), for `verify`
 //! staging/, trash/             work areas, emptied whenever a writing command starts
 //! lock                         the store-wide lock
 //! ```
@@ -19,6 +21,7 @@
 mod history;
 mod journal;
 mod kept;
+mod listing;
 mod lock;
 mod private;
 mod recover;
@@ -94,6 +97,7 @@ impl Store {
         for dir in [
             layout.receipts(),
             layout.meta.join("versions"),
+            layout.meta.join("listings"),
             layout.staging(),
             layout.trash(),
         ] {
@@ -187,6 +191,12 @@ impl Layout {
     }
     fn private(&self, pack_ref: &PackRef) -> PathBuf {
         self.meta.join("private").join(format!("{pack_ref}.json"))
+    }
+    fn listings(&self, pack_ref: &PackRef) -> PathBuf {
+        self.meta.join("listings").join(pack_ref)
+    }
+    fn listing(&self, pack_ref: &PackRef, content: &crate::checksum::Checksum) -> PathBuf {
+        self.listings(pack_ref).join(content.hex())
     }
     fn staging(&self) -> PathBuf {
         self.meta.join("staging")

@@ -58,14 +58,10 @@ impl LockedStore {
         // A damaged record is rewritten rather than stopping every install of the pack.
         let mut record: PrivateSources = read_json(&path).ok().flatten().unwrap_or_default();
         let mut live: Vec<String> = self
-            .kept_versions(pack_ref)?
-            .into_iter()
-            .map(|k| k.record.receipt.checksum.content.to_string())
+            .live_contents(pack_ref)?
+            .iter()
+            .map(ToString::to_string)
             .collect();
-        live.extend(
-            self.receipt(pack_ref)?
-                .map(|r| r.checksum.content.to_string()),
-        );
         live.push(content.to_string());
         record.sources.retain(|k, _| live.contains(k));
         record.sources.insert(content.to_string(), source);

@@ -28,6 +28,8 @@ pub enum SetChange {
         receipt: Box<Receipt>,
         /// Where it came from, unredacted (for the private record of sources).
         origin: serde_json::Value,
+        /// The text of its content checksum (see `listing.rs`).
+        listing: Vec<u8>,
     },
     /// Removes an installed pack.
     Remove(PackRef),
@@ -99,6 +101,7 @@ impl LockedStore {
                     staged,
                     receipt,
                     origin,
+                    listing,
                 } => {
                     let from = self.receipt(&receipt.pack_ref).ok().flatten();
                     let from = from.map(|r| r.version.to_string());
@@ -107,6 +110,7 @@ impl LockedStore {
                         self.install_plan(Action::Install, staged, receipt, keep_versions)?;
                     let content = &receipt.checksum.content;
                     self.remember_source(&receipt.pack_ref, content, origin.clone())?;
+                    self.record_listing(&receipt.pack_ref, content, listing)?;
                     plan.installs.push(install);
                 }
                 SetChange::Remove(pack_ref) => {

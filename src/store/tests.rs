@@ -27,15 +27,22 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
         source: ReceiptSource::default(),
         checksum: ReceiptChecksums {
             archive: None,
-            content: crate::checksum::Checksum {
-                algorithm: crate::checksum::Algorithm::Sha256,
-                digest: crate::hashing::sha256_bytes(version.as_bytes()).to_vec(),
-            },
+            content: crate::hashing::listing_checksum(&listing(version)),
         },
         tests: TestSummary::default(),
         dependencies: Vec::new(),
         stackstorm_version: None,
     }
+}
+
+/// The content checksum's text of the tree [`stage`] writes.
+fn listing(version: &str) -> Vec<u8> {
+    let yaml = crate::hashing::sha256_bytes(pack_yaml(version).as_bytes());
+    format!("pack.yaml\0f\0{}\n", hex::encode(yaml)).into_bytes()
+}
+
+fn pack_yaml(version: &str) -> String {
+    format!("ref: p\nversion: {version}\n")
 }
 
 /// A staged tree for version `version`, inside a staging dir that is leaked (as a crashed
@@ -44,11 +51,7 @@ fn stage(store: &LockedStore, version: &str) -> PathBuf {
     let staging = store.staging().unwrap().abandon();
     let dir = staging.join("tree");
     fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join("pack.yaml"),
-        format!("ref: p\nversion: {version}\n"),
-    )
-    .unwrap();
+    fs::write(dir.join("pack.yaml"), pack_yaml(version)).unwrap();
     dir
 }
 
@@ -64,6 +67,7 @@ fn install(store: &LockedStore, version: &str, keep: usize) -> Committed {
         .commit(
             &dir,
             &receipt(store, version),
+            &listing(version),
             keep,
             Action::Install,
             serde_json::Value::Null,

@@ -45,13 +45,16 @@ pub struct Uninstalled {
 impl LockedStore {
     /// Makes `staged` (a pack root inside a staging dir) the active version of the receipt's
     /// pack (recorded in the history as `action`: an install or an update; `origin` goes to
-    /// the private record of sources, see `private.rs`); the previous active version is kept for rollback, the receipt written last.
+    /// the private record of sources, see `private.rs`, and `listing`, the text of the
+    /// receipt's content checksum, to `listing.rs`); the previous active version is kept for
+    /// rollback, the receipt written last.
     /// `Ok` means the new version is active with its receipt; `Err` means the previous state
     /// is back (or, if even that failed, the journal makes the next command restore it).
     pub fn commit(
         &self,
         staged: &Path,
         receipt: &Receipt,
+        listing: &[u8],
         keep_versions: usize,
         action: Action,
         origin: serde_json::Value,
@@ -63,6 +66,7 @@ impl LockedStore {
             .install_plan(action, staged, receipt, keep_versions)
             .and_then(|plan| {
                 self.remember_source(&receipt.pack_ref, &receipt.checksum.content, origin)?;
+                self.record_listing(&receipt.pack_ref, &receipt.checksum.content, listing)?;
                 Ok(plan)
             })
             .map_err(|e| self.failed(slice::from_mut(&mut record), e))?;
@@ -333,8 +337,8 @@ impl LockedStore {
         Ok(self.forget_kept(plan)? || changed)
     }
 
-    /// The part of an uninstall no undo can take back: the kept versions (to `trash/`) and
-    /// the private record of sources.
+    /// The part of an uninstall no undo can take back: the kept versions and the listings
+    /// (to `trash/`) and the private record of sources.
     pub(super) fn forget_kept(&self, plan: &UninstallPlan) -> Result<bool> {
         let mut changed = self.forget_sources(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
@@ -344,7 +348,8 @@ impl LockedStore {
             self.to_trash(&versions, "uninstalled-versions")?;
             changed = true;
         }
-        Ok(changed)
+        // Last: a failure before it is undone, and the receipt it puts back needs its listing.
+        Ok(self.forget_listings(&plan.pack_ref)? || changed)
     }
 
     /// Puts an uninstalled pack back: its directory in place, its receipt as it was.

@@ -15,6 +15,7 @@ use crate::support::BIN;
 
 /// Every named step of an install's commit (and its undo).
 const COMMIT_POINTS: &[&str] = &[
+    "listing.write",
     "journal.create",
     "journal.append",
     "commit.displace",
@@ -68,6 +69,7 @@ const ROLLBACK_POINTS: &[&str] = &[
 /// Every named step of a locked install: a set of two packs committed as one.
 const LOCKED_POINTS: &[&str] = &[
     "private.write",
+    "listing.write",
     "private.remove",
     "uninstall.detach",
     "uninstall.versions",

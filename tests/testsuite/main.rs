@@ -22,3 +22,4 @@ mod remote_archive;
 mod signed_indices;
 mod stackstorm;
 mod store_cli;
+mod verify;

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use attune_pack::directory_checksum;
+use sha2::{Digest, Sha256};
 
 /// Ref → active version.
 pub type State = BTreeMap<String, String>;
@@ -41,6 +42,9 @@ pub fn state(packs: &Path) -> State {
             content,
             "the receipt's content checksum of {pack_ref} is not the active directory's"
         );
+        if receipt["source"]["kind"].is_string() {
+            listed(packs, pack_ref, &content);
+        }
         state.insert(pack_ref.to_owned(), version);
     }
     for entry in fs::read_dir(packs).into_iter().flatten() {
@@ -53,6 +57,21 @@ pub fn state(packs: &Path) -> State {
         }
     }
     state
+}
+
+/// The file listing `verify` reads for the build of `pack_ref` with `content`: there, and
+/// the very text whose sha256 is the content checksum.
+fn listed(packs: &Path, pack_ref: &str, content: &str) {
+    let hex = content.strip_prefix("sha256:").unwrap();
+    let path = packs.join(format!(".attune-pack/listings/{pack_ref}/{hex}"));
+    let listing = fs::read(&path)
+        .unwrap_or_else(|e| panic!("receipt of {pack_ref} but no listing {path:?}: {e}"));
+    let digest = Sha256::digest(&listing);
+    assert_eq!(
+        hex::encode(digest),
+        hex,
+        "the listing of {pack_ref} is not its checksum's text"
+    );
 }
 
 /// [`state`], and nothing left of any change.
