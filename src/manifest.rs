@@ -142,6 +142,10 @@ pub struct Testing {
     /// What a lower pass rate does to the install.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Variables set for the tests, as `NAME: value`: the pack's own values, never names to
+    /// take from the installer's environment (which only the config's `test_env` passes).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 /// One test runner.
@@ -454,6 +458,18 @@ fn parse_testing(value: Option<Value>) -> Field<Option<Testing>> {
         return Err((
             "testing.min_pass_rate",
             format!("{} is not between 0 and 1", testing.min_pass_rate),
+        ));
+    }
+    let unusable = testing.env.iter().find(|(name, value)| {
+        name.is_empty() || name.contains(['=', '\0']) || value.contains('\0')
+    });
+    if let Some((name, _)) = unusable {
+        return Err((
+            "testing.env",
+            format!(
+                "`{}`: a variable's name must be non-empty without `=` or NUL, and its value without NUL",
+                crate::terminal::escape(name)
+            ),
         ));
     }
     Ok(Some(testing))
