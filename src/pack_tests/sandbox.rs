@@ -98,6 +98,7 @@ fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
         ))
     };
     let c_name = CString::new(name).map_err(|_| unusable(format!("`{name}` holds a NUL")))?;
+    // SAFETY: passwd is plain data (integers and pointers), for getpwnam_r to fill.
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
