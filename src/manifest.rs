@@ -516,6 +516,15 @@ fn parse_python(raw: &Raw, warnings: &mut Vec<String>) -> Vec<PythonRequirement>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn testing_env_holds_the_packs_own_values_and_refuses_unusable_names() {
+        let base = "ref: p\nversion: 1.0.0\ntesting:\n  env: ";
+        let m = Manifest::parse(&format!("{base}{{MODE: ci}}\n"), "pack.yaml").unwrap();
+        assert_eq!(m.testing.unwrap().env["MODE"], "ci");
+        let err = Manifest::parse(&format!("{base}{{\"A=B\": x}}\n"), "pack.yaml").unwrap_err();
+        assert!(err.to_string().contains("testing.env"), "{err}");
+    }
+
     use super::*;
 
     #[test]
