@@ -406,9 +406,10 @@ fn a_setsid_daemon_a_test_starts_is_gone_when_the_install_returns() {
     let tmp = tempfile::tempdir().unwrap();
     let packs = tmp.path().join("packs");
     // One in a new session, one double-forked into another: neither in the runner's group.
-    let script = "setsid sh -c 'echo $$ >&3; exec sleep 100000' &\n\
-                  (setsid sh -c 'echo $$ >&3; exec sleep 100000' &)\n\
-                  echo ok\n";
+    // The runner ends only once both have reported (through files in its own copy).
+    let script = "setsid sh -c 'echo $$ >&3; touch a; exec sleep 100000' &\n\
+                  (setsid sh -c 'echo $$ >&3; touch b; exec sleep 100000' &)\n\
+                  while [ ! -e a ] || [ ! -e b ]; do sleep 0.01; done\n";
     let pack = pack_with_test(tmp.path(), "1.0.0", script, 60);
     let (out, report) = run_to_end(&packs, &["--json", "install", pack.to_str().unwrap()], &[]);
     assert!(
