@@ -31,6 +31,14 @@ pub struct Config {
     /// minisign public keys (`RWQ…`, or paths of `.pub` files) a bundle given with
     /// `install --bundle` must be signed by; none: bundles need no signature.
     pub bundle_trusted_keys: Vec<String>,
+    /// Variables of attune-pack's environment passed to pack tests, which otherwise start
+    /// from an empty one; secrets attune-pack holds are withheld whatever this says.
+    pub test_env: Vec<String>,
+    /// The user pack tests run as when attune-pack runs as root (default `nobody`).
+    pub test_user: String,
+    /// The variables the index headers' `${VAR}` read: secrets, never passed to pack tests.
+    #[serde(skip)]
+    pub header_variables: Vec<String>,
 }
 
 impl Default for Config {
@@ -45,6 +53,9 @@ impl Default for Config {
             sync: true,
             python: "python3".to_owned(),
             bundle_trusted_keys: Vec::new(),
+            test_env: Vec::new(),
+            test_user: "nobody".to_owned(),
+            header_variables: Vec::new(),
         }
     }
 }
@@ -257,6 +268,7 @@ impl Config {
             .collect();
         for index in &mut config.pack_registry.indices {
             for (name, value) in index.headers.iter_mut() {
+                config.header_variables.extend(referenced(value));
                 *value = expand_env(value).map_err(|var| {
                     Error::Usage(format!(
                         "config file {origin}: header `{name}` of index {} uses ${{{var}}}, which is not set in the environment",
@@ -307,6 +319,15 @@ fn known_keys(parent: &str) -> Vec<String> {
         Ok(serde_json::Value::Object(keys)) => keys.into_iter().map(|(k, _)| k).collect(),
         _ => Vec::new(),
     }
+}
+
+/// The names of the `${VAR}` in `value`.
+fn referenced(value: &str) -> Vec<String> {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(var, _)| var.to_owned()))
+        .collect()
 }
 
 /// Replaces `${VAR}` with the variable's value; `Err(VAR)` when it is unset.
@@ -419,6 +440,7 @@ mod tests {
         assert_eq!(c.limits.max_download_bytes, 1 << 30);
         assert_eq!(c.limits.max_unpacked_bytes, 4 << 30);
         assert_eq!(c.limits.max_entries, 10);
+        assert_eq!(c.header_variables, ["ATTUNE_PACK_TEST_TOKEN"]);
         let err = Config::from_yaml(
             "pack_registry:\n  indices:\n    - url: x\n      headers: {A: \"${ATTUNE_PACK_SURELY_UNSET_VAR}\"}\n",
             "cfg.yaml",

@@ -81,7 +81,9 @@ pub use pipeline::{
     LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport, Verified,
 };
 pub use python::PythonRequirement;
-pub use receipt::{Receipt, ReceiptChecksums, ReceiptSource, SourceKind, TestStatus, TestSummary};
+pub use receipt::{
+    Receipt, ReceiptChecksums, ReceiptSource, Sandbox, SourceKind, TestStatus, TestSummary,
+};
 pub use registry::{IndexStatus, SearchHit};
 pub use source::{DetectOptions, PackSource, VersionSpec};
 pub use store::{RolledBack, Uninstalled};

@@ -142,6 +142,10 @@ pub struct Testing {
     /// What a lower pass rate does to the install.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Variables set for the tests, as `NAME: value`: the pack's own values, never names to
+    /// take from the installer's environment (which only the config's `test_env` passes).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 /// One test runner.
@@ -456,6 +460,18 @@ fn parse_testing(value: Option<Value>) -> Field<Option<Testing>> {
             format!("{} is not between 0 and 1", testing.min_pass_rate),
         ));
     }
+    let unusable = testing.env.iter().find(|(name, value)| {
+        name.is_empty() || name.contains(['=', '\0']) || value.contains('\0')
+    });
+    if let Some((name, _)) = unusable {
+        return Err((
+            "testing.env",
+            format!(
+                "`{}`: a variable's name must be non-empty without `=` or NUL, and its value without NUL",
+                crate::terminal::escape(name)
+            ),
+        ));
+    }
     Ok(Some(testing))
 }
 
@@ -500,6 +516,15 @@ fn parse_python(raw: &Raw, warnings: &mut Vec<String>) -> Vec<PythonRequirement>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn testing_env_holds_the_packs_own_values_and_refuses_unusable_names() {
+        let base = "ref: p\nversion: 1.0.0\ntesting:\n  env: ";
+        let m = Manifest::parse(&format!("{base}{{MODE: ci}}\n"), "pack.yaml").unwrap();
+        assert_eq!(m.testing.unwrap().env["MODE"], "ci");
+        let err = Manifest::parse(&format!("{base}{{\"A=B\": x}}\n"), "pack.yaml").unwrap_err();
+        assert!(err.to_string().contains("testing.env"), "{err}");
+    }
+
     use super::*;
 
     #[test]

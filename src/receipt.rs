@@ -94,6 +94,35 @@ pub struct TestSummary {
     pub failed: u32,
     /// Tests skipped by their runner.
     pub skipped: u32,
+    /// What confined them; none when no test ran (and in receipts written before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+}
+
+/// What kept a pack's tests from writing outside their scratch copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sandbox {
+    /// Landlock: the file system read-only but for the scratch copy (and `/dev/null`).
+    Landlock,
+    /// No Landlock; the tests ran as another user (`test_user`), with the staged pack
+    /// made read-only.
+    Readonly,
+    /// No Landlock, and the tests ran as the installing user: only the re-hash of the staged
+    /// pack before its commit stands between them and what is installed.
+    None,
+}
+
+impl Sandbox {
+    /// The name receipts give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sandbox::Landlock => "landlock",
+            Sandbox::Readonly => "readonly",
+            Sandbox::None => "none",
+        }
+    }
 }
 
 /// One installed pack version.

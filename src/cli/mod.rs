@@ -20,7 +20,7 @@ use attune_pack::publish::{self, Conflicts, IndexHeader, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
-    Installer, InstallerBuilder, Interrupt, LockedOptions, PackRef, PackSource,
+    Installer, InstallerBuilder, Interrupt, LockedOptions, PackRef, PackSource, Sandbox,
 };
 use clap::Parser;
 use serde_json::json;
@@ -462,7 +462,7 @@ fn not_a_path_either(e: Error, arg: &str) -> Error {
 fn tests_line(step: &InstallReport) -> String {
     let (r, t) = (&step.receipt, &step.receipt.tests);
     format!(
-        "Tests of {} {}: {} passed, {} failed, {} skipped (runner{} {})",
+        "Tests of {} {}: {} passed, {} failed, {} skipped (runner{} {}; sandbox: {})",
         r.pack_ref,
         r.version,
         t.passed,
@@ -473,7 +473,8 @@ fn tests_line(step: &InstallReport) -> String {
         } else {
             "s:"
         },
-        step.test_runners.join(", ")
+        step.test_runners.join(", "),
+        t.sandbox.map_or("none", Sandbox::name)
     )
 }
 

@@ -1,17 +1,21 @@
 //! Running a pack's own tests (pack.yaml `testing`) before anything is committed. The tests
-//! are the pack's code: they run in a scratch copy of the staged pack that is thrown away
-//! afterwards, so nothing they write (reports, caches, files a background process writes
-//! later) can reach the installed pack, whose content checksum stays the one verified. Each
-//! runner is its own process group, ended whole when it finishes or times out.
+//! are the pack's code, untrusted: they run in a scratch copy of the staged pack that is
+//! thrown away afterwards, with an environment of their own (`env`), confined to that copy
+//! (`sandbox`), so nothing they write (reports, caches, files a background process writes
+//! later) can reach the installed pack or the store. Each runner is its own process group,
+//! ended whole, with whatever it left outside the group, when it finishes or times out.
 
+mod env;
 mod runner;
+mod sandbox;
 mod scratch;
+mod strays;
 mod summary;
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::interrupt::Interrupt;
 use crate::manifest::{OnFailure, Runner, RunnerKind, Testing};
 use crate::receipt::{TestStatus, TestSummary};
@@ -24,6 +28,27 @@ pub struct TestOutcome {
     pub runners: Vec<String>,
     /// Set when tests failed but `on_failure: warn` let the install go on.
     pub warning: Option<String>,
+    /// The config's `test_env` names that were not passed, being secrets attune-pack holds.
+    pub withheld: Vec<String>,
+}
+
+/// What the tests run with, from the config.
+pub struct Setup {
+    /// The interpreter unittest and pytest run under.
+    pub python: String,
+    /// The caller's variables passed to the tests (`test_env`).
+    pub test_env: Vec<String>,
+    /// Who the tests run as when this process is root (`test_user`).
+    pub test_user: String,
+    /// The variables index headers read, withheld from the tests.
+    pub header_variables: Vec<String>,
+}
+
+/// A runner's command as the pack's tests all get it.
+struct Launch<'a> {
+    python: &'a str,
+    env: &'a [(std::ffi::OsString, std::ffi::OsString)],
+    confinement: &'a sandbox::Confinement,
 }
 
 const DEFAULT_TIMEOUT: u64 = 300;
@@ -33,37 +58,42 @@ const DEFAULT_TIMEOUT: u64 = 300;
 const OUTPUT_LINES: usize = 40;
 
 /// Runs every runner on a copy of `pack_dir` made inside `scratch` (an empty directory that
-/// the caller removes); fails with `tests_failed` when the pass rate is below
-/// `min_pass_rate` and `on_failure` is `block`. unittest and pytest run under `python` (the
-/// interpreter the config names).
+/// the caller removes), confined to it; fails with `tests_failed` when the pass rate is below
+/// `min_pass_rate` and `on_failure` is `block`.
 pub fn run(
     pack_dir: &Path,
     scratch: &Path,
     testing: &Testing,
-    python: &str,
+    setup: &Setup,
     interrupt: &Interrupt,
 ) -> Result<TestOutcome> {
     if !testing.enabled || testing.runners.is_empty() {
-        let status = if testing.enabled {
-            TestStatus::None
-        } else {
-            TestStatus::Skipped
-        };
-        return Ok(TestOutcome {
-            summary: TestSummary {
-                status,
-                ..Default::default()
-            },
-            runners: Vec::new(),
-            warning: None,
-        });
+        return Ok(not_run(testing));
     }
     let copy = scratch.join("pack");
     scratch::copy_tree(pack_dir, &copy)?;
-    let mut summary = TestSummary::default();
+    let tmp = scratch.join("tmp");
+    std::fs::create_dir(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    let confinement = sandbox::Confinement::prepare(scratch, pack_dir, &setup.test_user)?;
+    let (env, withheld) = env::build(&env::Sources {
+        scratch,
+        python: &setup.python,
+        pack: &testing.env,
+        pass: &setup.test_env,
+        header_variables: &setup.header_variables,
+    });
+    let launch = Launch {
+        python: &setup.python,
+        env: &env,
+        confinement: &confinement,
+    };
+    let mut summary = TestSummary {
+        sandbox: Some(confinement.kind),
+        ..Default::default()
+    };
     let mut failures = Vec::new();
     for (name, runner) in &testing.runners {
-        let result = run_one(&copy, runner, python, interrupt)?;
+        let result = run_one(&copy, runner, &launch, interrupt)?;
         summary.passed += result.passed;
         summary.failed += result.failed;
         summary.skipped += result.skipped;
@@ -76,6 +106,7 @@ pub fn run(
         }
     }
     let mut outcome = judge(summary, failures, testing)?;
+    outcome.withheld = withheld;
     outcome.runners = testing
         .runners
         .iter()
@@ -88,6 +119,23 @@ pub fn run(
         })
         .collect();
     Ok(outcome)
+}
+
+/// The outcome of tests that are disabled, or that have no runner.
+fn not_run(testing: &Testing) -> TestOutcome {
+    let status = match testing.enabled {
+        true => TestStatus::None,
+        false => TestStatus::Skipped,
+    };
+    TestOutcome {
+        summary: TestSummary {
+            status,
+            ..Default::default()
+        },
+        runners: Vec::new(),
+        warning: None,
+        withheld: Vec::new(),
+    }
 }
 
 /// The pass rate against `min_pass_rate`, and what `on_failure` makes of a shortfall.
@@ -112,6 +160,7 @@ fn judge(
             summary,
             runners: Vec::new(),
             warning: None,
+            withheld: Vec::new(),
         });
     }
     let message = format!(
@@ -128,6 +177,7 @@ fn judge(
             summary,
             runners: Vec::new(),
             warning: Some(format!("pack tests failed (on_failure: warn): {message}")),
+            withheld: Vec::new(),
         }),
     }
 }
@@ -142,7 +192,7 @@ struct RunnerResult {
 fn run_one(
     pack_dir: &Path,
     runner: &Runner,
-    python: &str,
+    launch: &Launch,
     interrupt: &Interrupt,
 ) -> Result<RunnerResult> {
     let entry = &runner.entry_point;
@@ -163,7 +213,9 @@ fn run_one(
         });
     }
     let timeout = Duration::from_secs(runner.timeout.unwrap_or(DEFAULT_TIMEOUT));
-    let command = runner::command(pack_dir, runner, python);
+    let mut command = runner::command(pack_dir, runner, launch.python);
+    command.env_clear().envs(launch.env.iter().cloned());
+    launch.confinement.apply(&mut command);
     let ran = runner::run(command, timeout, interrupt).map_err(|e| {
         Error::TestsFailed(format!(
             "cannot start the `{}` runner for `{}`: {e}",

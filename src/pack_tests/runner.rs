@@ -1,8 +1,9 @@
 //! One test runner, supervised: it starts as the leader of its own process group; its output
 //! is read as it comes (so a chatty runner never blocks on a full pipe) without waiting for
 //! the pipes to close, which a background process that inherited them could put off for
-//! ever; when the runner exits, times out or is interrupted, the whole group is killed and,
-//! where this process is their reaper, its members are reaped, so none outlives the install.
+//! ever; when the runner exits, times out or is interrupted, the whole group is killed, and
+//! so is what it left outside the group where this process is their reaper (see `strays`),
+//! so none outlives the install.
 
 use std::io;
 use std::path::Path;
@@ -64,6 +65,7 @@ pub fn run(mut cmd: Command, timeout: Duration, interrupt: &Interrupt) -> io::Re
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     group::isolate(&mut cmd);
+    let before = super::strays::snapshot();
     let mut child = cmd.spawn()?;
     let mut pipes = group::Pipes::new([
         child.stdout.take().map(Into::into),
@@ -79,7 +81,7 @@ pub fn run(mut cmd: Command, timeout: Duration, interrupt: &Interrupt) -> io::Re
             break None;
         }
     };
-    group::end(&mut child);
+    group::end(&mut child, &before);
     // What the group wrote before it ended is in the pipes now; nothing more is awaited.
     pipes.read(Duration::ZERO);
     Ok(Ran {
@@ -97,11 +99,12 @@ fn is_executable(path: &Path) -> bool {
 
 /// Process groups and pipes: Unix only, like the rest of attune-pack's process handling.
 mod group {
+    use std::collections::HashSet;
     use std::io::{self, Read};
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::KEEP_OUTPUT;
 
@@ -118,47 +121,13 @@ mod group {
         }
     }
 
-    /// Kills the runner's whole group and reaps what can be reaped: the runner itself, and
-    /// members orphaned to this process when it is a child subreaper (the command-line
-    /// program is; an embedding program may choose to be).
-    pub fn end(child: &mut Child) {
-        let group = child.id() as libc::pid_t;
-        // SAFETY: plain system calls on a process group this function's caller created.
-        unsafe { libc::killpg(group, libc::SIGKILL) };
+    /// Kills the runner's whole group, then whatever else it left among this process's
+    /// descendants that is not in `before`, reaping what can be reaped.
+    pub fn end(child: &mut Child, before: &HashSet<libc::pid_t>) {
+        // SAFETY: a signal to the process group this function's caller created.
+        unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
         let _ = child.wait();
-        if !is_subreaper() {
-            return;
-        }
-        // Members reach this process only once their parent in the group has died: reap
-        // until the group is gone, for a bounded while.
-        let give_up = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < give_up {
-            let mut status = 0;
-            // SAFETY: as above.
-            let reaped = unsafe { libc::waitpid(-group, &mut status, libc::WNOHANG) };
-            if reaped > 0 {
-                continue;
-            }
-            // SAFETY: as above; signal 0 only tests for existence.
-            if reaped < 0 && unsafe { libc::killpg(group, 0) } != 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn is_subreaper() -> bool {
-        let mut flag: libc::c_int = 0;
-        // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer.
-        let got =
-            unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
-        got == 0 && flag != 0
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn is_subreaper() -> bool {
-        false
+        crate::pack_tests::strays::kill_all(before);
     }
 
     /// The runner's stdout and stderr, read without blocking.

@@ -1,11 +1,17 @@
-//! Stage 6: the pack's own tests, run on a scratch copy inside staging that is removed
-//! afterwards (see `pack_tests`).
+//! Stage 6: the pack's own tests, run sandboxed on a scratch copy that is removed afterwards
+//! (see `pack_tests`); the staged pack is re-hashed after them, so that what is committed is
+//! what was verified.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::events::{Event, Phase};
+use crate::hashing::directory_checksum;
 use crate::pack_tests;
-use crate::receipt::{TestStatus, TestSummary};
+use crate::receipt::{Sandbox, TestStatus, TestSummary};
 
 use super::validate::Validated;
 
@@ -46,17 +52,39 @@ pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Test
     };
     ctx.emit(Event::Phase(Phase::RunningTests));
     let dir = v.located.dir.clone();
-    let scratch = v.staged.staging.path().join("tests");
     let interrupt = ctx.interrupt().clone();
-    let python = ctx.config().python.clone();
+    let config = ctx.config();
+    let setup = pack_tests::Setup {
+        python: config.python.clone(),
+        test_env: config.test_env.clone(),
+        test_user: config.test_user.clone(),
+        header_variables: config.header_variables.clone(),
+    };
+    let content = v.content.clone();
     let outcome = blocking(move || {
-        std::fs::create_dir(&scratch).ctx(|| format!("creating {}", scratch.display()))?;
-        let outcome = pack_tests::run(&dir, &scratch, &testing, &python, &interrupt);
-        // The tests' copy, and whatever they left, go now: none of it is installed.
-        let _ = std::fs::remove_dir_all(&scratch);
-        outcome
+        // Outside the store, in the system's temporary directory: a test user other than
+        // this process's must be able to reach it, and nothing in it is ever installed.
+        let scratch = tempfile::Builder::new()
+            .prefix("attune-pack-tests-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .ctx(|| {
+                format!(
+                    "creating a scratch directory in {}",
+                    std::env::temp_dir().display()
+                )
+            })?;
+        let outcome = pack_tests::run(&dir, scratch.path(), &testing, &setup, &interrupt)?;
+        unchanged(&dir, &content, &outcome.summary)?;
+        Ok(outcome)
     })
     .await?;
+    if !outcome.withheld.is_empty() {
+        ctx.warn(format!(
+            "not passed to the pack's tests, being secrets attune-pack may hold: {} (config `test_env`)",
+            outcome.withheld.join(", ")
+        ));
+    }
     if let Some(w) = outcome.warning {
         ctx.warn(w);
     }
@@ -64,4 +92,19 @@ pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Test
         summary: outcome.summary,
         runners: outcome.runners,
     })
+}
+
+/// The staged pack is still the one verified, whatever the tests did: it is what is
+/// committed.
+fn unchanged(dir: &Path, verified: &Checksum, summary: &TestSummary) -> Result<()> {
+    let now = directory_checksum(dir)?;
+    if &now == verified {
+        return Ok(());
+    }
+    let sandbox = summary.sandbox.map_or("none", Sandbox::name);
+    Err(Error::TestsFailed(format!(
+        "sandbox breach: the pack's tests changed the staged pack that was verified \
+         (content checksum {verified}, now {now}; sandbox: {sandbox}); it is not installed: \
+         report it to the pack's author, and install it only from a source you trust"
+    )))
 }

@@ -80,7 +80,8 @@ impl Env {
         std::fs::write(
             &python,
             format!(
-                "#!/bin/sh\necho \"$@\" >> {}\necho '{said}'\n",
+                // Sandboxed, as a test runner, it can write only to its output.
+                "#!/bin/sh\necho \"$@\" >> {} 2>/dev/null || {{ echo \"sandboxed: $@\"; exit 1; }}\necho '{said}'\n",
                 self.python_log().display()
             ),
         )
@@ -409,7 +410,8 @@ fn an_install_whose_tests_ran_says_how_they_went_on_one_line() {
     let pack = pack_with_runner(&env, "tested", "#!/bin/sh\necho ok\n");
     let out = env.run(&["--json", "install", pack.to_str().unwrap()]);
     assert_ok(&out);
-    let line = "Tests of tested 1.0.0: 1 passed, 0 failed, 0 skipped (runner: smoke (script))";
+    let line =
+        "Tests of tested 1.0.0: 1 passed, 0 failed, 0 skipped (runner: smoke (script); sandbox: ";
     assert!(stderr(&out).contains(line), "{}", stderr(&out));
     // stdout stays the one JSON document.
     let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -606,6 +608,10 @@ fn a_remote_pack_cannot_depend_on_a_repository_of_this_host() {
 #[test]
 fn test_runners_use_the_configured_python_and_name_a_missing_entry_point() {
     let env = Env::new();
+    // The interpreter must be one the test user (`nobody`, as root) can run.
+    use std::os::unix::fs::PermissionsExt;
+    let reachable = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(&env.root, reachable).unwrap();
     let cfg = env.config_with_python("Python 3.12.1");
     let runners = "testing:\n  runners:\n    unit: {type: unittest, entry_point: tests}\n";
     let pack = env.dir(
@@ -618,9 +624,14 @@ fn test_runners_use_the_configured_python_and_name_a_missing_entry_point() {
             ("tests/test_x.py", "import unittest\n"),
         ],
     );
-    assert_ok(&env.install(&cfg, &[], &[&pack]));
-    let log = std::fs::read_to_string(env.python_log()).unwrap();
-    assert!(log.contains("-m unittest discover -s tests"), "{log}");
+    let out = env.install(&cfg, &["--json"], &[&pack]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("sandboxed: -m unittest discover -s tests"),
+        "{message}"
+    );
 
     let runners =
         "testing:\n  runners:\n    shell: {type: script, entry_point: tests/run_tests.sh}\n";
