@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventSink};
-use crate::freshness::SeenTimestamps;
-use crate::interrupt::Interrupt;
+use crate::integrity::freshness::SeenTimestamps;
+use crate::model::events::{Event, EventSink};
 use crate::net::{Http, NetRules, Network};
-use crate::python::{self, Interpreter};
+use crate::pack::python::{self, Interpreter};
+use crate::util::interrupt::Interrupt;
 
 /// The shared part: cheap to clone, one HTTP client for all clones.
 struct Shared {

@@ -4,16 +4,16 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::config::Limits;
-use crate::fsutil::Durability;
-use crate::interrupt::Interrupt;
-use crate::manifest::Manifest;
+use crate::fs::fsutil::Durability;
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::pack::manifest::Manifest;
 use crate::registry::index::Index;
 use crate::registry::summaries::Summaries;
 use crate::safety::TreeWriter;
 use crate::source::archive::{self, ArchiveFormat};
 use crate::source::{detect_with, DetectOptions, PackSource, PathProbe};
+use crate::util::interrupt::Interrupt;
 
 /// A file system where the input's own bytes decide what exists, so detection's every rule
 /// is reachable without touching the disk.
@@ -58,9 +58,10 @@ pub fn detect(data: &[u8]) {
     };
     let shown = source.display_name();
     if let PackSource::Git { url, .. } | PackSource::Archive { url } = &source {
-        if let (Some((scheme, _)), Some(_)) =
-            (url.split_once("://"), crate::redact::secret_userinfo(url))
-        {
+        if let (Some((scheme, _)), Some(_)) = (
+            url.split_once("://"),
+            crate::util::redact::secret_userinfo(url),
+        ) {
             let hidden = format!("{scheme}://***@");
             assert!(shown.starts_with(&hidden), "{url} is shown as {shown}");
         }
@@ -111,7 +112,8 @@ pub fn bundle(data: &[u8]) {
     if which & 1 == 1 {
         // A fixed key: ids in inputs that match it reach the Ed25519 checks.
         let key = "RWQc2TAbJchNN4ahV2r8RvevbL0TGU6aCn9kcSuEs0JOfiGg42MRQj6e".to_owned();
-        let keys = crate::signature::TrustedKeys::load(&[key], None).expect("a valid key");
+        let keys =
+            crate::integrity::signature::TrustedKeys::load(&[key], None).expect("a valid key");
         let _ = keys.verify(b"{\"packs\": []}", rest);
         return;
     }
@@ -119,7 +121,7 @@ pub fn bundle(data: &[u8]) {
     let file = jail.path().join("fuzz.bundle");
     std::fs::write(&file, rest).expect("the input");
     let into = jail.path().join("into");
-    if crate::bundle_file::open(&file, &into).is_err() {
+    if crate::records::bundle_file::open(&file, &into).is_err() {
         return;
     }
     for entry in walkdir::WalkDir::new(&into).min_depth(1) {
@@ -214,15 +216,15 @@ fn lexical(dir: &Path, target: &Path) -> PathBuf {
 pub mod bench {
     use std::path::Path;
 
-    use crate::checksum::Algorithm;
     use crate::config::Limits;
-    use crate::fsutil::Durability;
-    use crate::interrupt::Interrupt;
-    use crate::pack_ref::PackRef;
+    use crate::fs::fsutil::Durability;
+    use crate::model::checksum::Algorithm;
+    use crate::model::pack_ref::PackRef;
     use crate::registry::index::{InMemory, Index};
     use crate::registry::stored;
     use crate::safety::TreeWriter;
     use crate::source::{archive, local_dir, VersionSpec};
+    use crate::util::interrupt::Interrupt;
 
     fn writer(root: &Path) -> TreeWriter {
         TreeWriter::new(

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 
 use crate::error::Error;
-use crate::history::Action;
-use crate::manifest::Manifest;
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::model::history::Action;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
+use crate::pack::manifest::Manifest;
 
 /// A change that passed every check, about to be committed.
 #[derive(Debug, Clone)]

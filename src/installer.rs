@@ -6,27 +6,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bundle_file::BundleManifest;
 use crate::config::{self, Config, IndexConfig, NetPolicy, RegistryConfig};
 use crate::context::{blocking, Context, Trust};
 use crate::error::{Error, IoContext, Result};
-use crate::events::EventSink;
-use crate::freshness::SeenTimestamps;
-use crate::fsutil::Durability;
-use crate::history::Record;
+use crate::fs::fsutil::Durability;
 use crate::hooks::{InstallHooks, NoHooks};
-use crate::interrupt::Interrupt;
-use crate::lockfile::Lockfile;
+use crate::integrity::freshness::SeenTimestamps;
+use crate::model::events::EventSink;
+use crate::model::history::Record;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 use crate::net::{Connectivity, Network, PlainHttp};
-use crate::pack_ref::PackRef;
 use crate::pipeline::{
     self, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
     LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport, Verified,
 };
-use crate::receipt::Receipt;
+use crate::records::bundle_file::BundleManifest;
+use crate::records::lockfile::Lockfile;
 use crate::registry::{IndexStatus, Registry, SearchHit};
 use crate::source::PackSource;
 use crate::store::{LockedStore, Opened, ReadStore, RolledBack, Store, Uninstalled};
+use crate::util::interrupt::Interrupt;
 
 /// [`Store::lock`] or [`Store::read`].
 type OpenWith<S> = fn(&Store, Duration, &dyn Fn(&Path), &Interrupt) -> Result<S>;
@@ -181,7 +181,7 @@ impl InstallerBuilder {
             std::path::absolute(&packs_dir).ctx(|| format!("resolving {}", packs_dir.display()))?;
         let cache_dir = config::resolve_cache_dir(self.cache_dir.as_deref(), &config, &packs_dir);
         let store = Store::new(packs_dir).durability(Durability::from_config(config.sync));
-        let events = self.events.unwrap_or_else(crate::events::ignore);
+        let events = self.events.unwrap_or_else(crate::model::events::ignore);
         let interrupt = self.interrupt.unwrap_or_default();
         Ok(Installer {
             ctx: Context::new(

@@ -20,70 +20,55 @@
 
 #![warn(missing_docs)]
 
-mod bundle_file;
-mod checksum;
 mod config;
 mod context;
-mod deps;
 mod error;
-mod events;
-#[doc(hidden)]
-pub mod failpoint;
-mod freshness;
-mod fsutil;
+mod fs;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod hashing;
-mod history;
 mod hooks;
 mod installer;
-mod interrupt;
-mod locate;
-mod lockfile;
-mod manifest;
-mod names;
+mod integrity;
+mod model;
 mod net;
-mod pack_ref;
+mod pack;
 mod pack_tests;
 mod pipeline;
 pub mod publish;
-mod python;
-mod receipt;
-mod redact;
+mod records;
 mod registry;
 mod safety;
-// PublicKey::id is for the index verification being added on main.
-mod signature;
 mod source;
 mod store;
-mod syncer;
-pub mod terminal;
-mod walk;
-mod yaml_depth;
+mod util;
 
-pub use bundle_file::{BundleManifest, BundledPack};
-pub use checksum::{Algorithm, Checksum, ParseChecksumError};
+pub use model::terminal;
+#[doc(hidden)]
+pub use util::failpoint;
+
 pub use config::{parse_byte_size, Config, IndexConfig, Limits, NetPolicy, RegistryConfig};
 pub use error::{Category, Checked, Error, Result, Rule};
-pub use events::{Event, EventSink, Phase};
-pub use hashing::{directory_checksum, file_checksum};
-pub use history::{Action, Outcome, Record, Recovered, Recovery};
 pub use hooks::{InstallHooks, PendingChange};
 pub use installer::{Dependents, Installer, InstallerBuilder};
-pub use interrupt::Interrupt;
-pub use locate::Subdir;
-pub use lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
-pub use manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
-pub use pack_ref::{InvalidRef, PackRef, REF_RULE};
+pub use integrity::hashing::{directory_checksum, file_checksum};
+pub use model::checksum::{Algorithm, Checksum, ParseChecksumError};
+pub use model::events::{Event, EventSink, Phase};
+pub use model::history::{Action, Outcome, Record, Recovered, Recovery};
+pub use model::pack_ref::{InvalidRef, PackRef, REF_RULE};
+pub use model::receipt::{
+    Receipt, ReceiptChecksums, ReceiptSource, Sandbox, SourceKind, TestStatus, TestSummary,
+};
+pub use pack::locate::Subdir;
+pub use pack::manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
+pub use pack::python::PythonRequirement;
 pub use pipeline::{
     BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport, LockedAction,
     LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport, Verified,
 };
-pub use python::PythonRequirement;
-pub use receipt::{
-    Receipt, ReceiptChecksums, ReceiptSource, Sandbox, SourceKind, TestStatus, TestSummary,
-};
+pub use records::bundle_file::{BundleManifest, BundledPack};
+pub use records::lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use registry::{IndexStatus, SearchHit};
 pub use source::{DetectOptions, PackSource, VersionSpec};
 pub use store::{RolledBack, Uninstalled};
+pub use util::interrupt::Interrupt;

@@ -9,8 +9,8 @@ pub mod rule;
 
 use std::path::PathBuf;
 
-use crate::checksum::{Checksum, ParseChecksumError};
-use crate::pack_ref::{InvalidRef, PackRef};
+use crate::model::checksum::{Checksum, ParseChecksumError};
+use crate::model::pack_ref::{InvalidRef, PackRef};
 
 pub use rule::Rule;
 

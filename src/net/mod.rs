@@ -19,7 +19,7 @@ use reqwest::{Certificate, StatusCode, Url};
 
 use crate::config::{Config, NetPolicy};
 use crate::error::{Error, Result};
-use crate::redact::redact_url;
+use crate::util::redact::redact_url;
 
 mod address;
 mod guard;

@@ -16,9 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Error, IoContext, Result};
-use crate::interrupt::Interrupt;
-use crate::manifest::{OnFailure, Runner, RunnerKind, Testing};
-use crate::receipt::{TestStatus, TestSummary};
+use crate::model::receipt::{TestStatus, TestSummary};
+use crate::pack::manifest::{OnFailure, Runner, RunnerKind, Testing};
+use crate::util::interrupt::Interrupt;
 
 /// The outcome of a pack's tests.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ pub fn run(
         if result.failed > 0 {
             failures.push(format!(
                 "runner `{name}` ({}): {}",
-                crate::terminal::escape(&runner.entry_point),
+                crate::model::terminal::escape(&runner.entry_point),
                 result.detail
             ));
         }
@@ -113,7 +113,7 @@ pub fn run(
         .map(|(name, r)| {
             format!(
                 "{} ({})",
-                crate::terminal::escape(name),
+                crate::model::terminal::escape(name),
                 runner_name(r.kind)
             )
         })
@@ -199,7 +199,7 @@ fn run_one(
     if entry.starts_with('/') || entry.split('/').any(|c| c == "..") {
         return Err(Error::InvalidPack(format!(
             "pack.yaml: field `testing.runners.*.entry_point`: `{}` must be a path inside the pack",
-            crate::terminal::escape(entry)
+            crate::model::terminal::escape(entry)
         )));
     }
     if runner.kind == RunnerKind::Script && !pack_dir.join(entry).exists() {
@@ -220,7 +220,7 @@ fn run_one(
         Error::TestsFailed(format!(
             "cannot start the `{}` runner for `{}`: {e}",
             runner_name(runner.kind),
-            crate::terminal::escape(entry)
+            crate::model::terminal::escape(entry)
         ))
     })?;
     interrupt.check()?;
@@ -240,7 +240,7 @@ fn run_one(
     let detail = format!(
         "exit status {}; last output:\n    {}",
         status.code().unwrap_or(-1),
-        crate::terminal::escape_output(&tail.join("\n")).replace('\n', "\n    ")
+        crate::model::terminal::escape_output(&tail.join("\n")).replace('\n', "\n    ")
     );
     let counts = match runner.kind {
         RunnerKind::Pytest => summary::pytest(&ran.output),

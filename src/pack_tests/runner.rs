@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::interrupt::Interrupt;
-use crate::manifest::{Runner, RunnerKind};
+use crate::pack::manifest::{Runner, RunnerKind};
+use crate::util::interrupt::Interrupt;
 
 /// How long one look at the pipes waits for output before checking on the runner again.
 const POLL: Duration = Duration::from_millis(50);

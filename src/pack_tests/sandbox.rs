@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, IoContext, Result};
-use crate::receipt::Sandbox;
+use crate::model::receipt::Sandbox;
 
 /// The confinement prepared for one pack's tests; the staged pack's modes are restored when
 /// it is dropped.
@@ -186,7 +186,7 @@ mod landlock {
     /// Read and execute everywhere, everything in `scratch`, reads and writes of `/dev/null`;
     /// `None` where the kernel has no Landlock (or a test of the fallback turned it off).
     pub fn ruleset(scratch: &Path) -> Result<Option<OwnedFd>, String> {
-        if crate::failpoint::hit("pack_tests.landlock").is_err() {
+        if crate::util::failpoint::hit("pack_tests.landlock").is_err() {
             return Ok(None);
         }
         let rule = |path: &Path, access| {

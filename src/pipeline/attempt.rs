@@ -8,8 +8,8 @@ use semver::Version;
 
 use crate::context::blocking;
 use crate::error::{Error, Result};
-use crate::history::{Action, Outcome, Record};
-use crate::pack_ref::PackRef;
+use crate::model::history::{Action, Outcome, Record};
+use crate::model::pack_ref::PackRef;
 use crate::store::Ledger;
 
 /// One attempt at changing a pack.

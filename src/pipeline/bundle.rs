@@ -1,5 +1,5 @@
 //! `bundle create`, `bundle list`, `bundle verify`: packs carried across an air gap in one
-//! file (the format is [`crate::bundle_file`]'s). Creating one runs each pack through the
+//! file (the format is [`crate::records::bundle_file`]'s). Creating one runs each pack through the
 //! install pipeline's fetch and validation (checksums, identity, path safety) with its
 //! archive bytes kept; a git or directory pack becomes a deterministic .tar.gz of its tree.
 
@@ -11,22 +11,22 @@ use std::sync::Arc;
 use flate2::{Compression, GzBuilder};
 use serde_json::{json, Value};
 
-use crate::bundle_file::{self, BundleManifest, BundleParts, BundledPack, PACKS_DIR};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::hashing::EntryKind;
-use crate::interrupt::Interrupt;
-use crate::locate::{locate_in, Subdir};
-use crate::lockfile::Lockfile;
-use crate::manifest::Manifest;
+use crate::integrity::hashing::EntryKind;
+use crate::integrity::signature::{SignatureError, SigningKey, TrustedKeys};
+use crate::model::receipt::{ReceiptSource, SourceKind};
+use crate::pack::locate::{locate_in, Subdir};
+use crate::pack::manifest::Manifest;
 use crate::publish::{build_entry, Publish};
-use crate::receipt::{ReceiptSource, SourceKind};
+use crate::records::bundle_file::{self, BundleManifest, BundleParts, BundledPack, PACKS_DIR};
+use crate::records::lockfile::Lockfile;
 use crate::registry::Registry;
 use crate::safety::TreeWriter;
-use crate::signature::{SignatureError, SigningKey, TrustedKeys};
 use crate::source::archive::{extract_file, ArchiveFormat};
 use crate::source::PackSource;
 use crate::store::Workspace;
+use crate::util::interrupt::Interrupt;
 
 use super::locked::{compare, locked_source};
 use super::options::InstallOptions;
@@ -278,7 +278,7 @@ fn timestamp(last_updated: Option<u64>) -> Result<u64> {
     if let Some(t) = last_updated {
         return Ok(t);
     }
-    Ok(crate::receipt::now().unix_timestamp().max(0) as u64)
+    Ok(crate::model::receipt::now().unix_timestamp().max(0) as u64)
 }
 
 /// The pack files, the index, the signature, then the bundle. Runs on the blocking pool.
@@ -369,7 +369,7 @@ fn tree_tar_gz(step: &Step, to: &Path, timestamp: u64) -> Result<()> {
         .entries()
         .iter()
         .filter_map(|e| {
-            crate::hashing::strip_dir_prefix(&e.path, &v.located.rel)
+            crate::integrity::hashing::strip_dir_prefix(&e.path, &v.located.rel)
                 .map(|p| (p.to_owned(), e.kind))
         })
         .collect();
@@ -421,7 +421,7 @@ fn index_entry(ctx: &Context, p: &Prepared, name: &str, file: &Path) -> Result<V
         ..Publish::default()
     };
     // Its warnings (a pack.yaml without a license) are the author's business, said at install.
-    let quiet = crate::events::ignore();
+    let quiet = crate::model::events::ignore();
     let entry = build_entry(&v.located.dir, &publish, ctx.config().limits, &quiet)?;
     let mut entry = serde_json::to_value(entry).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(Value::Object(source)) = entry.pointer_mut("/install_sources/0") {
@@ -487,7 +487,7 @@ fn check_pack(
         &origin,
         ctx.config().limits,
         Interrupt::new(),
-        crate::fsutil::Durability::NoSync,
+        crate::fs::fsutil::Durability::NoSync,
     );
     extract_file(&file, &mut writer, &[])?;
     let tree = writer.finish()?;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use crate::context::{blocking, Context};
-use crate::deps;
 use crate::error::{Error, Result};
-use crate::history::Action;
 use crate::hooks::{InstallHooks, PendingChange};
-use crate::pack_ref::PackRef;
+use crate::model::history::Action;
+use crate::model::pack_ref::PackRef;
+use crate::pack::deps;
 use crate::store::{LockedStore, RolledBack, Uninstalled};
 
 use super::attempt::Attempt;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
-use crate::events::{Event, Phase};
 use crate::hooks::{InstallHooks, PendingChange};
-use crate::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
 use crate::source::Remembered;
 use crate::store::{LockedStore, StoreView};
 

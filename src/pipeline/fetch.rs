@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::Event;
-use crate::locate::Subdir;
+use crate::model::checksum::Algorithm;
+use crate::model::events::Event;
+use crate::pack::locate::Subdir;
 use crate::registry::{Registry, Required};
 use crate::source::{self, Fetched, PackSource};
 use crate::store::{Staging, StoreView};
@@ -138,7 +138,7 @@ async fn from_index(
                 let kept = keep.map(Path::to_owned);
                 blocking(move || {
                     if let Some(kept) = kept.filter(|k| k.exists()) {
-                        crate::fsutil::remove_any(&kept)?;
+                        crate::fs::fsutil::remove_any(&kept)?;
                     }
                     std::fs::remove_dir_all(&tree)
                         .and_then(|_| std::fs::create_dir(&tree))

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
-use crate::deps;
 use crate::error::{Error, Result};
-use crate::history::Action;
 use crate::hooks::{InstallHooks, PendingChange};
-use crate::lockfile::{LockedPack, Lockfile};
-use crate::receipt::{Receipt, SourceKind, TestSummary};
+use crate::model::checksum::Checksum;
+use crate::model::history::Action;
+use crate::model::receipt::{Receipt, SourceKind, TestSummary};
+use crate::pack::deps;
+use crate::records::lockfile::{LockedPack, Lockfile};
 use crate::registry::Registry;
 use crate::source::{PackSource, VersionSpec};
 use crate::store::{LockedStore, SetChange};

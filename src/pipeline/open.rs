@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::context::{blocking, Context};
 use crate::error::Result;
-use crate::events::Event;
-use crate::interrupt::Interrupt;
+use crate::model::events::Event;
 use crate::store::Opened;
+use crate::util::interrupt::Interrupt;
 
 /// The store `how` opens (given what to call while it waits, and the interrupt to heed).
 pub(crate) async fn opened<S, F>(ctx: &Context, how: F) -> Result<Arc<S>>

@@ -1,9 +1,9 @@
 //! What an install is asked to do, and what it did.
 
-use crate::checksum::Checksum;
-use crate::history::Action;
-use crate::locate::Subdir;
-use crate::receipt::Receipt;
+use crate::model::checksum::Checksum;
+use crate::model::history::Action;
+use crate::model::receipt::Receipt;
+use crate::pack::locate::Subdir;
 
 /// Per-install choices (the `install` command's flags), set with builder methods.
 ///

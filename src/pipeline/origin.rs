@@ -2,11 +2,11 @@
 //! the source as it was given (credentials included), else what the receipt or lockfile
 //! records (redacted; the host's config supplies index headers for the URL's origin).
 
-use crate::checksum::Checksum;
 use crate::error::{Error, Result};
-use crate::locate::Subdir;
-use crate::pack_ref::PackRef;
-use crate::receipt::{ReceiptSource, SourceKind};
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{ReceiptSource, SourceKind};
+use crate::pack::locate::Subdir;
 use crate::source::{PackSource, Remembered};
 use crate::store::StoreView;
 

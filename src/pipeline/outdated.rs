@@ -8,14 +8,14 @@
 
 use serde::Serialize;
 
-use crate::checksum::Algorithm;
 use crate::context::{blocking, Context};
+use crate::model::checksum::Algorithm;
 use std::sync::Arc;
 
 use crate::error::{Category, Error, IoContext, Result};
-use crate::hashing::Hasher;
+use crate::integrity::hashing::Hasher;
+use crate::model::receipt::{Receipt, SourceKind};
 use crate::net::Conditional;
-use crate::receipt::{Receipt, SourceKind};
 use crate::registry::Registry;
 use crate::source::{self, PackSource, Remembered, VersionSpec};
 use crate::store::ReadStore;

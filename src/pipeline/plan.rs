@@ -9,18 +9,18 @@ use std::pin::Pin;
 
 use semver::{Version, VersionReq};
 
-use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
-use crate::deps::{self, Standing};
 use crate::error::{Error, Result};
-use crate::locate::Subdir;
-use crate::manifest::{Dependency, GitDependency, Manifest};
-use crate::pack_ref::PackRef;
-use crate::receipt::{Receipt, TestSummary};
-use crate::redact::redact_url;
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{Receipt, TestSummary};
+use crate::pack::deps::{self, Standing};
+use crate::pack::locate::Subdir;
+use crate::pack::manifest::{Dependency, GitDependency, Manifest};
 use crate::registry::{is_remote, Registry};
 use crate::source::{PackSource, VersionSpec};
 use crate::store::StoreView;
+use crate::util::redact::redact_url;
 
 use super::commit::receipt;
 use super::fetch::fetch;

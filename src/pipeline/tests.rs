@@ -5,13 +5,13 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, Phase};
-use crate::hashing::directory_checksum;
+use crate::integrity::hashing::directory_checksum;
+use crate::model::checksum::Checksum;
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::{Sandbox, TestStatus, TestSummary};
 use crate::pack_tests;
-use crate::receipt::{Sandbox, TestStatus, TestSummary};
 
 use super::validate::Validated;
 

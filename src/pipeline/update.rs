@@ -8,12 +8,12 @@ use std::sync::Arc;
 use semver::Version;
 
 use crate::context::{blocking, Context};
-use crate::deps;
 use crate::error::{Error, Result};
-use crate::history::Action;
 use crate::hooks::InstallHooks;
-use crate::pack_ref::PackRef;
-use crate::receipt::{Receipt, SourceKind};
+use crate::model::history::Action;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{Receipt, SourceKind};
+use crate::pack::deps;
 use crate::registry::Registry;
 use crate::source::{PackSource, Remembered, VersionSpec};
 use crate::store::LockedStore;
@@ -108,6 +108,17 @@ struct Found {
     latest: Option<Version>,
 }
 
+impl Found {
+    fn report(self, from: Receipt, updated: Option<InstallReport>) -> UpdateReport {
+        UpdateReport {
+            from,
+            updated,
+            wanted: self.wanted,
+            latest: self.latest,
+        }
+    }
+}
+
 impl UpdateReport {
     /// The receipt of the version active after the update (or that would be, for a dry run).
     pub fn receipt(&self) -> &Receipt {
@@ -142,12 +153,6 @@ pub(crate) async fn update(
         Ok((None, found)) => return rerecord(store, current, opts, found).await,
         Err(e) => return Err(attempt.failed(e).await),
     };
-    let up_to_date = || UpdateReport {
-        from: current.clone(),
-        updated: None,
-        wanted: found.wanted.clone(),
-        latest: found.latest.clone(),
-    };
     let install = InstallOptions {
         force: true,
         dry_run: opts.dry_run,
@@ -176,7 +181,7 @@ pub(crate) async fn update(
             Ok(())
         })
         .await?;
-        return Ok(up_to_date());
+        return Ok(found.report(current, None));
     }
     let broken = deps::broken_by(pack_ref, &manifest.version, &installed);
     if !broken.is_empty() && !opts.force {
@@ -190,12 +195,7 @@ pub(crate) async fn update(
     }
     let mut report = finish(&ctx, store, hooks, step, &installed, &install).await?;
     report.warnings = recorded.take();
-    Ok(UpdateReport {
-        from: current,
-        updated: Some(report),
-        wanted: found.wanted,
-        latest: found.latest,
-    })
+    Ok(found.report(current, Some(report)))
 }
 
 /// The report of an update that found `current` up to date; a requirement given anew (or
@@ -217,12 +217,7 @@ async fn rerecord(
         let (store, pack_ref) = (store.clone(), current.pack_ref.clone());
         blocking(move || store.set_requirement(&pack_ref, requirement)).await?
     };
-    Ok(UpdateReport {
-        from,
-        updated: None,
-        wanted: found.wanted,
-        latest: found.latest,
-    })
+    Ok(found.report(from, None))
 }
 
 /// What to fetch to update `current` (`None` when the indices have nothing newer for it),

@@ -2,13 +2,13 @@
 //! matched against what the source promised. A checksum is verified before anything in the
 //! source is read: tampering is a checksum mismatch, whatever else is wrong with it.
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::context::{blocking, Context};
 use crate::error::{Checked, Error, Result};
-use crate::events::{Event, Phase};
-use crate::hashing::attune_directory_checksum;
-use crate::locate::{locate_in, Located};
-use crate::manifest::Manifest;
+use crate::integrity::hashing::attune_directory_checksum;
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::events::{Event, Phase};
+use crate::pack::locate::{locate_in, Located};
+use crate::pack::manifest::Manifest;
 
 use super::fetch::Staged;
 

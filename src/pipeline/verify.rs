@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use semver::Version;
 
-use crate::checksum::Checksum;
 use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
-use crate::hashing::{directory_digest, ContentDigest, Differences};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::integrity::hashing::{directory_digest, ContentDigest, Differences};
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 use crate::store::{ReadStore, StoreView};
 
 /// What [`Installer::verify`](crate::Installer::verify) found of one installed pack.
@@ -92,7 +92,7 @@ fn verify_one(ctx: &Context, store: &StoreView, receipt: &Receipt) -> Result<Ver
     let expected = &receipt.checksum.content;
     let recorded = recorded_files(ctx, store, receipt)?;
     let dir = store.active_dir(&receipt.pack_ref);
-    let now = match crate::fsutil::exists(&dir) {
+    let now = match crate::fs::fsutil::exists(&dir) {
         true => Some(directory_digest(&dir)?),
         false => None,
     };

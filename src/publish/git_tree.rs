@@ -10,11 +10,11 @@ use gix::bstr::ByteSlice;
 use gix::object::tree::EntryKind as GitKind;
 use gix::ObjectId;
 
-use crate::checksum::Checksum;
 use crate::error::{Error, Result};
-use crate::hashing::{sha256_bytes, ContentDigest, ContentEntry, EntryKind};
-use crate::names::is_dotgit;
+use crate::integrity::hashing::{sha256_bytes, ContentDigest, ContentEntry, EntryKind};
+use crate::model::checksum::Checksum;
 use crate::source::git::{resolve, Unresolved};
+use crate::util::names::is_dotgit;
 
 /// How many differing paths a warning names.
 const SHOWN_DIFFERENCES: usize = 5;

@@ -11,9 +11,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, EventSink};
-use crate::manifest::parse_lenient_version;
-use crate::receipt::now_rfc3339;
+use crate::model::events::{Event, EventSink};
+use crate::model::receipt::now_rfc3339;
+use crate::pack::manifest::parse_lenient_version;
 use crate::registry::index::{entry_label, read_entry, PackEntry};
 
 use super::attune::{repair_entry, repair_top, EntryKey};
@@ -243,7 +243,12 @@ fn attune_ready(
 pub fn write_index(path: &Path, doc: &Value) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
     text.push(b'\n');
-    crate::fsutil::write_atomic(path, &text, crate::fsutil::Durability::Sync, "index.write")
+    crate::fs::fsutil::write_atomic(
+        path,
+        &text,
+        crate::fs::fsutil::Durability::Sync,
+        "index.write",
+    )
 }
 
 fn read_index_document(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>> {

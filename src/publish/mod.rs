@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value as Yaml;
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, EventSink};
-use crate::fsutil::Durability;
-use crate::hashing::{directory_digest, ContentDigest};
-use crate::interrupt::Interrupt;
-use crate::locate::{locate, pack_dirs, Located};
-use crate::manifest::Manifest;
+use crate::fs::fsutil::Durability;
+use crate::integrity::hashing::{directory_digest, ContentDigest};
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::events::{Event, EventSink};
+use crate::pack::locate::{locate, pack_dirs, Located};
+use crate::pack::manifest::Manifest;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::extract_file;
+use crate::util::interrupt::Interrupt;
 
 use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource, PackEntry};
 
@@ -344,7 +344,7 @@ fn yaml_text(v: &Yaml) -> Option<String> {
             let parts: Vec<String> = items.iter().filter_map(yaml_text).collect();
             (!parts.is_empty()).then(|| parts.join(", "))
         }
-        _ => crate::manifest::scalar_text(v),
+        _ => crate::pack::manifest::scalar_text(v),
     }
 }
 
@@ -474,7 +474,7 @@ mod tests {
         assert!(seen[0].contains("is not in a git work tree"), "{seen:?}");
         assert_eq!(e.pack_ref, "demo");
         assert_eq!(e.license, "MIT");
-        let content = crate::hashing::directory_checksum(tmp.path()).unwrap();
+        let content = crate::integrity::hashing::directory_checksum(tmp.path()).unwrap();
         assert_eq!(
             e.install_sources[0],
             InstallSource::Git {
@@ -486,7 +486,7 @@ mod tests {
         );
         assert_eq!(
             e.install_sources[1].checksum(),
-            Some(&crate::hashing::file_checksum(&archive, Algorithm::Sha256).unwrap())
+            Some(&crate::integrity::hashing::file_checksum(&archive, Algorithm::Sha256).unwrap())
         );
         assert_eq!(e.install_sources[1].subdir(), Some("repo/packs/demo"));
         assert_eq!(e.contents.actions[0].name, "post");
@@ -502,7 +502,7 @@ mod tests {
                 tmp.path(),
                 &none,
                 Limits::default(),
-                &crate::events::ignore()
+                &crate::model::events::ignore()
             )
             .unwrap_err()
             .exit_code(),
@@ -519,28 +519,33 @@ mod tests {
             git_url: Some("https://g/demo.git".into()),
             ..Default::default()
         };
-        let entry =
-            build_entry(&dir, &publish, Limits::default(), &crate::events::ignore()).unwrap();
+        let entry = build_entry(
+            &dir,
+            &publish,
+            Limits::default(),
+            &crate::model::events::ignore(),
+        )
+        .unwrap();
         let a = tmp.path().join("a.json");
         let header = IndexHeader {
             registry_name: Some("Demo".into()),
             registry_url: Some("https://demo".into()),
         };
         assert_eq!(
-            update_index(&a, &entry, &header, &crate::events::ignore()).unwrap(),
+            update_index(&a, &entry, &header, &crate::model::events::ignore()).unwrap(),
             Updated::Added
         );
         assert_eq!(
-            update_index(&a, &entry, &header, &crate::events::ignore()).unwrap(),
+            update_index(&a, &entry, &header, &crate::model::events::ignore()).unwrap(),
             Updated::Replaced
         );
         let mut changed = entry.clone();
         changed.description = "changed".into();
         let b = tmp.path().join("b.json");
-        update_index(&b, &changed, &header, &crate::events::ignore()).unwrap();
+        update_index(&b, &changed, &header, &crate::model::events::ignore()).unwrap();
         let mut v2 = entry.clone();
         v2.version = semver::Version::new(2, 0, 0);
-        update_index(&b, &v2, &header, &crate::events::ignore()).unwrap();
+        update_index(&b, &v2, &header, &crate::model::events::ignore()).unwrap();
 
         let inputs = [a.clone(), b.clone()];
         assert_eq!(
@@ -548,7 +553,7 @@ mod tests {
                 &inputs,
                 Conflicts::Refuse,
                 &header,
-                &crate::events::ignore()
+                &crate::model::events::ignore()
             )
             .unwrap_err()
             .code(),
@@ -564,7 +569,7 @@ mod tests {
             &[a.clone(), a],
             Conflicts::Refuse,
             &header,
-            &crate::events::ignore(),
+            &crate::model::events::ignore(),
         )
         .unwrap();
         assert_eq!(same["packs"].as_array().unwrap().len(), 1);

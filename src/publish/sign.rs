@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{write_atomic, Durability};
-use crate::signature::SigningKey;
+use crate::fs::fsutil::{write_atomic, Durability};
+use crate::integrity::signature::SigningKey;
 
 /// A signature written by [`sign_index`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub fn sign_index(
     crate::registry::index::Index::parse(&body, &index.display().to_string())
         .map_err(Error::Usage)?;
     let key = SigningKey::load(secret_key, || {
-        password().map_err(crate::signature::SignatureError)
+        password().map_err(crate::integrity::signature::SignatureError)
     })
     .map_err(|e| Error::Usage(e.0))?;
     let timestamp = std::time::SystemTime::now()

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Result;
-use crate::fsutil::{write_atomic_with, Durability};
-use crate::signature::document_digest;
+use crate::fs::fsutil::{write_atomic_with, Durability};
+use crate::integrity::signature::document_digest;
 
 use super::index::{EntryBytes, Parsed, Span};
 use super::stored::{self, Digest, Stored};

@@ -10,10 +10,10 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::checksum::Checksum;
-use crate::locate::Subdir;
-use crate::manifest::parse_lenient_version;
-use crate::pack_ref::{PackRef, REF_RULE};
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::{PackRef, REF_RULE};
+use crate::pack::locate::Subdir;
+use crate::pack::manifest::parse_lenient_version;
 
 use super::summaries::{self, Summaries};
 pub use super::summaries::{Span, Summary};

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::bundle_file::{self, BundleManifest};
 use crate::config::IndexConfig;
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
-use crate::freshness::Seen;
+use crate::integrity::freshness::Seen;
+use crate::integrity::signature::{document_digest, needs_document, TrustedKeys, Verified};
 use crate::net::{Conditional, Connectivity};
-use crate::redact::redact_url;
-use crate::signature::{document_digest, needs_document, TrustedKeys, Verified};
+use crate::records::bundle_file::{self, BundleManifest};
+use crate::util::redact::redact_url;
 
 use super::cache::{now_secs, Cached, IndexCache, Opened, Validators};
 use super::index::{InMemory, Index, Parsed};

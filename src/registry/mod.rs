@@ -17,11 +17,11 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::model::pack_ref::PackRef;
 use crate::net::Connectivity;
-use crate::pack_ref::PackRef;
-use crate::redact::redact_url;
+use crate::pack::manifest::Manifest;
 use crate::source::VersionSpec;
+use crate::util::redact::redact_url;
 
 use load::Revalidate;
 use resolve::{best, index_name, search_order};

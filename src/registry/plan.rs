@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use semver::Version;
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::events::{Event, Phase};
-use crate::locate::Subdir;
-use crate::pack_ref::PackRef;
-use crate::receipt::{ReceiptSource, SourceKind};
-use crate::redact::redact_url;
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::events::{Event, Phase};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{ReceiptSource, SourceKind};
+use crate::pack::locate::Subdir;
 use crate::source::{PackSource, VersionSpec};
+use crate::util::redact::redact_url;
 
 use super::index::{InstallSource, PackEntry};
 use super::load::{Loaded, Loader, Location, Revalidate};
@@ -177,7 +177,7 @@ impl<'a> Registry<'a> {
                 refused = Some(e);
                 continue;
             }
-            if crate::redact::secret_userinfo(&url).is_some() {
+            if crate::util::redact::secret_userinfo(&url).is_some() {
                 // The credentials are the index author's to hand out, not this host's to
                 // send: they would go to whatever the URL names.
                 let e = Error::CredentialsInIndexUrl {

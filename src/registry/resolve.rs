@@ -2,9 +2,9 @@
 
 use crate::config::{IndexConfig, RegistryConfig};
 use crate::error::{Error, Result};
-use crate::pack_ref::PackRef;
-use crate::redact::redact_url;
+use crate::model::pack_ref::PackRef;
 use crate::source::VersionSpec;
+use crate::util::redact::redact_url;
 
 use super::index::{Index, Summary};
 

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use semver::Version;
 
-use crate::pack_ref::PackRef;
+use crate::model::pack_ref::PackRef;
 
 /// The summaries of an index's kept entries.
 #[derive(Debug, Clone, Default)]

@@ -16,15 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::Durability;
-use crate::hashing::{
+use crate::fs::fsutil::Durability;
+use crate::fs::syncer::Syncer;
+use crate::integrity::hashing::{
     kind_for_mode, sha256_bytes, ContentDigest, ContentEntry, EntryKind, HashingWriter,
 };
-use crate::interrupt::Interrupt;
-use crate::syncer::Syncer;
+use crate::util::interrupt::Interrupt;
 
 pub use crate::error::rule::{MAX_COMPONENT_BYTES, MAX_EXTENSION_BYTES, MAX_NAME_BYTES};
-use crate::names::{collision_key, is_dotgit};
+use crate::util::names::{collision_key, is_dotgit};
 
 pub use crate::error::Rule;
 
@@ -49,7 +49,7 @@ fn check_name(raw: &str) -> Result<Name, Rule> {
     if raw.contains('\0') {
         return Err(Rule::NulByte);
     }
-    if raw.chars().any(crate::terminal::is_control) {
+    if raw.chars().any(crate::model::terminal::is_control) {
         return Err(Rule::ControlCharacter);
     }
     if raw.contains('\\') {
@@ -89,7 +89,7 @@ fn shown_name(name: &str) -> String {
         Some((cut, _)) => format!("{}… ({} bytes)", &name[..cut], name.len()),
         None => name.to_owned(),
     };
-    crate::terminal::escape(&short).into_owned()
+    crate::model::terminal::escape(&short).into_owned()
 }
 
 fn has_drive_letter(s: &str) -> bool {
@@ -178,8 +178,9 @@ impl Tree {
         if pack_root.is_empty() {
             return Ok(());
         }
-        let within =
-            |p: &str| p == pack_root || crate::hashing::strip_dir_prefix(p, pack_root).is_some();
+        let within = |p: &str| {
+            p == pack_root || crate::integrity::hashing::strip_dir_prefix(p, pack_root).is_some()
+        };
         for link in &self.links {
             // Once installed, the pack root's parent is PACKS_DIR: a target that climbs above
             // the pack root, even only to come back down (`../ROOT/x`), names another pack.
@@ -415,7 +416,7 @@ impl TreeWriter {
         if target.is_empty()
             || target.len() > MAX_NAME_BYTES
             || target.contains('\\')
-            || target.chars().any(crate::terminal::is_control)
+            || target.chars().any(crate::model::terminal::is_control)
             || has_drive_letter(target)
         {
             return Err(self.refuse(raw, Rule::LinkTargetInvalid));
@@ -633,7 +634,7 @@ impl FileSink<'_> {
     /// A read error inside an entry means the source is truncated or undecodable, unless it
     /// is the download limit tripping underneath.
     fn read_error(&self, raw: &str, e: io::Error) -> Error {
-        if crate::hashing::is_limit_exceeded(&e) {
+        if crate::integrity::hashing::is_limit_exceeded(&e) {
             return refuse(
                 self.origin,
                 raw,

@@ -6,13 +6,14 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, Phase};
-use crate::hashing::{is_limit_exceeded, HashingReader};
-use crate::receipt::SourceKind;
+use crate::integrity::hashing::HashingReader;
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::SourceKind;
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
+use crate::source::extract::{corrupt, stream_error, ArchiveDigest};
 use crate::source::pipe::{self, PipeWriter, Pumped};
 use crate::source::{local_record, Fetched};
 
@@ -79,21 +80,6 @@ fn is_v7_tar_header(head: &[u8]) -> bool {
         })
         .sum();
     sum == stored && head[0] != 0
-}
-
-/// What extraction measured about the archive bytes.
-#[derive(Debug, Clone)]
-pub struct ArchiveDigest {
-    /// One checksum per algorithm asked for.
-    pub checksums: Vec<Checksum>,
-}
-
-/// Maps a read error of the archive stream: the download limit, or a corrupt archive.
-pub(crate) fn stream_error(writer: &TreeWriter, e: io::Error, what: &str) -> Error {
-    if is_limit_exceeded(&e) {
-        return writer.download_limit_error(what);
-    }
-    corrupt(writer, &format!("{what}: {e}"))
 }
 
 /// Extracts a tar or tar.gz stream (of either format, decided by its first bytes) read once
@@ -220,18 +206,6 @@ fn unpack_tar<R: Read>(reader: R, writer: &mut TreeWriter) -> Result<()> {
 fn utf8(bytes: Cow<'_, [u8]>, writer: &TreeWriter) -> Result<String> {
     String::from_utf8(bytes.into_owned())
         .map_err(|e| writer.not_utf8(&String::from_utf8_lossy(e.as_bytes())))
-}
-
-pub(crate) fn corrupt(writer: &TreeWriter, message: &str) -> Error {
-    corrupt_in(writer.origin(), message)
-}
-
-/// The archive `origin` is not readable as what it claims to be.
-pub(crate) fn corrupt_in(origin: &str, message: &str) -> Error {
-    Error::ArchiveCorrupt {
-        archive: origin.to_owned(),
-        message: message.to_owned(),
-    }
 }
 
 /// The GNU long name and link and the pax records that describe the next tar entry, read

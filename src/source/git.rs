@@ -46,13 +46,13 @@ use gix::ObjectId;
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, Phase};
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::net::{address_not_allowed, Guard, IndexTrust, NetRules};
-use crate::receipt::{ReceiptSource, SourceKind};
-use crate::redact::redact_url;
 use crate::safety::{Reserved, Rule, TreeWriter};
 use crate::source::writers::write_reserved;
 use crate::source::Fetched;
+use crate::util::redact::redact_url;
 
 /// Materializes the repository at `url` (at `git_ref`, else its default branch) into
 /// `writer`'s tree, using `staging` for the fetched objects. Also the entry point for an
@@ -188,7 +188,7 @@ impl GitFetch {
         Error::Usage(format!(
             "{what} {}: {}",
             self.shown_url(),
-            crate::redact::scrub(&e.to_string(), &self.url)
+            crate::util::redact::scrub(&e.to_string(), &self.url)
         ))
     }
 
@@ -522,11 +522,14 @@ impl GitFetch {
             }
             cause = c.source();
         }
-        let message = format!("{context}: {}", crate::redact::scrub(&chain, &self.url));
+        let message = format!(
+            "{context}: {}",
+            crate::util::redact::scrub(&chain, &self.url)
+        );
         Error::Git {
             url: self.shown_url(),
             message,
-            source: crate::redact::userinfo(&self.url)
+            source: crate::util::redact::userinfo(&self.url)
                 .is_none()
                 .then(|| Box::new(e) as _),
         }

@@ -11,18 +11,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::events::{Event, Phase};
-use crate::hashing::{is_limit_exceeded, HashingReader};
-use crate::interrupt::Interrupt;
+use crate::integrity::hashing::{is_limit_exceeded, HashingReader};
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::net::Response;
-use crate::receipt::{ReceiptSource, SourceKind};
-use crate::redact::redact_url;
 use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::{self, ArchiveFormat};
 use crate::source::{git, Fetched, Validators};
+use crate::util::interrupt::Interrupt;
+use crate::util::redact::redact_url;
 
 /// Enough of the body to tell the formats apart (a tar header is 512 bytes).
 const SNIFF_BYTES: usize = 512;

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
-use crate::events::{Event, Phase};
-use crate::receipt::SourceKind;
+use crate::fs::walk::{walk, Visit};
+use crate::model::events::{Event, Phase};
+use crate::model::receipt::SourceKind;
 use crate::safety::TreeWriter;
 use crate::source::{local_record, Fetched};
-use crate::walk::{walk, Visit};
 
 /// Materializes the directory at `path` through `writer`.
 pub(crate) async fn materialize(ctx: &Context, path: &Path, writer: TreeWriter) -> Result<Fetched> {

@@ -2,6 +2,7 @@
 //! ordered rules; each source kind has a module that only materializes it into staging.
 
 pub mod archive;
+mod extract;
 pub mod git;
 pub mod http_archive;
 pub mod local_dir;
@@ -15,14 +16,14 @@ use std::path::{Path, PathBuf};
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::context::Context;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::Durability;
-use crate::pack_ref::{PackRef, REF_RULE};
-use crate::receipt::{ReceiptSource, SourceKind};
-use crate::redact::redact_url;
+use crate::fs::fsutil::Durability;
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::pack_ref::{PackRef, REF_RULE};
+use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::safety::{Tree, TreeWriter};
+use crate::util::redact::redact_url;
 
 /// A source materialized into staging: the tree written, the checksums of the archive's
 /// bytes (archive sources), and what the receipt records of where it came from.

@@ -8,11 +8,11 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, Result};
-use crate::hashing::Hasher;
+use crate::integrity::hashing::Hasher;
+use crate::model::checksum::{Algorithm, Checksum};
 use crate::safety::{Reserved, Rule, TreeWriter, MAX_NAME_BYTES};
-use crate::source::archive::{corrupt, corrupt_in, stream_error, ArchiveDigest};
+use crate::source::extract::{corrupt, corrupt_in, stream_error, ArchiveDigest};
 use crate::source::writers::write_reserved;
 
 /// A cursor's buffer: a local header and the start of its data in one read.

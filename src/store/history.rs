@@ -7,9 +7,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
-use crate::failpoint;
-use crate::fsutil::Durability;
-use crate::history::Record;
+use crate::fs::fsutil::Durability;
+use crate::model::history::Record;
+use crate::util::failpoint;
 
 /// Appends `record`; a failure is returned as a warning, never as an error: the change it
 /// records has happened (or not) either way.

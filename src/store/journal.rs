@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result};
-use crate::failpoint;
-use crate::fsutil::{sync_dir, Durability};
-use crate::history::Action;
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::{sync_dir, Durability};
+use crate::model::history::Action;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
+use crate::util::failpoint;
 
 use super::kept::KeptRecord;
 

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::Checksum;
 use crate::error::{IoContext, Result};
-use crate::fsutil::{remove_any, sync_dir};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::{remove_any, sync_dir};
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 
 use super::{LockedStore, StoreView};
 
@@ -116,8 +116,8 @@ impl LockedStore {
         let pack_ref = &receipt.pack_ref;
         let dir = self.layout.versions(pack_ref);
         let taken = |name: &str| {
-            crate::fsutil::exists(&dir.join(name))
-                || crate::fsutil::exists(&dir.join(format!("{name}.json")))
+            crate::fs::fsutil::exists(&dir.join(name))
+                || crate::fs::fsutil::exists(&dir.join(format!("{name}.json")))
         };
         let hex = receipt.checksum.content.hex();
         let base = format!("{}+{}", receipt.version, &hex[..hex.len().min(8)]);
@@ -140,7 +140,7 @@ impl LockedStore {
     pub(super) fn prune(&self, pack_ref: &PackRef, keep: usize) -> Result<()> {
         let versions = self.layout.versions(pack_ref);
         for old in self.kept_versions(pack_ref)?.into_iter().skip(keep) {
-            crate::failpoint::hit("prune.remove")
+            crate::util::failpoint::hit("prune.remove")
                 .ctx(|| format!("removing {}", old.dir.display()))?;
             self.to_trash(&old.dir, "pruned")?;
             remove_any(&old.receipt)?;

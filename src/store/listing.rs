@@ -6,11 +6,11 @@
 
 use std::fs;
 
-use crate::checksum::Checksum;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{exists, remove_any, rename, sync_dir, Durability};
-use crate::hashing::listing_checksum;
-use crate::pack_ref::PackRef;
+use crate::fs::fsutil::{exists, remove_any, rename, sync_dir, Durability};
+use crate::integrity::hashing::listing_checksum;
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
 
 use super::{unique_name, LockedStore, StoreView};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
-use crate::interrupt::Interrupt;
+use crate::util::interrupt::Interrupt;
 
 /// Holds the lock until dropped (the OS releases it with the file descriptor, also on crash).
 #[derive(Debug)]

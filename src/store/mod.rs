@@ -36,12 +36,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{exists, remove_any, rename, Durability};
-use crate::interrupt::Interrupt;
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::{exists, remove_any, rename, Durability};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
+use crate::util::interrupt::Interrupt;
 
-use crate::history::{Record, Recovered};
+use crate::model::history::{Record, Recovered};
 use lock::Mode;
 
 pub use rollback::RolledBack;
@@ -195,7 +195,7 @@ impl Layout {
     fn listings(&self, pack_ref: &PackRef) -> PathBuf {
         self.meta.join("listings").join(pack_ref)
     }
-    fn listing(&self, pack_ref: &PackRef, content: &crate::checksum::Checksum) -> PathBuf {
+    fn listing(&self, pack_ref: &PackRef, content: &crate::model::checksum::Checksum) -> PathBuf {
         self.listings(pack_ref).join(content.hex())
     }
     fn staging(&self) -> PathBuf {
@@ -414,7 +414,7 @@ fn empty_dir(dir: &Path) -> Result<()> {
     };
     for entry in entries {
         let entry = entry.ctx(|| format!("reading {}", dir.display()))?;
-        crate::failpoint::hit("trash.purge")
+        crate::util::failpoint::hit("trash.purge")
             .ctx(|| format!("removing {}", entry.path().display()))?;
         remove_any(&entry.path())?;
     }

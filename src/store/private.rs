@@ -9,10 +9,10 @@ use std::fs;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::Checksum;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::write_atomic_mode;
-use crate::pack_ref::PackRef;
+use crate::fs::fsutil::write_atomic_mode;
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
 
 use super::{read_json, to_json, LockedStore, StoreView};
 

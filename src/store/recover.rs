@@ -9,10 +9,10 @@ use std::path::Path;
 use super::journal::{self, Found, Plan, Step};
 use super::LockedStore;
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::remove_any;
-use crate::history::{Action, Outcome, Record, Recovered, Recovery};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::remove_any;
+use crate::model::history::{Action, Outcome, Record, Recovered, Recovery};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 
 impl LockedStore {
     /// Finishes or undoes what the journal says, then sweeps; returns what was recovered and
@@ -258,7 +258,7 @@ fn remove_orphans(dir: &Path) -> Result<()> {
 }
 
 fn sweep_one(path: &Path) -> Result<()> {
-    crate::failpoint::hit("sweep.remove")
+    crate::util::failpoint::hit("sweep.remove")
         .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
     remove_any(path)
 }

@@ -5,10 +5,10 @@
 //! replacement, and the restored version's receipt. A second rollback swaps them back.
 
 use crate::error::{Error, Result};
-use crate::fsutil::rename;
-use crate::history::{Action, Outcome, Record};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::rename;
+use crate::model::history::{Action, Outcome, Record};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 
 use super::journal::{Journal, OldTree, Plan, RollbackPlan, Step};
 use super::kept::KeptRecord;
@@ -117,7 +117,7 @@ impl LockedStore {
                 record: KeptRecord {
                     receipt: displaced,
                     kept_seq: seq,
-                    replaced_at: crate::receipt::now_rfc3339(),
+                    replaced_at: crate::model::receipt::now_rfc3339(),
                 },
             },
             restored: kept.name(),

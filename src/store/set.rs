@@ -10,9 +10,9 @@
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::history::{Action, Outcome, Record};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::model::history::{Action, Outcome, Record};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 
 use super::journal::{Journal, Plan, SetPlan, Step, UninstallPlan};
 use super::{unique_name, LockedStore};

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{IoContext, Result};
 
-use crate::fsutil::remove_any;
+use crate::fs::fsutil::remove_any;
 
 /// A staging directory that another command's tidying cannot remove while it exists.
 #[derive(Debug)]
@@ -97,7 +97,8 @@ pub(super) fn sweep(root: &Path) -> Result<()> {
         if is_live(&path) {
             continue;
         }
-        crate::failpoint::hit("trash.purge").ctx(|| format!("removing {}", path.display()))?;
+        crate::util::failpoint::hit("trash.purge")
+            .ctx(|| format!("removing {}", path.display()))?;
         remove_any(&path)?;
     }
     Ok(())

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::journal::{Journal, Plan, Step};
 use super::txn::Committed;
 use super::*;
-use crate::history::{Action, Outcome, Recovery};
-use crate::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
+use crate::model::history::{Action, Outcome, Recovery};
+use crate::model::receipt::{ReceiptChecksums, ReceiptSource, TestSummary};
 
 fn p() -> PackRef {
     PackRef::new("p").unwrap()
@@ -22,12 +22,12 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
         version: version.parse().unwrap(),
         label: "P".into(),
         path: store.active_dir(&p()),
-        installed_at: crate::receipt::now(),
+        installed_at: crate::model::receipt::now(),
         requirement: None,
         source: ReceiptSource::default(),
         checksum: ReceiptChecksums {
             archive: None,
-            content: crate::hashing::listing_checksum(&listing(version)),
+            content: crate::integrity::hashing::listing_checksum(&listing(version)),
         },
         tests: TestSummary::default(),
         dependencies: Vec::new(),
@@ -37,7 +37,7 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
 
 /// The content checksum's text of the tree [`stage`] writes.
 fn listing(version: &str) -> Vec<u8> {
-    let yaml = crate::hashing::sha256_bytes(pack_yaml(version).as_bytes());
+    let yaml = crate::integrity::hashing::sha256_bytes(pack_yaml(version).as_bytes());
     format!("pack.yaml\0f\0{}\n", hex::encode(yaml)).into_bytes()
 }
 

@@ -17,14 +17,14 @@ use std::path::Path;
 use std::slice;
 
 use crate::error::{Error, Result};
-use crate::fsutil::{remove_any, rename, sync_dir, write_atomic};
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
+use crate::fs::fsutil::{remove_any, rename, sync_dir, write_atomic};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
 
 use super::journal::{InstallPlan, Journal, OldTree, Plan, Step, TreeId, UninstallPlan};
 use super::kept::KeptRecord;
 use super::{to_json, unique_name, LockedStore};
-use crate::history::{Action, Outcome, Record};
+use crate::model::history::{Action, Outcome, Record};
 
 /// What a committed install did.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ impl LockedStore {
                     record: KeptRecord {
                         receipt: kept_receipt,
                         kept_seq,
-                        replaced_at: crate::receipt::now_rfc3339(),
+                        replaced_at: crate::model::receipt::now_rfc3339(),
                     },
                 })
             }
@@ -136,7 +136,7 @@ impl LockedStore {
     /// version can be listed and rolled back to like any other.
     pub(super) fn placed_by_hand(&self, pack_ref: &PackRef) -> Result<Receipt> {
         let dir = self.layout.active(pack_ref);
-        let manifest = crate::manifest::Manifest::load(&dir.join("pack.yaml")).ok();
+        let manifest = crate::pack::manifest::Manifest::load(&dir.join("pack.yaml")).ok();
         Ok(Receipt {
             pack_ref: pack_ref.clone(),
             // A pack.yaml that cannot be read has no version: a pre-release that says so.
@@ -147,12 +147,12 @@ impl LockedStore {
             stackstorm_version: manifest.as_ref().and_then(|m| m.stackstorm_version.clone()),
             label: manifest.map_or_else(|| pack_ref.to_string(), |m| m.label),
             path: dir.clone(),
-            installed_at: crate::receipt::now(),
+            installed_at: crate::model::receipt::now(),
             requirement: None,
             source: Default::default(),
-            checksum: crate::receipt::ReceiptChecksums {
+            checksum: crate::model::receipt::ReceiptChecksums {
                 archive: None,
-                content: crate::hashing::directory_checksum(&dir)?,
+                content: crate::integrity::hashing::directory_checksum(&dir)?,
             },
             tests: Default::default(),
             dependencies: Vec::new(),
@@ -249,7 +249,7 @@ impl LockedStore {
         if !path.exists() {
             return Ok(false);
         }
-        crate::failpoint::hit(point)
+        crate::util::failpoint::hit(point)
             .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         remove_any(path)?;
         if let Some(dir) = path.parent() {
@@ -343,7 +343,7 @@ impl LockedStore {
         let mut changed = self.forget_sources(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
-            crate::failpoint::hit("uninstall.versions")
+            crate::util::failpoint::hit("uninstall.versions")
                 .map_err(|e| Error::io(format!("removing {}", versions.display()), e))?;
             self.to_trash(&versions, "uninstalled-versions")?;
             changed = true;

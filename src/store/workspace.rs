@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::history::{Record, Recovered};
-use crate::interrupt::Interrupt;
+use crate::model::history::{Record, Recovered};
+use crate::util::interrupt::Interrupt;
 
 use super::{LockedStore, Store, StoreView};
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use walkdir::WalkDir;
 
 use crate::error::{Error, IoContext, Result};
-use crate::names::is_dotgit;
+use crate::util::names::is_dotgit;
 
 /// What the walk finds, in order; `name` is relative to the root and `/`-separated.
 pub(crate) trait Visit {

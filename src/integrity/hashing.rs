@@ -10,9 +10,9 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
-use crate::walk::{walk, Visit};
+use crate::fs::walk::{walk, Visit};
+use crate::model::checksum::{Algorithm, Checksum};
 
 /// An incremental hash of any supported algorithm.
 #[derive(Clone)]

@@ -7,8 +7,8 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::checksum::Checksum;
-use crate::pack_ref::PackRef;
+use crate::model::checksum::Checksum;
+use crate::model::pack_ref::PackRef;
 
 /// The kind of source a pack was installed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,7 +60,7 @@ pub enum Event {
     /// Something worth telling that does not stop the operation.
     Warning(String),
     /// Taking the store lock finished or undid a change an interrupted command left.
-    Recovered(crate::history::Recovered),
+    Recovered(crate::model::history::Recovered),
 }
 
 /// Receives events; must be cheap and must not block.

@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::checksum::{Algorithm, Checksum};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{sync_dir, Durability};
-use crate::hashing::{sha256_bytes, Hasher};
-use crate::pack_ref::PackRef;
-use crate::receipt::ReceiptSource;
+use crate::fs::fsutil::{sync_dir, Durability};
+use crate::integrity::hashing::{sha256_bytes, Hasher};
+use crate::model::checksum::{Algorithm, Checksum};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::ReceiptSource;
 
 /// The bundle format this version writes and reads.
 pub const BUNDLE_FORMAT: u32 = 1;
@@ -211,7 +211,7 @@ pub(crate) fn read_index(
         }
         if matches!(
             source.origin.kind,
-            None | Some(crate::receipt::SourceKind::Registry)
+            None | Some(crate::model::receipt::SourceKind::Registry)
         ) {
             return Err(format!("{what}: its origin has no concrete kind"));
         }
@@ -435,7 +435,7 @@ impl Reader<'_> {
             expected,
             &format!(
                 "expected here, found a member named {:?}",
-                crate::terminal::escape(name)
+                crate::model::terminal::escape(name)
             ),
         ))
     }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
-use crate::fsutil::{write_atomic, Durability};
+use crate::fs::fsutil::{write_atomic, Durability};
 
 /// The record of timestamps seen, in one store.
 #[derive(Debug, Clone)]

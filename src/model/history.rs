@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pack_ref::PackRef;
-use crate::receipt::{Receipt, ReceiptChecksums, ReceiptSource};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{Receipt, ReceiptChecksums, ReceiptSource};
 
 /// What a change did to a pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ impl Record {
     /// A record of now, by the user running this process.
     pub fn now(action: Action, pack_ref: PackRef, outcome: Outcome) -> Record {
         Record {
-            time: crate::receipt::now_rfc3339(),
+            time: crate::model::receipt::now_rfc3339(),
             user: current_user(),
             uid: current_uid(),
             action,

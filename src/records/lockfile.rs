@@ -10,8 +10,8 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pack_ref::PackRef;
-use crate::receipt::{Receipt, ReceiptChecksums, ReceiptSource};
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::{Receipt, ReceiptChecksums, ReceiptSource};
 
 /// The lockfile format this version writes and reads.
 pub const LOCKFILE_VERSION: u32 = 1;

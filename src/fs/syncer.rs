@@ -103,7 +103,7 @@ fn work(queue: &Mutex<Receiver<Job>>) -> std::result::Result<(), (String, io::Er
             Err(_) => return Ok(()), // the sender is gone: all handed over
             Ok(Job::Files(files)) => {
                 for (file, name) in files {
-                    crate::failpoint::hit("staging.sync")
+                    crate::util::failpoint::hit("staging.sync")
                         .and_then(|_| file.sync_data())
                         .map_err(|e| (name, e))?;
                 }

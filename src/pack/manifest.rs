@@ -11,10 +11,10 @@ use serde_norway::Value;
 use std::io::Read;
 
 use crate::error::{Error, Result};
-use crate::pack_ref::{PackRef, REF_RULE};
-use crate::python::PythonRequirement;
-use crate::redact::redact_url;
-use crate::yaml_depth;
+use crate::model::pack_ref::{PackRef, REF_RULE};
+use crate::pack::python::PythonRequirement;
+use crate::util::redact::redact_url;
+use crate::util::yaml_depth;
 
 /// A validated pack.yaml.
 #[derive(Debug, Clone)]
@@ -402,7 +402,7 @@ fn parse_ref(value: Option<&Value>, name: Option<&str>) -> Field<PackRef> {
                 "name",
                 format!(
                     "pack.yaml has no `ref`, so its `name` is the ref (as StackStorm reads it), but `{}` is not a valid ref: {REF_RULE}; add a `ref`",
-                    crate::terminal::escape(name)
+                    crate::model::terminal::escape(name)
                 ),
             )
         });
@@ -468,7 +468,7 @@ fn parse_testing(value: Option<Value>) -> Field<Option<Testing>> {
             "testing.env",
             format!(
                 "`{}`: a variable's name must be non-empty without `=` or NUL, and its value without NUL",
-                crate::terminal::escape(name)
+                crate::model::terminal::escape(name)
             ),
         ));
     }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::interrupt::Interrupt;
+use crate::util::interrupt::Interrupt;
 
 use semver::{Version, VersionReq};
 
@@ -138,7 +138,7 @@ pub fn probe(program: &str, interrupt: &Interrupt) -> Interpreter {
         },
         None => Interpreter::Unreadable {
             program: program.to_owned(),
-            said: crate::terminal::escape(said.trim()).into_owned(),
+            said: crate::model::terminal::escape(said.trim()).into_owned(),
         },
     }
 }

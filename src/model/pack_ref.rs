@@ -51,7 +51,7 @@ fn is_valid(s: &str) -> bool {
 
 /// Text that is not a pack ref (a usage error, exit 2, when it came from a user).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{}` is not a pack ref: {REF_RULE}", crate::terminal::escape(.0))]
+#[error("`{}` is not a pack ref: {REF_RULE}", crate::model::terminal::escape(.0))]
 pub struct InvalidRef(pub String);
 
 impl FromStr for PackRef {
@@ -68,7 +68,7 @@ impl<'de> Deserialize<'de> for PackRef {
         PackRef::new(&s).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "`{}` is not a pack ref",
-                crate::terminal::escape(&s)
+                crate::model::terminal::escape(&s)
             ))
         })
     }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
-use crate::failpoint;
+use crate::util::failpoint;
 
 /// Whether data must reach the disk before the step that depends on it (config `sync`).
 /// `NoSync` keeps every ordering but skips the flushes: for throwaway containers, where a

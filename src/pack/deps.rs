@@ -5,11 +5,11 @@
 use semver::Version;
 
 use crate::error::{Error, Result};
-use crate::manifest::{
+use crate::model::pack_ref::PackRef;
+use crate::model::receipt::Receipt;
+use crate::pack::manifest::{
     parse_dependency, parse_git_dependency, Dependency, GitDependency, Manifest,
 };
-use crate::pack_ref::PackRef;
-use crate::receipt::Receipt;
 
 /// The pack dependencies that are not met, with how they stand. `pending` packs are being
 /// installed by the caller at those versions (they depend on this one): they count as

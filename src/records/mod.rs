@@ -1,0 +1,7 @@
+//! Files attune-pack writes for people and other hosts to keep: the lockfile
+//! ([`lockfile`]) and the offline bundle format ([`bundle_file`]). It may import every
+//! mechanism below it (`model`, `error`, `util`, `fs`, `integrity`, `pack`), never a
+//! source, the registry or the store.
+
+pub mod bundle_file;
+pub mod lockfile;
