@@ -164,25 +164,22 @@ impl<'a> Registry<'a> {
         let mut refused = None;
         for s in sources {
             let url = found.index.location.join(s.url());
-            if matches!(found.index.location, Location::Url(_)) && !is_remote(&url) {
+            let refusal = if matches!(found.index.location, Location::Url(_)) && !is_remote(&url) {
                 // A document anyone on the network path could have written must not make
                 // this host install its own files (or any local path).
-                let e = Error::LocalSourceFromRemoteIndex {
+                Some(Error::LocalSourceFromRemoteIndex {
                     url: redact_url(&url),
-                };
-                self.ctx.warn(format!(
-                    "the {} source of {what} is not used: {e}",
-                    s.kind()
-                ));
-                refused = Some(e);
-                continue;
-            }
-            if crate::util::redact::secret_userinfo(&url).is_some() {
+                })
+            } else if crate::util::redact::secret_userinfo(&url).is_some() {
                 // The credentials are the index author's to hand out, not this host's to
                 // send: they would go to whatever the URL names.
-                let e = Error::CredentialsInIndexUrl {
+                Some(Error::CredentialsInIndexUrl {
                     url: redact_url(&url),
-                };
+                })
+            } else {
+                None
+            };
+            if let Some(e) = refusal {
                 self.ctx.warn(format!(
                     "the {} source of {what} is not used: {e}",
                     s.kind()
