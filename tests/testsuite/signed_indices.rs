@@ -207,9 +207,16 @@ fn an_older_index_is_refused_after_a_newer_one_unless_downgrading_on_purpose() {
     key.sign(&index, 1_900_000_000);
     let older = std::fs::read(index.with_extension("json.minisig")).unwrap();
 
-    write(&index.with_extension("json.minisig"), &newer);
+    replay_is_refused(&env, &index, &newer, &older, "older than");
+}
+
+/// With `newer` seen, `replayed` is refused (naming `why` and the newer time) even with the
+/// cache wiped, accepted with `--allow-downgrade`, and refused again after that.
+fn replay_is_refused(env: &Env, index: &Path, newer: &[u8], replayed: &[u8], why: &str) {
+    let sig = index.with_extension("json.minisig");
+    write(&sig, newer);
     assert_eq!(env.json(&["install", "hello", "--skip-tests"]).0, 0);
-    write(&index.with_extension("json.minisig"), &older);
+    write(&sig, replayed);
     // The record is in the store: wiping the cache does not reset it.
     let _ = std::fs::remove_dir_all(env.path("cache"));
     let doc = env.refused(
@@ -219,7 +226,7 @@ fn an_older_index_is_refused_after_a_newer_one_unless_downgrading_on_purpose() {
     );
     let msg = doc["error"]["message"].as_str().unwrap();
     assert!(
-        msg.contains("older than") && msg.contains("2033-05-18T03:33:20Z"),
+        msg.contains(why) && msg.contains("2033-05-18T03:33:20Z"),
         "{msg}"
     );
     let out = env.run(&[
@@ -237,7 +244,7 @@ fn an_older_index_is_refused_after_a_newer_one_unless_downgrading_on_purpose() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-downgrade"));
     // Going back did not lower the record.
-    refused_because(&env, &["search", "hello"], "older than");
+    refused_because(env, &["search", "hello"], why);
 }
 
 #[test]
@@ -265,35 +272,8 @@ fn an_untimestamped_signature_is_refused_once_a_timestamped_one_was_seen() {
     key.sign_with(&index, "release 7");
     let stripped = std::fs::read(&sig).unwrap();
     key.sign(&index, 2_000_000_000);
-    assert_eq!(env.json(&["install", "hello", "--skip-tests"]).0, 0);
-
-    write(&sig, &stripped);
-    let _ = std::fs::remove_dir_all(env.path("cache"));
-    let doc = env.refused(
-        &["install", "hello", "--skip-tests", "--force"],
-        3,
-        "signature_invalid",
-    );
-    let msg = doc["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("without a timestamp") && msg.contains("2033-05-18T03:33:20Z"),
-        "{msg}"
-    );
-    let out = env.run(&[
-        "install",
-        "hello",
-        "--skip-tests",
-        "--force",
-        "--allow-downgrade",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Accepting it on purpose did not lower the record.
-    refused_because(&env, &["search", "hello"], "without a timestamp");
+    let newer = std::fs::read(&sig).unwrap();
+    replay_is_refused(&env, &index, &newer, &stripped, "without a timestamp");
 }
 
 #[test]
