@@ -36,6 +36,8 @@ pub struct Config {
     pub test_env: Vec<String>,
     /// The user pack tests run as when attune-pack runs as root (default `nobody`).
     pub test_user: String,
+    /// OCI registries: mirrors, plain-http registries, the auth file.
+    pub oci: OciConfig,
     /// The variables the index headers' `${VAR}` read: secrets, never passed to pack tests.
     #[serde(skip)]
     pub header_variables: Vec<String>,
@@ -55,9 +57,26 @@ impl Default for Config {
             bundle_trusted_keys: Vec::new(),
             test_env: Vec::new(),
             test_user: "nobody".to_owned(),
+            oci: OciConfig::default(),
             header_variables: Vec::new(),
         }
     }
+}
+
+/// How OCI registries are reached (the `oci` section).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct OciConfig {
+    /// Per registry host (`ghcr.io`, `registry.local:5000`), mirror base URLs tried in order
+    /// before it for pulls (`https://mirror.local`, `http://10.0.0.5:5000` with plain http
+    /// allowed); the upstream's credentials are never sent to a mirror.
+    pub mirrors: BTreeMap<String, Vec<String>>,
+    /// Registry hosts reached over plain http (as `--allow-http` does for every registry).
+    pub plain_http: Vec<String>,
+    /// The docker-format auth file to read and `registry login` writes; default: the first
+    /// that exists of `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`,
+    /// `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`.
+    pub auth_file: Option<PathBuf>,
 }
 
 /// Registry and network policy (Attune's `pack_registry` section, plus attune-pack's

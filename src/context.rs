@@ -137,6 +137,11 @@ impl Context {
         (self.events)(&event);
     }
 
+    /// The event channel, for a part that emits from below the context's layer.
+    pub fn events(&self) -> EventSink {
+        self.events.clone()
+    }
+
     /// A warning: something worth telling that does not stop the operation.
     pub fn warn(&self, message: impl Into<String>) {
         self.emit(Event::Warning(message.into()));

@@ -16,11 +16,13 @@ use crate::model::events::EventSink;
 use crate::model::history::Record;
 use crate::model::pack_ref::PackRef;
 use crate::model::receipt::Receipt;
+use crate::net::oci::Credential;
 use crate::net::{Connectivity, Network, PlainHttp};
 use crate::pipeline::{
     self, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
     LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport, Verified,
 };
+use crate::publish::Pushed;
 use crate::records::bundle_file::BundleManifest;
 use crate::records::lockfile::Lockfile;
 use crate::registry::{IndexStatus, Registry, SearchHit};
@@ -319,6 +321,33 @@ impl Installer {
         let timeout = self.lock_timeout;
         let hooks = self.hooks.as_ref();
         pipeline::install(&self.ctx, &workspace, timeout, hooks, source, opts).await
+    }
+
+    /// Publishes the pack at `pack_path` (a directory or an archive) to an OCI registry as
+    /// `NAMESPACE/REF:VERSION` under `target` (`oci://HOST[:PORT]/NAMESPACE`), or with `tag`.
+    /// Credentials come from the auth files (see [`Installer::registry_login`]).
+    ///
+    /// ```no_run
+    /// # async fn f() -> attune_pack::Result<()> {
+    /// let installer = attune_pack::Installer::builder().build()?;
+    /// let pushed = installer.push("packs/slack".as_ref(), "oci://registry.example/packs", None).await?;
+    /// println!("{}", pushed.digest);
+    /// # Ok(()) }
+    /// ```
+    pub async fn push(&self, pack_path: &Path, target: &str, tag: Option<&str>) -> Result<Pushed> {
+        crate::publish::push(&self.ctx, pack_path, target, tag).await
+    }
+
+    /// Checks `credential` against registry `host` and stores it in the docker-format auth
+    /// file (`oci.auth_file`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`);
+    /// returns that file.
+    pub async fn registry_login(&self, host: &str, credential: Credential) -> Result<PathBuf> {
+        crate::publish::login(&self.ctx, host, credential).await
+    }
+
+    /// Removes `host`'s credentials from the auth file; whether it had any.
+    pub async fn registry_logout(&self, host: &str) -> Result<bool> {
+        crate::publish::logout(&self.ctx, host)
     }
 
     /// Every installed pack's receipt, sorted by ref.

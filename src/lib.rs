@@ -59,6 +59,7 @@ pub use model::pack_ref::{InvalidRef, PackRef, REF_RULE};
 pub use model::receipt::{
     Receipt, ReceiptChecksums, ReceiptSource, Sandbox, SourceKind, TestStatus, TestSummary,
 };
+pub use net::oci::Credential;
 pub use pack::locate::Subdir;
 pub use pack::manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
 pub use pack::python::PythonRequirement;
@@ -66,6 +67,7 @@ pub use pipeline::{
     BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport, LockedAction,
     LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport, Verified,
 };
+pub use publish::Pushed;
 pub use records::bundle_file::{BundleManifest, BundledPack};
 pub use records::lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use registry::{IndexStatus, SearchHit};

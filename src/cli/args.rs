@@ -145,6 +145,47 @@ pub enum Command {
     /// Offline bundles: packs carried across an air gap in one file
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Publish a pack to an OCI registry as NAMESPACE/REF:VERSION (prints the manifest digest)
+    #[command(after_help = PUSH_EXAMPLES)]
+    Push {
+        /// The pack: a directory or an archive
+        #[arg(value_name = "PACK_DIR|ARCHIVE")]
+        pack_path: PathBuf,
+        /// oci://HOST[:PORT]/NAMESPACE
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// The tag (default: the pack's version, with + written _)
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+    },
+    /// Credentials for OCI registries, kept in the docker-format auth file
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+const PUSH_EXAMPLES: &str = "Examples:
+  attune-pack push ./slack oci://registry.example/packs           -> registry.example/packs/slack:2.1.0
+  attune-pack push slack-2.1.0.tar.gz oci://localhost:5000/packs --allow-http
+  attune-pack install oci://registry.example/packs/slack@^2";
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Check credentials against a registry and store them for it
+    Login {
+        /// The registry: HOST[:PORT]
+        host: String,
+        /// The user name
+        #[arg(short, long)]
+        username: String,
+        /// Read the password or token from stdin (the only way: never a flag)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Remove a registry's stored credentials
+    Logout {
+        /// The registry: HOST[:PORT]
+        host: String,
+    },
 }
 
 const BUNDLE_CREATE_EXAMPLES: &str = "Examples:

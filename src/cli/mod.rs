@@ -10,6 +10,7 @@ mod output;
 mod password;
 mod process;
 mod progress;
+mod registry;
 mod tables;
 mod verify;
 
@@ -197,6 +198,12 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
         }
         Command::Index(cmd) => Ok(index_command(cmd, &cli.global, &out)?),
         Command::Bundle(cmd) => bundle::run(&installer()?, cmd, &out).await,
+        Command::Push {
+            pack_path,
+            target,
+            tag,
+        } => registry::push(&installer()?, &pack_path, &target, tag.as_deref(), &out).await,
+        Command::Registry(cmd) => registry::run(&installer()?, cmd, &out).await,
     }
 }
 

@@ -180,6 +180,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// Bytes from an OCI registry that do not hash to the digest that names them.
+    #[error("digest mismatch for {what} from {reference}\n  expected: {expected}\n  actual:   {actual}\n  nothing was installed; the registry (or a mirror) served other bytes than the digest names")]
+    DigestMismatch {
+        /// What was checked: the manifest, the layer, the config blob.
+        what: String,
+        /// The OCI reference, as shown.
+        reference: String,
+        /// The digest asked for or announced.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+
+    /// An OCI registry answered in a way the distribution protocol does not allow, or served
+    /// something that is not a pack.
+    #[error("{reference}: {message}")]
+    Oci {
+        /// The OCI reference or registry, as shown.
+        reference: String,
+        /// What was wrong.
+        message: String,
+    },
+
     /// A checksum is required and there is none.
     #[error("no checksum for {0}")]
     ChecksumMissing(String),
@@ -454,6 +477,8 @@ impl Error {
             ChecksumMismatch { .. } | BundleTampered { .. } => "checksum_mismatch",
             SignatureInvalid { .. } => "signature_invalid",
             ChecksumMissing(_) => "checksum_missing",
+            DigestMismatch { .. } => "digest_mismatch",
+            Oci { .. } => "network",
             UnsafeArchive { .. } => "unsafe_archive",
             HostNotAllowed { .. }
             | LocalSourceFromRemoteIndex { .. }
@@ -496,6 +521,7 @@ impl Error {
             | SignatureInvalid { .. }
             | BundleTampered { .. }
             | ChecksumMissing(_)
+            | DigestMismatch { .. }
             | UnsafeArchive { .. }
             | HostNotAllowed { .. }
             | LocalSourceFromRemoteIndex { .. }
@@ -525,6 +551,7 @@ impl Error {
             Interrupted { .. } => Category::Interrupted,
             NeitherArchiveNorGit { archive, .. } => archive.category(),
             Network { .. }
+            | Oci { .. }
             | Offline { .. }
             | Io { .. }
             | Git { .. }

@@ -26,6 +26,8 @@ pub enum SourceKind {
     Registry,
     /// A pack of an offline bundle (`install --bundle`).
     Bundle,
+    /// An OCI artifact in a registry.
+    Oci,
 }
 
 /// Where a pack came from.
@@ -44,6 +46,9 @@ pub struct ReceiptSource {
     pub git_ref: Option<String>,
     /// The git commit installed.
     pub commit: Option<String>,
+    /// The manifest digest of an OCI artifact (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// The index a registry reference was resolved in.
     pub index: Option<String>,
     /// The directory of the pack inside a repository or archive of many.

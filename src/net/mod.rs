@@ -23,6 +23,7 @@ use crate::util::redact::redact_url;
 
 mod address;
 mod guard;
+pub mod oci;
 
 pub use address::{AddressRefused, AddressRule};
 pub use guard::{refusal_in, Guard};
@@ -68,6 +69,8 @@ pub struct NetRules {
     pub offline: bool,
     /// Which addresses connections may go to.
     pub addresses: AddressRule,
+    /// Hosts reached over plain http whatever `allow_http` says (config `oci.plain_http`).
+    pub plain_http_hosts: Vec<String>,
 }
 
 impl NetRules {
@@ -81,6 +84,7 @@ impl NetRules {
             ca_file: r.ca_file.clone(),
             offline: network.connectivity == Connectivity::Offline,
             addresses: AddressRule::new(private, &r.allowed_source_hosts),
+            plain_http_hosts: config.oci.plain_http.clone(),
         }
     }
 
@@ -114,7 +118,7 @@ impl NetRules {
             .map_err(|e| Error::Usage(format!("invalid URL {}: {e}", redact_url(url))))?;
         match parsed.scheme() {
             "https" => {}
-            "http" if self.allow_http => {}
+            "http" if self.allow_http || self.is_plain_http(&parsed) => {}
             "http" => return Err(Error::InsecureHttp(redact_url(url))),
             other => {
                 return Err(Error::Usage(format!(
@@ -124,6 +128,18 @@ impl NetRules {
             }
         }
         self.check_host(parsed.host_str().unwrap_or_default(), url, also_allowed)
+    }
+
+    /// A host (`host` or `host:port`) configured to be reached over plain http.
+    fn is_plain_http(&self, url: &Url) -> bool {
+        let host = url.host_str().unwrap_or_default();
+        let with_port = url.port().map(|p| format!("{host}:{p}"));
+        self.plain_http_hosts.iter().any(|h| {
+            h.eq_ignore_ascii_case(host)
+                || with_port
+                    .as_deref()
+                    .is_some_and(|w| h.eq_ignore_ascii_case(w))
+        })
     }
 
     /// Refuses a `host` outside `allowed_source_hosts` (`host_not_allowed`) for any scheme;
@@ -237,6 +253,34 @@ pub struct Conditional<'a> {
     pub last_modified: Option<&'a str>,
 }
 
+/// A request body for [`Http::send`]: opened again for each try, so a retried upload sends
+/// the whole of it.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Empty,
+    Bytes(Bytes),
+    /// A file streamed from disk (a pack layer can be large).
+    File(PathBuf),
+}
+
+impl Body {
+    async fn open(&self, url: &str) -> Result<reqwest::Body> {
+        Ok(match self {
+            Body::Empty => reqwest::Body::from(Bytes::new()),
+            Body::Bytes(b) => reqwest::Body::from(b.clone()),
+            Body::File(path) => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    Error::io(
+                        format!("opening {} to send to {}", path.display(), redact_url(url)),
+                        e,
+                    )
+                })?;
+                reqwest::Body::from(file)
+            }
+        })
+    }
+}
+
 /// [`Error::AddressNotAllowed`] for a refusal.
 pub fn address_not_allowed(r: &AddressRefused) -> Error {
     Error::AddressNotAllowed {
@@ -345,11 +389,30 @@ impl Http {
         conditional: Option<&Conditional<'_>>,
     ) -> Result<reqwest::Response> {
         let headers = self.headers_for(url, conditional)?;
+        self.attempts(reqwest::Method::GET, url, &headers, &Body::Empty)
+            .await
+    }
+
+    /// Sends one request, trying again after transient failures when `method` is
+    /// idempotent (a POST is sent once).
+    async fn attempts(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: &Body,
+    ) -> Result<reqwest::Response> {
+        let idempotent = method != reqwest::Method::POST;
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            let may_retry = attempt < MAX_ATTEMPTS;
-            let wait = match self.client.get(url).headers(headers.clone()).send().await {
+            let may_retry = idempotent && attempt < MAX_ATTEMPTS;
+            let request = self
+                .client
+                .request(method.clone(), url)
+                .headers(headers.clone())
+                .body(body.open(url).await?);
+            let wait = match request.send().await {
                 Ok(r) if may_retry && is_transient_status(r.status()) => {
                     retry_after(&r).unwrap_or(backoff)
                 }
@@ -361,6 +424,53 @@ impl Http {
             attempt += 1;
             backoff *= 2;
         }
+    }
+
+    /// Sends `method` to `url` with `headers` (credentials: marked sensitive, and dropped
+    /// when a redirect leaves their origin) and returns the final response whatever its
+    /// status, for protocols that read statuses themselves (the OCI distribution API).
+    /// GET and HEAD follow redirects, each hop checked against the policy; other methods
+    /// return the redirect.
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        mut headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response> {
+        if self.policy.offline {
+            return Err(Error::Offline {
+                what: redact_url(url),
+            });
+        }
+        headers.values_mut().for_each(|v| v.set_sensitive(true));
+        let follows = matches!(method, reqwest::Method::GET | reqwest::Method::HEAD);
+        let origin = origin_of(url);
+        let mut current = url.to_owned();
+        for _ in 0..=MAX_REDIRECTS {
+            self.policy.check_url(&current, &self.trust.hosts)?;
+            if origin_of(&current) != origin {
+                headers.clear();
+            }
+            let response = self
+                .attempts(method.clone(), &current, &headers, &body)
+                .await?;
+            let status = response.status();
+            if follows && status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                current = redirect_target(&current, &response)?;
+                continue;
+            }
+            return Ok(Response {
+                inner: response,
+                url: redact_url(&current),
+                timeout: self.policy.timeout,
+            });
+        }
+        Err(network(
+            url,
+            &format!("more than {MAX_REDIRECTS} redirects"),
+            None,
+        ))
     }
 
     /// The index headers for `url`'s origin, plus the conditional validators.
@@ -401,6 +511,16 @@ pub struct Response {
 }
 
 impl Response {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.inner.status().as_u16()
+    }
+
+    /// The final URL, redacted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The server confirmed the cached copy named by the [`Conditional`].
     pub fn is_not_modified(&self) -> bool {
         self.inner.status() == StatusCode::NOT_MODIFIED
@@ -640,6 +760,7 @@ mod tests {
             ca_file: None,
             offline: false,
             addresses: AddressRule::new(NetPolicy::AllowPrivate, &[]),
+            plain_http_hosts: Vec::new(),
         }
     }
 

@@ -4,16 +4,14 @@
 //! archive bytes kept; a git or directory pack becomes a deterministic .tar.gz of its tree.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::{Compression, GzBuilder};
 use serde_json::{json, Value};
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::integrity::hashing::EntryKind;
 use crate::integrity::signature::{SignatureError, SigningKey, TrustedKeys};
 use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::pack::locate::{locate_in, Subdir};
@@ -21,6 +19,7 @@ use crate::pack::manifest::Manifest;
 use crate::publish::{build_entry, Publish};
 use crate::records::bundle_file::{self, BundleManifest, BundleParts, BundledPack, PACKS_DIR};
 use crate::records::lockfile::Lockfile;
+use crate::records::oci_artifact::{write_tree_tar_gz, PackTree};
 use crate::registry::Registry;
 use crate::safety::TreeWriter;
 use crate::source::archive::{extract_file, ArchiveFormat};
@@ -356,12 +355,11 @@ fn pack_file(step: &Step, timestamp: u64) -> Result<(String, PathBuf)> {
     Ok((format!("{stem}.tar.gz"), path))
 }
 
-/// The pack root as a tar.gz whose bytes depend on its content only: regular files (0644,
-/// 0755 when executable) and symlinks sorted by path, uid/gid 0, no owner names, mtime
-/// `timestamp`; gzip with mtime 0 and OS byte 255.
+/// The pack root as a tar.gz whose bytes depend on its content and `timestamp` only (the
+/// layer of an OCI artifact is written the same way).
 fn tree_tar_gz(step: &Step, to: &Path, timestamp: u64) -> Result<()> {
     let v = &step.validated;
-    let mut entries: Vec<(String, EntryKind)> = v
+    let entries = v
         .staged
         .fetched
         .tree
@@ -373,42 +371,14 @@ fn tree_tar_gz(step: &Step, to: &Path, timestamp: u64) -> Result<()> {
                 .map(|p| (p.to_owned(), e.kind))
         })
         .collect();
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let tree = PackTree {
+        dir: &v.located.dir,
+        entries,
+    };
     let file = File::create(to).ctx(|| format!("creating {}", to.display()))?;
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(BufWriter::new(file), Compression::new(6));
-    let mut tar = tar::Builder::new(gz);
-    let failed = |e: std::io::Error| Error::io(format!("writing {}", to.display()), e);
-    for (path, kind) in entries {
-        let on_disk = v.located.dir.join(&path);
-        let mut h = tar::Header::new_gnu();
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(timestamp);
-        if kind == EntryKind::Symlink {
-            let target = std::fs::read_link(&on_disk).map_err(failed)?;
-            h.set_entry_type(tar::EntryType::Symlink);
-            h.set_mode(0o777);
-            h.set_size(0);
-            tar.append_link(&mut h, &path, &target).map_err(failed)?;
-            continue;
-        }
-        let f = File::open(&on_disk).map_err(failed)?;
-        h.set_size(f.metadata().map_err(failed)?.len());
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(if kind == EntryKind::Executable {
-            0o755
-        } else {
-            0o644
-        });
-        tar.append_data(&mut h, &path, BufReader::new(f))
-            .map_err(failed)?;
-    }
-    let gz = tar.into_inner().map_err(failed)?;
-    let mut out = gz.finish().map_err(failed)?;
-    out.flush().map_err(failed)
+    write_tree_tar_gz(&tree, BufWriter::new(file), timestamp)
+        .and_then(|mut out| out.flush())
+        .map_err(|e| Error::io(format!("writing {}", to.display()), e))
 }
 
 /// The pack's index entry, its one source the bundled file (with its origin and content

@@ -7,6 +7,7 @@ use crate::model::checksum::Checksum;
 use crate::model::pack_ref::PackRef;
 use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::pack::locate::Subdir;
+use crate::source::oci::OciReference;
 use crate::source::{PackSource, Remembered};
 use crate::store::StoreView;
 
@@ -37,6 +38,11 @@ pub(crate) fn source_of(
         (pin, &mut source, &recorded.commit)
     {
         *git_ref = Some(commit.clone());
+    }
+    if let (true, PackSource::Oci { reference }, Some(digest)) =
+        (pin, &mut source, &recorded.digest)
+    {
+        *reference = OciReference::parse(reference)?.pinned(digest);
     }
     Ok(source)
 }
@@ -83,6 +89,7 @@ fn from_record(pack_ref: &PackRef, recorded: &ReceiptSource) -> Result<PackSourc
             git_ref: recorded.git_ref.clone(),
         },
         Some(SourceKind::Archive) => PackSource::Archive { url: url()? },
+        Some(SourceKind::Oci) => PackSource::Oci { reference: url()? },
         Some(SourceKind::LocalDirectory) => PackSource::LocalDirectory { path: path()? },
         Some(SourceKind::LocalArchive) => PackSource::LocalArchive { path: path()? },
         Some(SourceKind::Registry) => {

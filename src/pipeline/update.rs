@@ -296,5 +296,6 @@ fn kind_name(kind: SourceKind) -> &'static str {
         SourceKind::LocalArchive => "local archive",
         SourceKind::Registry => "registry",
         SourceKind::Bundle => "bundle",
+        SourceKind::Oci => "OCI artifact",
     }
 }

@@ -9,7 +9,7 @@ use serde_norway::Value as Yaml;
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
 use crate::fs::fsutil::Durability;
-use crate::integrity::hashing::{directory_digest, ContentDigest};
+use crate::integrity::hashing::{directory_digest, strip_dir_prefix, ContentDigest, EntryKind};
 use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::events::{Event, EventSink};
 use crate::pack::locate::{locate, pack_dirs, Located};
@@ -23,11 +23,16 @@ use crate::registry::index::{ContentItem, Contents, Dependencies, InstallSource,
 mod attune;
 mod git_tree;
 mod index_file;
+mod push;
+mod registry_login;
 mod sign;
 
 use git_tree::PublishedRef;
 
 pub use index_file::{merge_indices, update_index, write_index, Conflicts, IndexHeader, Updated};
+pub(crate) use push::push;
+pub use push::Pushed;
+pub(crate) use registry_login::{login, logout};
 pub use sign::{sign_index, SignedIndex};
 
 pub use crate::registry::index::{
@@ -159,6 +164,8 @@ fn check_sources(publish: &Publish) -> Result<()> {
 struct Unpacked {
     located: Located,
     content: Checksum,
+    /// The pack's files, relative to its root.
+    entries: Vec<(String, EntryKind)>,
     archive_sha256: Option<Checksum>,
     /// A directory's per-file digests, compared with a committed tree's.
     work: Option<ContentDigest>,
@@ -177,6 +184,7 @@ impl Unpacked {
             return Ok(Unpacked {
                 located,
                 content: work.checksum_under(""),
+                entries: entries_under(&work, ""),
                 archive_sha256: None,
                 work: Some(work),
                 _tree: None,
@@ -187,12 +195,22 @@ impl Unpacked {
         written.check_links_within(&located.rel, &origin)?;
         Ok(Unpacked {
             content: written.digest.checksum_under(&located.rel),
+            entries: entries_under(&written.digest, &located.rel),
             located,
             archive_sha256,
             work: None,
             _tree: Some(tree),
         })
     }
+}
+
+/// The entries of `digest` under directory `rel`, relative to it.
+fn entries_under(digest: &ContentDigest, rel: &str) -> Vec<(String, EntryKind)> {
+    digest
+        .entries()
+        .iter()
+        .filter_map(|e| strip_dir_prefix(&e.path, rel).map(|p| (p.to_owned(), e.kind)))
+        .collect()
 }
 
 /// An archive unpacked into a temporary directory with the installer's safety rules: the

@@ -90,7 +90,57 @@ pub(crate) async fn materialize(
         etag: response.header("etag").map(str::to_owned),
         last_modified: response.header("last-modified").map(str::to_owned),
     };
+    let body = Body {
+        response,
+        head,
+        format,
+    };
+    let (tree, archive) = extract_body(ctx, body, writer, staging, algorithms, keep).await?;
+    Ok(Downloaded::Archive(Box::new(Fetched {
+        tree,
+        archive,
+        record: ReceiptSource {
+            kind: Some(SourceKind::Archive),
+            url: Some(redact_url(url)),
+            ..Default::default()
+        },
+        validators,
+    })))
+}
 
+/// A response body known to be an archive of `format`; `head` holds its first bytes,
+/// already read.
+pub(crate) struct Body {
+    pub response: Response,
+    pub head: Vec<u8>,
+    pub format: ArchiveFormat,
+}
+
+/// Extracts `body` while it downloads (see the module's header) and returns the tree and
+/// the checksums of the archive bytes (`algorithms`).
+pub(crate) async fn extract_body(
+    ctx: &Context,
+    body: Body,
+    writer: TreeWriter,
+    staging: &Path,
+    algorithms: &[Algorithm],
+    keep: Option<&Path>,
+) -> Result<(Tree, Vec<Checksum>)> {
+    let Body {
+        mut response,
+        head,
+        format,
+    } = body;
+    let max = ctx.config().limits.max_download_bytes;
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(writer.download_limit_error("(the archive itself)"));
+    }
+    let download = Download {
+        total: response.content_length(),
+        done: head.len() as u64,
+        reported: 0,
+        ctx,
+    };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let spool = staging.to_owned();
     let algos = algorithms.to_vec();
@@ -107,17 +157,7 @@ pub(crate) async fn materialize(
     let (fed, extracted) = tokio::join!(feed, extract);
     // A failed download explains the extractor's failure, not the other way round.
     fed?;
-    let (tree, archive) = extracted?;
-    Ok(Downloaded::Archive(Box::new(Fetched {
-        tree,
-        archive,
-        record: ReceiptSource {
-            kind: Some(SourceKind::Archive),
-            url: Some(redact_url(url)),
-            ..Default::default()
-        },
-        validators,
-    })))
+    extracted
 }
 
 /// Sends the body to the extractor, `head` (the bytes read to sniff the format) first.

@@ -6,6 +6,7 @@ mod extract;
 pub mod git;
 pub mod http_archive;
 pub mod local_dir;
+pub mod oci;
 mod pipe;
 pub mod unzip;
 mod writers;
@@ -100,6 +101,9 @@ pub(crate) async fn fetch(
         }
         PackSource::Git { url, git_ref } => {
             git::materialize(ctx, url, git_ref.as_deref(), writer(), staging).await
+        }
+        PackSource::Oci { reference } => {
+            oci::materialize(ctx, reference, writer(), staging, algorithms).await
         }
         PackSource::Registry { .. } => Err(Error::Internal(
             "a registry reference is resolved before it is fetched".into(),
@@ -220,6 +224,11 @@ pub enum PackSource {
         /// Its path.
         path: PathBuf,
     },
+    /// An OCI artifact in a registry (`oci://HOST/REPO[:TAG][@DIGEST]`, `…@REQ`).
+    Oci {
+        /// The reference as given.
+        reference: String,
+    },
     /// A pack in the configured registry indices.
     Registry {
         /// The pack.
@@ -239,6 +248,7 @@ impl PackSource {
             PackSource::Archive { .. } => "archive URL",
             PackSource::LocalDirectory { .. } => "local directory",
             PackSource::LocalArchive { .. } => "local archive",
+            PackSource::Oci { .. } => "OCI artifact",
             PackSource::Registry { .. } => "registry reference",
         }
     }
@@ -263,6 +273,7 @@ impl PackSource {
             PackSource::LocalDirectory { path } | PackSource::LocalArchive { path } => {
                 path.display().to_string()
             }
+            PackSource::Oci { reference } => redact_url(reference),
             PackSource::Registry {
                 pack_ref,
                 version: VersionSpec::Latest,
@@ -436,6 +447,13 @@ fn detect_kind(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Result<
     }
     let lower = s.to_ascii_lowercase();
 
+    // Rule 0: an OCI artifact.
+    if lower.starts_with("oci://") {
+        let reference = oci::OciReference::parse(s)?;
+        return Ok(PackSource::Oci {
+            reference: reference.to_string(),
+        });
+    }
     // Rule 1: unmistakably git.
     if is_scp_like(s)
         || lower.starts_with("ssh://")

@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod local_sources;
 mod net_policy;
+mod oci;
 mod pack_tests;
 mod registry;
 mod remote_archive;

@@ -7,6 +7,7 @@ pub mod git_server;
 pub mod http_server;
 pub mod in_process;
 pub mod index_server;
+pub mod oci_registry;
 pub mod packs;
 pub mod registry;
 pub mod store;

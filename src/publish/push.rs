@@ -1,0 +1,177 @@
+//! `push`: a pack published to an OCI registry as an artifact (see
+//! [`crate::records::oci_artifact`]), as `oci://HOST/NS/REF:VERSION`. Blobs the repository
+//! already has are not sent again; the manifest goes last, so a tag never names a manifest
+//! whose blobs are missing.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::context::{blocking, Context};
+use crate::error::{Error, Result};
+use crate::model::events::{Event, Phase};
+use crate::net::oci::{Client, Repository};
+use crate::net::Body;
+use crate::pack::manifest::Manifest;
+use crate::records::oci_artifact::{self, PackArtifact, PackTree, MANIFEST_MEDIA_TYPE};
+use crate::source::oci::OciReference;
+
+use super::Unpacked;
+
+/// What `push` published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// `oci://HOST/NS/REF:TAG@sha256:…`.
+    pub reference: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// The tag it was given.
+    pub tag: String,
+    /// The blobs sent (the others were in the repository already).
+    pub uploaded: usize,
+}
+
+/// Publishes the pack at `pack_path` (a directory or an archive) under namespace `target`
+/// (`oci://HOST[:PORT]/NS`; the repository is `NS/REF`), tagged `tag` or its version.
+pub(crate) async fn push(
+    ctx: &Context,
+    pack_path: &Path,
+    target: &str,
+    tag: Option<&str>,
+) -> Result<Pushed> {
+    let namespace = namespace_of(target)?;
+    ctx.emit(Event::Phase(Phase::Validating));
+    let path = pack_path.to_owned();
+    let limits = ctx.config().limits;
+    let (artifact, manifest, layer_dir) = blocking(move || build(&path, limits)).await?;
+    let name = match namespace.name.as_str() {
+        "" => manifest.pack_ref.to_string(),
+        ns => format!("{ns}/{}", manifest.pack_ref),
+    };
+    let repo = Repository {
+        registry: namespace.registry,
+        name,
+    };
+    let tag = tag.map_or_else(|| artifact.tag.clone(), str::to_owned);
+    OciReference::parse(&format!("{repo}:{tag}"))?;
+
+    ctx.emit(Event::Phase(Phase::Committing));
+    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let mut uploaded = 0;
+    let blobs = [
+        (
+            &artifact.config_digest,
+            artifact.config.len() as u64,
+            Body::Bytes(Bytes::from(artifact.config.clone())),
+        ),
+        (
+            &artifact.layer.digest,
+            artifact.layer.size,
+            Body::File(layer_dir.path().join(LAYER_FILE)),
+        ),
+    ];
+    for (digest, size, body) in blobs {
+        if client.has_blob(&repo, digest).await? {
+            continue;
+        }
+        client.upload(&repo, digest, size, body).await?;
+        uploaded += 1;
+    }
+    let digest = client
+        .put_manifest(
+            &repo,
+            &tag,
+            Bytes::from(artifact.manifest.clone()),
+            MANIFEST_MEDIA_TYPE,
+        )
+        .await?;
+    if digest != artifact.manifest_digest {
+        return Err(Error::Internal(
+            "the pushed manifest's digest changed".into(),
+        ));
+    }
+    Ok(Pushed {
+        reference: format!("{repo}:{tag}@{digest}"),
+        digest,
+        tag,
+        uploaded,
+    })
+}
+
+const LAYER_FILE: &str = "layer.tar.gz";
+
+/// `oci://HOST[:PORT]/NS` (NS may be empty, or have several components).
+fn namespace_of(target: &str) -> Result<Repository> {
+    let bad = || {
+        Error::Usage(format!(
+            "push target `{target}`: expected oci://HOST[:PORT]/NAMESPACE (the pack is pushed to NAMESPACE/REF:VERSION)"
+        ))
+    };
+    let rest = target.strip_prefix("oci://").ok_or_else(bad)?;
+    let (registry, ns) = rest.split_once('/').unwrap_or((rest, ""));
+    let ns = ns.trim_end_matches('/');
+    if ns.contains([':', '@']) {
+        return Err(bad());
+    }
+    // The namespace is checked as a repository name, with a placeholder when it is empty.
+    let probe = if ns.is_empty() {
+        "x".to_owned()
+    } else {
+        ns.to_owned()
+    };
+    OciReference::parse(&format!("oci://{registry}/{probe}")).map_err(|_| bad())?;
+    Ok(Repository {
+        registry: registry.to_ascii_lowercase(),
+        name: ns.to_owned(),
+    })
+}
+
+/// The artifact of the pack at `path`, its layer in a temporary directory returned with it.
+fn build(
+    path: &PathBuf,
+    limits: crate::config::Limits,
+) -> Result<(PackArtifact, Manifest, tempfile::TempDir)> {
+    use crate::error::IoContext;
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::NotFound(format!("{}: {e}", path.display())))?;
+    let unpacked = Unpacked::of(path, meta.is_dir(), limits)?;
+    let located = &unpacked.located;
+    let origin = format!("{}: {}", path.display(), located.rel_file("pack.yaml"));
+    let yaml = Manifest::read_text(&located.dir.join("pack.yaml"), &origin)?;
+    let manifest = Manifest::parse(&yaml, &origin)?;
+    let dir = tempfile::tempdir().ctx(|| "creating a temporary directory")?;
+    let tree = PackTree {
+        dir: &located.dir,
+        entries: unpacked.entries.clone(),
+    };
+    let artifact = oci_artifact::build(
+        tree,
+        &yaml,
+        &manifest,
+        &unpacked.content,
+        &dir.path().join(LAYER_FILE),
+    )?;
+    Ok((artifact, manifest, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_targets_are_namespaces() {
+        let r = namespace_of("oci://reg.example:5000/org/packs/").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.name.as_str()),
+            ("reg.example:5000", "org/packs")
+        );
+        assert_eq!(namespace_of("oci://reg.example").unwrap().name, "");
+        for bad in [
+            "https://reg.example/x",
+            "oci://reg.example/ns:1.0",
+            "oci://reg.example/Ns",
+        ] {
+            assert_eq!(namespace_of(bad).unwrap_err().code(), "usage", "{bad}");
+        }
+    }
+}

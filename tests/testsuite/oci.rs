@@ -1,0 +1,375 @@
+//! OCI registries, end to end against Debian's `docker-registry` (distribution 2.8, which
+//! predates OCI 1.1): `push`, `install oci://…` by tag, digest and requirement, digests
+//! checked on every byte, Basic auth with `registry login`, and the artifact read by other
+//! clients (skopeo) and written by another one (a plain distribution-API client).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::oci_registry::{tamper, Access, Registry};
+use crate::support::packs::write_pack;
+use crate::support::registry::Env;
+use crate::support::store;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", text(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// An environment whose config reaches `registry` over plain http.
+fn env_for(registry: &Registry, extra: &str) -> Env {
+    let env = Env::new();
+    std::fs::write(
+        env.path("config.yaml"),
+        format!("oci:\n  plain_http: [\"{}\"]\n{extra}", registry.host()),
+    )
+    .unwrap();
+    env
+}
+
+fn push(env: &Env, dir: &Path, target: &str) -> Value {
+    json_of(&env.run(&["--json", "push", dir.to_str().unwrap(), target]))
+}
+
+#[test]
+fn a_pushed_pack_installs_by_tag_digest_and_requirement() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let v1 = write_pack(&env.path("src"), "hello", "1.0.0", "description: Hi\n", 30);
+    let v2 = write_pack(&env.path("src"), "hello", "1.1.0", "", 3);
+    let v3 = write_pack(&env.path("src"), "hello", "2.0.0-rc.1", "", 3);
+    let ns = registry.oci("team/packs");
+    let first = push(&env, &v1, &ns);
+    assert_eq!(first["tag"], "1.0.0");
+    assert_eq!(first["uploaded"], 2);
+    // The same pack gives the same digest, and nothing is sent twice.
+    let again = push(&env, &v1, &ns);
+    assert_eq!(again["digest"], first["digest"]);
+    assert_eq!(again["uploaded"], 0);
+    push(&env, &v2, &ns);
+    push(&env, &v3, &ns);
+
+    // A requirement resolves over the tags: the highest release it allows.
+    let repo = registry.oci("team/packs/hello");
+    let receipt = json_of(&env.run(&["--json", "install", &format!("{repo}@^1")]));
+    assert_eq!(receipt["version"], "1.1.0");
+    assert_eq!(receipt["source"]["kind"], "oci");
+    assert_eq!(receipt["source"]["ref"], "1.1.0");
+    let digest = receipt["source"]["digest"].as_str().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{receipt}");
+    assert_eq!(
+        receipt["checksum"]["content"],
+        attune_pack::directory_checksum(&v2).unwrap().to_string()
+    );
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.1.0");
+
+    // By digest (the tag it came from does not matter), and by tag.
+    let pinned = format!("{repo}@{}", first["digest"].as_str().unwrap());
+    let receipt = json_of(&env.run(&["--json", "install", "--force", &pinned]));
+    assert_eq!(receipt["version"], "1.0.0");
+    assert_eq!(receipt["source"]["digest"], first["digest"]);
+    let receipt = json_of(&env.run(&[
+        "--json",
+        "install",
+        "--force",
+        &format!("{repo}:2.0.0-rc.1"),
+    ]));
+    assert_eq!(receipt["version"], "2.0.0-rc.1");
+    let installed = env.path("packs/hello");
+    assert_eq!(
+        std::fs::read_to_string(installed.join("actions/run.sh")).unwrap(),
+        "#!/bin/sh\necho hi\n"
+    );
+
+    // No version: the highest release, not the pre-release.
+    let receipt = json_of(&env.run(&["--json", "install", "--force", &repo]));
+    assert_eq!(receipt["version"], "1.1.0");
+    let missing = env.run(&["install", &format!("{repo}@^3")]);
+    assert_eq!(missing.status.code(), Some(4), "{}", text(&missing));
+    assert!(text(&missing).contains("no tag of"), "{}", text(&missing));
+}
+
+#[test]
+fn bytes_that_do_not_match_their_digest_are_refused() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let v1 = write_pack(&env.path("src"), "hello", "1.0.0", "", 3);
+    let v2 = write_pack(&env.path("src"), "hello", "1.0.1", "", 200);
+    let ns = registry.oci("packs");
+    let one = push(&env, &v1, &ns);
+    push(&env, &v2, &ns);
+    let repo = registry.oci("packs/hello");
+
+    // The layer of 1.0.0 replaced by 1.0.1's: the registry serves other bytes than the
+    // manifest names.
+    let manifest = json_of(
+        &Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/packs/hello:1.0.0", registry.host()))
+            .output()
+            .unwrap()
+            .pipe_ok(),
+    );
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let other = json_of(
+        &Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/packs/hello:1.0.1", registry.host()))
+            .output()
+            .unwrap()
+            .pipe_ok(),
+    );
+    let other_layer = other["layers"][0]["digest"].as_str().unwrap();
+    std::fs::copy(registry.blob_file(other_layer), registry.blob_file(layer)).unwrap();
+    let out = env.run(&["install", &format!("{repo}:1.0.0")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("digest mismatch"), "{}", text(&out));
+    assert!(!env.path("packs/hello").exists());
+    store::consistent(&env.path("packs"));
+
+    // The manifest altered in the registry's storage: it no longer hashes to its digest.
+    let digest = one["digest"].as_str().unwrap();
+    tamper(&registry.blob_file(digest), b"\"1.0.0\"", b"\"6.6.6\"");
+    for reference in [format!("{repo}:1.0.0"), format!("{repo}@{digest}")] {
+        let out = env.run(&["--json", "install", &reference]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "digest_mismatch", "{doc}");
+    }
+    assert!(!env.path("packs/hello").exists());
+    assert!(
+        std::fs::read_dir(env.path("packs/.attune-pack/staging"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "staging left behind"
+    );
+}
+
+/// Asserts success and returns the output (for a chain).
+trait PipeOk {
+    fn pipe_ok(self) -> Output;
+}
+
+impl PipeOk for Output {
+    fn pipe_ok(self) -> Output {
+        assert!(self.status.success(), "{}", text(&self));
+        self
+    }
+}
+
+#[test]
+fn basic_auth_with_registry_login_and_logout() {
+    let registry = Registry::start(Access::Basic("ops", "s3cret-pw"));
+    let env = env_for(&registry, "");
+    let docker = env.path("docker");
+    let run = |args: &[&str], stdin: Option<&[u8]>| -> Output {
+        let mut cmd = env.command(args);
+        cmd.env("DOCKER_CONFIG", &docker)
+            .env_remove("REGISTRY_AUTH_FILE");
+        match stdin {
+            Some(input) => crate::support::with_stdin(&mut cmd, input),
+            None => cmd.output().unwrap(),
+        }
+    };
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 3);
+    let ns = registry.oci("packs");
+    let pack_arg = pack.to_str().unwrap();
+
+    let anonymous = run(&["push", pack_arg, &ns], None);
+    assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("registry login"),
+        "{}",
+        text(&anonymous)
+    );
+
+    let host = registry.host();
+    let wrong = run(
+        &["registry", "login", &host, "-u", "ops", "--password-stdin"],
+        Some(b"nope\n"),
+    );
+    assert_ne!(wrong.status.code(), Some(0), "{}", text(&wrong));
+    assert!(!docker.join("config.json").exists());
+    assert!(!text(&wrong).contains("nope"));
+
+    let login = run(
+        &["registry", "login", &host, "-u", "ops", "--password-stdin"],
+        Some(b"s3cret-pw\n"),
+    );
+    assert!(login.status.success(), "{}", text(&login));
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(docker.join("config.json")).unwrap()).unwrap();
+    assert!(file["auths"][&host]["auth"].is_string(), "{file}");
+
+    let pushed = run(&["--json", "push", pack_arg, &ns], None);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let installed = run(
+        &["--json", "install", &registry.oci("packs/hello:1.0.0")],
+        None,
+    );
+    let receipt = json_of(&installed);
+    assert_eq!(receipt["version"], "1.0.0");
+    let everything = format!(
+        "{}{}",
+        text(&pushed),
+        std::fs::read_to_string(env.path("packs/.attune-pack/receipts/hello.json")).unwrap()
+    );
+    assert!(!everything.contains("s3cret-pw"), "{everything}");
+
+    let logout = run(&["registry", "logout", &host], None);
+    assert!(logout.status.success(), "{}", text(&logout));
+    let again = run(
+        &["install", "--force", &registry.oci("packs/hello:1.0.0")],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+}
+
+/// A distribution-API client of another make (Python's urllib) that pushes an artifact with
+/// the pack media types: its tar.gz and config written by the test.
+const FOREIGN_PUSH: &str = r#"
+import hashlib, io, json, sys, tarfile, urllib.request
+base, repo, tag, hostile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    for name, data in [("pack.yaml", b"ref: foreign\nversion: 3.1.4\n"), ("actions/a.py", b"print(1)\n")] + ([("../evil", b"x")] if hostile else []):
+        info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+layer = buf.getvalue()
+config = json.dumps({"ref": "foreign", "version": "3.1.4"}).encode()
+def blob(data):
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = urllib.request.urlopen(urllib.request.Request(f"{base}/v2/{repo}/blobs/uploads/", method="POST", data=b""))
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else base + loc
+    sep = "&" if "?" in loc else "?"
+    urllib.request.urlopen(urllib.request.Request(f"{loc}{sep}digest={d}", method="PUT", data=data, headers={"Content-Type": "application/octet-stream"}))
+    return {"digest": d, "size": len(data)}
+manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "artifactType": "application/vnd.attune.pack.v1",
+    "config": dict(mediaType="application/vnd.attune.pack.config.v1+json", **blob(config)),
+    "layers": [dict(mediaType="application/vnd.attune.pack.content.v1.tar+gzip", **blob(layer))]}
+urllib.request.urlopen(urllib.request.Request(f"{base}/v2/{repo}/manifests/{tag}", method="PUT", data=json.dumps(manifest).encode(), headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}))
+"#;
+
+fn foreign_push(registry: &Registry, repo: &str, tag: &str, hostile: bool) {
+    let base = format!("http://{}", registry.host());
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            FOREIGN_PUSH,
+            &base,
+            repo,
+            tag,
+            if hostile { "1" } else { "0" },
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn artifacts_from_other_clients_install_and_hostile_layers_do_not() {
+    let registry = Registry::start(Access::Anonymous);
+    // Over --allow-http: https is tried first, and the registry's plain http after it.
+    let env = Env::new();
+    std::fs::write(env.path("config.yaml"), "{}\n").unwrap();
+    foreign_push(&registry, "other/foreign", "3.1.4", false);
+    let receipt = json_of(&env.run(&[
+        "--json",
+        "--allow-http",
+        "install",
+        &registry.oci("other/foreign@3.1.4"),
+    ]));
+    assert_eq!(receipt["version"], "3.1.4");
+    assert_eq!(
+        std::fs::read_to_string(env.path("packs/foreign/actions/a.py")).unwrap(),
+        "print(1)\n"
+    );
+
+    foreign_push(&registry, "other/evil", "1.0.0", true);
+    let out = env.run(&[
+        "--json",
+        "--allow-http",
+        "install",
+        &registry.oci("other/evil:1.0.0"),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "unsafe_archive", "{doc}");
+    assert!(!env.path("evil").exists() && !env.path("packs/evil").exists());
+    store::consistent(&env.path("packs"));
+
+    // Without --allow-http or plain_http, a registry without TLS is not used.
+    let out = env.run(&["install", &registry.oci("other/foreign@3.1.4")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn skopeo_copies_what_push_wrote_and_the_copy_installs() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let pack = write_pack(&env.path("src"), "hello", "1.2.0", "", 10);
+    let pushed = push(&env, &pack, &registry.oci("packs"));
+    let host = registry.host();
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{host}/packs/hello:1.2.0"))
+        .arg(format!("docker://{host}/mirror/hello:1.2.0"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let receipt = json_of(&env.run(&["--json", "install", &registry.oci("mirror/hello:1.2.0")]));
+    // skopeo copies the manifest byte for byte: the digest is the one push printed.
+    assert_eq!(receipt["source"]["digest"], pushed["digest"]);
+    assert_eq!(
+        receipt["checksum"]["content"],
+        attune_pack::directory_checksum(&pack).unwrap().to_string()
+    );
+}
+
+#[test]
+fn eight_hosts_install_the_same_tag_at_once() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 100);
+    push(&env, &pack, &registry.oci("packs"));
+    let reference = registry.oci("packs/hello:1.0.0");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            // Each "host" has a store and cache of its own.
+            Command::new(crate::support::BIN)
+                .arg("--packs-dir")
+                .arg(env.path(&format!("host{i}/packs")))
+                .arg("--cache-dir")
+                .arg(env.path(&format!("host{i}/cache")))
+                .arg("--config")
+                .arg(env.path("config.yaml"))
+                .args(["install", &reference])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    for i in 0..8 {
+        assert_eq!(
+            store::consistent(&env.path(&format!("host{i}/packs")))["hello"],
+            "1.0.0"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! A real OCI registry for the tests: Debian's `docker-registry` (distribution 2.8) started on
+//! 127.0.0.1 with a config and storage of the test's own, anonymous or behind htpasswd Basic
+//! auth; stopped when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+    pub root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Who may use the registry.
+pub enum Access {
+    Anonymous,
+    /// htpasswd Basic auth for this user and password.
+    Basic(&'static str, &'static str),
+}
+
+impl Registry {
+    /// Whether the registry program is installed (`.ci/run` installs it).
+    pub fn available() -> bool {
+        Command::new("docker-registry")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    pub fn start(access: Access) -> Registry {
+        assert!(
+            Registry::available(),
+            "docker-registry is not installed (apt-get install docker-registry)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("storage");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let auth = match access {
+            Access::Anonymous => String::new(),
+            Access::Basic(user, password) => {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", user, password])
+                    .output()
+                    .expect("htpasswd (apache2-utils)");
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, out.stdout).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n",
+                    file.display()
+                )
+            }
+        };
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                root.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let registry = Registry {
+            child,
+            port,
+            root,
+            _dir: dir,
+        };
+        registry.wait_ready();
+        registry
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `oci://127.0.0.1:PORT/PATH`.
+    pub fn oci(&self, path: &str) -> String {
+        format!("oci://{}/{path}", self.host())
+    }
+
+    /// The file holding blob `digest` (`sha256:…`) in the registry's storage.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.root
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The directory-format layer blob's path for a test to tamper with.
+pub fn tamper(path: &Path, from: &[u8], to: &[u8]) {
+    let bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| {
+            panic!(
+                "{} holds no {:?}",
+                path.display(),
+                String::from_utf8_lossy(from)
+            )
+        });
+    let mut changed = bytes.clone();
+    changed[at..at + to.len()].copy_from_slice(to);
+    std::fs::write(path, changed).unwrap();
+}
