@@ -373,3 +373,59 @@ fn eight_hosts_install_the_same_tag_at_once() {
         );
     }
 }
+
+/// PyPI's oras (the ORAS Python SDK, in the venv `.ci/run` makes).
+const ORAS_PYTHON: &str = "/opt/oras-venv/bin/python";
+
+fn oras(script: &str, args: &[&str]) -> Output {
+    let out = Command::new(ORAS_PYTHON)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("the oras venv (see .ci/run)");
+    assert!(out.status.success(), "{}", text(&out));
+    out
+}
+
+#[test]
+fn oras_pulls_what_push_wrote_and_what_oras_pushes_installs() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let pack = write_pack(&env.path("src"), "hello", "1.2.0", "", 10);
+    push(&env, &pack, &registry.oci("packs"));
+    let host = registry.host();
+    let pulled = env.path("pulled");
+    // oras writes the layer under its title; Python's tarfile unpacks it.
+    oras(
+        "import sys, tarfile, oras.client\nc = oras.client.OrasClient(hostname=sys.argv[1], insecure=True)\nfiles = c.pull(target=sys.argv[1] + '/packs/hello:1.2.0', outdir=sys.argv[2])\nassert [f.rsplit('/', 1)[1] for f in files] == ['hello-1.2.0.tar.gz'], files\ntarfile.open(files[0]).extractall(sys.argv[2] + '/tree')",
+        &[&host, pulled.to_str().unwrap()],
+    );
+    assert_eq!(
+        attune_pack::directory_checksum(&pulled.join("tree")).unwrap(),
+        attune_pack::directory_checksum(&pack).unwrap()
+    );
+
+    // An artifact oras pushes with the pack's media types installs.
+    let src = env.path("oras-src");
+    std::fs::create_dir_all(&src).unwrap();
+    let tree = write_pack(&src, "orasmade", "0.3.0", "", 2);
+    let layer = src.join("orasmade.tar.gz");
+    let out = Command::new("python3")
+        .args(["-c", "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    t.add(sys.argv[2], arcname='.')"])
+        .arg(&layer)
+        .arg(&tree)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(src.join("config.json"), r#"{"ref": "orasmade", "version": "0.3.0"}"#).unwrap();
+    oras(
+        "import os, sys, oras.client\nos.chdir(sys.argv[2])\nc = oras.client.OrasClient(hostname=sys.argv[1], insecure=True)\nc.push(target=sys.argv[1] + '/packs/orasmade:0.3.0', files=['orasmade.tar.gz:application/vnd.attune.pack.content.v1.tar+gzip'], manifest_config='config.json:application/vnd.attune.pack.config.v1+json', disable_path_validation=True)",
+        &[&host, src.to_str().unwrap()],
+    );
+    let receipt = json_of(&env.run(&["--json", "install", &registry.oci("packs/orasmade@0.3.0")]));
+    assert_eq!(receipt["version"], "0.3.0");
+    assert_eq!(
+        receipt["checksum"]["content"],
+        attune_pack::directory_checksum(&tree).unwrap().to_string()
+    );
+}
