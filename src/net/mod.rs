@@ -130,16 +130,25 @@ impl NetRules {
         self.check_host(parsed.host_str().unwrap_or_default(), url, also_allowed)
     }
 
-    /// A host (`host` or `host:port`) configured to be reached over plain http.
+    /// Whether `url`'s host is configured to be reached over plain http.
     fn is_plain_http(&self, url: &Url) -> bool {
         let host = url.host_str().unwrap_or_default();
-        let with_port = url.port().map(|p| format!("{host}:{p}"));
-        self.plain_http_hosts.iter().any(|h| {
-            h.eq_ignore_ascii_case(host)
-                || with_port
-                    .as_deref()
-                    .is_some_and(|w| h.eq_ignore_ascii_case(w))
-        })
+        match url.port() {
+            Some(p) => self.is_plain_http_host(&format!("{host}:{p}")),
+            None => self.is_plain_http_host(host),
+        }
+    }
+
+    /// Whether `authority` (`host` or `host:port`) is in `oci.plain_http`, which names a host
+    /// (any port) or a host and port.
+    pub(crate) fn is_plain_http_host(&self, authority: &str) -> bool {
+        let host = match authority.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h,
+            _ => authority,
+        };
+        self.plain_http_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(authority) || h.eq_ignore_ascii_case(host))
     }
 
     /// Refuses a `host` outside `allowed_source_hosts` (`host_not_allowed`) for any scheme;

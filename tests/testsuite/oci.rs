@@ -429,3 +429,155 @@ fn oras_pulls_what_push_wrote_and_what_oras_pushes_installs() {
         attune_pack::directory_checksum(&tree).unwrap().to_string()
     );
 }
+
+/// Config with a mirror of `upstream` at `mirror` (an `http://` base URL).
+fn mirrored(upstream: &Registry, mirror: &str, mirror_host: &str) -> Env {
+    env_for_hosts(
+        &[upstream.host(), mirror_host.to_owned()],
+        &format!("  mirrors:\n    \"{}\": [\"{mirror}\"]\n", upstream.host()),
+    )
+}
+
+fn env_for_hosts(hosts: &[String], oci_extra: &str) -> Env {
+    let env = Env::new();
+    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        env.path("config.yaml"),
+        format!("oci:\n  plain_http: [{list}]\n{oci_extra}"),
+    )
+    .unwrap();
+    env
+}
+
+fn skopeo_copy(from: &str, to: &str) {
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{from}"))
+        .arg(format!("docker://{to}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn mirrors_are_tried_first_and_the_upstream_after_them() {
+    let upstream = Registry::start(Access::Anonymous);
+    let mirror = Registry::start(Access::Anonymous);
+    let env = mirrored(&upstream, &format!("http://{}", mirror.host()), &mirror.host());
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 5);
+    push(&env, &pack, &upstream.oci("packs"));
+    let reference = upstream.oci("packs/hello:1.0.0");
+
+    // The mirror does not have it yet: the upstream serves it, with a warning.
+    let out = env.run(&["install", &reference]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("mirror http://"), "{}", text(&out));
+
+    // The mirror has it and the upstream is down: the mirror serves it.
+    skopeo_copy(&format!("{}/packs/hello:1.0.0", upstream.host()), &format!("{}/packs/hello:1.0.0", mirror.host()));
+    let upstream_host = upstream.host();
+    drop(upstream);
+    let out = env.run(&["--json", "install", "--force", &reference]);
+    let receipt = json_of(&out);
+    assert_eq!(receipt["version"], "1.0.0");
+    // The receipt names the upstream reference, not the mirror.
+    assert!(receipt["source"]["url"].as_str().unwrap().contains(&upstream_host), "{receipt}");
+
+    // Both down: the upstream's error.
+    drop(mirror);
+    let out = env.run(&["install", "--force", &reference]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn upstream_credentials_are_never_offered_to_a_mirror() {
+    use crate::support::http_server::{HttpServer, Reply};
+    let upstream = Registry::start(Access::Basic("ops", "up-secret"));
+    let mirror = HttpServer::start();
+    let mirror_host = format!("127.0.0.1:{}", mirror.port());
+    // The mirror asks for credentials for everything.
+    for path in ["/v2/packs/hello/manifests/1.0.0", "/v2/packs/hello/tags/list?n=1000"] {
+        mirror.script(
+            path,
+            vec![Reply::status(401, "").header("WWW-Authenticate", "Basic realm=\"mirror\"")],
+        );
+    }
+    let env = mirrored(&upstream, &mirror.url(""), &mirror_host);
+    let docker = env.path("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = format!("{{\"auths\": {{\"{}\": {{\"auth\": \"b3BzOnVwLXNlY3JldA==\"}}}}}}", upstream.host());
+    std::fs::write(docker.join("config.json"), auth).unwrap();
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
+    let run = |args: &[&str]| env.command(args).env("DOCKER_CONFIG", &docker).output().unwrap();
+    let pushed = run(&["push", pack.to_str().unwrap(), &upstream.oci("packs")]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let out = run(&["install", &upstream.oci("packs/hello:1.0.0")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = mirror.seen();
+    assert!(!seen.is_empty(), "the mirror was not tried");
+    for request in seen {
+        assert!(!request.headers.contains_key("authorization"), "{request:?}");
+    }
+}
+
+#[test]
+fn a_lockfile_pins_the_digest_a_moved_tag_does_not_change() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let one = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
+    let ns = registry.oci("packs");
+    let first = push(&env, &one, &ns);
+    let reference = registry.oci("packs/hello:stable");
+    // `stable` names 1.0.0 for now.
+    json_of(&env.run(&["--json", "push", "--tag", "stable", one.to_str().unwrap(), &ns]));
+    json_of(&env.run(&["--json", "install", &reference]));
+    let lock = env.path("attune-pack.lock");
+    assert!(env.run(&["lock", "-o", lock.to_str().unwrap()]).status.success());
+    let locked = std::fs::read_to_string(&lock).unwrap();
+    assert!(locked.contains(first["digest"].as_str().unwrap()), "{locked}");
+
+    // The tag moves to 1.1.0; the lockfile still installs 1.0.0's digest.
+    let two = write_pack(&env.path("src"), "hello", "1.1.0", "", 2);
+    json_of(&env.run(&["--json", "push", "--tag", "stable", two.to_str().unwrap(), &ns]));
+    json_of(&env.run(&["--json", "install", "--force", &reference]));
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.1.0");
+    let out = env.run(&["install", "--locked", lock.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.0.0");
+}
+
+#[test]
+fn bearer_tokens_are_fetched_for_each_scope_and_again_when_they_expire() {
+    // Tokens live 3 seconds.
+    let registry = Registry::start(Access::Token("ops", "tok-pw", 3));
+    // A host without a port: the registry's and the token realm's, both plain http.
+    let env = env_for_hosts(&["127.0.0.1".to_owned()], "");
+    let docker = env.path("docker");
+    let run = |args: &[&str]| env.command(args).env("DOCKER_CONFIG", &docker).output().unwrap();
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
+    let pack_arg = pack.to_str().unwrap();
+    let ns = registry.oci("packs");
+
+    let anonymous = run(&["push", pack_arg, &ns]);
+    assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
+    assert!(text(&anonymous).contains("registry login"), "{}", text(&anonymous));
+
+    let mut login = env.command(&["registry", "login", &registry.host(), "-u", "ops", "--password-stdin"]);
+    login.env("DOCKER_CONFIG", &docker);
+    let out = crate::support::with_stdin(&mut login, b"tok-pw");
+    assert!(out.status.success(), "{}", text(&out));
+    let pushed = run(&["push", pack_arg, &ns]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let issued = registry.tokens_issued();
+    assert!(issued.iter().any(|s| s == "repository:packs/hello:pull,push"), "{issued:?}");
+
+    // One install, a pause past the tokens' life, another: a fresh token each time.
+    let reference = registry.oci("packs/hello:1.0.0");
+    assert!(run(&["install", &reference]).status.success());
+    let before = registry.tokens_issued().len();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let again = run(&["install", "--force", &reference]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(registry.tokens_issued().len() > before);
+    assert!(!text(&again).contains("tok-pw"));
+}

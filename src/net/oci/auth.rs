@@ -17,7 +17,8 @@ use super::{Credential, Repository};
 
 /// A token whose server gives no lifetime lives 60 s (the token spec's default).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
-/// Tokens are fetched again this long before they expire, so none expires in flight.
+/// Tokens are fetched again this long before they expire (or at half their life, for short
+/// ones), so none expires in flight.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 
 /// What a request needs access to, as token scopes (`repository:NAME:pull,push`).
@@ -94,7 +95,8 @@ fn parse_params(s: &str) -> HashMap<String, String> {
 
 struct Token {
     authorization: String,
-    expires: Instant,
+    /// When it is no longer sent: its expiry, less the margin.
+    stale: Instant,
 }
 
 /// Tokens per (endpoint, scope). An expired one is not sent: the registry's next 401 fetches
@@ -109,7 +111,7 @@ impl Tokens {
     pub fn cached(&self, base: &str, scope: &Scope) -> Option<String> {
         let tokens = self.tokens.lock().ok()?;
         let token = tokens.get(&(base.to_owned(), scope.clone()))?;
-        (Instant::now() + EXPIRY_MARGIN < token.expires).then(|| token.authorization.clone())
+        (Instant::now() < token.stale).then(|| token.authorization.clone())
     }
 
     /// A new token from `bearer`'s realm for `scope`, sent `credential` as Basic auth when
@@ -179,7 +181,7 @@ impl Tokens {
                 (base.to_owned(), scope.clone()),
                 Token {
                     authorization: authorization.clone(),
-                    expires: Instant::now() + lifetime,
+                    stale: Instant::now() + lifetime - EXPIRY_MARGIN.min(lifetime / 2),
                 },
             );
         }

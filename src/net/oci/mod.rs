@@ -114,11 +114,7 @@ impl<'a> Client<'a> {
     }
 
     fn upstream(&self, registry: &str) -> Endpoint {
-        let plain = self
-            .config
-            .plain_http
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(registry))
+        let plain = self.http.policy.is_plain_http_host(registry)
             || self
                 .plain
                 .lock()

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 pub struct Registry {
     child: Child,
+    /// The token server, for token auth.
+    issuer: Option<Child>,
     pub port: u16,
     pub root: PathBuf,
     _dir: tempfile::TempDir,
@@ -19,6 +21,33 @@ pub enum Access {
     Anonymous,
     /// htpasswd Basic auth for this user and password.
     Basic(&'static str, &'static str),
+    /// Bearer tokens from a token server (support/token_server.py) that issues tokens
+    /// living this many seconds to this user and password.
+    Token(&'static str, &'static str, u64),
+}
+
+/// Starts the token server; returns it and the registry config's `auth` section.
+fn token_server(dir: &Path, user: &str, password: &str, lifetime: u64) -> (Child, String) {
+    use std::io::BufRead;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testsuite/support/token_server.py");
+    // Debian's python3 with python3-cryptography (`.ci/run` installs it).
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(dir)
+        .args([user, password, &lifetime.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the token server's port");
+    let auth = format!(
+        "auth:\n  token:\n    realm: http://127.0.0.1:{port}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+        dir.join("token.pem").display()
+    );
+    (child, auth)
 }
 
 impl Registry {
@@ -42,8 +71,14 @@ impl Registry {
             .local_addr()
             .unwrap()
             .port();
+        let mut issuer = None;
         let auth = match access {
             Access::Anonymous => String::new(),
+            Access::Token(user, password, lifetime) => {
+                let (child, auth) = token_server(dir.path(), user, password, lifetime);
+                issuer = Some(child);
+                auth
+            }
             Access::Basic(user, password) => {
                 let out = Command::new("htpasswd")
                     .args(["-Bbn", user, password])
@@ -75,6 +110,7 @@ impl Registry {
             .unwrap();
         let registry = Registry {
             child,
+            issuer,
             port,
             root,
             _dir: dir,
@@ -101,6 +137,15 @@ impl Registry {
         format!("oci://{}/{path}", self.host())
     }
 
+    /// The scopes of every token the token server issued, one line per token.
+    pub fn tokens_issued(&self) -> Vec<String> {
+        std::fs::read_to_string(self._dir.path().join("issued"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The file holding blob `digest` (`sha256:…`) in the registry's storage.
     pub fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap();
@@ -114,8 +159,10 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.issuer.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
