@@ -64,8 +64,9 @@ pub use pack::locate::Subdir;
 pub use pack::manifest::{Dependency, Manifest, OnFailure, Runner, RunnerKind, Testing};
 pub use pack::python::PythonRequirement;
 pub use pipeline::{
-    BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport, LockedAction,
-    LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport, Verified,
+    BundleFormat, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
+    LockedAction, LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport,
+    Verified,
 };
 pub use publish::Pushed;
 pub use records::bundle_file::{BundleManifest, BundledPack};

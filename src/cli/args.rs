@@ -223,9 +223,13 @@ pub enum BundleCommand {
 
 #[derive(Debug, Args)]
 pub struct BundleCreateArgs {
-    /// The bundle file to write
+    /// The bundle file to write (a new directory for --format oci-layout)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// tar: one bundle file; oci-layout: an OCI image layout directory, for `skopeo copy
+    /// oci:DIR:REF_VERSION docker://…` and `install oci-layout:DIR`
+    #[arg(long, default_value = "tar", value_parser = ["tar", "oci-layout"])]
+    pub format: String,
     /// Packs to bundle: registry references (name, name@REQ, index/name)
     #[arg(value_name = "REF")]
     pub refs: Vec<String>,

@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use attune_pack::{
-    BundleManifest, BundleOptions, DetectOptions, Error, Installer, Lockfile, PackSource,
-    PasswordFn,
+    BundleFormat, BundleManifest, BundleOptions, DetectOptions, Error, Installer, Lockfile,
+    PackSource, PasswordFn,
 };
 use serde_json::{json, Value};
 
@@ -57,6 +57,9 @@ async fn create(installer: &Installer, args: BundleCreateArgs, out: &Output) -> 
     }
     if args.with_deps {
         opts = opts.with_deps();
+    }
+    if args.format == "oci-layout" {
+        opts = opts.format(BundleFormat::OciLayout);
     }
     if args.all_installed {
         opts = opts.all_installed();

@@ -28,6 +28,8 @@ pub enum SourceKind {
     Bundle,
     /// An OCI artifact in a registry.
     Oci,
+    /// An OCI image layout directory on this host.
+    OciLayout,
 }
 
 /// Where a pack came from.

@@ -13,13 +13,15 @@ use serde_json::{json, Value};
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
 use crate::integrity::signature::{SignatureError, SigningKey, TrustedKeys};
+use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::pack::locate::{locate_in, Subdir};
 use crate::pack::manifest::Manifest;
 use crate::publish::{build_entry, Publish};
 use crate::records::bundle_file::{self, BundleManifest, BundleParts, BundledPack, PACKS_DIR};
 use crate::records::lockfile::Lockfile;
-use crate::records::oci_artifact::{write_tree_tar_gz, PackTree};
+use crate::records::oci_artifact::{self, write_tree_tar_gz, PackTree};
+use crate::records::oci_layout::{self, layout_name, LayoutPack};
 use crate::registry::Registry;
 use crate::safety::TreeWriter;
 use crate::source::archive::{extract_file, ArchiveFormat};
@@ -49,6 +51,18 @@ pub struct BundleOptions {
     all_installed: bool,
     lockfile: Option<Lockfile>,
     sign_key: Option<(PathBuf, Option<PasswordFn>)>,
+    format: BundleFormat,
+}
+
+/// What `bundle create` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BundleFormat {
+    /// One bundle file (`--format tar`, the default).
+    #[default]
+    Tar,
+    /// An OCI image layout directory (`--format oci-layout`), for `skopeo copy` into a
+    /// registry and `install oci-layout:DIR`.
+    OciLayout,
 }
 
 impl BundleOptions {
@@ -86,6 +100,12 @@ impl BundleOptions {
     /// key is encrypted (without one, an encrypted key is a usage error).
     pub fn sign_key(mut self, key: impl Into<PathBuf>, password: Option<PasswordFn>) -> Self {
         self.sign_key = Some((key.into(), password));
+        self
+    }
+
+    /// Writes `format` instead of a bundle file.
+    pub fn format(mut self, format: BundleFormat) -> Self {
+        self.format = format;
         self
     }
 
@@ -142,7 +162,16 @@ pub(crate) async fn create(
         Some((path, password)) => Some(blocking(move || load_key(&path, password)).await?),
         None => None,
     };
+    if opts.format == BundleFormat::OciLayout && key.is_some() {
+        return Err(Error::Usage(
+            "--sign-key applies to bundle files; an OCI layout's packs are checked by their digests".into(),
+        ));
+    }
     let (prepared, last_updated) = prepare_all(ctx, workspace, &opts).await?;
+    if opts.format == BundleFormat::OciLayout {
+        let output = output.to_owned();
+        return blocking(move || write_layout(&output, &prepared)).await;
+    }
     let timestamp = timestamp(last_updated)?;
     let (ctx2, output2) = (ctx.clone(), output.to_owned());
     blocking(move || {
@@ -332,6 +361,87 @@ fn write_bundle(
     })
 }
 
+/// The packs as an OCI image layout at `output`, each named `REF_TAG`. Runs on the blocking
+/// pool.
+fn write_layout(output: &Path, prepared: &[Prepared]) -> Result<BundleReport> {
+    let mut built = Vec::new();
+    for p in prepared {
+        let v = &p.step.validated;
+        let yaml_path = v.located.dir.join("pack.yaml");
+        let yaml = Manifest::read_text(&yaml_path, &yaml_path.display().to_string())?;
+        let layer = v.staged.staging.path().join("layer.tar.gz");
+        let artifact =
+            oci_artifact::build(pack_tree(&p.step), &yaml, &v.manifest, &v.content, &layer)?;
+        built.push((artifact, layer));
+    }
+    let packs: Vec<LayoutPack> = built
+        .iter()
+        .zip(prepared)
+        .map(|((artifact, layer), p)| LayoutPack {
+            name: layout_name(&p.step.validated.manifest.pack_ref, &artifact.tag),
+            artifact,
+            layer_file: layer,
+        })
+        .collect();
+    oci_layout::write(output, &packs)?;
+    let index =
+        std::fs::read(output.join("index.json")).ctx(|| "reading the layout's index.json")?;
+    let bundled = built
+        .iter()
+        .zip(prepared)
+        .map(|((artifact, _), p)| BundledPack {
+            pack_ref: p.step.validated.manifest.pack_ref.clone(),
+            version: p.step.validated.manifest.version.clone(),
+            file: format!(
+                "blobs/sha256/{}",
+                &artifact.manifest_digest["sha256:".len()..]
+            ),
+            origin: p.origin.clone(),
+            archive: artifact
+                .layer
+                .digest
+                .parse()
+                .unwrap_or_else(|_| p.step.validated.content.clone()),
+            content: p.step.validated.content.clone(),
+            subdir: None,
+        });
+    Ok(BundleReport {
+        path: output.to_owned(),
+        manifest: BundleManifest {
+            format: 1,
+            index: Checksum {
+                algorithm: Algorithm::Sha256,
+                digest: crate::integrity::hashing::sha256_bytes(&index).to_vec(),
+            },
+            signature: None,
+            packs: bundled.collect(),
+        },
+        timestamp: oci_artifact::artifact_time(),
+        signed_by: None,
+    })
+}
+
+/// The pack root's files, relative to it.
+fn pack_tree(step: &Step) -> PackTree<'_> {
+    let v = &step.validated;
+    let entries = v
+        .staged
+        .fetched
+        .tree
+        .digest
+        .entries()
+        .iter()
+        .filter_map(|e| {
+            crate::integrity::hashing::strip_dir_prefix(&e.path, &v.located.rel)
+                .map(|p| (p.to_owned(), e.kind))
+        })
+        .collect();
+    PackTree {
+        dir: &v.located.dir,
+        entries,
+    }
+}
+
 /// The pack's file in the bundle (`REF-VERSION.EXT`) and where its bytes are: the archive as
 /// fetched, or a deterministic .tar.gz of the staged pack tree.
 fn pack_file(step: &Step, timestamp: u64) -> Result<(String, PathBuf)> {
@@ -358,23 +468,7 @@ fn pack_file(step: &Step, timestamp: u64) -> Result<(String, PathBuf)> {
 /// The pack root as a tar.gz whose bytes depend on its content and `timestamp` only (the
 /// layer of an OCI artifact is written the same way).
 fn tree_tar_gz(step: &Step, to: &Path, timestamp: u64) -> Result<()> {
-    let v = &step.validated;
-    let entries = v
-        .staged
-        .fetched
-        .tree
-        .digest
-        .entries()
-        .iter()
-        .filter_map(|e| {
-            crate::integrity::hashing::strip_dir_prefix(&e.path, &v.located.rel)
-                .map(|p| (p.to_owned(), e.kind))
-        })
-        .collect();
-    let tree = PackTree {
-        dir: &v.located.dir,
-        entries,
-    };
+    let tree = pack_tree(step);
     let file = File::create(to).ctx(|| format!("creating {}", to.display()))?;
     write_tree_tar_gz(&tree, BufWriter::new(file), timestamp)
         .and_then(|mut out| out.flush())

@@ -46,7 +46,7 @@ use crate::source::PackSource;
 use crate::store::{Ledger, LockedStore, StoreView, Workspace};
 
 pub(crate) use bundle::{create as bundle_create, list as bundle_list, verify as bundle_verify};
-pub use bundle::{BundleOptions, BundleReport, BundleVerified, PasswordFn};
+pub use bundle::{BundleFormat, BundleOptions, BundleReport, BundleVerified, PasswordFn};
 pub(crate) use change::{rollback, uninstall};
 pub(crate) use locked::install_locked;
 pub use locked::{LockedAction, LockedOptions, LockedOutcome};

@@ -90,6 +90,10 @@ fn from_record(pack_ref: &PackRef, recorded: &ReceiptSource) -> Result<PackSourc
         },
         Some(SourceKind::Archive) => PackSource::Archive { url: url()? },
         Some(SourceKind::Oci) => PackSource::Oci { reference: url()? },
+        Some(SourceKind::OciLayout) => PackSource::OciLayout {
+            path: path()?,
+            name: recorded.git_ref.clone(),
+        },
         Some(SourceKind::LocalDirectory) => PackSource::LocalDirectory { path: path()? },
         Some(SourceKind::LocalArchive) => PackSource::LocalArchive { path: path()? },
         Some(SourceKind::Registry) => {

@@ -297,5 +297,6 @@ fn kind_name(kind: SourceKind) -> &'static str {
         SourceKind::Registry => "registry",
         SourceKind::Bundle => "bundle",
         SourceKind::Oci => "OCI artifact",
+        SourceKind::OciLayout => "OCI image layout",
     }
 }

@@ -7,3 +7,4 @@
 pub mod bundle_file;
 pub mod lockfile;
 pub mod oci_artifact;
+pub mod oci_layout;

@@ -7,6 +7,7 @@ pub mod git;
 pub mod http_archive;
 pub mod local_dir;
 pub mod oci;
+pub mod oci_layout;
 mod pipe;
 pub mod unzip;
 mod writers;
@@ -104,6 +105,9 @@ pub(crate) async fn fetch(
         }
         PackSource::Oci { reference } => {
             oci::materialize(ctx, reference, writer(), staging, algorithms).await
+        }
+        PackSource::OciLayout { path, name } => {
+            oci_layout::materialize(ctx, path, name.as_deref(), writer(), algorithms).await
         }
         PackSource::Registry { .. } => Err(Error::Internal(
             "a registry reference is resolved before it is fetched".into(),
@@ -229,6 +233,13 @@ pub enum PackSource {
         /// The reference as given.
         reference: String,
     },
+    /// An OCI image layout directory on this host (`oci-layout:DIR[:NAME]`).
+    OciLayout {
+        /// The layout's directory.
+        path: PathBuf,
+        /// The manifest's name (`REF_TAG`); none when the layout holds one.
+        name: Option<String>,
+    },
     /// A pack in the configured registry indices.
     Registry {
         /// The pack.
@@ -249,6 +260,7 @@ impl PackSource {
             PackSource::LocalDirectory { .. } => "local directory",
             PackSource::LocalArchive { .. } => "local archive",
             PackSource::Oci { .. } => "OCI artifact",
+            PackSource::OciLayout { .. } => "OCI image layout",
             PackSource::Registry { .. } => "registry reference",
         }
     }
@@ -274,6 +286,10 @@ impl PackSource {
                 path.display().to_string()
             }
             PackSource::Oci { reference } => redact_url(reference),
+            PackSource::OciLayout { path, name } => match name {
+                Some(n) => format!("oci-layout:{}:{n}", path.display()),
+                None => format!("oci-layout:{}", path.display()),
+            },
             PackSource::Registry {
                 pack_ref,
                 version: VersionSpec::Latest,
@@ -453,6 +469,10 @@ fn detect_kind(input: &str, opts: &DetectOptions, fs: &dyn PathProbe) -> Result<
         return Ok(PackSource::Oci {
             reference: reference.to_string(),
         });
+    }
+    if let Some(spec) = s.strip_prefix("oci-layout:") {
+        let (path, name) = oci_layout::split_layout(spec);
+        return Ok(PackSource::OciLayout { path, name });
     }
     // Rule 1: unmistakably git.
     if is_scp_like(s)

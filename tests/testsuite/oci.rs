@@ -417,7 +417,11 @@ fn oras_pulls_what_push_wrote_and_what_oras_pushes_installs() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    std::fs::write(src.join("config.json"), r#"{"ref": "orasmade", "version": "0.3.0"}"#).unwrap();
+    std::fs::write(
+        src.join("config.json"),
+        r#"{"ref": "orasmade", "version": "0.3.0"}"#,
+    )
+    .unwrap();
     oras(
         "import os, sys, oras.client\nos.chdir(sys.argv[2])\nc = oras.client.OrasClient(hostname=sys.argv[1], insecure=True)\nc.push(target=sys.argv[1] + '/packs/orasmade:0.3.0', files=['orasmade.tar.gz:application/vnd.attune.pack.content.v1.tar+gzip'], manifest_config='config.json:application/vnd.attune.pack.config.v1+json', disable_path_validation=True)",
         &[&host, src.to_str().unwrap()],
@@ -440,7 +444,11 @@ fn mirrored(upstream: &Registry, mirror: &str, mirror_host: &str) -> Env {
 
 fn env_for_hosts(hosts: &[String], oci_extra: &str) -> Env {
     let env = Env::new();
-    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+    let list = hosts
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     std::fs::write(
         env.path("config.yaml"),
         format!("oci:\n  plain_http: [{list}]\n{oci_extra}"),
@@ -463,7 +471,11 @@ fn skopeo_copy(from: &str, to: &str) {
 fn mirrors_are_tried_first_and_the_upstream_after_them() {
     let upstream = Registry::start(Access::Anonymous);
     let mirror = Registry::start(Access::Anonymous);
-    let env = mirrored(&upstream, &format!("http://{}", mirror.host()), &mirror.host());
+    let env = mirrored(
+        &upstream,
+        &format!("http://{}", mirror.host()),
+        &mirror.host(),
+    );
     let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 5);
     push(&env, &pack, &upstream.oci("packs"));
     let reference = upstream.oci("packs/hello:1.0.0");
@@ -474,14 +486,23 @@ fn mirrors_are_tried_first_and_the_upstream_after_them() {
     assert!(text(&out).contains("mirror http://"), "{}", text(&out));
 
     // The mirror has it and the upstream is down: the mirror serves it.
-    skopeo_copy(&format!("{}/packs/hello:1.0.0", upstream.host()), &format!("{}/packs/hello:1.0.0", mirror.host()));
+    skopeo_copy(
+        &format!("{}/packs/hello:1.0.0", upstream.host()),
+        &format!("{}/packs/hello:1.0.0", mirror.host()),
+    );
     let upstream_host = upstream.host();
     drop(upstream);
     let out = env.run(&["--json", "install", "--force", &reference]);
     let receipt = json_of(&out);
     assert_eq!(receipt["version"], "1.0.0");
     // The receipt names the upstream reference, not the mirror.
-    assert!(receipt["source"]["url"].as_str().unwrap().contains(&upstream_host), "{receipt}");
+    assert!(
+        receipt["source"]["url"]
+            .as_str()
+            .unwrap()
+            .contains(&upstream_host),
+        "{receipt}"
+    );
 
     // Both down: the upstream's error.
     drop(mirror);
@@ -496,7 +517,10 @@ fn upstream_credentials_are_never_offered_to_a_mirror() {
     let mirror = HttpServer::start();
     let mirror_host = format!("127.0.0.1:{}", mirror.port());
     // The mirror asks for credentials for everything.
-    for path in ["/v2/packs/hello/manifests/1.0.0", "/v2/packs/hello/tags/list?n=1000"] {
+    for path in [
+        "/v2/packs/hello/manifests/1.0.0",
+        "/v2/packs/hello/tags/list?n=1000",
+    ] {
         mirror.script(
             path,
             vec![Reply::status(401, "").header("WWW-Authenticate", "Basic realm=\"mirror\"")],
@@ -505,10 +529,18 @@ fn upstream_credentials_are_never_offered_to_a_mirror() {
     let env = mirrored(&upstream, &mirror.url(""), &mirror_host);
     let docker = env.path("docker");
     std::fs::create_dir_all(&docker).unwrap();
-    let auth = format!("{{\"auths\": {{\"{}\": {{\"auth\": \"b3BzOnVwLXNlY3JldA==\"}}}}}}", upstream.host());
+    let auth = format!(
+        "{{\"auths\": {{\"{}\": {{\"auth\": \"b3BzOnVwLXNlY3JldA==\"}}}}}}",
+        upstream.host()
+    );
     std::fs::write(docker.join("config.json"), auth).unwrap();
     let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
-    let run = |args: &[&str]| env.command(args).env("DOCKER_CONFIG", &docker).output().unwrap();
+    let run = |args: &[&str]| {
+        env.command(args)
+            .env("DOCKER_CONFIG", &docker)
+            .output()
+            .unwrap()
+    };
     let pushed = run(&["push", pack.to_str().unwrap(), &upstream.oci("packs")]);
     assert!(pushed.status.success(), "{}", text(&pushed));
     let out = run(&["install", &upstream.oci("packs/hello:1.0.0")]);
@@ -516,7 +548,10 @@ fn upstream_credentials_are_never_offered_to_a_mirror() {
     let seen = mirror.seen();
     assert!(!seen.is_empty(), "the mirror was not tried");
     for request in seen {
-        assert!(!request.headers.contains_key("authorization"), "{request:?}");
+        assert!(
+            !request.headers.contains_key("authorization"),
+            "{request:?}"
+        );
     }
 }
 
@@ -529,16 +564,36 @@ fn a_lockfile_pins_the_digest_a_moved_tag_does_not_change() {
     let first = push(&env, &one, &ns);
     let reference = registry.oci("packs/hello:stable");
     // `stable` names 1.0.0 for now.
-    json_of(&env.run(&["--json", "push", "--tag", "stable", one.to_str().unwrap(), &ns]));
+    json_of(&env.run(&[
+        "--json",
+        "push",
+        "--tag",
+        "stable",
+        one.to_str().unwrap(),
+        &ns,
+    ]));
     json_of(&env.run(&["--json", "install", &reference]));
     let lock = env.path("attune-pack.lock");
-    assert!(env.run(&["lock", "-o", lock.to_str().unwrap()]).status.success());
+    assert!(env
+        .run(&["lock", "-o", lock.to_str().unwrap()])
+        .status
+        .success());
     let locked = std::fs::read_to_string(&lock).unwrap();
-    assert!(locked.contains(first["digest"].as_str().unwrap()), "{locked}");
+    assert!(
+        locked.contains(first["digest"].as_str().unwrap()),
+        "{locked}"
+    );
 
     // The tag moves to 1.1.0; the lockfile still installs 1.0.0's digest.
     let two = write_pack(&env.path("src"), "hello", "1.1.0", "", 2);
-    json_of(&env.run(&["--json", "push", "--tag", "stable", two.to_str().unwrap(), &ns]));
+    json_of(&env.run(&[
+        "--json",
+        "push",
+        "--tag",
+        "stable",
+        two.to_str().unwrap(),
+        &ns,
+    ]));
     json_of(&env.run(&["--json", "install", "--force", &reference]));
     assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.1.0");
     let out = env.run(&["install", "--locked", lock.to_str().unwrap()]);
@@ -553,23 +608,44 @@ fn bearer_tokens_are_fetched_for_each_scope_and_again_when_they_expire() {
     // A host without a port: the registry's and the token realm's, both plain http.
     let env = env_for_hosts(&["127.0.0.1".to_owned()], "");
     let docker = env.path("docker");
-    let run = |args: &[&str]| env.command(args).env("DOCKER_CONFIG", &docker).output().unwrap();
+    let run = |args: &[&str]| {
+        env.command(args)
+            .env("DOCKER_CONFIG", &docker)
+            .output()
+            .unwrap()
+    };
     let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
     let pack_arg = pack.to_str().unwrap();
     let ns = registry.oci("packs");
 
     let anonymous = run(&["push", pack_arg, &ns]);
     assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
-    assert!(text(&anonymous).contains("registry login"), "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("registry login"),
+        "{}",
+        text(&anonymous)
+    );
 
-    let mut login = env.command(&["registry", "login", &registry.host(), "-u", "ops", "--password-stdin"]);
+    let mut login = env.command(&[
+        "registry",
+        "login",
+        &registry.host(),
+        "-u",
+        "ops",
+        "--password-stdin",
+    ]);
     login.env("DOCKER_CONFIG", &docker);
     let out = crate::support::with_stdin(&mut login, b"tok-pw");
     assert!(out.status.success(), "{}", text(&out));
     let pushed = run(&["push", pack_arg, &ns]);
     assert!(pushed.status.success(), "{}", text(&pushed));
     let issued = registry.tokens_issued();
-    assert!(issued.iter().any(|s| s == "repository:packs/hello:pull,push"), "{issued:?}");
+    assert!(
+        issued
+            .iter()
+            .any(|s| s == "repository:packs/hello:pull,push"),
+        "{issued:?}"
+    );
 
     // One install, a pause past the tokens' life, another: a fresh token each time.
     let reference = registry.oci("packs/hello:1.0.0");
@@ -580,4 +656,106 @@ fn bearer_tokens_are_fetched_for_each_scope_and_again_when_they_expire() {
     assert!(again.status.success(), "{}", text(&again));
     assert!(registry.tokens_issued().len() > before);
     assert!(!text(&again).contains("tok-pw"));
+}
+
+#[test]
+fn an_oci_layout_seeds_a_registry_with_skopeo_and_installs_offline() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let one = write_pack(&env.path("src"), "hello", "1.0.0", "", 20);
+    let two = write_pack(&env.path("src"), "other", "2.0.0+b.1", "", 2);
+    let layout = env.path("layout");
+    let out = env.run(&[
+        "--json",
+        "bundle",
+        "create",
+        "--format",
+        "oci-layout",
+        "-o",
+        layout.to_str().unwrap(),
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+    ]);
+    json_of(&out);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let names: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["hello_1.0.0", "other_2.0.0_b.1"]);
+    let layout_digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+
+    // Offline, straight from the layout.
+    let spec = format!("oci-layout:{}:hello_1.0.0", layout.display());
+    let receipt = json_of(&env.run(&["--json", "--offline", "install", &spec]));
+    assert_eq!(receipt["source"]["kind"], "oci_layout");
+    assert_eq!(receipt["source"]["digest"], layout_digest.as_str());
+    assert_eq!(
+        receipt["checksum"]["content"],
+        attune_pack::directory_checksum(&one).unwrap().to_string()
+    );
+    let ambiguous = env.run(&[
+        "install",
+        "--force",
+        &format!("oci-layout:{}", layout.display()),
+    ]);
+    assert_eq!(ambiguous.status.code(), Some(2), "{}", text(&ambiguous));
+    assert!(
+        text(&ambiguous).contains("hello_1.0.0, other_2.0.0_b.1"),
+        "{}",
+        text(&ambiguous)
+    );
+
+    // skopeo copies it into the registry; the same digest installs from there.
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:hello_1.0.0", layout.display()))
+        .arg(format!("docker://{}/site/hello:1.0.0", registry.host()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let receipt = json_of(&env.run(&[
+        "--json",
+        "install",
+        "--force",
+        &registry.oci("site/hello@^1"),
+    ]));
+    assert_eq!(receipt["source"]["digest"], layout_digest.as_str());
+
+    // A layer changed in the layout is refused.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(&layout_digest["sha256:".len()..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let other_index = index["manifests"][1]["digest"].as_str().unwrap();
+    let other: Value = serde_json::from_slice(
+        &std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(&other_index["sha256:".len()..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let other_layer = other["layers"][0]["digest"].as_str().unwrap();
+    let blob = |d: &str| layout.join("blobs/sha256").join(&d["sha256:".len()..]);
+    std::fs::copy(blob(other_layer), blob(layer)).unwrap();
+    let out = env.run(&["--json", "install", "--force", &spec]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "digest_mismatch", "{doc}");
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.0.0");
 }

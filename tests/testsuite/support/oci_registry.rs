@@ -29,7 +29,10 @@ pub enum Access {
 /// Starts the token server; returns it and the registry config's `auth` section.
 fn token_server(dir: &Path, user: &str, password: &str, lifetime: u64) -> (Child, String) {
     use std::io::BufRead;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testsuite/support/token_server.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/testsuite/support/token_server.py"
+    );
     // Debian's python3 with python3-cryptography (`.ci/run` installs it).
     let mut child = Command::new("/usr/bin/python3")
         .arg(script)
