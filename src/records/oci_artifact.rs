@@ -135,12 +135,22 @@ pub fn check_digest_syntax(digest: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// What a pack's config blob says of its content: the checksum the unpacked layer must have.
-#[derive(Debug, Clone, Deserialize)]
+/// What a pack's config blob says of it: the checksum the unpacked layer must have, and
+/// what an OCI namespace read as an index needs to resolve versions and dependencies
+/// without downloading the layer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PackConfig {
     /// The content checksum of the pack tree.
-    #[serde(default)]
     pub content: Option<Checksum>,
+    pub label: Option<String>,
+    pub description: Option<String>,
+    /// The packs it needs (`ref@requirement`).
+    pub dependencies: Vec<String>,
+    pub runtime_deps: Vec<String>,
+    pub keywords: Vec<String>,
+    pub author: Option<String>,
+    pub license: Option<String>,
 }
 
 /// A pack built as an artifact: its three documents, and its layer's file.

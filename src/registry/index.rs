@@ -123,22 +123,32 @@ pub enum InstallSource {
         #[serde(skip_serializing_if = "Option::is_none")]
         subdir: Option<String>,
     },
+    /// An OCI artifact (`oci://HOST/REPO@sha256:…`, or a tag).
+    Oci {
+        /// The OCI reference.
+        url: String,
+        /// The content checksum of the pack (its digest pins the bytes already).
+        #[serde(serialize_with = "checksum_text")]
+        checksum: Option<Checksum>,
+    },
 }
 
 impl InstallSource {
     /// Where the source is, as the index writes it.
     pub fn url(&self) -> &str {
         match self {
-            InstallSource::Git { url, .. } | InstallSource::Archive { url, .. } => url,
+            InstallSource::Git { url, .. }
+            | InstallSource::Archive { url, .. }
+            | InstallSource::Oci { url, .. } => url,
         }
     }
 
     /// The checksum it must have, if the index gives one.
     pub fn checksum(&self) -> Option<&Checksum> {
         match self {
-            InstallSource::Git { checksum, .. } | InstallSource::Archive { checksum, .. } => {
-                checksum.as_ref()
-            }
+            InstallSource::Git { checksum, .. }
+            | InstallSource::Archive { checksum, .. }
+            | InstallSource::Oci { checksum, .. } => checksum.as_ref(),
         }
     }
 
@@ -148,14 +158,16 @@ impl InstallSource {
             InstallSource::Git { subdir, .. } | InstallSource::Archive { subdir, .. } => {
                 subdir.as_deref()
             }
+            InstallSource::Oci { .. } => None,
         }
     }
 
-    /// `git` or `archive`.
+    /// `git`, `archive` or `oci`.
     pub fn kind(&self) -> &'static str {
         match self {
             InstallSource::Git { .. } => "git",
             InstallSource::Archive { .. } => "archive",
+            InstallSource::Oci { .. } => "oci",
         }
     }
 }
@@ -578,6 +590,7 @@ fn install_sources(
                 checksum,
                 subdir,
             }),
+            "oci" => install_sources.push(InstallSource::Oci { url, checksum }),
             // A source type a newer registry added must not cost the whole entry.
             other => warnings.push(format!(
                 "field `{}`: unknown source type `{other}` ignored",
@@ -588,7 +601,7 @@ fn install_sources(
     if install_sources.is_empty() {
         return Err(field_err(
             "install_sources",
-            "no git or archive source to install from",
+            "no git, archive or oci source to install from",
         ));
     }
     Ok(install_sources)

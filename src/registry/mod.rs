@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod index;
 pub mod load;
+mod oci_index;
 mod plan;
 pub mod resolve;
 pub(crate) mod stored;
@@ -91,6 +92,20 @@ impl Registry<'_> {
         let mut hits = Vec::new();
         let mut read_any = false;
         for config in &order {
+            if oci_index::is_oci(config) {
+                let name = index_name(config);
+                match oci_index::search(self.ctx(), config, &name, &needle).await {
+                    Ok(Some(found)) => {
+                        read_any = true;
+                        hits.extend(found);
+                    }
+                    Ok(None) => self.ctx().warn(format!(
+                        "index `{name}`: the registry offers no _catalog, so its packs cannot be listed; `install NAME` still finds them by name"
+                    )),
+                    Err(e) => self.ctx().warn(format!("index `{name}` is unavailable and was skipped: {e}")),
+                }
+                continue;
+            }
             let Some(loaded) = self.loader().load(config, Revalidate::IfStale).await? else {
                 continue;
             };
@@ -143,14 +158,10 @@ impl Registry<'_> {
         let mut out = Vec::new();
         for config in &ctx.config().pack_registry.indices {
             let reachable = if config.enabled && ctx.config().pack_registry.enabled {
-                match self.loader().load(config, Revalidate::Always).await {
-                    Ok(Some(loaded)) => loaded.freshness.reachable(),
-                    Ok(None) if offline => None,
-                    Ok(None) => Some(false),
-                    Err(e) => {
-                        ctx.warn(format!("index `{}`: {e}", index_name(config)));
-                        Some(false)
-                    }
+                match (oci_index::is_oci(config), offline) {
+                    (true, true) => None,
+                    (true, false) => Some(oci_index::reachable(ctx, config).await),
+                    (false, _) => self.reachable(config).await,
                 }
             } else {
                 None
@@ -165,6 +176,23 @@ impl Registry<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+impl Registry<'_> {
+    /// Whether a JSON index answers now (`None` offline).
+    async fn reachable(&self, config: &crate::config::IndexConfig) -> Option<bool> {
+        let offline = self.ctx().network().connectivity == Connectivity::Offline;
+        match self.loader().load(config, Revalidate::Always).await {
+            Ok(Some(loaded)) => loaded.freshness.reachable(),
+            Ok(None) if offline => None,
+            Ok(None) => Some(false),
+            Err(e) => {
+                self.ctx()
+                    .warn(format!("index `{}`: {e}", index_name(config)));
+                Some(false)
+            }
+        }
     }
 }
 

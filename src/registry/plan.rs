@@ -18,6 +18,7 @@ use crate::util::redact::redact_url;
 
 use super::index::{InstallSource, PackEntry};
 use super::load::{Loaded, Loader, Location, Revalidate};
+use super::oci_index;
 use super::resolve::{best, index_name, search_order, Misses};
 use super::Identity;
 
@@ -89,10 +90,19 @@ impl<'a> Registry<'a> {
         let order = search_order(&self.ctx.config().pack_registry, pinned)?;
         for config in &order {
             let name = index_name(config);
-            match self.loader.load(config, Revalidate::IfStale).await? {
+            let oci = oci_index::is_oci(config);
+            let loaded = match oci {
+                true => oci_index::versions(self.ctx, config, &name, pack_ref).await?,
+                false => self.loader.load(config, Revalidate::IfStale).await?,
+            };
+            match loaded {
                 Some(index) => {
                     if let Some(found) = best(&index.index, pack_ref, spec) {
                         let entry = index.index.entry(&found).map_err(Error::IndexUnavailable)?;
+                        let entry = match oci {
+                            true => oci_index::complete(self.ctx, entry).await?,
+                            false => entry,
+                        };
                         return Ok(Found { index, entry });
                     }
                     misses.record(name, Some(&index.index), pack_ref);
@@ -305,7 +315,7 @@ fn bundled(found: &Found) -> Option<(String, ReceiptSource)> {
 /// A source fetched over the network: http(s), git, ssh, or scp-like `user@host:path`.
 pub(crate) fn is_remote(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
-    ["http://", "https://", "git://", "ssh://"]
+    ["http://", "https://", "git://", "ssh://", "oci://"]
         .iter()
         .any(|scheme| lower.starts_with(scheme))
         || url
@@ -319,6 +329,9 @@ fn pack_source(s: &InstallSource, url: &str) -> PackSource {
         InstallSource::Git { git_ref, .. } => PackSource::Git {
             url: url.to_owned(),
             git_ref: git_ref.clone(),
+        },
+        InstallSource::Oci { .. } => PackSource::Oci {
+            reference: url.to_owned(),
         },
         InstallSource::Archive { .. } => match url.strip_prefix("file://") {
             Some(path) => PackSource::LocalArchive { path: path.into() },

@@ -28,6 +28,29 @@ pub fn split_layout(spec: &str) -> (PathBuf, Option<String>) {
     }
 }
 
+/// The manifest `digest` of `layout` and the content checksum its config names, both
+/// checked against their digests.
+fn read_artifact(
+    layout: &Layout,
+    digest: &str,
+    shown: &str,
+) -> Result<(ArtifactManifest, Option<crate::model::checksum::Checksum>)> {
+    let bytes = layout.small_blob(digest, crate::net::oci::MAX_MANIFEST_BYTES, "the manifest")?;
+    let manifest = ArtifactManifest::parse(&bytes, shown).map_err(|message| Error::Oci {
+        reference: shown.to_owned(),
+        message,
+    })?;
+    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+        return Ok((manifest, None));
+    }
+    let config = layout.small_blob(&manifest.config.digest, 1 << 20, "the config blob")?;
+    let config: PackConfig = serde_json::from_slice(&config).map_err(|e| Error::Oci {
+        reference: shown.to_owned(),
+        message: format!("the config blob: {e}"),
+    })?;
+    Ok((manifest, config.content))
+}
+
 pub(crate) async fn materialize(
     ctx: &Context,
     dir: &Path,
@@ -48,25 +71,7 @@ pub(crate) async fn materialize(
         let layout = Layout::open(&dir)?;
         let digest = layout.digest_of(name.as_deref())?;
         let shown = format!("oci-layout:{}@{digest}", dir.display());
-        let bytes =
-            layout.small_blob(&digest, crate::net::oci::MAX_MANIFEST_BYTES, "the manifest")?;
-        let manifest = ArtifactManifest::parse(&bytes, &shown).map_err(|message| Error::Oci {
-            reference: shown.clone(),
-            message,
-        })?;
-        let content = match manifest.config.media_type == CONFIG_MEDIA_TYPE {
-            true => {
-                let config =
-                    layout.small_blob(&manifest.config.digest, 1 << 20, "the config blob")?;
-                serde_json::from_slice::<PackConfig>(&config)
-                    .map_err(|e| Error::Oci {
-                        reference: shown.clone(),
-                        message: format!("the config blob: {e}"),
-                    })?
-                    .content
-            }
-            false => None,
-        };
+        let (manifest, content) = read_artifact(&layout, &digest, &shown)?;
         let layer_path = layout.blob_path(&manifest.layer.digest)?;
         let measured = extract_file(&layer_path, &mut writer, &algos)?;
         let tree = writer.finish()?;

@@ -20,8 +20,12 @@ pub fn redact_url(url: &str) -> String {
 /// part is an authority (no `/`, `?` or `#` in it) or holds a `:` (a password, whatever
 /// follows it). A URL such as `http://user:pa/ss@host/x`, which URL parsers split at the
 /// first `/`, keeps its password here.
+/// An `oci://` reference has none: its `@` starts a digest or a version requirement.
 pub fn userinfo(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.eq_ignore_ascii_case("oci") {
+        return None;
+    }
     let info = &rest[..rest.rfind('@')?];
     let authority = !info.contains(['/', '?', '#']);
     (authority || info.contains(':')).then_some(info)
@@ -67,6 +71,10 @@ mod tests {
             "https://***@h.example/a.tgz?***"
         );
         assert_eq!(redact_url("https://h/a.zip"), "https://h/a.zip");
+        assert_eq!(
+            redact_url("oci://r.example:5000/ns/a@sha256:00"),
+            "oci://r.example:5000/ns/a@sha256:00"
+        );
         assert_eq!(
             redact_url("git@github.com:o/r.git"),
             "git@github.com:o/r.git"

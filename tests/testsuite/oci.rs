@@ -759,3 +759,121 @@ fn an_oci_layout_seeds_a_registry_with_skopeo_and_installs_offline() {
     assert_eq!(doc["error"]["code"], "digest_mismatch", "{doc}");
     assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.0.0");
 }
+
+#[test]
+fn an_oci_namespace_is_an_index_for_names_requirements_dependencies_and_search() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = Env::new();
+    let ns = registry.oci("team");
+    std::fs::write(
+        env.path("config.yaml"),
+        format!(
+            "oci:\n  plain_http: [\"{}\"]\npack_registry:\n  indices:\n    - url: {ns}\n      name: team\n",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let src = env.path("src");
+    for v in ["1.0.0", "1.1.0"] {
+        push(
+            &env,
+            &write_pack(&src, "hello", v, "description: Says hello\n", 2),
+            &ns,
+        );
+    }
+    push(
+        &env,
+        &write_pack(
+            &src,
+            "greeter",
+            "0.5.0",
+            "dependencies: [\"hello@^1\"]\n",
+            2,
+        ),
+        &ns,
+    );
+
+    let out = env.run(&["--json", "install", "greeter", "--with-deps"]);
+    let done = json_of(&out);
+    let versions: Vec<(&str, &str)> = done
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| (r["ref"].as_str().unwrap(), r["version"].as_str().unwrap()))
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![(
+                done["ref"].as_str().unwrap(),
+                done["version"].as_str().unwrap(),
+            )]
+        });
+    assert!(versions.contains(&("greeter", "0.5.0")), "{done}");
+    let state = store::consistent(&env.path("packs"));
+    assert_eq!(state["hello"], "1.1.0", "{}", text(&out));
+    let receipt: Value = serde_json::from_slice(
+        &std::fs::read(env.path("packs/.attune-pack/receipts/hello.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["source"]["kind"], "registry", "{receipt}");
+    assert_eq!(receipt["source"]["index"], "team", "{receipt}");
+
+    // A newer version pushed: outdated sees it from the tags, update installs it.
+    push(
+        &env,
+        &write_pack(&src, "hello", "1.2.0", "description: Says hello\n", 2),
+        &ns,
+    );
+    let outdated = json_of(&env.run(&["--json", "outdated"]));
+    let row = outdated
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == "hello")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["latest"], "1.2.0", "{outdated}");
+    json_of(&env.run(&["--json", "update", "hello"]));
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.2.0");
+
+    // search reads the namespace through the registry's _catalog.
+    let hits = json_of(&env.run(&["--json", "search", "hello"]));
+    assert_eq!(hits[0]["ref"], "hello", "{hits}");
+    assert_eq!(hits[0]["version"], "1.2.0");
+    assert_eq!(hits[0]["description"], "Says hello");
+    let missing = env.run(&["install", "nosuchpack"]);
+    assert_eq!(missing.status.code(), Some(4), "{}", text(&missing));
+}
+
+#[test]
+fn a_json_index_names_oci_sources_pinned_by_digest() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = env_for(&registry, "");
+    let pack = write_pack(&env.path("src"), "hello", "3.0.0", "", 2);
+    let pushed = push(&env, &pack, &registry.oci("packs"));
+    let content = attune_pack::directory_checksum(&pack).unwrap().to_string();
+    let url = format!(
+        "{}@{}",
+        registry.oci("packs/hello"),
+        pushed["digest"].as_str().unwrap()
+    );
+    let index = serde_json::json!({
+        "registry_name": "t", "registry_url": "", "version": "1", "last_updated": "2026-01-01T00:00:00Z",
+        "packs": [{"ref": "hello", "label": "Hello", "description": "", "version": "3.0.0", "author": "",
+            "license": "", "keywords": [], "runtime_deps": [], "contents": {},
+            "install_sources": [{"type": "oci", "url": url, "checksum": content}]}]
+    });
+    std::fs::write(env.path("index.json"), index.to_string()).unwrap();
+    let config = std::fs::read_to_string(env.path("config.yaml")).unwrap();
+    std::fs::write(
+        env.path("config.yaml"),
+        format!(
+            "{config}pack_registry:\n  indices:\n    - url: {}\n",
+            env.path("index.json").display()
+        ),
+    )
+    .unwrap();
+    let receipt = json_of(&env.run(&["--json", "install", "hello@3"]));
+    assert_eq!(receipt["version"], "3.0.0");
+    assert_eq!(receipt["checksum"]["content"], content.as_str());
+}

@@ -32,6 +32,9 @@ impl Scope {
     pub fn push(repo: &Repository) -> Scope {
         Scope(vec![format!("repository:{}:pull,push", repo.name)])
     }
+    pub fn catalog() -> Scope {
+        Scope(vec!["registry:catalog:*".into()])
+    }
     /// No scope: the registry's base endpoint.
     pub fn registry() -> Scope {
         Scope(Vec::new())

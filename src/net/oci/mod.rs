@@ -394,6 +394,51 @@ impl<'a> Client<'a> {
         .await
     }
 
+    /// The repositories of `registry` whose names start with `prefix`, where the registry
+    /// offers `_catalog` (paged like tag lists); `None` where it does not.
+    pub async fn catalog(&self, registry: &str, prefix: &str) -> Result<Option<Vec<String>>> {
+        let endpoint = self.upstream(registry);
+        let mut names = Vec::new();
+        let mut next = Some(format!("{}/v2/_catalog?n={TAGS_PER_PAGE}", endpoint.base));
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) || names.len() > MAX_TAGS {
+                return Err(protocol(&endpoint.base, "the catalog does not end"));
+            }
+            let r = self
+                .call(
+                    &endpoint,
+                    Method::GET,
+                    &url,
+                    &Scope::catalog(),
+                    &[],
+                    Body::Empty,
+                )
+                .await?;
+            if matches!(r.status(), 401 | 403 | 404 | 405) {
+                return Ok(None);
+            }
+            let r = expect(r, &[200], &endpoint.base).await?;
+            next = r.header("link").and_then(|l| next_link(&url, l));
+            let page: serde_json::Value = serde_json::from_slice(
+                &r.bytes(64 << 20, "the catalog limit").await?,
+            )
+            .map_err(|e| {
+                protocol(
+                    &endpoint.base,
+                    &format!("the catalog is not valid JSON: {e}"),
+                )
+            })?;
+            let repos = page["repositories"].as_array().cloned().unwrap_or_default();
+            if repos.is_empty() {
+                next = None;
+            }
+            names.extend(repos.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+        }
+        names.retain(|n| n.starts_with(prefix));
+        Ok(Some(names))
+    }
+
     /// Whether the registry has blob `digest` in `repo` (push: what is there is not sent).
     pub async fn has_blob(&self, repo: &Repository, digest: &str) -> Result<bool> {
         let endpoint = self.upstream(&repo.registry);

@@ -1,0 +1,211 @@
+//! An OCI namespace as an index (`pack_registry.indices[].url: oci://HOST/NS`): pack `R` is
+//! the repository `NS/R`, its versions are its tags (`+` written `_`), and what resolving
+//! needs (dependencies, label, content checksum) comes from the chosen version's config
+//! blob; no layer is downloaded to resolve. The versions are presented as an index document
+//! of one entry per tag, so every command that reads indices (install, outdated, update,
+//! --with-deps, bundle) reads these the same way. `search` lists the namespace through the
+//! registry's `_catalog` where it has one.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::config::IndexConfig;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::model::pack_ref::PackRef;
+use crate::net::oci::{Client, Repository};
+use crate::records::oci_artifact::tag_version;
+use crate::source::oci::{fetch_config, resolve, OciReference};
+use crate::source::VersionSpec;
+
+use super::index::{Dependencies, Index, InstallSource, PackEntry};
+use super::load::{Freshness, Loaded, Location};
+use super::resolve::best;
+use super::SearchHit;
+
+/// Whether the index is an OCI namespace.
+pub(crate) fn is_oci(config: &IndexConfig) -> bool {
+    config.url.to_ascii_lowercase().starts_with("oci://")
+}
+
+/// The namespace an index names: `oci://HOST[:PORT]/NS` (NS may be empty).
+fn namespace(config: &IndexConfig) -> Result<Repository> {
+    let rest = &config.url["oci://".len()..];
+    let (registry, ns) = rest.split_once('/').unwrap_or((rest, ""));
+    let ns = ns.trim_end_matches('/');
+    let probe = format!("oci://{registry}/{}", if ns.is_empty() { "x" } else { ns });
+    OciReference::parse(&probe).map_err(|_| {
+        Error::Usage(format!(
+            "pack_registry.indices url `{}` is not oci://HOST[:PORT]/NAMESPACE",
+            config.url
+        ))
+    })?;
+    if !config.trusted_keys.is_empty() {
+        // Refused rather than ignored: a signature the operator asked for must not be skipped.
+        return Err(Error::Usage(format!(
+            "index `{}`: trusted_keys on an OCI namespace are not supported yet; pin packs by digest in a signed JSON index ({{\"type\": \"oci\", \"url\": \"oci://…@sha256:…\"}}) instead",
+            config.url
+        )));
+    }
+    Ok(Repository {
+        registry: registry.to_ascii_lowercase(),
+        name: ns.to_owned(),
+    })
+}
+
+fn repository(ns: &Repository, pack_ref: &str) -> Repository {
+    Repository {
+        registry: ns.registry.clone(),
+        name: match ns.name.as_str() {
+            "" => pack_ref.to_owned(),
+            n => format!("{n}/{pack_ref}"),
+        },
+    }
+}
+
+/// The versions of `pack_ref` in the namespace, as a loaded index; `None` (with a warning)
+/// when the registry cannot be read. A repository that does not exist is an index without
+/// the pack.
+pub(crate) async fn versions(
+    ctx: &Context,
+    config: &IndexConfig,
+    name: &str,
+    pack_ref: &PackRef,
+) -> Result<Option<Arc<Loaded>>> {
+    let ns = namespace(config)?;
+    let repo = repository(&ns, pack_ref);
+    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let tags = match client.tags(&repo).await {
+        Ok(tags) => tags,
+        Err(Error::NotFound(_)) => Vec::new(),
+        Err(e @ (Error::Usage(_) | Error::InsecureHttp(_) | Error::AddressNotAllowed { .. })) => {
+            return Err(e)
+        }
+        Err(e) => {
+            ctx.warn(format!(
+                "index `{name}` is unavailable and was skipped: {e}"
+            ));
+            return Ok(None);
+        }
+    };
+    let entries: Vec<_> = tags
+        .iter()
+        .filter(|t| tag_version(t).is_some())
+        .map(|tag| {
+            json!({
+                "ref": pack_ref, "label": pack_ref, "description": "",
+                "version": tag_version(tag).map(|v| v.to_string()),
+                "author": "", "license": "", "keywords": [], "runtime_deps": [], "contents": {},
+                "install_sources": [{"type": "oci", "url": format!("{repo}:{tag}"), "checksum": ""}],
+            })
+        })
+        .collect();
+    let doc = serde_json::to_vec(&json!({"packs": entries}))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let (index, _) = Index::parse(&doc, name).map_err(Error::IndexUnavailable)?;
+    Ok(Some(Arc::new(Loaded {
+        name: name.to_owned(),
+        index,
+        location: Location::Url(config.url.clone()),
+        freshness: Freshness::Downloaded,
+        signed: None,
+        bundle: None,
+    })))
+}
+
+/// The entry chosen from [`versions`], completed from its manifest and config: its source
+/// pinned to the manifest digest, with the content checksum and what it depends on.
+pub(crate) async fn complete(ctx: &Context, mut entry: PackEntry) -> Result<PackEntry> {
+    let Some(InstallSource::Oci { url, .. }) = entry.install_sources.first() else {
+        return Ok(entry);
+    };
+    let reference = OciReference::parse(url)?;
+    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let (digest, manifest, _) = resolve(&client, &reference).await?;
+    let config = fetch_config(&client, &reference, &manifest)
+        .await?
+        .unwrap_or_default();
+    entry.install_sources = vec![InstallSource::Oci {
+        url: reference.pinned(&digest),
+        checksum: config.content,
+    }];
+    entry.label = config.label.unwrap_or(entry.label);
+    entry.description = config.description.unwrap_or_default();
+    entry.author = config.author.unwrap_or_default();
+    entry.license = config.license.unwrap_or_default();
+    entry.keywords = config.keywords;
+    entry.runtime_deps = config.runtime_deps;
+    entry.dependencies = (!config.dependencies.is_empty()).then_some(Dependencies {
+        attune_version: None,
+        python_version: None,
+        nodejs_version: None,
+        packs: config.dependencies,
+    });
+    Ok(entry)
+}
+
+/// Whether the namespace's registry answers the distribution API now (`registries`).
+pub(crate) async fn reachable(ctx: &Context, config: &IndexConfig) -> bool {
+    let Ok(ns) = namespace(config) else {
+        return false;
+    };
+    let Ok(http) = ctx.http().await else {
+        return false;
+    };
+    match Client::new(http, &ctx.config().oci, ctx.events()) {
+        Ok(client) => client.ping(&ns.registry).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Packs of the namespace whose ref, label, keywords or description contain `needle`
+/// (lowercase); `None` when the registry offers no `_catalog` to list them.
+pub(crate) async fn search(
+    ctx: &Context,
+    config: &IndexConfig,
+    name: &str,
+    needle: &str,
+) -> Result<Option<Vec<SearchHit>>> {
+    let ns = namespace(config)?;
+    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let prefix = match ns.name.as_str() {
+        "" => String::new(),
+        n => format!("{n}/"),
+    };
+    let Some(repos) = client.catalog(&ns.registry, &prefix).await? else {
+        return Ok(None);
+    };
+    let mut hits = Vec::new();
+    for repo in repos {
+        let Some(pack_ref) = PackRef::new(&repo[prefix.len()..]) else {
+            continue;
+        };
+        let Some(loaded) = versions(ctx, config, name, &pack_ref).await? else {
+            continue;
+        };
+        let Some(found) = best(&loaded.index, &pack_ref, &VersionSpec::Latest) else {
+            continue;
+        };
+        let entry = loaded
+            .index
+            .entry(&found)
+            .map_err(Error::IndexUnavailable)?;
+        let entry = complete(ctx, entry).await?;
+        let has = |s: &str| s.to_lowercase().contains(needle);
+        if has(&entry.pack_ref)
+            || has(&entry.label)
+            || has(&entry.description)
+            || entry.keywords.iter().any(|k| has(k))
+        {
+            hits.push(SearchHit {
+                pack_ref: entry.pack_ref.to_string(),
+                version: entry.version.to_string(),
+                label: entry.label,
+                description: entry.description,
+                index: name.to_owned(),
+            });
+        }
+    }
+    Ok(Some(hits))
+}
