@@ -877,3 +877,55 @@ fn a_json_index_names_oci_sources_pinned_by_digest() {
     assert_eq!(receipt["version"], "3.0.0");
     assert_eq!(receipt["checksum"]["content"], content.as_str());
 }
+
+/// A registry that lies, scripted on the test HTTP server.
+fn fake_registry() -> (crate::support::http_server::HttpServer, Env) {
+    let server = crate::support::http_server::HttpServer::start();
+    let env = env_for_hosts(&[format!("127.0.0.1:{}", server.port())], "");
+    (server, env)
+}
+
+#[test]
+fn endless_tag_lists_and_token_redirects_end_in_errors() {
+    use crate::support::http_server::Reply;
+    let (server, env) = fake_registry();
+    let base = format!("oci://127.0.0.1:{}", server.port());
+
+    // A tag list whose next page is itself.
+    // (The test server matches paths without their queries.)
+    let page = "/v2/packs/loop/tags/list";
+    server.script(
+        page,
+        vec![Reply::ok(r#"{"tags": ["1.0.0"]}"#)
+            .header("Link", &format!("<{page}?n=1000>; rel=\"next\""))],
+    );
+    let out = env.run(&["install", &format!("{base}/packs/loop")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("does not end"), "{}", text(&out));
+    assert_eq!(server.hits(page), 1);
+
+    // 100,000 tags in one page: read, sorted by version, the highest asked for.
+    let tags: Vec<String> = (0..100_000).map(|i| format!("\"1.0.{i}\"")).collect();
+    server.script(
+        "/v2/packs/many/tags/list",
+        vec![Reply::ok(format!("{{\"tags\": [{}]}}", tags.join(",")))],
+    );
+    let out = env.run(&["install", &format!("{base}/packs/many")]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("many:1.0.99999"), "{}", text(&out));
+
+    // A token realm that redirects to itself.
+    let realm = server.url("/token");
+    server.script(
+        "/v2/packs/auth/manifests/1.0.0",
+        vec![Reply::status(401, "").header(
+            "WWW-Authenticate",
+            &format!("Bearer realm=\"{realm}\",service=\"x\""),
+        )],
+    );
+    server.script("/token", vec![Reply::redirect(302, &realm)]);
+    let out = env.run(&["install", &format!("{base}/packs/auth:1.0.0")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("redirects"), "{}", text(&out));
+    assert!(server.hits("/token") <= 11, "{}", server.hits("/token"));
+}
