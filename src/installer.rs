@@ -22,7 +22,7 @@ use crate::pipeline::{
     self, BundleOptions, BundleReport, BundleVerified, InstallOptions, InstallReport,
     LockedOptions, LockedOutcome, Outdated, UpdateOptions, UpdateReport, Verified,
 };
-use crate::publish::Pushed;
+use crate::publish::{PushOptions, Pushed};
 use crate::records::bundle_file::BundleManifest;
 use crate::records::lockfile::Lockfile;
 use crate::registry::{IndexStatus, Registry, SearchHit};
@@ -324,18 +324,20 @@ impl Installer {
     }
 
     /// Publishes the pack at `pack_path` (a directory or an archive) to an OCI registry as
-    /// `NAMESPACE/REF:VERSION` under `target` (`oci://HOST[:PORT]/NAMESPACE`), or with `tag`.
+    /// `NAMESPACE/REF:VERSION` under `target` (`oci://HOST[:PORT]/NAMESPACE`), or with the
+    /// options' tag, signed when they give a key.
     /// Credentials come from the auth files (see [`Installer::registry_login`]).
     ///
     /// ```no_run
     /// # async fn f() -> attune_pack::Result<()> {
     /// let installer = attune_pack::Installer::builder().build()?;
-    /// let pushed = installer.push("packs/slack".as_ref(), "oci://registry.example/packs", None).await?;
+    /// let opts = attune_pack::PushOptions::new().tag("stable");
+    /// let pushed = installer.push("packs/slack".as_ref(), "oci://registry.example/packs", opts).await?;
     /// println!("{}", pushed.digest);
     /// # Ok(()) }
     /// ```
-    pub async fn push(&self, pack_path: &Path, target: &str, tag: Option<&str>) -> Result<Pushed> {
-        crate::publish::push(&self.ctx, pack_path, target, tag).await
+    pub async fn push(&self, pack_path: &Path, target: &str, opts: PushOptions) -> Result<Pushed> {
+        crate::publish::push(&self.ctx, pack_path, target, opts).await
     }
 
     /// Checks `credential` against registry `host` and stores it in the docker-format auth

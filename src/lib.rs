@@ -68,7 +68,7 @@ pub use pipeline::{
     LockedAction, LockedOptions, LockedOutcome, Outdated, PasswordFn, UpdateOptions, UpdateReport,
     Verified,
 };
-pub use publish::Pushed;
+pub use publish::{PushOptions, Pushed};
 pub use records::bundle_file::{BundleManifest, BundledPack};
 pub use records::lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use registry::{IndexStatus, SearchHit};

@@ -157,6 +157,12 @@ pub enum Command {
         /// The tag (default: the pack's version, with + written _)
         #[arg(long, value_name = "TAG")]
         tag: Option<String>,
+        /// Attach a minisign signature of the manifest digest, made with this secret key
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// The secret key's password, in the first line of this file
+        #[arg(long, value_name = "FILE", requires = "sign_key")]
+        password_file: Option<PathBuf>,
     },
     /// Credentials for OCI registries, kept in the docker-format auth file
     #[command(subcommand)]

@@ -93,7 +93,7 @@ async fn create(installer: &Installer, args: BundleCreateArgs, out: &Output) -> 
 
 /// Where an encrypted key's password comes from: the file's first line, else a prompt when
 /// stdin is a terminal, else nowhere (an encrypted key is then a usage error).
-fn password(key: &Path, file: Option<&Path>) -> attune_pack::Result<Option<PasswordFn>> {
+pub fn password(key: &Path, file: Option<&Path>) -> attune_pack::Result<Option<PasswordFn>> {
     if let Some(file) = file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Error::Usage(format!("--password-file {}: {e}", file.display())))?;

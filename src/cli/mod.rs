@@ -21,7 +21,8 @@ use attune_pack::publish::{self, Conflicts, IndexHeader, Publish, Updated};
 use attune_pack::{directory_checksum, file_checksum};
 use attune_pack::{
     Algorithm, Checksum, Config, Dependents, DetectOptions, Error, InstallOptions, InstallReport,
-    Installer, InstallerBuilder, Interrupt, LockedOptions, PackRef, PackSource, Sandbox,
+    Installer, InstallerBuilder, Interrupt, LockedOptions, PackRef, PackSource, PushOptions,
+    Sandbox,
 };
 use clap::Parser;
 use serde_json::json;
@@ -202,7 +203,18 @@ async fn run(cli: Cli, out: Output, interrupt: Interrupt) -> Result<(), Exit> {
             pack_path,
             target,
             tag,
-        } => registry::push(&installer()?, &pack_path, &target, tag.as_deref(), &out).await,
+            sign_key,
+            password_file,
+        } => {
+            let mut opts = PushOptions::new();
+            if let Some(tag) = tag {
+                opts = opts.tag(tag);
+            }
+            if let Some(key) = &sign_key {
+                opts = opts.sign_key(key, bundle::password(key, password_file.as_deref())?);
+            }
+            registry::push(&installer()?, &pack_path, &target, opts, &out).await
+        }
         Command::Registry(cmd) => registry::run(&installer()?, cmd, &out).await,
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use attune_pack::{Credential, Error, Installer};
+use attune_pack::{Credential, Error, Installer, PushOptions};
 use serde_json::json;
 
 use super::args::RegistryCommand;
@@ -15,10 +15,10 @@ pub async fn push(
     installer: &Installer,
     pack_path: &Path,
     target: &str,
-    tag: Option<&str>,
+    opts: PushOptions,
     out: &Output,
 ) -> Result<(), Exit> {
-    let pushed = installer.push(pack_path, target, tag).await?;
+    let pushed = installer.push(pack_path, target, opts).await?;
     out.result(
         json!({"reference": pushed.reference, "digest": pushed.digest, "tag": pushed.tag, "uploaded": pushed.uploaded}),
         || format!("Pushed {}\n{}", pushed.reference, pushed.digest),

@@ -243,6 +243,9 @@ fn timestamp_of(comment: &str) -> Option<u64> {
         .and_then(|t| t.parse().ok())
 }
 
+/// Asks for the password of an encrypted secret key (a prompt, or a file's first line).
+pub type PasswordFn = Box<dyn FnOnce() -> std::result::Result<String, String> + Send>;
+
 /// A minisign secret key, decrypted, ready to sign.
 pub struct SigningKey {
     id: KeyId,
@@ -250,6 +253,23 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// [`SigningKey::load`] with the password from `password`; without one, an encrypted key
+    /// is an error saying how to give it. `flag` names the option in errors (`--sign-key`).
+    pub fn open(
+        path: &Path,
+        password: Option<PasswordFn>,
+        flag: &str,
+    ) -> Result<SigningKey, SignatureError> {
+        let ask = || match password {
+            Some(ask) => ask().map_err(SignatureError),
+            None => Err(SignatureError(format!(
+                "{} is encrypted: give --password-file (or run on a terminal to be asked)",
+                path.display()
+            ))),
+        };
+        SigningKey::load(path, ask).map_err(|e| SignatureError(format!("{flag}: {}", e.0)))
+    }
+
     /// Reads a minisign secret key file (`minisign -G` writes one); `password` is asked
     /// only when the key is encrypted.
     pub fn load(

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, IoContext, Result};
-use crate::integrity::signature::{SignatureError, SigningKey, TrustedKeys};
+pub use crate::integrity::signature::PasswordFn;
+use crate::integrity::signature::{SigningKey, TrustedKeys};
 use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::pack::locate::{locate_in, Subdir};
@@ -32,9 +33,6 @@ use crate::util::interrupt::Interrupt;
 use super::locked::{compare, locked_source};
 use super::options::InstallOptions;
 use super::plan::{self, upsert, Step};
-
-/// Asks for a secret key's password (called only when the key is encrypted).
-pub type PasswordFn = Box<dyn FnOnce() -> std::result::Result<String, String> + Send>;
 
 /// What `bundle create` puts in a bundle, set with builder methods.
 ///
@@ -183,14 +181,7 @@ pub(crate) async fn create(
 }
 
 fn load_key(path: &Path, password: Option<PasswordFn>) -> Result<SigningKey> {
-    let ask = || match password {
-        Some(ask) => ask().map_err(SignatureError),
-        None => Err(SignatureError(format!(
-            "{} is encrypted: give --password-file (or run on a terminal to be asked)",
-            path.display()
-        ))),
-    };
-    SigningKey::load(path, ask).map_err(|e| Error::Usage(format!("--sign-key: {}", e.0)))
+    SigningKey::open(path, password, "--sign-key").map_err(|e| Error::Usage(e.0))
 }
 
 /// Every pack asked for, fetched and validated, each ref and version once; with the newest

@@ -31,7 +31,7 @@ use git_tree::PublishedRef;
 
 pub use index_file::{merge_indices, update_index, write_index, Conflicts, IndexHeader, Updated};
 pub(crate) use push::push;
-pub use push::Pushed;
+pub use push::{PushOptions, Pushed};
 pub(crate) use registry_login::{login, logout};
 pub use sign::{sign_index, SignedIndex};
 

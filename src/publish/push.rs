@@ -9,11 +9,15 @@ use bytes::Bytes;
 
 use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
+use crate::integrity::signature::{PasswordFn, SigningKey};
 use crate::model::events::{Event, Phase};
-use crate::net::oci::{Client, Repository};
+use crate::net::oci::{fallback_tag, sha256_digest, Client, Repository, INDEX_MEDIA_TYPE};
 use crate::net::Body;
 use crate::pack::manifest::Manifest;
-use crate::records::oci_artifact::{self, PackArtifact, PackTree, MANIFEST_MEDIA_TYPE};
+use crate::records::oci_artifact::{
+    self, signature_manifest, PackArtifact, PackTree, EMPTY_CONFIG, MANIFEST_MEDIA_TYPE,
+    SIGNATURE_ARTIFACT_TYPE,
+};
 use crate::source::oci::OciReference;
 
 use super::Unpacked;
@@ -31,14 +35,52 @@ pub struct Pushed {
     pub uploaded: usize,
 }
 
+/// How to push, set with builder methods.
+#[derive(Default)]
+pub struct PushOptions {
+    tag: Option<String>,
+    sign_key: Option<(PathBuf, Option<PasswordFn>)>,
+}
+
+impl PushOptions {
+    /// The pack's version as its tag, unsigned.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// This tag instead of the version.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Attach a minisign signature of the manifest digest as a referrer, made with this
+    /// secret key (`password` is asked only when the key is encrypted).
+    pub fn sign_key(mut self, key: impl Into<PathBuf>, password: Option<PasswordFn>) -> Self {
+        self.sign_key = Some((key.into(), password));
+        self
+    }
+}
+
 /// Publishes the pack at `pack_path` (a directory or an archive) under namespace `target`
-/// (`oci://HOST[:PORT]/NS`; the repository is `NS/REF`), tagged `tag` or its version.
+/// (`oci://HOST[:PORT]/NS`; the repository is `NS/REF`), tagged with its version or the
+/// options' tag, and signed when they give a key.
 pub(crate) async fn push(
     ctx: &Context,
     pack_path: &Path,
     target: &str,
-    tag: Option<&str>,
+    opts: PushOptions,
 ) -> Result<Pushed> {
+    let key = match opts.sign_key {
+        Some((path, password)) => Some(
+            blocking(move || {
+                SigningKey::open(&path, password, "--sign-key").map_err(|e| Error::Usage(e.0))
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    let tag = opts.tag.as_deref();
     let namespace = namespace_of(target)?;
     ctx.emit(Event::Phase(Phase::Validating));
     let path = pack_path.to_owned();
@@ -90,6 +132,9 @@ pub(crate) async fn push(
             "the pushed manifest's digest changed".into(),
         ));
     }
+    if let Some(key) = &key {
+        uploaded += sign(&client, &repo, (&digest, artifact.manifest.len()), key).await?;
+    }
     Ok(Pushed {
         reference: format!("{repo}:{tag}@{digest}"),
         digest,
@@ -99,6 +144,72 @@ pub(crate) async fn push(
 }
 
 const LAYER_FILE: &str = "layer.tar.gz";
+
+/// Pushes the signature of manifest `subject` as its referrer: the signature manifest by its
+/// digest, and for a registry without the referrers API the `sha256-HEX` tag's index with it
+/// added. Returns the blobs uploaded.
+async fn sign(
+    client: &Client<'_>,
+    repo: &Repository,
+    subject: (&str, usize),
+    key: &SigningKey,
+) -> Result<usize> {
+    let (digest, _) = subject;
+    let now = crate::model::receipt::now().unix_timestamp().max(0);
+    let signature = key.sign(
+        digest.as_bytes(),
+        &format!("timestamp:{now}\tdigest:{digest}"),
+    );
+    let (manifest, manifest_digest) = signature_manifest(subject, signature.as_bytes());
+    let mut uploaded = 0;
+    for blob in [EMPTY_CONFIG.1, signature.as_bytes()] {
+        let blob_digest = sha256_digest(blob);
+        if !client.has_blob(repo, &blob_digest).await? {
+            client
+                .upload(
+                    repo,
+                    &blob_digest,
+                    blob.len() as u64,
+                    Body::Bytes(Bytes::copy_from_slice(blob)),
+                )
+                .await?;
+            uploaded += 1;
+        }
+    }
+    let size = manifest.len();
+    client
+        .put_manifest(
+            repo,
+            &manifest_digest,
+            Bytes::from(manifest),
+            MANIFEST_MEDIA_TYPE,
+        )
+        .await?;
+    let referrers = client
+        .referrers(repo, digest, SIGNATURE_ARTIFACT_TYPE)
+        .await?;
+    if referrers.api {
+        return Ok(uploaded);
+    }
+    let mut all = referrers.all;
+    all.retain(|m| m["digest"].as_str() != Some(manifest_digest.as_str()));
+    all.push(serde_json::json!({
+        "mediaType": MANIFEST_MEDIA_TYPE, "digest": manifest_digest, "size": size,
+        "artifactType": SIGNATURE_ARTIFACT_TYPE,
+    }));
+    let index =
+        serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": all});
+    let bytes = serde_json::to_vec(&index).map_err(|e| Error::Internal(e.to_string()))?;
+    client
+        .put_manifest(
+            repo,
+            &fallback_tag(digest),
+            Bytes::from(bytes),
+            INDEX_MEDIA_TYPE,
+        )
+        .await?;
+    Ok(uploaded)
+}
 
 /// `oci://HOST[:PORT]/NS` (NS may be empty, or have several components).
 fn namespace_of(target: &str) -> Result<Repository> {

@@ -27,6 +27,14 @@ pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.attune.pack.config.v1+json"
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.attune.pack.content.v1.tar+gzip";
 /// The manifest's media type.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The `artifactType` of a pack's signature, a referrer of the pack's manifest.
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.attune.pack.signature.v1";
+/// The signature's one layer: a minisign signature of the pack manifest's digest.
+pub const SIGNATURE_MEDIA_TYPE: &str = "application/vnd.attune.pack.signature.v1+minisig";
+/// OCI 1.1's empty config (`{}`), for artifacts that need none.
+pub const EMPTY_CONFIG: (&str, &[u8]) = ("application/vnd.oci.empty.v1+json", b"{}");
+/// A signature blob is a few hundred bytes; more is not one.
+pub const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
 
 /// A blob's descriptor, as a manifest lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -116,6 +124,35 @@ impl ArtifactManifest {
             layer,
         })
     }
+}
+
+/// The signature artifact of the pack manifest `subject` (`digest`, `size`) whose layer is
+/// `signature` (a `.minisig` of the digest's text): its manifest bytes and digest.
+pub fn signature_manifest(subject: (&str, usize), signature: &[u8]) -> (Vec<u8>, String) {
+    let doc = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": SIGNATURE_ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY_CONFIG.0, "digest": sha256_digest(EMPTY_CONFIG.1), "size": EMPTY_CONFIG.1.len()},
+        "layers": [{"mediaType": SIGNATURE_MEDIA_TYPE, "digest": sha256_digest(signature), "size": signature.len()}],
+        "subject": {"mediaType": MANIFEST_MEDIA_TYPE, "digest": subject.0, "size": subject.1},
+    });
+    let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+    let digest = sha256_digest(&bytes);
+    (bytes, digest)
+}
+
+/// The signature layer of a signature manifest, when it is one for `subject`.
+pub fn signature_layer(manifest: &[u8], subject: &str) -> Option<Descriptor> {
+    let doc: Value = serde_json::from_slice(manifest).ok()?;
+    if doc["subject"]["digest"].as_str() != Some(subject) {
+        return None;
+    }
+    let layer: Descriptor = serde_json::from_value(doc["layers"][0].clone()).ok()?;
+    (layer.media_type == SIGNATURE_MEDIA_TYPE
+        && layer.size <= MAX_SIGNATURE_BYTES
+        && check_digest_syntax(&layer.digest).is_ok())
+    .then_some(layer)
 }
 
 /// `sha256:` and 64 lowercase hex digits: anything else could not be checked, or could name a

@@ -4,7 +4,8 @@
 //! blob; no layer is downloaded to resolve. The versions are presented as an index document
 //! of one entry per tag, so every command that reads indices (install, outdated, update,
 //! --with-deps, bundle) reads these the same way. `search` lists the namespace through the
-//! registry's `_catalog` where it has one.
+//! registry's `_catalog` where it has one. With `trusted_keys`, every version resolved by
+//! tag must carry a signature referrer (see `push --sign-key`) by one of the keys.
 
 use std::sync::Arc;
 
@@ -13,9 +14,12 @@ use serde_json::json;
 use crate::config::IndexConfig;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::integrity::signature::{TrustedKeys, Verified};
 use crate::model::pack_ref::PackRef;
-use crate::net::oci::{Client, Repository};
-use crate::records::oci_artifact::tag_version;
+use crate::net::oci::{sha256_digest, Client, Repository};
+use crate::records::oci_artifact::{
+    signature_layer, tag_version, MAX_SIGNATURE_BYTES, SIGNATURE_ARTIFACT_TYPE,
+};
 use crate::source::oci::{fetch_config, resolve, OciReference};
 use crate::source::VersionSpec;
 
@@ -41,13 +45,6 @@ fn namespace(config: &IndexConfig) -> Result<Repository> {
             config.url
         ))
     })?;
-    if !config.trusted_keys.is_empty() {
-        // Refused rather than ignored: a signature the operator asked for must not be skipped.
-        return Err(Error::Usage(format!(
-            "index `{}`: trusted_keys on an OCI namespace are not supported yet; pin packs by digest in a signed JSON index ({{\"type\": \"oci\", \"url\": \"oci://…@sha256:…\"}}) instead",
-            config.url
-        )));
-    }
     Ok(Repository {
         registry: registry.to_ascii_lowercase(),
         name: ns.to_owned(),
@@ -115,34 +112,98 @@ pub(crate) async fn versions(
 }
 
 /// The entry chosen from [`versions`], completed from its manifest and config: its source
-/// pinned to the manifest digest, with the content checksum and what it depends on.
-pub(crate) async fn complete(ctx: &Context, mut entry: PackEntry) -> Result<PackEntry> {
+/// pinned to the manifest digest, with the content checksum and what it depends on. With
+/// `trusted_keys`, the manifest must have a signature referrer by one of them, and the
+/// signature that verified is returned.
+pub(crate) async fn complete(
+    ctx: &Context,
+    config: &IndexConfig,
+    mut entry: PackEntry,
+) -> Result<(PackEntry, Option<Verified>)> {
     let Some(InstallSource::Oci { url, .. }) = entry.install_sources.first() else {
-        return Ok(entry);
+        return Ok((entry, None));
     };
     let reference = OciReference::parse(url)?;
     let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
     let (digest, manifest, _) = resolve(&client, &reference).await?;
-    let config = fetch_config(&client, &reference, &manifest)
+    let signed = match config.trusted_keys.is_empty() {
+        true => None,
+        false => Some(signature(&client, config, &reference, &digest).await?),
+    };
+    let pack = fetch_config(&client, &reference, &manifest)
         .await?
         .unwrap_or_default();
     entry.install_sources = vec![InstallSource::Oci {
         url: reference.pinned(&digest),
-        checksum: config.content,
+        checksum: pack.content,
     }];
-    entry.label = config.label.unwrap_or(entry.label);
-    entry.description = config.description.unwrap_or_default();
-    entry.author = config.author.unwrap_or_default();
-    entry.license = config.license.unwrap_or_default();
-    entry.keywords = config.keywords;
-    entry.runtime_deps = config.runtime_deps;
-    entry.dependencies = (!config.dependencies.is_empty()).then_some(Dependencies {
+    entry.label = pack.label.unwrap_or(entry.label);
+    entry.description = pack.description.unwrap_or_default();
+    entry.author = pack.author.unwrap_or_default();
+    entry.license = pack.license.unwrap_or_default();
+    entry.keywords = pack.keywords;
+    entry.runtime_deps = pack.runtime_deps;
+    entry.dependencies = (!pack.dependencies.is_empty()).then_some(Dependencies {
         attune_version: None,
         python_version: None,
         nodejs_version: None,
-        packs: config.dependencies,
+        packs: pack.dependencies,
     });
-    Ok(entry)
+    Ok((entry, signed))
+}
+
+/// The first signature referrer of manifest `digest` that verifies with the index's keys;
+/// [`Error::SignatureInvalid`] when none does (or there is none).
+async fn signature(
+    client: &Client<'_>,
+    config: &IndexConfig,
+    reference: &OciReference,
+    digest: &str,
+) -> Result<Verified> {
+    let subject = format!("{}@{digest}", reference.repository);
+    let keys = TrustedKeys::load(&config.trusted_keys, None)
+        .map_err(|e| Error::Usage(format!("index `{}`: trusted_keys: {}", config.url, e.0)))?;
+    let repo = &reference.repository;
+    let referrers = client
+        .referrers(repo, digest, SIGNATURE_ARTIFACT_TYPE)
+        .await?;
+    let mut reason = "it has no signature referrer (push it with --sign-key)".to_owned();
+    for d in &referrers.matching {
+        let Some(sig_digest) = d["digest"].as_str() else {
+            continue;
+        };
+        let manifest = client.manifest(repo, sig_digest).await?;
+        let Some(layer) = signature_layer(&manifest.bytes, digest) else {
+            continue;
+        };
+        let bytes = client
+            .blob(repo, &layer.digest)
+            .await?
+            .bytes(MAX_SIGNATURE_BYTES, "the 64 KiB signature limit")
+            .await?;
+        if sha256_digest(&bytes) != layer.digest {
+            reason = format!("signature blob {} does not match its digest", layer.digest);
+            continue;
+        }
+        match keys.verify(digest.as_bytes(), &bytes) {
+            Ok(verified) => return Ok(verified),
+            Err(e) => reason = e.0,
+        }
+    }
+    Err(Error::SignatureInvalid { subject, reason })
+}
+
+/// `loaded` (fresh from [`versions`]) with the signature that verified its chosen entry, so
+/// the receipt records the key.
+pub(crate) fn with_signature(loaded: Arc<Loaded>, signed: Option<Verified>) -> Arc<Loaded> {
+    match (signed, Arc::try_unwrap(loaded)) {
+        (Some(v), Ok(mut l)) => {
+            l.signed = Some(v);
+            Arc::new(l)
+        }
+        (_, Ok(l)) => Arc::new(l),
+        (_, Err(shared)) => shared,
+    }
 }
 
 /// Whether the namespace's registry answers the distribution API now (`registries`).
@@ -191,7 +252,7 @@ pub(crate) async fn search(
             .index
             .entry(&found)
             .map_err(Error::IndexUnavailable)?;
-        let entry = complete(ctx, entry).await?;
+        let (entry, _) = complete(ctx, config, entry).await?;
         let has = |s: &str| s.to_lowercase().contains(needle);
         if has(&entry.pack_ref)
             || has(&entry.label)

@@ -99,11 +99,14 @@ impl<'a> Registry<'a> {
                 Some(index) => {
                     if let Some(found) = best(&index.index, pack_ref, spec) {
                         let entry = index.index.entry(&found).map_err(Error::IndexUnavailable)?;
-                        let entry = match oci {
-                            true => oci_index::complete(self.ctx, entry).await?,
-                            false => entry,
-                        };
-                        return Ok(Found { index, entry });
+                        if !oci {
+                            return Ok(Found { index, entry });
+                        }
+                        let (entry, signed) = oci_index::complete(self.ctx, config, entry).await?;
+                        return Ok(Found {
+                            index: oci_index::with_signature(index, signed),
+                            entry,
+                        });
                     }
                     misses.record(name, Some(&index.index), pack_ref);
                 }

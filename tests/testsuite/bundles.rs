@@ -207,7 +207,7 @@ fn a_bundle_with_deps_holds_both_packs_and_is_byte_identical_when_made_again() {
     );
 }
 
-fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn minisign_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (public, secret) = (
         dir.join(format!("{name}.pub")),
         dir.join(format!("{name}.key")),

@@ -929,3 +929,95 @@ fn endless_tag_lists_and_token_redirects_end_in_errors() {
     assert!(text(&out).contains("redirects"), "{}", text(&out));
     assert!(server.hits("/token") <= 11, "{}", server.hits("/token"));
 }
+
+#[test]
+fn an_oci_index_with_trusted_keys_installs_signed_versions_only() {
+    let registry = Registry::start(Access::Anonymous);
+    let env = Env::new();
+    let (public, secret) = crate::bundles::minisign_key(env.tmp.path(), "oci");
+    let (_, other_secret) = crate::bundles::minisign_key(env.tmp.path(), "other");
+    let ns = registry.oci("signed");
+    std::fs::write(
+        env.path("config.yaml"),
+        format!(
+            "oci:\n  plain_http: [\"{}\"]\npack_registry:\n  indices:\n    - url: {ns}\n      name: signed\n      trusted_keys: [\"{}\"]\n",
+            registry.host(),
+            public.display()
+        ),
+    )
+    .unwrap();
+    let src = env.path("src");
+    let signed = |version: &str, key: &Path| {
+        let pack = write_pack(&src, "hello", version, "", 2);
+        json_of(&env.run(&[
+            "--json",
+            "push",
+            "--sign-key",
+            key.to_str().unwrap(),
+            pack.to_str().unwrap(),
+            &ns,
+        ]))
+    };
+    let one = signed("1.0.0", &secret);
+    signed("1.1.0", &other_secret);
+    push(&env, &write_pack(&src, "hello", "1.2.0", "", 2), &ns);
+
+    let receipt = json_of(&env.run(&["--json", "install", "hello@1.0.0"]));
+    assert_eq!(receipt["source"]["index"], "signed");
+    assert!(receipt["source"]["key_id"].is_string(), "{receipt}");
+    for (version, why) in [("1.1.0", "key"), ("1.2.0", "no signature")] {
+        let out = env.run(&["--json", "install", "--force", &format!("hello@{version}")]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["error"]["code"], "signature_invalid", "{doc}");
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(why),
+            "{doc}"
+        );
+    }
+    assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.0.0");
+
+    // The signature is minisign's own format: the real program verifies it (the referrers-tag
+    // fallback holds it, distribution 2.8 having no referrers API).
+    let digest = one["digest"].as_str().unwrap();
+    let base = format!("http://{}/v2/signed/hello", registry.host());
+    let fetch = |path: &str, accept: &str| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Accept': sys.argv[2]})).read())"])
+            .arg(format!("{base}/{path}"))
+            .arg(accept)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out.stdout
+    };
+    let index: Value = serde_json::from_slice(&fetch(
+        &format!("manifests/{}", digest.replace(':', "-")),
+        "application/vnd.oci.image.index.v1+json",
+    ))
+    .unwrap();
+    let sig_manifest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: Value = serde_json::from_slice(&fetch(
+        &format!("manifests/{sig_manifest}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap();
+    assert_eq!(manifest["subject"]["digest"], digest);
+    let sig = fetch(
+        &format!(
+            "blobs/{}",
+            manifest["layers"][0]["digest"].as_str().unwrap()
+        ),
+        "*/*",
+    );
+    std::fs::write(env.path("digest.txt"), digest).unwrap();
+    std::fs::write(env.path("digest.txt.minisig"), sig).unwrap();
+    let verified = Command::new("minisign")
+        .args(["-V", "-q", "-p"])
+        .arg(&public)
+        .arg("-m")
+        .arg(env.path("digest.txt"))
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", text(&verified));
+}

@@ -60,6 +60,17 @@ pub struct FetchedManifest {
     pub digest: String,
 }
 
+/// What [`Client::referrers`] found.
+#[derive(Debug, Clone)]
+pub struct Referrers {
+    /// The registry answered the referrers API (else the `sha256-HEX` tag was read).
+    pub api: bool,
+    /// The descriptors of the artifact type asked for.
+    pub matching: Vec<serde_json::Value>,
+    /// Every descriptor listed (what a new fallback index must keep).
+    pub all: Vec<serde_json::Value>,
+}
+
 /// One base URL a registry is reached at: the registry itself or one of its mirrors, whose
 /// credentials are its own host's.
 #[derive(Debug, Clone)]
@@ -439,6 +450,59 @@ impl<'a> Client<'a> {
         Ok(Some(names))
     }
 
+    /// The referrers of manifest `digest` with `artifact_type` (their descriptors): the
+    /// referrers API where the registry has it, else the index at the `sha256-HEX` tag (the
+    /// fallback of OCI 1.1). `api` says which was used.
+    pub async fn referrers(
+        &self,
+        repo: &Repository,
+        digest: &str,
+        artifact_type: &str,
+    ) -> Result<Referrers> {
+        let from_api = self
+            .pulling(repo, async |endpoint| {
+                let url = format!("{}/v2/{}/referrers/{digest}", endpoint.base, repo.name);
+                let accept = [("accept", INDEX_MEDIA_TYPE)];
+                let r = self
+                    .call(
+                        endpoint,
+                        Method::GET,
+                        &url,
+                        &Scope::pull(repo),
+                        &accept,
+                        Body::Empty,
+                    )
+                    .await?;
+                let is_index = r
+                    .header("content-type")
+                    .is_some_and(|t| t.starts_with(INDEX_MEDIA_TYPE));
+                match (r.status(), is_index) {
+                    (200, true) => Ok(Some(
+                        r.bytes(MAX_MANIFEST_BYTES, "the 4 MiB manifest limit")
+                            .await?,
+                    )),
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+        let (api, bytes) = match from_api {
+            Some(b) => (true, b),
+            None => match self.manifest(repo, &fallback_tag(digest)).await {
+                Ok(m) => (false, m.bytes.to_vec()),
+                Err(Error::NotFound(_)) => (false, b"{}".to_vec()),
+                Err(e) => return Err(e),
+            },
+        };
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let all: Vec<serde_json::Value> = doc["manifests"].as_array().cloned().unwrap_or_default();
+        let matching = all
+            .iter()
+            .filter(|m| m["artifactType"].as_str() == Some(artifact_type))
+            .cloned()
+            .collect();
+        Ok(Referrers { api, matching, all })
+    }
+
     /// Whether the registry has blob `digest` in `repo` (push: what is there is not sent).
     pub async fn has_blob(&self, repo: &Repository, digest: &str) -> Result<bool> {
         let endpoint = self.upstream(&repo.registry);
@@ -542,6 +606,14 @@ impl<'a> Client<'a> {
         Ok(digest)
     }
 }
+
+/// The referrers-tag of OCI 1.1 for registries without the referrers API: `sha256-HEX`.
+pub fn fallback_tag(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
+}
+
+/// The image index media type (referrer lists).
+pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 #[derive(serde::Deserialize)]
 struct TagList {
