@@ -29,7 +29,7 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && brea
 python3 benches/gen-mixed-pack.py "$work/pack" 5000 100
 mkdir -p "$work/bigpack" && printf 'ref: big\nversion: 1.0.0\n' >"$work/bigpack/pack.yaml"
 head -c 1073741824 /dev/urandom >"$work/bigpack/big.bin"
-printf 'oci:\n  plain_http: ["%s"]\n' "$host" >"$work/config.yaml"
+printf 'oci:\n  plain_http: ["%s"]\nlimits: {max_download_bytes: 2GiB, max_unpacked_bytes: 4GiB}\n' "$host" >"$work/config.yaml"
 ap=(env -i PATH=/nonexistent "$bin" --packs-dir "$work/store" --cache-dir "$work/cache" --config "$work/config.yaml" -q)
 ref=$("${ap[@]}" --json push "$work/pack" "oci://$host/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tag"])')
 pack_ref=$(sed -n 's/^ref: //p' "$work/pack/pack.yaml")
