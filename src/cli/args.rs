@@ -145,7 +145,7 @@ pub enum Command {
     /// Offline bundles: packs carried across an air gap in one file
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Publish a pack to an OCI registry as NAMESPACE/REF:VERSION (prints the manifest digest)
+    /// Publish a pack to an OCI registry as NAMESPACE/REF:VERSION
     #[command(after_help = PUSH_EXAMPLES)]
     Push {
         /// The pack: a directory or an archive

@@ -685,7 +685,7 @@ mod tests {
             r#"{{"registry_name":"Main","version":"1.0","packs":[
               {{"ref":"slack","label":"Slack","version":"2.1.0","keywords":["chat"],
                 "install_sources":[{{"type":"git","url":"https://g/slack.git","ref":"v2.1.0","checksum":"{SHA}"}},
-                                   {{"type":"oci","url":"x"}}],
+                                   {{"type":"svn","url":"x"}}],
                 "contents":{{"actions":[{{"name":"post","description":"Post"}}]}},
                 "dependencies":{{"attune_version":">=0.2","packs":["core@^1"]}},"meta":{{"x":1}}}},
               {{"ref":"slack","version":"2.1.0","install_sources":[{{"type":"archive","url":"a.tgz"}}]}},
@@ -707,7 +707,7 @@ mod tests {
         assert_eq!(only(&index, "short").version, Version::new(1, 0, 0));
         let all = w.join("\n");
         for needle in [
-            "`install_sources[1].type`: unknown source type `oci`",
+            "`install_sources[1].type`: unknown source type `svn`",
             "appears more than once",
             "`bad@banana` (#2): field `version`",
             "`nosrc@1.0.0` (#3): field `install_sources`",

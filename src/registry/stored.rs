@@ -107,7 +107,7 @@ mod tests {
     fn round_trips_and_reads_whole_entries_from_the_document() {
         let doc = br#"{"last_updated":"2025-01-01T00:00:00Z","packs":[
           {"ref":"a","version":"1.0","label":"A","keywords":["x","y"],
-           "install_sources":[{"type":"archive","url":"u"},{"type":"oci","url":"o"}]},
+           "install_sources":[{"type":"archive","url":"u"},{"type":"svn","url":"o"}]},
           {"ref":"b","version":"banana"},
           {"ref":"a","version":"2.0.0-rc.1","description":"Dx","install_sources":[{"type":"git","url":"g"}]}
         ]}"#;

@@ -540,6 +540,9 @@ fn help_describes_every_argument_and_advertises_only_what_is_built() {
     for sub in ["create", "list", "verify"] {
         nested.push(vec!["bundle".into(), sub.into()]);
     }
+    for sub in ["login", "logout"] {
+        nested.push(vec!["registry".into(), sub.into()]);
+    }
     for cmd in nested {
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
         let text = help(&args);
