@@ -129,6 +129,7 @@ impl LockedStore {
             old,
             previous_receipt,
             keep_versions,
+            env: self.env_link(receipt)?,
         })
     }
 
@@ -156,6 +157,7 @@ impl LockedStore {
             },
             tests: Default::default(),
             dependencies: Vec::new(),
+            env: Default::default(),
         })
     }
 
@@ -181,6 +183,10 @@ impl LockedStore {
         }
         journal.step(Step::Activate)?;
         rename(staged, &active, self.durability, "commit.activate")?;
+        if let Some(env) = &plan.env {
+            journal.step(Step::Environment)?;
+            self.set_env_link(env, env.new.as_deref())?;
+        }
         journal.step(Step::Receipts)?;
         self.finish_install(plan).map(drop)
     }
@@ -188,7 +194,10 @@ impl LockedStore {
     /// Rolls an install forward once its new version is active: the kept record and the new
     /// receipt. Returns whether anything had to be written.
     pub(super) fn finish_install(&self, plan: &InstallPlan) -> Result<bool> {
-        let mut changed = false;
+        let mut changed = match &plan.env {
+            Some(env) => self.set_env_link(env, env.new.as_deref())?,
+            None => false,
+        };
         if let Some(old) = &plan.old {
             let versions = self.layout.versions(&plan.pack_ref);
             if TreeId::of(&versions.join(&old.kept)).ok().flatten() == Some(old.id) {
@@ -221,6 +230,9 @@ impl LockedStore {
             }
         }
         changed |= self.restore_receipt(&plan.pack_ref, previous)?;
+        if let Some(env) = &plan.env {
+            changed |= self.set_env_link(env, env.old.as_deref())?;
+        }
         Ok(changed)
     }
 
@@ -341,6 +353,7 @@ impl LockedStore {
     /// (to `trash/`) and the private record of sources.
     pub(super) fn forget_kept(&self, plan: &UninstallPlan) -> Result<bool> {
         let mut changed = self.forget_sources(&plan.pack_ref)?;
+        changed |= self.forget_envs(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
             crate::util::failpoint::hit("uninstall.versions")

@@ -17,6 +17,7 @@ mod limits;
 mod local_sources;
 mod net_policy;
 mod pack_tests;
+mod python_envs;
 mod registry;
 mod remote_archive;
 mod signed_indices;

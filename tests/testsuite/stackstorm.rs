@@ -16,10 +16,16 @@ struct Env {
     packs: PathBuf,
 }
 
+/// Config for a host whose workers build packs' environments themselves.
+const NO_ENVS: &str = "build_envs: false\n";
+
 impl Env {
     fn new() -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
+        // These packs' requirements.txt name PyPI packages: their environments are the
+        // subject of python_envs.rs, not of these tests.
+        std::fs::write(root.join("default-config.yaml"), NO_ENVS).unwrap();
         Env {
             packs: root.join("packs"),
             root,
@@ -31,6 +37,8 @@ impl Env {
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--packs-dir").arg(&self.packs).args(args);
+        cmd.env("ATTUNE_PACK_CONFIG", self.root.join("default-config.yaml"))
+            .env("ATTUNE_RUNTIME_ENVS_DIR", self.root.join("envs"));
         cmd
     }
 
@@ -92,7 +100,7 @@ impl Env {
 
     fn config(&self, text: &str) -> PathBuf {
         let path = self.root.join("config.yaml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, format!("{NO_ENVS}{text}")).unwrap();
         path
     }
 
