@@ -468,3 +468,61 @@ fn no_interpreter_that_fits_is_exit_5_naming_what_was_found() {
     assert!(stderr(&out).contains("is Python 3."), "{}", stderr(&out));
     assert!(!py.envs.join("p").exists());
 }
+
+/// SIGKILL at random points of updates that switch between two versions' environments (both
+/// built once, then reused from the kept version): after each kill, recovery leaves the
+/// active pack and the environment its link leads to in agreement.
+#[test]
+fn random_kills_leave_pack_and_env_in_agreement() {
+    use std::time::{Duration, Instant};
+    let py = Py::new();
+    py.wheel("greet", "1.0", "one");
+    py.wheel("greet", "2.0", "two");
+    let v1 = py.pack("1.0.0", "greet==1.0\n");
+    let v2 = py.pack("2.0.0", "greet==2.0\n");
+    py.ok(&["install", &v1]);
+    py.ok(&["install", "--force", &v2]);
+    // From now on each update reuses the kept version's environment: how long one takes.
+    let started = Instant::now();
+    py.ok(&["install", "--force", &v1]);
+    let took = started.elapsed().as_millis() as u64;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("seed {seed}, an update takes {took} ms");
+    let mut killed = 0;
+    for i in 0..24 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let target = if i % 2 == 0 { &v2 } else { &v1 };
+        let mut child = py
+            .command(&["-q", "install", "--force", target])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(seed % (took * 5 / 4).max(1)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        py.ok(&["list"]); // recovers
+        py.agree();
+        let version = py.receipt()["version"].as_str().unwrap().to_owned();
+        let says = if version == "1.0.0" { "one" } else { "two" };
+        assert_eq!(py.action(), says, "kill {i} (seed {seed})");
+    }
+    assert!(killed >= 10, "only {killed} of 24 runs were killed");
+    py.ok(&["install", "--force", &v1]);
+    py.agree();
+    crate::support::store::consistent(&py.packs);
+    assert!(
+        !py.versions().iter().any(|v| v.ends_with(".lock")),
+        "{:?}",
+        py.versions()
+    );
+}
