@@ -526,3 +526,59 @@ fn random_kills_leave_pack_and_env_in_agreement() {
         py.versions()
     );
 }
+
+/// Faults at the other new steps: the link switch of a rollback (killed, or failing), the
+/// removal of the environments of an uninstall (killed past its commit point: recovery
+/// finishes it), and pruning (after the commit point: a warning, and the next change prunes).
+#[cfg(feature = "failpoints")]
+#[test]
+fn faults_in_rollback_uninstall_and_pruning_are_recovered() {
+    let py = Py::new();
+    py.wheel("greet", "1.0", "one");
+    py.wheel("greet", "2.0", "two");
+    py.config("keep_versions: 0\n");
+    let v1 = py.pack("1.0.0", "greet==1.0\n");
+    let v2 = py.pack("2.0.0", "greet==2.0\n");
+    let faulty = |args: &[&str], fault: &str| {
+        py.command(args)
+            .env("ATTUNE_PACK_FAILPOINTS", fault)
+            .output()
+            .unwrap()
+    };
+    py.ok(&["install", &v1]);
+    // Pruning fails after the commit point: the update stands, the old env waits.
+    let out = faulty(&["install", "--force", &v2], "env.prune=eio");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not be removed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(py.versions().len(), 2);
+    py.agree();
+    py.config("keep_versions: 1\n");
+    py.ok(&["install", "--force", &v1]);
+    assert_eq!(py.versions().len(), 2, "{:?}", py.versions());
+    for fault in [
+        "env.switch=crash",
+        "env.switch=eio",
+        "rollback.receipt=crash",
+    ] {
+        let before = py.receipt()["version"].clone();
+        let out = faulty(&["rollback", "p"], fault);
+        assert!(!out.status.success(), "{fault}");
+        py.ok(&["list"]);
+        py.agree();
+        let version = py.receipt()["version"].as_str().unwrap().to_owned();
+        assert_eq!(py.action(), if version == "1.0.0" { "one" } else { "two" });
+        if fault.ends_with("eio") {
+            assert_eq!(py.receipt()["version"], before, "{fault}: undone");
+        }
+    }
+    let out = faulty(&["uninstall", "p"], "uninstall.envs=crash");
+    assert!(!out.status.success());
+    py.ok(&["list"]);
+    assert!(!py.envs.join("p").exists(), "recovery finishes the removal");
+    assert!(!py.packs.join("p").exists());
+    crate::support::store::consistent(&py.packs);
+}
