@@ -1,7 +1,8 @@
 //! Rollback: the active version and the most recently replaced kept version swap places, as
 //! one journaled change (like an install, see `txn.rs`): the active version moves to
-//! `versions/` under a new name (displace), the kept one takes its place (activate), then the
-//! records are written (receipts): the displaced version's kept record, first in the order of
+//! `versions/` under a new name (displace), the kept one takes its place (activate), the
+//! Python environment's link follows it (environment), then the records are written
+//! (receipts): the displaced version's kept record, first in the order of
 //! replacement, and the restored version's receipt. A second rollback swaps them back.
 
 use crate::error::{Error, Result};
