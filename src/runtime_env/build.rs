@@ -190,11 +190,36 @@ fn check(ran: Ran, what: &str) -> Result<(), Why> {
             quiet.as_secs()
         ),
     };
+    let how = match unbuilt(&ran.tail) {
+        Some(names) => format!(
+            "{how}: {names} could not be built from source here (a compiler or headers may be \
+             missing); give pip a wheel of it (config `pip_find_links`)"
+        ),
+        None => how,
+    };
     let tail = crate::model::terminal::escape_lines(&ran.tail.join("\n")).into_owned();
     Err(Why::Said(match tail.is_empty() {
         true => how,
         false => format!("{how}; its last lines:\n{tail}"),
     }))
+}
+
+/// The source distributions pip says it failed to build (`Failed to build NAME…`, or
+/// `ERROR: Failed building wheel for NAME`), as pip named them.
+fn unbuilt(tail: &[String]) -> Option<String> {
+    let names: Vec<&str> = tail
+        .iter()
+        .filter_map(|line| {
+            let line = line.trim();
+            line.strip_prefix("Failed to build ")
+                .or_else(|| line.strip_prefix("ERROR: Failed building wheel for "))
+        })
+        .flat_map(|names| names.split_whitespace())
+        .collect();
+    let mut names: Vec<&str> = names.into_iter().filter(|n| !n.is_empty()).collect();
+    names.sort_unstable();
+    names.dedup();
+    (!names.is_empty()).then(|| crate::model::terminal::escape(&names.join(", ")).into_owned())
 }
 
 /// The marker, last (an environment without it is incomplete and is rebuilt), after the
@@ -228,4 +253,82 @@ fn sync_tree(dir: &Path) -> crate::error::Result<()> {
         }
     }
     syncer.finish(dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_distribution_pip_could_not_build_is_named() {
+        let tail: Vec<String> = [
+            "  error: command 'gcc' failed: No such file or directory",
+            "ERROR: Failed building wheel for cryptic",
+            "Failed to build cryptic",
+            "ERROR: Could not build wheels for cryptic",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(unbuilt(&tail).as_deref(), Some("cryptic"));
+        assert_eq!(
+            unbuilt(&["ERROR: No matching distribution".to_owned()]),
+            None
+        );
+    }
+
+    /// Nothing of the caller's environment reaches the interpreter but PATH, HOME and the
+    /// locale: no PYTHON* variable, no token, no proxy variable (pip gets --proxy instead).
+    #[test]
+    fn the_interpreter_gets_an_environment_of_its_own() {
+        let cmd = command("python3");
+        let names: Vec<String> = cmd
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for name in &names {
+            let allowed =
+                ["PATH", "HOME", "LANG", "TZ"].contains(&name.as_str()) || name.starts_with("LC_");
+            assert!(allowed, "{name} is passed");
+        }
+        assert!(names.iter().any(|n| n == "PATH"));
+    }
+
+    #[test]
+    fn pip_is_given_every_setting_on_its_command_line() {
+        let settings = PipSettings {
+            index_url: Some("https://pypi.example/simple".into()),
+            find_links: vec!["/wheels".into()],
+            proxy: Some("http://proxy:3128".into()),
+            cache_dir: "/cache/pip".into(),
+            ..Default::default()
+        };
+        let args: Vec<String> = install_args(&settings, Path::new("/p/requirements.txt"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let text = args.join(" ");
+        assert!(text.starts_with("--isolated --disable-pip-version-check --no-input install"));
+        for part in [
+            "--index-url https://pypi.example/simple",
+            "--find-links /wheels",
+            "--proxy http://proxy:3128",
+            "--cache-dir /cache/pip",
+            "-r /p/requirements.txt",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
+        let offline = PipSettings {
+            no_index: true,
+            ..settings
+        };
+        let text = install_args(&offline, Path::new("r.txt"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            text.contains("--no-index") && !text.contains("--index-url"),
+            "{text}"
+        );
+    }
 }

@@ -582,3 +582,35 @@ fn faults_in_rollback_uninstall_and_pruning_are_recovered() {
     assert!(!py.packs.join("p").exists());
     crate::support::store::consistent(&py.packs);
 }
+
+/// Two installs that need the same environment at once take turns on it: pip runs once, the
+/// second reuses what the first built, and both commit.
+#[test]
+fn two_installs_needing_one_environment_build_it_once() {
+    let py = Py::new();
+    py.wheel("greet", "1.0", "one");
+    let a = py.pack("1.0.0", "greet==1.0\n");
+    let b = py.pack("1.1.0", "greet==1.0\n");
+    let spawn = |source: &str| {
+        py.command(&["-vv", "install", "--force", source])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(&a), spawn(&b));
+    let outs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    for out in &outs {
+        assert!(out.status.success(), "{}", stderr(out));
+    }
+    let pip_runs = outs
+        .iter()
+        .filter(|o| stderr(o).contains("Successfully installed greet-1.0"))
+        .count();
+    assert_eq!(pip_runs, 1);
+    assert_eq!(py.versions().len(), 1, "{:?}", py.versions());
+    py.agree();
+}
