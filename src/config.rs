@@ -38,6 +38,17 @@ pub struct Config {
     pub test_user: String,
     /// OCI registries: mirrors, plain-http registries, the auth file.
     pub oci: OciConfig,
+    /// Where packs' Python environments are built (`REF/python`, Attune's layout; default
+    /// `/opt/attune/runtime_envs` as root, else `$XDG_DATA_HOME/attune/runtime_envs`).
+    pub runtime_envs_dir: Option<PathBuf>,
+    /// Whether installs build packs' Python environments (default true).
+    pub build_envs: bool,
+    /// pip's package index (default: pip's own, PyPI).
+    pub pip_index_url: Option<String>,
+    /// More package indices pip looks in.
+    pub pip_extra_index_urls: Vec<String>,
+    /// Directories or pages of wheels pip looks in (`--find-links`).
+    pub pip_find_links: Vec<String>,
     /// The variables the index headers' `${VAR}` read: secrets, never passed to pack tests.
     #[serde(skip)]
     pub header_variables: Vec<String>,
@@ -58,6 +69,11 @@ impl Default for Config {
             test_env: Vec::new(),
             test_user: "nobody".to_owned(),
             oci: OciConfig::default(),
+            runtime_envs_dir: None,
+            build_envs: true,
+            pip_index_url: None,
+            pip_extra_index_urls: Vec::new(),
+            pip_find_links: Vec::new(),
             header_variables: Vec::new(),
         }
     }
@@ -419,6 +435,25 @@ pub fn resolve_packs_dir(given: Option<&Path>, config: &Config) -> Result<PathBu
 
 /// The cache dir: flag or environment > config > `$XDG_CACHE_HOME/attune-pack`, else under
 /// the packs dir (hosts with neither HOME nor XDG).
+/// Where packs' Python environments live: `given` (flag or environment), the config's, else
+/// Attune's default as root, else under the user's data directory (else beside the packs).
+pub fn resolve_runtime_envs_dir(
+    given: Option<&Path>,
+    config: &Config,
+    packs_dir: &Path,
+) -> PathBuf {
+    if let Some(p) = given.or(config.runtime_envs_dir.as_deref()) {
+        return p.to_owned();
+    }
+    if is_root() {
+        return PathBuf::from("/opt/attune/runtime_envs");
+    }
+    match env_path("XDG_DATA_HOME").or_else(|| home().map(|h| h.join(".local/share"))) {
+        Some(dir) => dir.join("attune").join("runtime_envs"),
+        None => packs_dir.join(".attune-pack").join("runtime_envs"),
+    }
+}
+
 pub fn resolve_cache_dir(given: Option<&Path>, config: &Config, packs_dir: &Path) -> PathBuf {
     if let Some(p) = given.or(config.cache_dir.as_deref()) {
         return p.to_owned();

@@ -48,6 +48,7 @@ type OpenWith<S> = fn(&Store, Duration, &dyn Fn(&Path), &Interrupt) -> Result<S>
 pub struct InstallerBuilder {
     packs_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    runtime_envs_dir: Option<PathBuf>,
     config: Option<Config>,
     lock_timeout: Option<Duration>,
     events: Option<EventSink>,
@@ -69,6 +70,14 @@ impl InstallerBuilder {
     /// Where index documents are cached (overrides the config and the default).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Where packs' Python environments are built, as `REF/python` (Attune's
+    /// `runtime_envs_dir`; overrides the config's `runtime_envs_dir` and the default,
+    /// `/opt/attune/runtime_envs` as root, else `$XDG_DATA_HOME/attune/runtime_envs`).
+    pub fn runtime_envs_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runtime_envs_dir = Some(dir.into());
         self
     }
 
@@ -182,7 +191,14 @@ impl InstallerBuilder {
         let packs_dir =
             std::path::absolute(&packs_dir).ctx(|| format!("resolving {}", packs_dir.display()))?;
         let cache_dir = config::resolve_cache_dir(self.cache_dir.as_deref(), &config, &packs_dir);
-        let store = Store::new(packs_dir).durability(Durability::from_config(config.sync));
+        let envs =
+            config::resolve_runtime_envs_dir(self.runtime_envs_dir.as_deref(), &config, &packs_dir);
+        let envs = std::path::absolute(&envs).ctx(|| format!("resolving {}", envs.display()))?;
+        // Resolved once: the pipeline builds there, the store switches and removes there.
+        config.runtime_envs_dir = Some(envs.clone());
+        let store = Store::new(packs_dir)
+            .durability(Durability::from_config(config.sync))
+            .runtime_envs(envs);
         let events = self.events.unwrap_or_else(crate::model::events::ignore);
         let interrupt = self.interrupt.unwrap_or_default();
         Ok(Installer {

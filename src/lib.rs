@@ -38,6 +38,7 @@ mod pipeline;
 pub mod publish;
 mod records;
 mod registry;
+mod runtime_env;
 mod safety;
 mod source;
 mod store;
@@ -57,7 +58,8 @@ pub use model::events::{Event, EventSink, Phase};
 pub use model::history::{Action, Outcome, Record, Recovered, Recovery};
 pub use model::pack_ref::{InvalidRef, PackRef, REF_RULE};
 pub use model::receipt::{
-    Receipt, ReceiptChecksums, ReceiptSource, Sandbox, SourceKind, TestStatus, TestSummary,
+    EnvStatus, Receipt, ReceiptChecksums, ReceiptEnv, ReceiptSource, Sandbox, SourceKind,
+    TestStatus, TestSummary,
 };
 pub use net::oci::Credential;
 pub use pack::locate::Subdir;
@@ -72,6 +74,7 @@ pub use publish::{PushOptions, Pushed};
 pub use records::bundle_file::{BundleManifest, BundledPack};
 pub use records::lockfile::{LockedPack, Lockfile, LOCKFILE_VERSION};
 pub use registry::{IndexStatus, SearchHit};
+pub use runtime_env::{state as env_state, EnvState};
 pub use source::{DetectOptions, PackSource, VersionSpec};
 pub use store::{RolledBack, Uninstalled};
 pub use util::interrupt::Interrupt;

@@ -39,6 +39,14 @@ pub struct GlobalArgs {
     /// Download and index cache [default: $XDG_CACHE_HOME/attune-pack]
     #[arg(long, global = true, env = "ATTUNE_PACK_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Where packs' Python environments are built (REF/python) [default: /opt/attune/runtime_envs as root, else $XDG_DATA_HOME/attune/runtime_envs]
+    #[arg(
+        long,
+        global = true,
+        env = "ATTUNE_RUNTIME_ENVS_DIR",
+        value_name = "DIR"
+    )]
+    pub runtime_envs_dir: Option<PathBuf>,
     /// Config file [default: $XDG_CONFIG_HOME/attune-pack/config.yaml, then /etc/attune/attune-pack.yaml]
     #[arg(long, global = true, env = "ATTUNE_PACK_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -388,6 +396,9 @@ pub struct InstallArgs {
     /// Install even when dependencies are unmet
     #[arg(long, conflicts_with = "with_deps")]
     pub skip_deps: bool,
+    /// Do not build the pack's Python environment (its Python actions may not run)
+    #[arg(long)]
+    pub skip_env: bool,
     /// Install unmet dependencies first (from the registry, or the git repositories named)
     #[arg(long)]
     pub with_deps: bool,

@@ -3,6 +3,15 @@
 
 use attune_pack::{Checked, Error};
 
+const ENV_FAILED: &str = "make its requirements reachable (config pip_index_url, pip_find_links; a wheel for each package that needs a compiler), or pass --skip-env to install without its environment";
+
+/// Whether every unmet requirement is about the interpreter (and what else was found).
+fn only_python(problems: &[String]) -> bool {
+    problems
+        .iter()
+        .all(|p| p.starts_with("Python ") || p.starts_with("also found: "))
+}
+
 /// The hint for `error`, if there is one worth giving.
 pub fn hint(error: &Error) -> Option<String> {
     let text = match error {
@@ -28,9 +37,7 @@ pub fn hint(error: &Error) -> Option<String> {
         }
         Error::NeitherArchiveNorGit { archive, .. } => return hint(archive),
         // Only an interpreter is missing: no pack --with-deps could install helps.
-        Error::DependencyUnmet { problems, .. }
-            if problems.iter().all(|p| p.starts_with("Python ")) =>
-        {
+        Error::DependencyUnmet { problems, .. } if only_python(problems) => {
             "set the config key `python` to an interpreter that meets it, or pass --skip-deps to install anyway"
         }
         Error::DependencyUnmet { .. } => {
@@ -54,6 +61,7 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::TestsFailed(_) => {
             "fix the pack, or pass --skip-tests to install without running them"
         }
+        Error::EnvFailed { .. } => ENV_FAILED,
         Error::NotInstalled(_) => "`attune-pack list` shows the installed packs",
         Error::PackNotFound {
             pack_ref,

@@ -120,6 +120,9 @@ fn installer_builder(
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
+    if let Some(dir) = &global.runtime_envs_dir {
+        builder = builder.runtime_envs_dir(dir);
+    }
     Ok(builder)
 }
 
@@ -395,6 +398,7 @@ fn install_options(args: &InstallArgs, checksum: Option<Checksum>) -> InstallOpt
             (args.force, InstallOptions::force),
             (args.skip_tests, InstallOptions::skip_tests),
             (args.skip_deps, InstallOptions::skip_deps),
+            (args.skip_env, InstallOptions::skip_env),
             (args.with_deps, InstallOptions::with_deps),
             (args.dry_run, InstallOptions::dry_run),
         ],

@@ -96,6 +96,10 @@ impl Output {
                     out.note(&format!("  {}", phase_name(*phase)));
                 }
             }
+            // pip's own lines, for whoever asked to see the detail.
+            Event::EnvOutput(line) if out.verbose > 1 => {
+                out.note(&format!("    {}", attune_pack::terminal::escape(line)))
+            }
             Event::Bytes { done, total } if bars => {
                 bar.lock().map(|mut t| t.bytes(*done, *total)).ok();
             }
@@ -158,6 +162,7 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Extracting => "extracting",
         Phase::Validating => "validating",
         Phase::CheckingDependencies => "checking dependencies",
+        Phase::Environment => "building the Python environment",
         Phase::RunningTests => "running pack tests",
         Phase::Committing => "committing",
     }

@@ -2,7 +2,7 @@
 //! an index or a server is escaped before it reaches the terminal.
 
 use attune_pack::terminal::escape;
-use attune_pack::{IndexStatus, Outdated, Receipt, Record, SearchHit};
+use attune_pack::{EnvState, IndexStatus, Outdated, Receipt, Record, SearchHit};
 
 /// `search` results, or what was searched for when nothing matched.
 pub fn search_table(hits: &[SearchHit], query: &str) -> String {
@@ -55,10 +55,19 @@ pub fn receipt_table(receipts: &[Receipt]) -> String {
         [
             r.pack_ref.to_string(),
             r.version.to_string(),
-            source_text(r),
+            source_text(r) + env_mark(r),
         ]
     }));
     columns(&rows)
+}
+
+/// What `list` says of a pack whose Python environment is not as its receipt records.
+fn env_mark(r: &Receipt) -> &'static str {
+    match attune_pack::env_state(r) {
+        EnvState::Missing => "  [python env missing]",
+        EnvState::Stale => "  [python env stale]",
+        EnvState::Ready | EnvState::NotBuilt => "",
+    }
 }
 
 /// The ref, commit and subdir a receipt's source records (what `list` leaves out).
@@ -121,6 +130,7 @@ pub fn receipt_details(r: &Receipt) -> String {
         r.tests.failed,
         r.tests.skipped
     ));
+    lines.push(env_line(r));
     if !r.dependencies.is_empty() {
         lines.push(format!(
             "dependencies: {}",
@@ -134,6 +144,23 @@ pub fn receipt_details(r: &Receipt) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// `show`'s line for the Python environment: its status, where, with which Python and
+/// requirements, and what is wrong with it on disk.
+fn env_line(r: &Receipt) -> String {
+    let env = &r.env;
+    let mut line = format!("env:          {}", env.status.name());
+    if let Some(path) = &env.path {
+        line.push_str(&format!(" {}", path.display()));
+    }
+    if let Some(python) = &env.python {
+        line.push_str(&format!(" (Python {python})"));
+    }
+    if let Some(sum) = &env.requirements {
+        line.push_str(&format!(", requirements {sum}"));
+    }
+    line + env_mark(r)
 }
 
 /// `outdated`: one line per pack with something newer.

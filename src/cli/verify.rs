@@ -40,6 +40,7 @@ fn document(v: &Verified, mismatch: Option<&Error>) -> Value {
         "changed": v.changed,
         "missing": v.missing(),
         "files_recorded": v.files_recorded,
+        "env": v.env_problem,
     });
     if let (false, Some(e)) = (v.ok(), mismatch) {
         doc["error"] = json!({"code": e.code(), "message": summary(v)});
@@ -67,7 +68,11 @@ fn report(verified: &[Verified]) -> String {
 }
 
 fn summary(v: &Verified) -> String {
-    match (v.ok(), v.missing(), v.files_recorded) {
+    let files_ok = v.actual.as_ref() == Some(&v.expected);
+    if let (true, Some(problem)) = (files_ok, &v.env_problem) {
+        return problem.clone();
+    }
+    match (files_ok, v.missing(), v.files_recorded) {
         (true, ..) => "ok".to_owned(),
         (_, true, _) => "its directory is missing: every file is removed".to_owned(),
         (_, _, true) => {

@@ -358,6 +358,16 @@ pub enum Error {
     #[error("pack tests failed: {0}")]
     TestsFailed(String),
 
+    /// The pack's Python environment could not be built (the interpreter's venv, or pip
+    /// installing its `requirements.txt`); the message ends with what pip said last.
+    #[error("the Python environment of pack `{pack_ref}` could not be built: {why}")]
+    EnvFailed {
+        /// The pack.
+        pack_ref: PackRef,
+        /// What failed, and the end of its output.
+        why: String,
+    },
+
     /// Another command holds the store lock.
     #[error("could not lock the pack store {path} within {secs} s: another attune-pack command holds it")]
     Locked {
@@ -498,6 +508,7 @@ impl Error {
             }
             DependentsExist { .. } => "dependents_exist",
             TestsFailed(_) => "tests_failed",
+            EnvFailed { .. } => "env_failed",
             Locked { .. } => "locked",
             Conflict(_) => "conflict",
             HookVeto(_) => "hook_veto",
@@ -542,6 +553,7 @@ impl Error {
             | BreaksDependents { .. }
             | DependentsExist { .. }
             | TestsFailed(_)
+            | EnvFailed { .. }
             | Locked { .. }
             | Conflict(_)
             | HookVeto(_) => Category::Conflict,

@@ -19,6 +19,8 @@ pub enum Phase {
     Validating,
     /// Checking the pack's dependencies.
     CheckingDependencies,
+    /// Building (or reusing) the pack's Python environment.
+    Environment,
     /// Running the pack's own tests.
     RunningTests,
     /// Making the pack active in the store.
@@ -52,6 +54,8 @@ pub enum Event {
         /// The total, when the server said.
         total: Option<u64>,
     },
+    /// A line pip (or venv) printed while the pack's Python environment was built.
+    EnvOutput(String),
     /// Another process holds the store lock; this one waits.
     WaitingForLock {
         /// The lock file.

@@ -165,6 +165,57 @@ pub struct Receipt {
     /// shown, never checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stackstorm_version: Option<String>,
+    /// Its Python environment (none in receipts written before environments were built).
+    #[serde(default)]
+    pub env: ReceiptEnv,
+}
+
+/// The file in a built environment that says its requirements are installed: the sha256 hex
+/// of `requirements.txt`, no newline, as Attune's workers compare it.
+pub const ENV_MARKER: &str = ".attune_deps_installed";
+
+/// Whether a pack's Python environment was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvStatus {
+    /// Built (or reused) and active with the pack.
+    Ready,
+    /// The pack needs none (no `requirements.txt`, no python in `runtime_deps`).
+    #[default]
+    None,
+    /// Not built, as asked (`--skip-env`, config `build_envs: false`): its actions may not
+    /// run until one is.
+    Skipped,
+}
+
+impl EnvStatus {
+    /// The name receipts give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnvStatus::Ready => "ready",
+            EnvStatus::None => "none",
+            EnvStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// A pack's Python environment, as its receipt records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReceiptEnv {
+    /// Where Attune's workers look for it: `RUNTIME_ENVS_DIR/REF/python` (a link to `dir`
+    /// while this version is active).
+    pub path: Option<PathBuf>,
+    /// The interpreter's version (`3.11.2`).
+    pub python: Option<String>,
+    /// The sha256 of the `requirements.txt` it was built from (`sha256:HEX`), which its
+    /// marker file `.attune_deps_installed` holds (as bare hex).
+    pub requirements: Option<Checksum>,
+    /// Whether it was built.
+    pub status: EnvStatus,
+    /// The directory it was built in (`RUNTIME_ENVS_DIR/REF/.versions/KEY`), kept while this
+    /// version is active or kept for rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Now, to the second, in UTC.

@@ -201,6 +201,59 @@ pub fn unmet(requirements: &[PythonRequirement], found: &Interpreter) -> Vec<Str
         .collect()
 }
 
+/// The interpreters this host offers, in the order they are preferred: `configured` (the
+/// config's `python`), then each `python3.N` on `PATH`, newest first.
+pub fn candidates(configured: &str) -> Vec<String> {
+    let mut minors: Vec<u32> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_prefix("python3.")?.parse::<u32>().ok()
+        })
+        .collect();
+    minors.sort_unstable_by(|a, b| b.cmp(a));
+    minors.dedup();
+    let mut out = vec![configured.to_owned()];
+    out.extend(minors.into_iter().map(|m| format!("python3.{m}")));
+    out.dedup();
+    out
+}
+
+/// The first of [`candidates`] that meets every requirement, with its version; otherwise
+/// the unmet requirements, said against `configured`, and what else was found.
+pub fn choose(
+    requirements: &[PythonRequirement],
+    configured: &str,
+    interrupt: &Interrupt,
+) -> Result<(String, Version), Vec<String>> {
+    let mut seen = Vec::new();
+    let mut first = None;
+    for program in candidates(configured) {
+        let found = probe(&program, interrupt);
+        if let Interpreter::Found { version, .. } = &found {
+            if requirements.iter().all(|r| r.matches(version)) {
+                return Ok((program, version.clone()));
+            }
+            if program != configured {
+                seen.push(format!("{} is Python {version}", which(&program)));
+            }
+        }
+        first.get_or_insert(found);
+    }
+    let mut problems = match &first {
+        Some(found) => unmet(requirements, found),
+        None => Vec::new(),
+    };
+    if !seen.is_empty() {
+        problems.push(format!("also found: {}", seen.join(", ")));
+    }
+    Err(problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

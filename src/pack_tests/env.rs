@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Passed through from the caller's environment: how text and time are shown.
-fn is_locale(name: &str) -> bool {
+pub fn is_locale(name: &str) -> bool {
     name == "LANG" || name == "TZ" || name.starts_with("LC_")
 }
 
@@ -69,7 +69,7 @@ pub fn build(from: &Sources) -> (Vec<(OsString, OsString)>, Vec<String>) {
 
 /// [`SAFE_PATH`], with the directory `python` is in (found on the caller's `PATH` when it is
 /// a bare name) first, so Python runners find the interpreter the config names.
-fn search_path(python: &str) -> OsString {
+pub fn search_path(python: &str) -> OsString {
     let dir = match python.contains('/') {
         true => Path::new(python).parent().map(Path::to_owned),
         false => std::env::var_os("PATH")

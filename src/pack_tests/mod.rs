@@ -12,6 +12,8 @@ mod scratch;
 mod strays;
 mod summary;
 
+pub use env::{is_locale, search_path};
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -210,7 +210,12 @@ async fn prepare_all(
             planned.clone(),
         );
         for step in prepared.await.map_err(Error::from)? {
-            let receipt = super::commit::receipt(workspace, &step.validated, Default::default());
+            let receipt = super::commit::receipt(
+                workspace,
+                &step.validated,
+                Default::default(),
+                Default::default(),
+            );
             upsert(&mut planned, &receipt);
             steps.push(step);
         }

@@ -7,14 +7,19 @@ use crate::context::{blocking, Context};
 use crate::error::{Error, Result};
 use crate::hooks::{InstallHooks, PendingChange};
 use crate::model::events::{Event, Phase};
-use crate::model::receipt::{now, Receipt, ReceiptChecksums, TestSummary};
+use crate::model::receipt::{now, Receipt, ReceiptChecksums, ReceiptEnv, TestSummary};
 use crate::source::Remembered;
 use crate::store::{LockedStore, StoreView};
 
 use super::validate::Validated;
 
-/// The receipt `v` gets once installed.
-pub(crate) fn receipt(store: &StoreView, v: &Validated, tests: TestSummary) -> Receipt {
+/// The receipt `v` gets once installed, with its tests' outcome and its environment.
+pub(crate) fn receipt(
+    store: &StoreView,
+    v: &Validated,
+    tests: TestSummary,
+    env: ReceiptEnv,
+) -> Receipt {
     let manifest = &v.manifest;
     Receipt {
         pack_ref: manifest.pack_ref.clone(),
@@ -36,6 +41,7 @@ pub(crate) fn receipt(store: &StoreView, v: &Validated, tests: TestSummary) -> R
             .chain(manifest.git_dependencies.iter().map(ToString::to_string))
             .collect(),
         stackstorm_version: manifest.stackstorm_version.clone(),
+        env,
     }
 }
 

@@ -14,6 +14,7 @@ use crate::model::receipt::{Receipt, SourceKind, TestSummary};
 use crate::pack::deps;
 use crate::records::lockfile::{LockedPack, Lockfile};
 use crate::registry::Registry;
+use crate::runtime_env::PreparedEnv;
 use crate::source::{PackSource, VersionSpec};
 use crate::store::{LockedStore, SetChange};
 
@@ -123,13 +124,16 @@ pub(crate) async fn install_locked(
         skip_tests: opts.skip_tests,
         ..InstallOptions::default()
     };
+    // Held until the set is committed (dropped before, those built for it are removed).
+    let mut envs = Vec::new();
     for (pack, step) in &prepared {
         let manifest = &step.validated.manifest;
         let attempt = Attempt::new(store, Action::Install, None);
         let attempt = attempt.of(&manifest.pack_ref, &manifest.version);
-        let (mut receipt, _) = attempt
+        let (mut receipt, _, env) = attempt
             .check(ready(ctx, store, step, &after, &install).await)
             .await?;
+        envs.extend(env);
         // The requirement it was locked with, not the exact version it was fetched at.
         receipt.requirement = pack.requirement.clone();
         let from = installed.iter().find(|r| r.pack_ref == receipt.pack_ref);
@@ -152,6 +156,7 @@ pub(crate) async fn install_locked(
         return Ok(outcomes);
     }
     commit(ctx, store, hooks, &changes, changed).await?;
+    envs.into_iter().for_each(PreparedEnv::keep);
     // Their staging directories, now empty.
     let steps: Vec<Step> = prepared.into_iter().map(|(_, step)| step).collect();
     blocking(move || {
@@ -230,7 +235,12 @@ fn leaves(
         .cloned()
         .collect();
     for (_, step) in prepared {
-        let planned = planned_receipt(store, &step.validated, TestSummary::default());
+        let planned = planned_receipt(
+            store,
+            &step.validated,
+            TestSummary::default(),
+            Default::default(),
+        );
         upsert(&mut after, &planned);
     }
     after

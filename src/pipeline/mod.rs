@@ -5,7 +5,8 @@
 //! - 2–4, [`validate`]: the pack root located, the checksums verified, pack.yaml read and
 //!   matched against what was promised → `Validated`;
 //! - 5: the dependencies checked;
-//! - 6, [`tests`]: the pack's own tests, in a throwaway copy;
+//! - 5b, [`environment`]: the pack's Python environment built (or reused);
+//! - 6, [`tests`]: the pack's own tests, in a throwaway copy, under that environment's Python;
 //! - 7–8, [`commit`]: the receipt, the hooks, the atomic and durable commit into the store and
 //!   its history line.
 //!
@@ -16,6 +17,7 @@ mod attempt;
 mod bundle;
 mod change;
 mod commit;
+mod environment;
 mod fetch;
 mod locked;
 mod open;
@@ -42,6 +44,7 @@ use crate::pack::deps;
 use crate::pack::manifest::Manifest;
 use crate::pack::python;
 use crate::registry::Registry;
+use crate::runtime_env::PreparedEnv;
 use crate::source::PackSource;
 use crate::store::{Ledger, LockedStore, StoreView, Workspace};
 
@@ -110,8 +113,9 @@ pub(crate) async fn install(
     Ok(root)
 }
 
-/// A prepared pack, checked and tested: its receipt and the test runners that ran.
-type Readied = (Step, Receipt, Vec<String>);
+/// A prepared pack, checked and tested: its receipt, the test runners that ran and its
+/// Python environment (held until its commit).
+type Readied = (Step, Receipt, Vec<String>, Option<PreparedEnv>);
 
 /// Stages 5–6 of every step, each against the installed packs as the plan leaves them.
 async fn ready_all(
@@ -128,9 +132,9 @@ async fn ready_all(
         let attempt = attempt_of(workspace, &step, opts);
         let ready = attempt.check(ready(ctx, workspace, &step, &receipts, opts).await);
         let manifest = &step.validated.manifest;
-        let (receipt, runners) = dependency(ctx, manifest, ready.await, i + 1 < count)?;
+        let (receipt, runners, env) = dependency(ctx, manifest, ready.await, i + 1 < count)?;
         upsert(&mut receipts, &receipt);
-        readied.push((step, receipt, runners));
+        readied.push((step, receipt, runners, env));
     }
     Ok(readied)
 }
@@ -150,7 +154,7 @@ async fn commit_all(
     };
     let mut reports = Vec::new();
     let count = readied.len();
-    for (i, (step, receipt, runners)) in readied.into_iter().enumerate() {
+    for (i, (step, receipt, runners, env)) in readied.into_iter().enumerate() {
         let manifest = step.validated.manifest.clone();
         let is_dependency = i + 1 < count;
         if is_dependency && !opts.force && store.is_installed(&manifest.pack_ref) {
@@ -167,7 +171,8 @@ async fn commit_all(
         attempt
             .check(dependency(ctx, &manifest, checked, is_dependency))
             .await?;
-        let report = commit_step(ctx, store, hooks, step, receipt, runners, opts).await;
+        let readied = (step, receipt, runners, env);
+        let report = commit_step(ctx, store, hooks, readied, opts).await;
         let report = dependency(ctx, &manifest, report, is_dependency)?;
         upsert(&mut receipts, &report.receipt);
         reports.push(report);
@@ -220,7 +225,10 @@ async fn check_dependencies(
         let found = ctx.python().await;
         // An interrupt stops asking the interpreter: that is not an unmet requirement.
         ctx.interrupt().check()?;
-        problems.extend(python::unmet(&manifest.python, found));
+        let unmet = python::unmet(&manifest.python, found);
+        if !unmet.is_empty() {
+            problems.extend(other_python(ctx, manifest).await?);
+        }
     }
     if problems.is_empty() {
         return Ok(());
@@ -235,21 +243,34 @@ async fn check_dependencies(
     Ok(())
 }
 
+/// Whether a `python3.N` on `PATH` meets `manifest`'s Python requirements where the config's
+/// `python` does not (its environment is then built with that one): none, or what is unmet
+/// and what was found.
+async fn other_python(ctx: &Context, manifest: &Manifest) -> Result<Vec<String>> {
+    let (wanted, configured) = (manifest.python.clone(), ctx.config().python.clone());
+    let interrupt = ctx.interrupt().clone();
+    let chosen = blocking(move || Ok(python::choose(&wanted, &configured, &interrupt))).await?;
+    ctx.interrupt().check()?;
+    Ok(chosen.err().unwrap_or_default())
+}
+
 /// Stages 5–6 of one prepared pack, against `receipts` (the installed packs as the plan
-/// leaves them): its dependencies checked and its tests run. Returns its receipt and the
-/// test runners that ran.
+/// leaves them): its dependencies checked, its Python environment built and its tests run
+/// under it. Returns its receipt, the test runners that ran and the environment (removed
+/// again when it is dropped before its commit).
 async fn ready(
     ctx: &Context,
     store: &StoreView,
     step: &Step,
     receipts: &[Receipt],
     opts: &InstallOptions,
-) -> Result<(Receipt, Vec<String>)> {
+) -> Result<(Receipt, Vec<String>, Option<PreparedEnv>)> {
     ctx.emit(Event::Phase(Phase::CheckingDependencies));
     check_dependencies(ctx, step, receipts, opts).await?;
-    let tested = tests::run(ctx, &step.validated, opts.skip_tests).await?;
-    let receipt = commit::receipt(store, &step.validated, tested.summary);
-    Ok((receipt, tested.runners))
+    let env = environment::build(ctx, &step.validated, opts).await?;
+    let tested = tests::run(ctx, &step.validated, opts.skip_tests, env.python()).await?;
+    let receipt = commit::receipt(store, &step.validated, tested.summary, env.receipt);
+    Ok((receipt, tested.runners, env.prepared))
 }
 
 /// The final re-check of a readied pack under the lock: what another command changed while
@@ -292,7 +313,7 @@ async fn dry_reports(
     readied: Vec<Readied>,
 ) -> Result<Vec<InstallReport>> {
     let mut reports = Vec::new();
-    for (step, receipt, test_runners) in readied {
+    for (step, receipt, test_runners, _env) in readied {
         let replaced = active_version(workspace, &step.validated.manifest.pack_ref).await?;
         reports.push(InstallReport {
             receipt,
@@ -306,16 +327,16 @@ async fn dry_reports(
     Ok(reports)
 }
 
-/// Stages 7–8 of a readied pack: the hooks asked, then the atomic commit (unless a dry run).
+/// Stages 7–8 of a readied pack: the hooks asked, then the atomic commit (unless a dry run),
+/// which its environment, if any, joins.
 async fn commit_step(
     ctx: &Context,
     store: &Arc<LockedStore>,
     hooks: &dyn InstallHooks,
-    step: Step,
-    receipt: Receipt,
-    test_runners: Vec<String>,
+    readied: Readied,
     opts: &InstallOptions,
 ) -> Result<InstallReport> {
+    let (step, receipt, test_runners, env) = readied;
     let manifest = step.validated.manifest.clone();
     let attempt = attempt_of(store, &step, opts);
     let replaced = active_version(store, &manifest.pack_ref).await?;
@@ -323,6 +344,7 @@ async fn commit_step(
         let change = PendingChange::of_install(opts.action, &manifest, &receipt, replaced.clone());
         let committed = commit::commit(ctx, store, hooks, step.validated, &receipt, change).await;
         attempt.check_guarded(committed).await?;
+        env.into_iter().for_each(PreparedEnv::keep);
     }
     Ok(InstallReport {
         receipt,
@@ -345,8 +367,8 @@ async fn finish(
     opts: &InstallOptions,
 ) -> Result<InstallReport> {
     let attempt = attempt_of(store, &step, opts);
-    let (receipt, runners) = attempt
+    let (receipt, runners, env) = attempt
         .check(ready(ctx, store, &step, receipts, opts).await)
         .await?;
-    commit_step(ctx, store, hooks, step, receipt, runners, opts).await
+    commit_step(ctx, store, hooks, (step, receipt, runners, env), opts).await
 }

@@ -17,6 +17,7 @@ pub struct InstallOptions {
     pub(crate) force: bool,
     pub(crate) skip_tests: bool,
     pub(crate) skip_deps: bool,
+    pub(crate) skip_env: bool,
     pub(crate) with_deps: bool,
     pub(crate) dry_run: bool,
     pub(crate) checksum: Option<Checksum>,
@@ -33,6 +34,7 @@ impl Default for InstallOptions {
             force: false,
             skip_tests: false,
             skip_deps: false,
+            skip_env: false,
             with_deps: false,
             dry_run: false,
             checksum: None,
@@ -67,6 +69,13 @@ impl InstallOptions {
     /// Install even when dependencies are unmet (with a warning).
     pub fn skip_deps(mut self) -> Self {
         self.skip_deps = true;
+        self
+    }
+
+    /// Do not build the pack's Python environment (its receipt says `skipped`, with a
+    /// warning that its Python actions may not run); also config `build_envs: false`.
+    pub fn skip_env(mut self) -> Self {
+        self.skip_env = true;
         self
     }
 

@@ -143,7 +143,12 @@ impl Planner<'_> {
                 resolved = self.add_git_dependencies(&validated, &pending).await?;
             }
             // Later packs of the plan see this one as installed.
-            let planned = receipt(self.store, &validated, TestSummary::default());
+            let planned = receipt(
+                self.store,
+                &validated,
+                TestSummary::default(),
+                Default::default(),
+            );
             upsert(&mut self.receipts, &planned);
             self.steps.push(Step {
                 validated,

@@ -21,8 +21,14 @@ pub(crate) struct Tested {
     pub runners: Vec<String>,
 }
 
-/// Runs the tests `v`'s pack.yaml declares (none, when `skip`).
-pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Tested> {
+/// Runs the tests `v`'s pack.yaml declares (none, when `skip`), Python runners under `python`
+/// (its environment's interpreter; none: the config's `python`).
+pub(crate) async fn run(
+    ctx: &Context,
+    v: &Validated,
+    skip: bool,
+    python: Option<String>,
+) -> Result<Tested> {
     let none = |status| Tested {
         summary: TestSummary {
             status,
@@ -55,7 +61,7 @@ pub(crate) async fn run(ctx: &Context, v: &Validated, skip: bool) -> Result<Test
     let interrupt = ctx.interrupt().clone();
     let config = ctx.config();
     let setup = pack_tests::Setup {
-        python: config.python.clone(),
+        python: python.unwrap_or_else(|| config.python.clone()),
         test_env: config.test_env.clone(),
         test_user: config.test_user.clone(),
         header_variables: config.header_variables.clone(),

@@ -11,8 +11,10 @@ use crate::error::{Error, Result};
 use crate::integrity::hashing::{directory_digest, ContentDigest, Differences};
 use crate::model::checksum::Checksum;
 use crate::model::pack_ref::PackRef;
-use crate::model::receipt::Receipt;
+use crate::model::receipt::{Receipt, ENV_MARKER};
+use crate::runtime_env::{self, EnvState};
 use crate::store::{ReadStore, StoreView};
+use sha2::{Digest, Sha256};
 
 /// What [`Installer::verify`](crate::Installer::verify) found of one installed pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub struct Verified {
     /// difference; packs installed before attune-pack recorded it (or whose listing is
     /// damaged) are still compared whole, but with `added`, `removed` and `changed` empty.
     pub files_recorded: bool,
+    /// What is wrong with its Python environment, when its receipt says one was built: gone,
+    /// or its marker `.attune_deps_installed` not the sha256 of the pack's
+    /// `requirements.txt` (so Attune's worker would rebuild it).
+    pub env_problem: Option<String>,
 }
 
 impl Verified {
@@ -47,7 +53,7 @@ impl Verified {
     /// The pack is as installed. The one place every check of `verify` counts, so that a
     /// later one (a stale Python environment marker) joins here and nowhere else.
     pub fn ok(&self) -> bool {
-        self.actual.as_ref() == Some(&self.expected)
+        self.actual.as_ref() == Some(&self.expected) && self.env_problem.is_none()
     }
 }
 
@@ -112,6 +118,28 @@ fn verify_one(ctx: &Context, store: &StoreView, receipt: &Receipt) -> Result<Ver
         removed: differences.removed,
         changed: differences.changed,
         files_recorded: recorded.is_some(),
+        env_problem: env_problem(receipt, &dir),
+    })
+}
+
+/// What is wrong with the Python environment of `receipt` (its pack active at `dir`).
+fn env_problem(receipt: &Receipt, dir: &std::path::Path) -> Option<String> {
+    let env = &receipt.env;
+    let path = env.path.as_ref()?.display();
+    match runtime_env::state(receipt) {
+        EnvState::NotBuilt => return None,
+        EnvState::Missing => return Some(format!("its Python environment {path} is missing")),
+        EnvState::Stale | EnvState::Ready => {}
+    }
+    let marker = env.dir.as_ref()?.join(ENV_MARKER);
+    let marker = std::fs::read_to_string(marker).unwrap_or_default();
+    // What Attune's worker compares: the marker against the requirements.txt there now.
+    let now = std::fs::read(dir.join("requirements.txt")).unwrap_or_default();
+    let now = hex::encode(Sha256::digest(&now));
+    (marker != now).then(|| {
+        format!(
+            "the marker of its Python environment {path} is `{marker}`, but requirements.txt hashes to {now}"
+        )
     })
 }
 

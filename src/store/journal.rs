@@ -17,6 +17,7 @@ use crate::model::pack_ref::PackRef;
 use crate::model::receipt::Receipt;
 use crate::util::failpoint;
 
+use super::envs::EnvLink;
 use super::kept::KeptRecord;
 
 /// Which directory a path holds, whatever it is called now: renames keep it, so recovery can
@@ -88,6 +89,9 @@ pub(super) struct InstallPlan {
     /// `receipts/REF.json` before the change (restored as it was by an undo).
     pub previous_receipt: Option<Receipt>,
     pub keep_versions: usize,
+    /// The switch of its Python environment's link, if any.
+    #[serde(default)]
+    pub env: Option<EnvLink>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +128,9 @@ pub(super) struct RollbackPlan {
     /// `receipts/REF.json` before the change.
     pub previous_receipt: Option<Receipt>,
     pub keep_versions: usize,
+    /// The switch of its Python environment's link, if any.
+    #[serde(default)]
+    pub env: Option<EnvLink>,
 }
 
 fn install() -> Action {
@@ -138,6 +145,8 @@ pub(super) enum Step {
     Displace,
     /// The staged tree becomes the active version.
     Activate,
+    /// The Python environment's link follows it (see `envs.rs`).
+    Environment,
     /// The receipts are written: the commit point of an install.
     Receipts,
     /// The active version moves to `trash/` (uninstall).

@@ -147,7 +147,8 @@ impl LockedStore {
             sync_dir(&versions, self.durability)?;
         }
         let _ = fs::remove_dir(&versions); // only succeeds when empty
-        self.purge_trash()
+        self.purge_trash()?;
+        self.prune_envs(pack_ref)
     }
 }
 

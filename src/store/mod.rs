@@ -13,11 +13,16 @@
 //! lock                         the store-wide lock
 //! ```
 //!
+//! Packs' Python environments live beside it, in the runtime environments directory
+//! (`envs.rs`): `REF/python` links to the environment of the active version, and switches
+//! with it in the same journaled change.
+//!
 //! All access goes through [`LockedStore`], which can only be had by taking the store-wide
 //! lock, and which first finishes or undoes whatever an interrupted command left: a change
 //! journals each step before taking it, and recovery decides from the journal and from the
 //! identity of the directories on disk (see `txn.rs`), never from a missing directory alone.
 
+mod envs;
 mod history;
 mod journal;
 mod kept;
@@ -58,6 +63,7 @@ const META: &str = ".attune-pack";
 pub struct Store {
     packs_dir: PathBuf,
     durability: Durability,
+    runtime_envs: Option<PathBuf>,
 }
 
 impl Store {
@@ -65,12 +71,20 @@ impl Store {
         Store {
             packs_dir: packs_dir.into(),
             durability: Durability::Sync,
+            runtime_envs: None,
         }
     }
 
     /// Whether commits wait for the data to reach the disk (config `sync`; default yes).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Where packs' Python environments live (`REF/python`); without it, none is switched,
+    /// pruned or removed.
+    pub fn runtime_envs(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runtime_envs = Some(dir.into());
         self
     }
 
@@ -82,6 +96,7 @@ impl Store {
         Layout {
             packs: self.packs_dir.clone(),
             meta: self.packs_dir.join(META),
+            envs: self.runtime_envs.clone(),
         }
     }
 
@@ -165,6 +180,8 @@ impl Store {
 struct Layout {
     packs: PathBuf,
     meta: PathBuf,
+    /// The runtime environments directory, when there is one.
+    envs: Option<PathBuf>,
 }
 
 impl Layout {
@@ -203,6 +220,10 @@ impl Layout {
     }
     fn trash(&self) -> PathBuf {
         self.meta.join("trash")
+    }
+    /// `RUNTIME_ENVS_DIR/REF`: a pack's environments.
+    fn env_root(&self, pack_ref: &PackRef) -> Option<PathBuf> {
+        self.envs.as_ref().map(|dir| dir.join(pack_ref))
     }
 }
 

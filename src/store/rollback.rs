@@ -1,7 +1,8 @@
 //! Rollback: the active version and the most recently replaced kept version swap places, as
 //! one journaled change (like an install, see `txn.rs`): the active version moves to
-//! `versions/` under a new name (displace), the kept one takes its place (activate), then the
-//! records are written (receipts): the displaced version's kept record, first in the order of
+//! `versions/` under a new name (displace), the kept one takes its place (activate), the
+//! Python environment's link follows it (environment), then the records are written
+//! (receipts): the displaced version's kept record, first in the order of
 //! replacement, and the restored version's receipt. A second rollback swaps them back.
 
 use crate::error::{Error, Result};
@@ -109,6 +110,7 @@ impl LockedStore {
         displaced.path = self.layout.versions(pack_ref).join(&name);
         let mut receipt = kept.record.receipt.clone();
         receipt.path = active;
+        let env = self.env_link(&receipt)?;
         Ok(RollbackPlan {
             pack_ref: pack_ref.clone(),
             displaced: OldTree {
@@ -126,6 +128,7 @@ impl LockedStore {
             receipt,
             previous_receipt,
             keep_versions,
+            env,
         })
     }
 
@@ -146,6 +149,10 @@ impl LockedStore {
             self.durability,
             "rollback.activate",
         )?;
+        if let Some(env) = &plan.env {
+            journal.step(Step::Environment)?;
+            self.set_env_link(env, env.new.as_deref())?;
+        }
         journal.step(Step::Receipts)?;
         self.finish_rollback(plan).map(drop)
     }
@@ -155,7 +162,10 @@ impl LockedStore {
     pub(super) fn finish_rollback(&self, plan: &RollbackPlan) -> Result<bool> {
         let versions = self.layout.versions(&plan.pack_ref);
         let displaced = &plan.displaced;
-        let mut changed = false;
+        let mut changed = match &plan.env {
+            Some(env) => self.set_env_link(env, env.new.as_deref())?,
+            None => false,
+        };
         if self.id_of(&versions.join(&displaced.kept))? == Some(displaced.id) {
             let record = versions.join(format!("{}.json", displaced.kept));
             changed |= self.write_if_changed(
@@ -201,6 +211,9 @@ impl LockedStore {
             None => None,
         };
         changed |= self.restore_receipt(&plan.pack_ref, previous)?;
+        if let Some(env) = &plan.env {
+            changed |= self.set_env_link(env, env.old.as_deref())?;
+        }
         Ok(changed)
     }
 }

@@ -32,6 +32,7 @@ fn receipt(store: &LockedStore, version: &str) -> Receipt {
         tests: TestSummary::default(),
         dependencies: Vec::new(),
         stackstorm_version: None,
+        env: Default::default(),
     }
 }
 

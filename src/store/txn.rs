@@ -1,11 +1,13 @@
 //! The two changes the store makes, each journaled step by step:
 //!
 //! - **install**: the active version moves to `versions/` (displace), the staged tree takes
-//!   its place (activate), then the kept record and the new receipt are written (receipts):
-//!   the commit point. Before it, a failure undoes everything; after it, a failure (removing
-//!   the journal, pruning old versions) is a warning, because the new version is in place.
+//!   its place (activate), the Python environment's link follows it (environment, see
+//!   `envs.rs`), then the kept record and the new receipt are written (receipts): the commit
+//!   point. Before it, a failure undoes everything (the link included); after it, a failure
+//!   (removing the journal, pruning old versions) is a warning, because the new version is in
+//!   place.
 //! - **uninstall**: the active version moves to `trash/` in one rename (detach), then the
-//!   receipt and the kept versions go (forget): the commit point.
+//!   receipt and the kept versions go (forget): the commit point; its environments go after.
 //!
 //! Recovery (a later command, after a crash) runs the same code: it finishes a change whose
 //! new state is in place on disk (identified by directory identity, see [`TreeId`]) unless
@@ -129,6 +131,7 @@ impl LockedStore {
             old,
             previous_receipt,
             keep_versions,
+            env: self.env_link(receipt)?,
         })
     }
 
@@ -156,6 +159,7 @@ impl LockedStore {
             },
             tests: Default::default(),
             dependencies: Vec::new(),
+            env: Default::default(),
         })
     }
 
@@ -181,14 +185,21 @@ impl LockedStore {
         }
         journal.step(Step::Activate)?;
         rename(staged, &active, self.durability, "commit.activate")?;
+        if let Some(env) = &plan.env {
+            journal.step(Step::Environment)?;
+            self.set_env_link(env, env.new.as_deref())?;
+        }
         journal.step(Step::Receipts)?;
         self.finish_install(plan).map(drop)
     }
 
-    /// Rolls an install forward once its new version is active: the kept record and the new
-    /// receipt. Returns whether anything had to be written.
+    /// Rolls an install forward once its new version is active: its environment's link, the
+    /// kept record and the new receipt. Returns whether anything had to be written.
     pub(super) fn finish_install(&self, plan: &InstallPlan) -> Result<bool> {
-        let mut changed = false;
+        let mut changed = match &plan.env {
+            Some(env) => self.set_env_link(env, env.new.as_deref())?,
+            None => false,
+        };
         if let Some(old) = &plan.old {
             let versions = self.layout.versions(&plan.pack_ref);
             if TreeId::of(&versions.join(&old.kept)).ok().flatten() == Some(old.id) {
@@ -203,7 +214,7 @@ impl LockedStore {
     }
 
     /// Puts the store back as it was before an install: the new version out of place, the
-    /// old one back, the receipt as it was. Returns whether anything had to change.
+    /// old one back, the receipt and the environment's link as they were. Returns whether anything had to change.
     pub(super) fn undo_install(&self, plan: &InstallPlan) -> Result<bool> {
         let active = self.layout.active(&plan.pack_ref);
         let mut changed = false;
@@ -221,6 +232,9 @@ impl LockedStore {
             }
         }
         changed |= self.restore_receipt(&plan.pack_ref, previous)?;
+        if let Some(env) = &plan.env {
+            changed |= self.set_env_link(env, env.old.as_deref())?;
+        }
         Ok(changed)
     }
 
@@ -341,6 +355,7 @@ impl LockedStore {
     /// (to `trash/`) and the private record of sources.
     pub(super) fn forget_kept(&self, plan: &UninstallPlan) -> Result<bool> {
         let mut changed = self.forget_sources(&plan.pack_ref)?;
+        changed |= self.forget_envs(&plan.pack_ref)?;
         let versions = self.layout.versions(&plan.pack_ref);
         if versions.exists() {
             crate::util::failpoint::hit("uninstall.versions")

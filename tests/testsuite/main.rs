@@ -18,6 +18,7 @@ mod local_sources;
 mod net_policy;
 mod oci;
 mod pack_tests;
+mod python_envs;
 mod registry;
 mod remote_archive;
 mod signed_indices;

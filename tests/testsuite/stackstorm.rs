@@ -16,10 +16,16 @@ struct Env {
     packs: PathBuf,
 }
 
+/// Config for a host whose workers build packs' environments themselves.
+const NO_ENVS: &str = "build_envs: false\n";
+
 impl Env {
     fn new() -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
+        // These packs' requirements.txt name PyPI packages: their environments are the
+        // subject of python_envs.rs, not of these tests.
+        std::fs::write(root.join("default-config.yaml"), NO_ENVS).unwrap();
         Env {
             packs: root.join("packs"),
             root,
@@ -31,6 +37,8 @@ impl Env {
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--packs-dir").arg(&self.packs).args(args);
+        cmd.env("ATTUNE_PACK_CONFIG", self.root.join("default-config.yaml"))
+            .env("ATTUNE_RUNTIME_ENVS_DIR", self.root.join("envs"));
         cmd
     }
 
@@ -92,7 +100,9 @@ impl Env {
 
     fn config(&self, text: &str) -> PathBuf {
         let path = self.root.join("config.yaml");
-        std::fs::write(&path, text).unwrap();
+        // A text read back from an earlier config has it already.
+        let text = text.strip_prefix(NO_ENVS).unwrap_or(text);
+        std::fs::write(&path, format!("{NO_ENVS}{text}")).unwrap();
         path
     }
 
@@ -319,7 +329,12 @@ fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
         )],
     );
     let cfg = env.config("python: /nonexistent/python3\n");
-    let out = env.install(&cfg, &["--json"], &[&pack]);
+    // No python3.N on PATH either (an empty PATH: attune-pack runs nothing else here).
+    let empty = env.root.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut args = vec!["--config", cfg.to_str().unwrap(), "--json", "install"];
+    args.push(pack.to_str().unwrap());
+    let out = env.command(&args).env("PATH", &empty).output().unwrap();
     let message = assert_unmet(&out);
     assert!(
         message.contains("Python >=3.9 is required")
@@ -332,9 +347,7 @@ fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
         "{}",
         stderr(&out)
     );
-    // No python3 on PATH at all (an empty PATH: attune-pack runs nothing else here).
-    let empty = env.root.join("empty-bin");
-    std::fs::create_dir_all(&empty).unwrap();
+    // No python3 on PATH at all.
     let out = env
         .command(&["--json", "install", pack.to_str().unwrap()])
         .env("PATH", &empty)
@@ -347,6 +360,8 @@ fn a_missing_interpreter_is_exit_5_saying_none_was_found() {
         "{message}"
     );
     assert_eq!(consistent(&env.packs), state_of(&[]));
+    // A python3.N on PATH that meets the requirement does, when the configured one is gone.
+    assert_ok(&env.install(&cfg, &[], &[&pack]));
 }
 
 #[test]
