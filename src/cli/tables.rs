@@ -76,6 +76,7 @@ fn source_detail(r: &Receipt) -> String {
     let parts: Vec<String> = [
         s.git_ref.as_ref().map(|v| format!("ref {}", escape(v))),
         s.commit.as_ref().map(|v| format!("commit {v}")),
+        s.digest.as_ref().map(|v| format!("digest {v}")),
         s.subdir.as_ref().map(|v| format!("subdir {}", escape(v))),
     ]
     .into_iter()

@@ -72,6 +72,12 @@ fn a_pushed_pack_installs_by_tag_digest_and_requirement() {
         attune_pack::directory_checksum(&v2).unwrap().to_string()
     );
     assert_eq!(store::consistent(&env.path("packs"))["hello"], "1.1.0");
+    let shown = env.run(&["show", "hello"]);
+    assert!(
+        text(&shown).contains(&format!("digest {digest}")),
+        "{}",
+        text(&shown)
+    );
 
     // By digest (the tag it came from does not matter), and by tag.
     let pinned = format!("{repo}@{}", first["digest"].as_str().unwrap());
