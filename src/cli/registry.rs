@@ -20,7 +20,7 @@ pub async fn push(
 ) -> Result<(), Exit> {
     let pushed = installer.push(pack_path, target, opts).await?;
     out.result(
-        json!({"reference": pushed.reference, "digest": pushed.digest, "tag": pushed.tag, "uploaded": pushed.uploaded}),
+        json!({"reference": pushed.reference, "digest": pushed.digest, "tag": pushed.tag, "uploaded": pushed.uploaded, "mounted": pushed.mounted}),
         || format!("Pushed {}\n{}", pushed.reference, pushed.digest),
     );
     Ok(())

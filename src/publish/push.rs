@@ -31,8 +31,10 @@ pub struct Pushed {
     pub digest: String,
     /// The tag it was given.
     pub tag: String,
-    /// The blobs sent (the others were in the repository already).
+    /// The blobs sent (the others were in the repository already, or mounted).
     pub uploaded: usize,
+    /// The blobs linked from another repository of the registry instead of sent.
+    pub mounted: usize,
 }
 
 /// How to push, set with builder methods.
@@ -112,8 +114,18 @@ pub(crate) async fn push(
             Body::File(layer_dir.path().join(LAYER_FILE)),
         ),
     ];
+    let mut sources = None;
+    let mut mounted = 0;
     for (digest, size, body) in blobs {
         if client.has_blob(&repo, digest).await? {
+            continue;
+        }
+        let sources = match &mut sources {
+            Some(s) => s,
+            None => sources.insert(mount_sources(&client, &repo).await),
+        };
+        if mount_from(&client, &repo, digest, sources).await? {
+            mounted += 1;
             continue;
         }
         client.upload(&repo, digest, size, body).await?;
@@ -140,7 +152,48 @@ pub(crate) async fn push(
         digest,
         tag,
         uploaded,
+        mounted,
     })
+}
+
+/// Most repositories a blob is looked for in before it is uploaded.
+const MAX_MOUNT_SOURCES: usize = 10;
+
+/// The repositories of the same registry that may hold this pack's blobs: the pack's
+/// repository in other namespaces (`staging/slack` for `prod/slack`), as the registry's
+/// `_catalog` lists them; none where it has no catalog.
+async fn mount_sources(client: &Client<'_>, repo: &Repository) -> Vec<String> {
+    let last = repo.name.rsplit('/').next().unwrap_or(&repo.name);
+    let Ok(Some(names)) = client.catalog(&repo.registry, "").await else {
+        return Vec::new();
+    };
+    names
+        .into_iter()
+        .filter(|n| *n != repo.name && (n == last || n.ends_with(&format!("/{last}"))))
+        .take(MAX_MOUNT_SOURCES)
+        .collect()
+}
+
+/// Links blob `digest` into `repo` from the first of `sources` that has it (a
+/// cross-repository mount: nothing is sent); whether one did.
+async fn mount_from(
+    client: &Client<'_>,
+    repo: &Repository,
+    digest: &str,
+    sources: &[String],
+) -> Result<bool> {
+    for from in sources {
+        let source = Repository {
+            registry: repo.registry.clone(),
+            name: from.clone(),
+        };
+        if client.has_blob(&source, digest).await.unwrap_or(false)
+            && client.mount(repo, digest, from).await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 const LAYER_FILE: &str = "layer.tar.gz";

@@ -58,6 +58,14 @@ fn a_pushed_pack_installs_by_tag_digest_and_requirement() {
     assert_eq!(again["uploaded"], 0);
     push(&env, &v2, &ns);
     push(&env, &v3, &ns);
+    // Promoted to another namespace: the blobs are mounted from team/packs/hello, not sent.
+    let promoted = push(&env, &v1, &registry.oci("prod"));
+    assert_eq!(
+        (promoted["uploaded"].as_u64(), promoted["mounted"].as_u64()),
+        (Some(0), Some(2)),
+        "{promoted}"
+    );
+    assert_eq!(promoted["digest"], first["digest"]);
 
     // A requirement resolves over the tags: the highest release it allows.
     let repo = registry.oci("team/packs/hello");

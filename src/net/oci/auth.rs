@@ -32,6 +32,11 @@ impl Scope {
     pub fn push(repo: &Repository) -> Scope {
         Scope(vec![format!("repository:{}:pull,push", repo.name)])
     }
+    /// Also pull access to another repository (a cross-repository mount's source).
+    pub fn and_pull(mut self, name: &str) -> Scope {
+        self.0.push(format!("repository:{name}:pull"));
+        self
+    }
     pub fn catalog() -> Scope {
         Scope(vec!["registry:catalog:*".into()])
     }

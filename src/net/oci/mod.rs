@@ -524,6 +524,33 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// Asks the registry to link blob `digest` from repository `from` of the same registry
+    /// into `repo` (a cross-repository mount); `false` when it would not (it then answers
+    /// with an upload session, which is left to expire).
+    pub async fn mount(&self, repo: &Repository, digest: &str, from: &str) -> Result<bool> {
+        let endpoint = self.upstream(&repo.registry);
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/v2/{}/blobs/uploads/",
+            endpoint.base, repo.name
+        ))
+        .map_err(|_| protocol(&repo.to_string(), "an upload URL that is not a URL"))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let scope = Scope::push(repo).and_pull(from);
+        let r = self
+            .call(
+                &endpoint,
+                Method::POST,
+                url.as_str(),
+                &scope,
+                &[("content-length", "0")],
+                Body::Empty,
+            )
+            .await?;
+        Ok(r.status() == 201)
+    }
+
     /// Uploads `body` (of `size` bytes, digest `digest`) to `repo` in one PUT.
     pub async fn upload(
         &self,
