@@ -101,7 +101,6 @@ pub(crate) async fn push(
 
     ctx.emit(Event::Phase(Phase::Committing));
     let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
-    let mut uploaded = 0;
     let blobs = [
         (
             &artifact.config_digest,
@@ -114,23 +113,7 @@ pub(crate) async fn push(
             Body::File(layer_dir.path().join(LAYER_FILE)),
         ),
     ];
-    let mut sources = None;
-    let mut mounted = 0;
-    for (digest, size, body) in blobs {
-        if client.has_blob(&repo, digest).await? {
-            continue;
-        }
-        let sources = match &mut sources {
-            Some(s) => s,
-            None => sources.insert(mount_sources(&client, &repo).await),
-        };
-        if mount_from(&client, &repo, digest, sources).await? {
-            mounted += 1;
-            continue;
-        }
-        client.upload(&repo, digest, size, body).await?;
-        uploaded += 1;
-    }
+    let (mut uploaded, mounted) = send_blobs(&client, &repo, blobs).await?;
     let digest = client
         .put_manifest(
             &repo,
@@ -154,6 +137,34 @@ pub(crate) async fn push(
         uploaded,
         mounted,
     })
+}
+
+/// Sends the blobs `repo` lacks: mounted from another repository of the registry when one
+/// has it, else uploaded. Returns how many were uploaded and mounted.
+async fn send_blobs(
+    client: &Client<'_>,
+    repo: &Repository,
+    blobs: [(&String, u64, Body); 2],
+) -> Result<(usize, usize)> {
+    let mut uploaded = 0;
+    let mut sources = None;
+    let mut mounted = 0;
+    for (digest, size, body) in blobs {
+        if client.has_blob(repo, digest).await? {
+            continue;
+        }
+        let sources = match &mut sources {
+            Some(s) => s,
+            None => sources.insert(mount_sources(client, repo).await),
+        };
+        if mount_from(client, repo, digest, sources).await? {
+            mounted += 1;
+            continue;
+        }
+        client.upload(repo, digest, size, body).await?;
+        uploaded += 1;
+    }
+    Ok((uploaded, mounted))
 }
 
 /// Most repositories a blob is looked for in before it is uploaded.
