@@ -1035,3 +1035,30 @@ fn an_oci_index_with_trusted_keys_installs_signed_versions_only() {
         .unwrap();
     assert!(verified.status.success(), "{}", text(&verified));
 }
+
+#[test]
+fn a_registry_behind_tls_with_a_private_ca() {
+    let ca = crate::support::test_ca::TestCa::new();
+    let registry = Registry::start_tls(&ca);
+    let env = Env::new();
+    std::fs::write(env.path("ca.pem"), &ca.ca_pem).unwrap();
+    std::fs::write(env.path("config.yaml"), "{}\n").unwrap();
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 3);
+    let ns = registry.oci("packs");
+
+    let untrusted = env.run(&["push", pack.to_str().unwrap(), &ns]);
+    assert_eq!(untrusted.status.code(), Some(1), "{}", text(&untrusted));
+    assert!(text(&untrusted).contains("ca_file"), "{}", text(&untrusted));
+
+    std::fs::write(
+        env.path("config.yaml"),
+        format!(
+            "pack_registry:\n  ca_file: {}\n",
+            env.path("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    json_of(&env.run(&["--json", "push", pack.to_str().unwrap(), &ns]));
+    let receipt = json_of(&env.run(&["--json", "install", &registry.oci("packs/hello@^1")]));
+    assert_eq!(receipt["version"], "1.0.0");
+}

@@ -63,6 +63,15 @@ impl Registry {
     }
 
     pub fn start(access: Access) -> Registry {
+        Registry::start_with(access, None)
+    }
+
+    /// A registry that speaks TLS only, with a certificate of `ca`'s.
+    pub fn start_tls(ca: &super::test_ca::TestCa) -> Registry {
+        Registry::start_with(Access::Anonymous, Some(ca))
+    }
+
+    fn start_with(access: Access, tls: Option<&super::test_ca::TestCa>) -> Registry {
         assert!(
             Registry::available(),
             "docker-registry is not installed (apt-get install docker-registry)"
@@ -95,11 +104,24 @@ impl Registry {
                 )
             }
         };
+        let tls = match tls {
+            Some(ca) => {
+                let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+                std::fs::write(&cert, &ca.server_cert_pem).unwrap();
+                std::fs::write(&key, &ca.server_key_pem).unwrap();
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                )
+            }
+            None => String::new(),
+        };
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
                 root.display()
             ),
         )
