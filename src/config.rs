@@ -93,6 +93,10 @@ pub struct OciConfig {
     /// that exists of `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`,
     /// `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`.
     pub auth_file: Option<PathBuf>,
+    /// Blobs larger than this many bytes are pushed in chunks of this size (`PATCH`es);
+    /// 0, the default, pushes each blob in one `PUT` (for registries that cap a request).
+    #[serde(deserialize_with = "byte_size")]
+    pub chunk_size: u64,
 }
 
 /// Registry and network policy (Attune's `pack_registry` section, plus attune-pack's

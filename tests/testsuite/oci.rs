@@ -332,10 +332,31 @@ fn artifacts_from_other_clients_install_and_hostile_layers_do_not() {
 #[test]
 fn skopeo_copies_what_push_wrote_and_the_copy_installs() {
     let registry = Registry::start(Access::Anonymous);
-    let env = env_for(&registry, "");
-    let pack = write_pack(&env.path("src"), "hello", "1.2.0", "", 10);
+    // Pushed in 1 KiB chunks: the registry assembles them.
+    let env = env_for(&registry, "  chunk_size: 1KiB\n");
+    let pack = write_pack(&env.path("src"), "hello", "1.2.0", "", 300);
     let pushed = push(&env, &pack, &registry.oci("packs"));
     let host = registry.host();
+    let manifest = json_of(
+        &Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{host}/packs/hello:1.2.0"))
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        manifest["layers"][0]["size"].as_u64().unwrap() > 3 * 1024,
+        "{manifest}"
+    );
+    let patches = registry
+        .access_log()
+        .matches("\"PATCH /v2/packs/hello/blobs/uploads/")
+        .count();
+    assert!(
+        patches > 3,
+        "{patches} PATCH requests:\n{}",
+        registry.access_log()
+    );
     let out = Command::new("skopeo")
         .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
         .arg(format!("docker://{host}/packs/hello:1.2.0"))

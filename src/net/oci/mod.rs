@@ -551,7 +551,8 @@ impl<'a> Client<'a> {
         Ok(r.status() == 201)
     }
 
-    /// Uploads `body` (of `size` bytes, digest `digest`) to `repo` in one PUT.
+    /// Uploads `body` (of `size` bytes, digest `digest`) to `repo`: in one PUT, or for a
+    /// file larger than `oci.chunk_size` (when set) in PATCHes of that size, then a PUT.
     pub async fn upload(
         &self,
         repo: &Repository,
@@ -561,34 +562,65 @@ impl<'a> Client<'a> {
     ) -> Result<()> {
         let endpoint = self.upstream(&repo.registry);
         let scope = Scope::push(repo);
-        let start = format!("{}/v2/{}/blobs/uploads/", endpoint.base, repo.name);
-        let r = self
-            .call(
-                &endpoint,
-                Method::POST,
-                &start,
-                &scope,
-                &[("content-length", "0")],
-                Body::Empty,
-            )
-            .await?;
         let shown = repo.to_string();
-        let location = match r.status() {
-            202 => r.header("location").map(str::to_owned),
+        let start = format!("{}/v2/{}/blobs/uploads/", endpoint.base, repo.name);
+        let none = [("content-length", "0")];
+        let r = self
+            .call(&endpoint, Method::POST, &start, &scope, &none, Body::Empty)
+            .await?;
+        let mut location = match r.status() {
+            202 => next_location(&start, &r, &shown)?,
             _ => return Err(status_error(r, &shown).await),
-        }
-        .ok_or_else(|| protocol(&shown, "an upload started without a Location"))?;
-        let mut put = reqwest::Url::parse(&start)
-            .and_then(|base| base.join(&location))
-            .map_err(|_| protocol(&shown, "an upload Location that is not a URL"))?;
-        put.query_pairs_mut().append_pair("digest", digest);
-        let length = size.to_string();
+        };
+        let chunk = self.config.chunk_size;
+        let body = match body {
+            Body::File(path) if chunk > 0 && size > chunk => {
+                let mut offset = 0;
+                while offset < size {
+                    let n = chunk.min(size - offset);
+                    let bytes = read_range(&path, offset, n).await?;
+                    let (range, length) = (format!("{offset}-{}", offset + n - 1), n.to_string());
+                    let headers = [
+                        ("content-type", "application/octet-stream"),
+                        ("content-range", range.as_str()),
+                        ("content-length", length.as_str()),
+                    ];
+                    let r = self
+                        .call(
+                            &endpoint,
+                            Method::PATCH,
+                            location.as_str(),
+                            &scope,
+                            &headers,
+                            Body::Bytes(bytes),
+                        )
+                        .await?;
+                    let r = expect(r, &[202, 204], &shown).await?;
+                    location = next_location(location.as_str(), &r, &shown)?;
+                    offset += n;
+                }
+                Body::Empty
+            }
+            other => other,
+        };
+        location.query_pairs_mut().append_pair("digest", digest);
+        let length = match body {
+            Body::Empty => "0".to_owned(),
+            _ => size.to_string(),
+        };
         let headers = [
             ("content-type", "application/octet-stream"),
             ("content-length", length.as_str()),
         ];
         let r = self
-            .call(&endpoint, Method::PUT, put.as_str(), &scope, &headers, body)
+            .call(
+                &endpoint,
+                Method::PUT,
+                location.as_str(),
+                &scope,
+                &headers,
+                body,
+            )
             .await?;
         expect(r, &[201, 204], &shown).await.map(drop)
     }
@@ -645,6 +677,29 @@ pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 #[derive(serde::Deserialize)]
 struct TagList {
     tags: Option<Vec<String>>,
+}
+
+/// The upload session's next URL: the response's `Location`, resolved against `base`.
+fn next_location(base: &str, r: &Response, shown: &str) -> Result<reqwest::Url> {
+    let location = r
+        .header("location")
+        .ok_or_else(|| protocol(shown, "an upload answered without a Location"))?;
+    reqwest::Url::parse(base)
+        .and_then(|b| b.join(location))
+        .map_err(|_| protocol(shown, "an upload Location that is not a URL"))
+}
+
+/// `n` bytes of `path` from `offset` (one chunk of an upload).
+async fn read_range(path: &std::path::Path, offset: u64, n: u64) -> Result<Bytes> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let failed = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = tokio::fs::File::open(path).await.map_err(failed)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(failed)?;
+    let mut buf = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    file.take(n).read_to_end(&mut buf).await.map_err(failed)?;
+    Ok(Bytes::from(buf))
 }
 
 /// The `rel="next"` target of a `Link` header, resolved against the page's URL.

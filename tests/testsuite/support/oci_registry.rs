@@ -121,15 +121,17 @@ impl Registry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
                 root.display()
             ),
         )
         .unwrap();
+        // The access log (one line per request, on stdout) is kept for tests to read.
+        let log = std::fs::File::create(dir.path().join("access.log")).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -160,6 +162,11 @@ impl Registry {
     /// `oci://127.0.0.1:PORT/PATH`.
     pub fn oci(&self, path: &str) -> String {
         format!("oci://{}/{path}", self.host())
+    }
+
+    /// The requests the registry served so far, one access-log line each.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("access.log")).unwrap_or_default()
     }
 
     /// The scopes of every token the token server issued, one line per token.
