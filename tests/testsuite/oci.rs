@@ -1083,3 +1083,52 @@ fn a_registry_behind_tls_with_a_private_ca() {
     let receipt = json_of(&env.run(&["--json", "install", &registry.oci("packs/hello@^1")]));
     assert_eq!(receipt["version"], "1.0.0");
 }
+
+#[test]
+fn a_credential_helper_configured_for_the_host_supplies_its_credentials() {
+    let registry = Registry::start(Access::Basic("ci", "from-helper"));
+    let env = env_for(&registry, "");
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // docker's helper protocol: `get`, the server on stdin, JSON on stdout.
+    let helper = bin.join("docker-credential-testhelper");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread host\necho \"$1 $host\" >> {}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"from-helper\"}}' \"$host\"\n",
+            env.path("asked").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = env.path("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            "{{\"credHelpers\": {{\"{}\": \"testhelper\"}}}}",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pack = write_pack(&env.path("src"), "hello", "1.0.0", "", 2);
+    let out = env
+        .command(&["push", pack.to_str().unwrap(), &registry.oci("packs")])
+        .env("DOCKER_CONFIG", &docker)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let asked = std::fs::read_to_string(env.path("asked")).unwrap();
+    assert!(
+        asked.starts_with(&format!("get {}", registry.host())),
+        "{asked}"
+    );
+    assert!(!text(&out).contains("from-helper"));
+}

@@ -117,11 +117,16 @@ impl<'a> Client<'a> {
         self
     }
 
-    fn credential(&self, host: &str) -> Result<Option<Credential>> {
+    /// The credential for `host`: given for this command, else from the auth files (a
+    /// credential helper runs off the async runtime).
+    async fn credential(&self, host: &str) -> Result<Option<Credential>> {
         if let Some(c) = self.given.get(&host.to_ascii_lowercase()) {
             return Ok(Some(c.clone()));
         }
-        self.auth_files.for_host(host)
+        let (files, host) = (self.auth_files.clone(), host.to_owned());
+        tokio::task::spawn_blocking(move || files.for_host(&host))
+            .await
+            .map_err(|e| Error::Internal(format!("the credential lookup failed: {e}")))?
     }
 
     fn upstream(&self, registry: &str) -> Endpoint {
@@ -230,7 +235,7 @@ impl<'a> Client<'a> {
                 return Ok(response);
             };
             refreshed = true;
-            let credential = self.credential(&endpoint.host)?;
+            let credential = self.credential(&endpoint.host).await?;
             authorization = Some(match challenge {
                 Challenge::Basic => match &credential {
                     Some(c) => c.basic(),
