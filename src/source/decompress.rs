@@ -1,0 +1,385 @@
+//! The compressions a tar arrives in (gzip, xz, zstd, bzip2), told apart by their magic
+//! bytes and decoded as one stream: the decoders read from the hashing reader and hand the
+//! tar bytes on, never holding more than their window. Every decoder is Rust (flate2 on
+//! zlib-rs, lzma-rust2, ruzstd, bzip2 on libbz2-rs-sys): nothing to cross-compile for musl.
+
+use std::io::{self, BufRead, Read};
+
+use crate::integrity::hashing::is_limit_exceeded;
+
+/// The largest dictionary (xz) or window (zstd) a stream may ask the decoder to allocate:
+/// what `xz -9` (64 MiB) and zstd's own default limit (128 MiB) allow, so memory stays
+/// bounded whatever a hostile header declares.
+const MAX_WINDOW_BYTES: u64 = 128 << 20;
+
+/// How a tar stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    Gzip,
+    Xz,
+    Zstd,
+    Bzip2,
+}
+
+impl Compression {
+    /// The compressed formats, by the magic bytes they start with; `None` when `head` starts
+    /// with none of them.
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        // bzip2's "BZh" and a block size are printable, so a tar member could be named so:
+        // the block (or end-of-stream) magic after them makes it certain.
+        let bzip2 = head.len() >= 10
+            && head.starts_with(b"BZh")
+            && (b'1'..=b'9').contains(&head[3])
+            && matches!(&head[4..10], b"1AY&SY" | b"\x17\x72\x45\x38\x50\x90");
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(b"\xfd7zXZ\0") {
+            Some(Compression::Xz)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if bzip2 {
+            Some(Compression::Bzip2)
+        } else {
+            None
+        }
+    }
+
+    /// The format's name, as messages give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "tar",
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+        }
+    }
+
+    /// The usual file-name suffix of a tar compressed so (`tar.gz`, …).
+    pub fn tar_extension(self) -> &'static str {
+        match self {
+            Compression::None => "tar",
+            Compression::Gzip => "tar.gz",
+            Compression::Xz => "tar.xz",
+            Compression::Zstd => "tar.zst",
+            Compression::Bzip2 => "tar.bz2",
+        }
+    }
+
+    /// From a lowercase file name's suffix: the long and the short spellings.
+    pub(crate) fn from_tar_suffix(name: &str) -> Option<Compression> {
+        const SUFFIXES: [(&str, Compression); 9] = [
+            (".tar", Compression::None),
+            (".tar.gz", Compression::Gzip),
+            (".tgz", Compression::Gzip),
+            (".tar.xz", Compression::Xz),
+            (".txz", Compression::Xz),
+            (".tar.zst", Compression::Zstd),
+            (".tzst", Compression::Zstd),
+            (".tar.bz2", Compression::Bzip2),
+            (".tbz2", Compression::Bzip2),
+        ];
+        SUFFIXES
+            .iter()
+            .find(|(suffix, _)| name.ends_with(suffix))
+            .map(|(_, c)| *c)
+    }
+}
+
+/// A tar stream's decoder over `R`: reads give the tar bytes.
+pub(crate) enum Decoder<R: BufRead> {
+    Plain(R),
+    Gzip(flate2::bufread::GzDecoder<R>),
+    Xz(lzma_rust2::XzReader<R>),
+    Zstd(ZstdFrames<R>),
+    Bzip2(bzip2::bufread::MultiBzDecoder<R>),
+}
+
+impl<R: BufRead> Decoder<R> {
+    /// Decodes `reader` as `compression`. xz, zstd and bzip2 streams may be several
+    /// concatenated (as parallel compressors write them); gzip's first member is the tar.
+    pub(crate) fn new(compression: Compression, reader: R) -> Decoder<R> {
+        match compression {
+            Compression::None => Decoder::Plain(reader),
+            Compression::Gzip => Decoder::Gzip(flate2::bufread::GzDecoder::new(reader)),
+            Compression::Xz => Decoder::Xz(lzma_rust2::XzReader::new_mem_limit(
+                reader,
+                true,
+                (MAX_WINDOW_BYTES >> 10) as u32,
+            )),
+            Compression::Zstd => Decoder::Zstd(ZstdFrames::new(reader)),
+            Compression::Bzip2 => Decoder::Bzip2(bzip2::bufread::MultiBzDecoder::new(reader)),
+        }
+    }
+
+    /// The reader, to read what follows the compressed stream.
+    pub(crate) fn into_inner(self) -> R {
+        match self {
+            Decoder::Plain(r) => r,
+            Decoder::Gzip(d) => d.into_inner(),
+            Decoder::Xz(d) => d.into_inner(),
+            Decoder::Zstd(d) => d.source,
+            Decoder::Bzip2(d) => d.into_inner(),
+        }
+    }
+
+    fn compression(&self) -> Compression {
+        match self {
+            Decoder::Plain(_) => Compression::None,
+            Decoder::Gzip(_) => Compression::Gzip,
+            Decoder::Xz(_) => Compression::Xz,
+            Decoder::Zstd(_) => Compression::Zstd,
+            Decoder::Bzip2(_) => Compression::Bzip2,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = match self {
+            Decoder::Plain(r) => return r.read(buf),
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Xz(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::Bzip2(d) => d.read(buf),
+        };
+        read.map_err(|e| damaged(self.compression(), e))
+    }
+}
+
+/// A decoder's error, saying which format was damaged; the download limit passes unchanged
+/// (it is recognized further up, through however many layers).
+fn damaged(compression: Compression, e: io::Error) -> io::Error {
+    if is_limit_exceeded(&e) {
+        return e;
+    }
+    let name = compression.name();
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return io::Error::new(e.kind(), format!("the {name} stream ends early: {e}"));
+    }
+    io::Error::new(e.kind(), format!("damaged {name} stream: {e}"))
+}
+
+/// Every zstd frame of a stream in turn, each one's content checksum checked (ruzstd's
+/// streaming decoder reads one frame and leaves the checksum to its caller). Skippable
+/// frames are skipped.
+pub(crate) struct ZstdFrames<R> {
+    source: R,
+    frame: ruzstd::decoding::FrameDecoder,
+    /// A frame was begun and not yet checked at its end.
+    open: bool,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(source: R) -> ZstdFrames<R> {
+        let mut frame = ruzstd::decoding::FrameDecoder::new();
+        frame.set_max_window_size(MAX_WINDOW_BYTES);
+        ZstdFrames {
+            source,
+            frame,
+            open: false,
+        }
+    }
+
+    /// At the end of a frame: checks its checksum, then begins the next one unless the
+    /// stream ends. Returns false at the end of the stream.
+    fn next_frame(&mut self) -> io::Result<bool> {
+        if self.open {
+            self.open = false;
+            let stored = self.frame.get_checksum_from_data();
+            if stored.is_some() && stored != self.frame.get_calculated_checksum() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a frame's content checksum does not match",
+                ));
+            }
+        }
+        loop {
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(false);
+            }
+            use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+            match self.frame.reset(&mut self.source) {
+                Ok(()) => {
+                    self.open = true;
+                    return Ok(true);
+                }
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    let want = u64::from(length);
+                    let skipped = io::copy(&mut (&mut self.source).take(want), &mut io::sink())?;
+                    if skipped < want {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.frame.can_collect() > 0 {
+                return self.frame.read(buf);
+            }
+            if self.open && !self.frame.is_finished() {
+                use ruzstd::decoding::BlockDecodingStrategy;
+                self.frame
+                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBlocks(1))
+                    .map_err(zstd_error)?;
+                continue;
+            }
+            if !self.next_frame()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+/// ruzstd's error as an `io::Error`, an early end of the input as one.
+fn zstd_error(e: ruzstd::decoding::errors::FrameDecoderError) -> io::Error {
+    let eof = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
+    .any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof)
+    });
+    let kind = if eof {
+        io::ErrorKind::UnexpectedEof
+    } else {
+        io::ErrorKind::InvalidData
+    };
+    io::Error::new(kind, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_compressions_by_magic() {
+        assert_eq!(
+            Compression::sniff(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::sniff(b"\xfd7zXZ\0\0\x04"),
+            Some(Compression::Xz)
+        );
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0x04]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::sniff(b"BZh91AY&SYxx"),
+            Some(Compression::Bzip2)
+        );
+        // A tar member named like a bzip2 header is still a tar.
+        assert_eq!(Compression::sniff(b"BZh9-notes.txt\0\0"), None);
+        assert_eq!(Compression::sniff(b"ustar"), None);
+    }
+
+    #[test]
+    fn suffixes_long_and_short() {
+        for (name, want) in [
+            ("a.tar.xz", Compression::Xz),
+            ("a.txz", Compression::Xz),
+            ("a.tar.zst", Compression::Zstd),
+            ("a.tzst", Compression::Zstd),
+            ("a.tar.bz2", Compression::Bzip2),
+            ("a.tbz2", Compression::Bzip2),
+            ("a.tgz", Compression::Gzip),
+            ("a.tar", Compression::None),
+        ] {
+            assert_eq!(Compression::from_tar_suffix(name), Some(want), "{name}");
+        }
+        assert_eq!(Compression::from_tar_suffix("a.zip"), None);
+    }
+
+    #[test]
+    fn concatenated_zstd_frames_and_skippable_frames_decode_in_order() {
+        let mut stream = Vec::new();
+        // A skippable frame: magic 0x184D2A50, length 3, then 3 bytes.
+        stream.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        stream.extend(ruzstd::encoding::compress_to_vec(
+            &b"first "[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        stream.extend(ruzstd::encoding::compress_to_vec(
+            &b"second"[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        let mut out = String::new();
+        Decoder::new(Compression::Zstd, &stream[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "first second");
+    }
+
+    /// The three newer formats, compressed from `tar`.
+    fn compressed(tar: &[u8]) -> [(Compression, Vec<u8>); 3] {
+        let mut xz = Vec::new();
+        {
+            let mut w =
+                lzma_rust2::XzWriter::new(&mut xz, lzma_rust2::XzOptions::with_preset(1)).unwrap();
+            io::Write::write_all(&mut w, tar).unwrap();
+            w.finish().unwrap();
+        }
+        let zst =
+            ruzstd::encoding::compress_to_vec(tar, ruzstd::encoding::CompressionLevel::Fastest);
+        let mut bz = Vec::new();
+        {
+            let mut w = bzip2::write::BzEncoder::new(&mut bz, bzip2::Compression::fast());
+            io::Write::write_all(&mut w, tar).unwrap();
+            w.finish().unwrap();
+        }
+        [
+            (Compression::Xz, xz),
+            (Compression::Zstd, zst),
+            (Compression::Bzip2, bz),
+        ]
+    }
+
+    #[test]
+    fn a_truncated_stream_is_an_early_end_naming_the_format() {
+        for (compression, data) in compressed(&[7u8; 100_000]) {
+            let cut = &data[..data.len() - 5];
+            let e = Decoder::new(compression, cut)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert!(
+                e.to_string().contains(compression.name()),
+                "{compression:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_download_limit_passes_through_every_decoder() {
+        use crate::integrity::hashing::HashingReader;
+        // Incompressible, so the compressed stream is larger than the limit.
+        let mut x: u32 = 1;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for (compression, data) in compressed(&noise) {
+            let limited = HashingReader::new(&data[..], &[], 50_000);
+            let e = Decoder::new(compression, io::BufReader::new(limited))
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert!(is_limit_exceeded(&e), "{compression:?}: {e}");
+        }
+    }
+}
