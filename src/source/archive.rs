@@ -126,7 +126,9 @@ fn decode<R: Read>(
     compression: Compression,
     out: &mut PipeWriter,
 ) -> io::Result<Vec<Checksum>> {
-    let mut decoder = Decoder::new(compression, buffered);
+    // Failing here closes the pipe at once: the consumer sees an empty tar, and the error
+    // is reported from this thread's result.
+    let mut decoder = Decoder::new(compression, buffered)?;
     let pumped = out.pump(&mut decoder);
     let hashing = decoder.into_inner().into_inner();
     if pumped != Pumped::Done {

@@ -338,7 +338,11 @@ impl Compressor {
                 enc.finish().unwrap()
             }
             Compressor::Zstd => {
-                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+                let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+                // As the zstd program writes them.
+                enc.include_checksum(true).unwrap();
+                enc.write_all(data).unwrap();
+                enc.finish().unwrap()
             }
             Compressor::Bzip2 => {
                 let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
