@@ -3,13 +3,14 @@
 # RUNS times (default 5) on tmpfs, and the table gives both medians and their ratio, then
 # peak memory. The binary is the static one that ships (`PROFILE=dist .ci/static`), or
 # $ATTUNE_PACK. Inputs are generated here:
-#   - a 5,000-file, 100 MB pack (a fifth of its files incompressible) as .tar.gz, .zip, a
-#     bare git repository (served over smart HTTP by git http-backend, and as file://);
+#   - a 5,000-file, 100 MB pack (a fifth of its files incompressible) as .tar.gz, .tar.xz,
+#     .tar.zst, .tar.bz2, .zip, a bare git repository (served over smart HTTP by git
+#     http-backend, and as file://);
 #   - a 1 GB file (checksum; a single-member .tar.gz for peak memory) and a 100,000-entry zip;
 #   - a 10,000-pack × 5-version index, cached as a registry index is, and a 50-file pack in it
 #     (benches/gen-mixed-pack.py, gen-pack.py and gen-index.py write them).
 # Usage: [RUNS=N] [ATTUNE_PACK=BIN] benches/compare.sh. Needs python3, git, curl, zip, unzip,
-# GNU tar and time. Takes a few minutes.
+# GNU tar, xz, zstd, bzip2 and time. Takes a few minutes (xz alone compresses for a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -31,6 +32,10 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"many/actions/d{i % 100}/f{i}.yaml", f"n: {i}\n")
 PY
 tar -C "$work/pack" -czf "$work/www/pack.tar.gz" .
+# At each tool's default level, as `tar -cJf`, `tar --zstd -cf` and `tar -cjf` write them.
+tar -C "$work/pack" -cJf "$work/pack.tar.xz" .
+tar -C "$work/pack" --zstd -cf "$work/pack.tar.zst" .
+tar -C "$work/pack" -cjf "$work/pack.tar.bz2" .
 (cd "$work/pack" && zip -qr "$work/pack.zip" .)
 tar -C "$work/small" -czf "$work/www/small.tar.gz" .
 head -c 1073741824 /dev/zero >"$work/big.bin"
@@ -108,12 +113,15 @@ rss() {
 A="${ap[*]}"
 out=$work/out
 echo "$(nproc) cores, $(uname -r), tmpfs; binary: $bin ($(stat -c %s "$bin") bytes); median of $runs, alternating"
-echo "pack: 5,000 files, $(du -sb "$work/pack" | cut -f1) bytes; .tar.gz $(stat -c %s "$work/www/pack.tar.gz"), .zip $(stat -c %s "$work/pack.zip"); index $(stat -c %s "$work/www/index.json") bytes, 50,001 entries"
+echo "pack: 5,000 files, $(du -sb "$work/pack" | cut -f1) bytes; .tar.gz $(stat -c %s "$work/www/pack.tar.gz"), .tar.xz $(stat -c %s "$work/pack.tar.xz"), .tar.zst $(stat -c %s "$work/pack.tar.zst"), .tar.bz2 $(stat -c %s "$work/pack.tar.bz2"), .zip $(stat -c %s "$work/pack.zip"); index $(stat -c %s "$work/www/index.json") bytes, 50,001 entries"
 echo
 echo "| work | attune-pack | reference | ratio |"
 echo "|---|---|---|---|"
 pair "checksum of a 1 GB file (ref: sha256sum)" "$bin checksum $work/big.bin" "sha256sum $work/big.bin"
 pair "local .tar.gz install (ref: sha256sum && tar xzf)" "$A install --skip-tests $work/www/pack.tar.gz" "sha256sum $work/www/pack.tar.gz && tar -C $out -xzf $work/www/pack.tar.gz"
+pair "local .tar.xz install (ref: tar xJf)" "$A install --skip-tests $work/pack.tar.xz" "tar -C $out -xJf $work/pack.tar.xz"
+pair "local .tar.zst install (ref: tar --zstd -xf)" "$A install --skip-tests $work/pack.tar.zst" "tar -C $out --zstd -xf $work/pack.tar.zst"
+pair "local .tar.bz2 install (ref: tar xjf)" "$A install --skip-tests $work/pack.tar.bz2" "tar -C $out -xjf $work/pack.tar.bz2"
 pair "local .zip install (ref: unzip)" "$A install --skip-tests $work/pack.zip" "unzip -q $work/pack.zip -d $out"
 pair "archive URL install (ref: curl && sha256sum && tar xzf)" "$A install --skip-tests $base/pack.tar.gz" "curl -fs $base/pack.tar.gz -o $out/p.tgz && sha256sum $out/p.tgz && tar -C $out -xzf $out/p.tgz"
 pair "git over smart HTTP, depth 1 (ref: git clone --depth 1)" "$A install --skip-tests $base/cgi-bin/git/bench.git" "git clone -q --depth 1 $base/cgi-bin/git/bench.git $out/c"

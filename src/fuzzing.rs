@@ -153,13 +153,16 @@ pub fn extract(data: &[u8], zip: bool) {
     let extracted = if zip {
         crate::source::unzip::extract_zip(data, &mut writer, &algorithms).map(drop)
     } else {
-        let gzip = ArchiveFormat::sniff(data) == Some(ArchiveFormat::TarGz);
+        let compression = match ArchiveFormat::sniff(data) {
+            Some(ArchiveFormat::Tar(compression)) => compression,
+            _ => archive::Compression::None,
+        };
         archive::extract_tar_stream(
             data,
             &mut writer,
             &algorithms,
             limits.max_download_bytes,
-            gzip,
+            compression,
         )
         .map(drop)
     };

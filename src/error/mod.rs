@@ -14,6 +14,10 @@ use crate::model::pack_ref::{InvalidRef, PackRef};
 
 pub use rule::Rule;
 
+/// The archive formats attune-pack reads, as an error tells a file or download it is not one.
+pub(crate) const KNOWN_ARCHIVE_FORMATS: &str =
+    "a zip or tar archive (plain, or compressed with gzip, xz, zstd or bzip2)";
+
 /// `Result` with attune-pack's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -121,7 +125,7 @@ pub enum Error {
     },
 
     /// A download that is not an archive.
-    #[error("corrupt archive {url}: the download is not a zip, tar.gz or tar archive{}", content_type.as_ref().map(|t| format!(" (the server sent {t})")).unwrap_or_default())]
+    #[error("corrupt archive {url}: the download is not {KNOWN_ARCHIVE_FORMATS}{}", content_type.as_ref().map(|t| format!(" (the server sent {t})")).unwrap_or_default())]
     NotAnArchive {
         /// The URL, redacted.
         url: String,

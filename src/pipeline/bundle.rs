@@ -448,12 +448,9 @@ fn pack_file(step: &Step, timestamp: u64) -> Result<(String, PathBuf)> {
         File::open(kept)
             .and_then(|f| f.take(512).read_to_end(&mut head))
             .ctx(|| format!("reading {}", kept.display()))?;
-        let ext = match ArchiveFormat::sniff(&head) {
-            Some(ArchiveFormat::Zip) => "zip",
-            Some(ArchiveFormat::TarGz) => "tar.gz",
-            Some(ArchiveFormat::Tar) => "tar",
-            None => return Err(Error::Internal("a kept archive of no known format".into())),
-        };
+        let ext = ArchiveFormat::sniff(&head)
+            .ok_or_else(|| Error::Internal("a kept archive of no known format".into()))?
+            .extension();
         return Ok((format!("{stem}.{ext}"), kept.clone()));
     }
     let path = v.staged.staging.path().join("bundled.tar.gz");

@@ -6,6 +6,12 @@
 //! document's pre-parsed form ([`super::stored`]), used only when it carries the same digest,
 //! so a new document is never read through an old parsed form (whatever order the two files
 //! were written in, or if one write was lost).
+//!
+//! A local index file (a path or `file://`) is not copied: its pre-parsed form alone is kept,
+//! in `HASH.local` (named by the file's path), behind the identity of the version it was made
+//! from: size, modification and status-change times, inode and device. A file written in
+//! place changes its times, one renamed over it its inode, so any of them differing rebuilds
+//! the form.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -230,6 +236,138 @@ impl IndexCache {
             |out| {
                 out.write_all(&header)?;
                 out.write_all(&cached.body)
+            },
+            Durability::NoSync,
+            "cache.write",
+        )
+    }
+}
+
+/// What tells one version of a local file from another without reading it: its size, its
+/// modification and status-change times to the nanosecond, its inode and device. A write
+/// moves both times (and the status-change time cannot be set back, as the other can), a
+/// file renamed over it has another inode.
+type Identity = [u8; 56];
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    #[cfg(unix)]
+    let fields = {
+        use std::os::unix::fs::MetadataExt;
+        [
+            meta.size(),
+            meta.mtime() as u64,
+            meta.mtime_nsec() as u64,
+            meta.ctime() as u64,
+            meta.ctime_nsec() as u64,
+            meta.ino(),
+            meta.dev(),
+        ]
+    };
+    // Elsewhere the size and modification time alone.
+    #[cfg(not(unix))]
+    let fields = {
+        let since = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+        let since = since.unwrap_or_default();
+        let nanos = u64::from(since.subsec_nanos());
+        [meta.len(), since.as_secs(), nanos, 0, 0, 0, 0]
+    };
+    let mut id = [0u8; 56];
+    for (slot, field) in id.chunks_exact_mut(8).zip(fields) {
+        slot.copy_from_slice(&field.to_le_bytes());
+    }
+    id
+}
+
+/// A local index file, opened: its pre-parsed form is looked for by what [`identity`] says
+/// of this very file (the open one, so a file replaced meanwhile is not mixed in).
+#[derive(Debug)]
+pub struct LocalFile {
+    file: File,
+    /// The path it was opened by, absolute: what names its pre-parsed form.
+    path: PathBuf,
+    identity: Identity,
+    pub len: u64,
+}
+
+impl LocalFile {
+    pub fn open(path: &Path) -> std::io::Result<LocalFile> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        Ok(LocalFile {
+            path: std::path::absolute(path)?,
+            identity: identity(&meta),
+            len: meta.len(),
+            file,
+        })
+    }
+
+    /// The whole document, at most `limit` bytes (`None`: longer), and what names its
+    /// pre-parsed form once made.
+    pub fn read(self, limit: u64) -> std::io::Result<(Option<Vec<u8>>, LocalKey)> {
+        let mut bytes = Vec::new();
+        (&self.file)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        let key = LocalKey {
+            path: self.path,
+            identity: self.identity,
+        };
+        Ok(((bytes.len() as u64 <= limit).then_some(bytes), key))
+    }
+}
+
+/// The version of a local index file a pre-parsed form is made from.
+#[derive(Debug, Clone)]
+pub struct LocalKey {
+    path: PathBuf,
+    identity: Identity,
+}
+
+impl IndexCache {
+    fn local_path(&self, path: &Path) -> PathBuf {
+        self.path(&format!("file:{}", path.display()), "local")
+    }
+
+    /// The pre-parsed form of the local file, when one was made from this version of it
+    /// (`Err` gives the file back).
+    pub fn stored_local(
+        &self,
+        local: LocalFile,
+    ) -> std::result::Result<(Stored, Arc<dyn EntryBytes>), Box<LocalFile>> {
+        let stored = std::fs::read(self.local_path(&local.path))
+            .ok()
+            .and_then(|mut bytes| {
+                let rest = bytes.split_off(local.identity.len().min(bytes.len()));
+                (bytes == local.identity).then_some(rest)
+            })
+            .and_then(stored::decode);
+        let Some(stored) = stored else {
+            return Err(Box::new(local));
+        };
+        let document = Document {
+            file: Mutex::new(local.file),
+            body_at: 0,
+            body_len: local.len,
+        };
+        Ok((stored, Arc::new(document)))
+    }
+
+    /// Writes the pre-parsed form of a local file's version `key`, replacing the one of any
+    /// earlier version.
+    pub fn write_parsed_local(
+        &self,
+        key: &LocalKey,
+        digest: &Digest,
+        parsed: &Parsed,
+    ) -> Result<()> {
+        write_atomic_with(
+            &self.local_path(&key.path),
+            |out| {
+                out.write_all(&key.identity)?;
+                stored::encode(out, digest, parsed)
             },
             Durability::NoSync,
             "cache.write",

@@ -15,7 +15,7 @@ use crate::net::{Conditional, Connectivity};
 use crate::records::bundle_file::{self, BundleManifest};
 use crate::util::redact::redact_url;
 
-use super::cache::{now_secs, Cached, IndexCache, Opened, Validators};
+use super::cache::{now_secs, Cached, IndexCache, LocalFile, LocalKey, Opened, Validators};
 use super::index::{InMemory, Index, Parsed};
 use super::resolve::index_name;
 use super::stored::Digest;
@@ -161,6 +161,8 @@ enum Save {
     Document(Validators),
     /// Only its pre-parsed form (a cached document read without one).
     Parsed,
+    /// The pre-parsed form of a local file's version, read without one.
+    Local(LocalKey),
 }
 
 /// What a conditional GET returned.
@@ -273,7 +275,7 @@ impl<'a> Loader<'a> {
         let mut location = Location::of(config);
         let mut bundle = None;
         let got = match &mut location {
-            Location::File(path) => self.local(path, &keys),
+            Location::File(path) => self.local(path, name, &keys),
             Location::Url(url) => self.remote(config, url, when, &keys).await?,
             Location::Bundle { file, extracted } => {
                 let (got, opened) = self.bundle(file, &keys).await?;
@@ -344,9 +346,17 @@ impl<'a> Loader<'a> {
             Known::Parsed(parsed) => parsed,
             Known::Nothing => self.parse(&got.body, name)?,
         };
-        let body = match location {
-            Location::Url(url) => {
-                self.save(url, name, got.body, got.signature.ok(), got.save, &parsed)
+        let body = match (location, got.save) {
+            (Location::Url(url), save) => {
+                self.save(url, name, got.body, got.signature.ok(), save, &parsed)
+            }
+            (_, Save::Local(key)) => {
+                let digest = document_digest(&got.body);
+                if let Err(e) = self.cache.write_parsed_local(&key, &digest, &parsed) {
+                    self.ctx
+                        .warn(format!("could not cache index `{name}`: {e}"));
+                }
+                got.body
             }
             _ => got.body,
         };
@@ -387,14 +397,21 @@ impl<'a> Loader<'a> {
         Ok((got, index))
     }
 
-    /// A local index document, with its signature beside it when keys are configured.
+    /// A local index document, with its signature beside it when keys are configured: from
+    /// the pre-parsed form of this version of the file when there is one (and the signature
+    /// can be checked against its digest), else read whole, its form made once it is parsed.
     fn local(
         &self,
         path: &std::path::Path,
+        name: &str,
         keys: &TrustedKeys,
     ) -> std::result::Result<Got, String> {
         let limit = self.ctx.config().limits.max_index_bytes;
-        let body = read_bounded(path, limit)?;
+        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+        let file = LocalFile::open(path).map_err(cannot)?;
+        if file.len > limit {
+            return Err(too_large(limit));
+        }
         let signature = match keys.is_empty() {
             true => Err("not asked for".to_owned()),
             false => {
@@ -402,12 +419,40 @@ impl<'a> Loader<'a> {
                 std::fs::read(&sig).map_err(|e| format!("cannot read {}: {e}", sig.display()))
             }
         };
+        let legacy = signature.as_deref().is_ok_and(needs_document);
+        let cache = self.ctx.config().pack_registry.cache_enabled;
+        let file = match cache && !legacy {
+            true => self.cache.stored_local(file),
+            false => Err(Box::new(file)),
+        };
+        let (known, body, save) = match file {
+            Ok((stored, document)) => {
+                let digest = stored.digest;
+                let (index, warnings) = stored.into_index(document, name);
+                let known = Known::Stored {
+                    index,
+                    warnings,
+                    digest,
+                };
+                (known, Vec::new(), Save::Nothing)
+            }
+            Err(file) => {
+                let (body, key) = file.read(limit).map_err(cannot)?;
+                let body = body.ok_or_else(|| too_large(limit))?;
+                let save = if cache {
+                    Save::Local(key)
+                } else {
+                    Save::Nothing
+                };
+                (Known::Nothing, body, save)
+            }
+        };
         Ok(Got {
             body,
-            known: Known::Nothing,
+            known,
             signature,
             freshness: Freshness::Local,
-            save: Save::Nothing,
+            save,
         })
     }
 
@@ -594,7 +639,8 @@ impl<'a> Loader<'a> {
             return body;
         }
         let (written, body) = match save {
-            Save::Nothing => return body,
+            // A URL's document has no local file's form.
+            Save::Nothing | Save::Local(_) => return body,
             Save::Parsed => (
                 self.cache
                     .write_parsed(url, &document_digest(&body), parsed),
@@ -760,22 +806,6 @@ fn rfc3339(secs: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| secs.to_string())
-}
-
-/// A local index document, refused (before it is read) beyond `limit` bytes.
-fn read_bounded(path: &std::path::Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let len = file.metadata().map_err(cannot)?.len();
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if len.max(bytes.len() as u64) > limit {
-        return Err(too_large(limit));
-    }
-    Ok(bytes)
 }
 
 /// Why an index document over `limits.max_index_bytes` is not used.

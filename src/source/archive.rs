@@ -1,5 +1,6 @@
-//! Archives (.zip, .tar.gz/.tgz, .tar): format detection and extraction through the
-//! [`TreeWriter`], hashing the archive bytes in the same pass that extracts them.
+//! Archives (.zip; .tar, plain or compressed with gzip, xz, zstd or bzip2): format detection
+//! and extraction through the [`TreeWriter`], hashing the archive bytes in the same pass that
+//! extracts them.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -7,12 +8,14 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::context::{blocking, Context};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result, KNOWN_ARCHIVE_FORMATS};
 use crate::integrity::hashing::HashingReader;
 use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::events::{Event, Phase};
 use crate::model::receipt::SourceKind;
 use crate::safety::{Rule, TreeWriter, MAX_EXTENSION_BYTES};
+pub use crate::source::decompress::Compression;
+use crate::source::decompress::Decoder;
 use crate::source::extract::{corrupt, stream_error, ArchiveDigest};
 use crate::source::pipe::{self, PipeWriter, Pumped};
 use crate::source::{local_record, Fetched};
@@ -21,8 +24,8 @@ use crate::source::{local_record, Fetched};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArchiveFormat {
     Zip,
-    TarGz,
-    Tar,
+    /// A tar, plain or compressed.
+    Tar(Compression),
 }
 
 impl ArchiveFormat {
@@ -30,26 +33,31 @@ impl ArchiveFormat {
     pub fn sniff(head: &[u8]) -> Option<ArchiveFormat> {
         if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
             Some(ArchiveFormat::Zip)
-        } else if head.starts_with(&[0x1f, 0x8b]) {
-            Some(ArchiveFormat::TarGz)
+        } else if let Some(compression) = Compression::sniff(head) {
+            Some(ArchiveFormat::Tar(compression))
         } else if head.len() >= 262 && &head[257..262] == b"ustar" || is_v7_tar_header(head) {
-            Some(ArchiveFormat::Tar)
+            Some(ArchiveFormat::Tar(Compression::None))
         } else {
             None
         }
     }
 
-    /// From a file name or URL path (`.zip`, `.tar.gz`, `.tgz`, `.tar`); query strings ignored.
+    /// From a file name or URL path (`.zip`, `.tar`, `.tar.gz`/`.tgz`, `.tar.xz`/`.txz`,
+    /// `.tar.zst`/`.tzst`, `.tar.bz2`/`.tbz2`); query strings ignored.
     pub fn from_name(name: &str) -> Option<ArchiveFormat> {
         let path = crate::source::url_path_or_name(name).to_ascii_lowercase();
         if path.ends_with(".zip") {
             Some(ArchiveFormat::Zip)
-        } else if path.ends_with(".tar.gz") || path.ends_with(".tgz") {
-            Some(ArchiveFormat::TarGz)
-        } else if path.ends_with(".tar") {
-            Some(ArchiveFormat::Tar)
         } else {
-            None
+            Compression::from_tar_suffix(&path).map(ArchiveFormat::Tar)
+        }
+    }
+
+    /// The usual file-name suffix of the format (`zip`, `tar.gz`, …).
+    pub fn extension(self) -> &'static str {
+        match self {
+            ArchiveFormat::Zip => "zip",
+            ArchiveFormat::Tar(compression) => compression.tar_extension(),
         }
     }
 }
@@ -82,21 +90,22 @@ fn is_v7_tar_header(head: &[u8]) -> bool {
     sum == stored && head[0] != 0
 }
 
-/// Extracts a tar or tar.gz stream (of either format, decided by its first bytes) read once
+/// Extracts a tar stream compressed with `compression` (decided by its first bytes) read once
 /// from `reader`, hashing the raw bytes with `algorithms` as they pass. The stream is read to
-/// its end, so the digest covers every byte. Reading, hashing and inflating run on a thread
-/// of their own, ahead of the entries' checks and writes on this one (see [`pipe`]).
+/// its end, so the digest covers every byte. Reading, hashing and decompressing run on a
+/// thread of their own, ahead of the entries' checks and writes on this one (see [`pipe`]).
 pub fn extract_tar_stream<R: Read + Send>(
     reader: R,
     writer: &mut TreeWriter,
     algorithms: &[Algorithm],
     max_download_bytes: u64,
-    gzip: bool,
+    compression: Compression,
 ) -> Result<ArchiveDigest> {
     let hashing = HashingReader::new(reader, algorithms, max_download_bytes);
     let buffered = BufReader::with_capacity(256 * 1024, hashing);
     let (unpacked, hashed) = std::thread::scope(|scope| {
-        let (mut decoded, producer) = pipe::spawn(scope, move |out| decode(buffered, gzip, out));
+        let (mut decoded, producer) =
+            pipe::spawn(scope, move |out| decode(buffered, compression, out));
         let unpacked =
             unpack_tar(&mut decoded, writer).and_then(|()| drain_decoded(&mut decoded, writer));
         // A producer still sending stops at its next buffer.
@@ -110,20 +119,18 @@ pub fn extract_tar_stream<R: Read + Send>(
     Ok(ArchiveDigest { checksums })
 }
 
-/// The producer's half of [`extract_tar_stream`]: inflates (when `gzip`) into `out`, then
-/// reads what follows the compressed stream, so the digest covers every byte.
+/// The producer's half of [`extract_tar_stream`]: decompresses into `out`, then reads what
+/// follows the compressed stream, so the digest covers every byte.
 fn decode<R: Read>(
     buffered: BufReader<HashingReader<R>>,
-    gzip: bool,
+    compression: Compression,
     out: &mut PipeWriter,
 ) -> io::Result<Vec<Checksum>> {
-    let (pumped, hashing) = if gzip {
-        let mut decoder = flate2::bufread::GzDecoder::new(buffered);
-        (out.pump(&mut decoder), decoder.into_inner().into_inner())
-    } else {
-        let mut buffered = buffered;
-        (out.pump(&mut buffered), buffered.into_inner())
-    };
+    // Failing here closes the pipe at once: the consumer sees an empty tar, and the error
+    // is reported from this thread's result.
+    let mut decoder = Decoder::new(compression, buffered)?;
+    let pumped = out.pump(&mut decoder);
+    let hashing = decoder.into_inner().into_inner();
     if pumped != Pumped::Done {
         // The consumer has the error that stopped the stream (or stopped on one of its own).
         return Err(io::Error::other("the archive stream stopped early"));
@@ -131,12 +138,12 @@ fn decode<R: Read>(
     Ok(hashing.finish()?.0)
 }
 
-/// Reads the decoded stream to its end after the tar end marker, so the gzip trailer (CRC and
-/// length) is checked; what is left counts against the unpacked limit.
+/// Reads the decoded stream to its end after the tar end marker, so the compressed stream's
+/// trailer (its CRC or checksum, and length) is checked; what is left counts against the unpacked limit.
 fn drain_decoded<R: Read>(decoder: &mut R, writer: &TreeWriter) -> Result<()> {
     let limit = writer.limits().max_unpacked_bytes;
     let n = io::copy(&mut decoder.take(limit), &mut io::sink())
-        .map_err(|e| stream_error(writer, e, "reading the end of the gzip stream"))?;
+        .map_err(|e| stream_error(writer, e, "reading the end of the compressed stream"))?;
     if n == limit {
         return Err(writer.unpacked_limit_error("(data after the end of the tar archive)"));
     }
@@ -446,11 +453,12 @@ pub fn extract_file(
         Some(ArchiveFormat::Zip) => {
             crate::source::unzip::extract_zip(buffered.get_ref(), writer, algorithms)
         }
-        Some(ArchiveFormat::TarGz) => extract_tar_stream(buffered, writer, algorithms, max, true),
-        Some(ArchiveFormat::Tar) => extract_tar_stream(buffered, writer, algorithms, max, false),
+        Some(ArchiveFormat::Tar(compression)) => {
+            extract_tar_stream(buffered, writer, algorithms, max, compression)
+        }
         None => Err(Error::ArchiveCorrupt {
             archive: path.display().to_string(),
-            message: "not a zip, tar.gz or tar archive (unrecognised first bytes)".into(),
+            message: format!("not {KNOWN_ARCHIVE_FORMATS} (unrecognised first bytes)"),
         }),
     }
 }
@@ -467,12 +475,19 @@ mod tests {
         );
         assert_eq!(
             ArchiveFormat::sniff(&[0x1f, 0x8b, 8, 0]),
-            Some(ArchiveFormat::TarGz)
+            Some(ArchiveFormat::Tar(Compression::Gzip))
+        );
+        assert_eq!(
+            ArchiveFormat::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 4]),
+            Some(ArchiveFormat::Tar(Compression::Zstd))
         );
         let mut tar = vec![0u8; 512];
-        tar[0] = b'a';
+        tar[..10].copy_from_slice(b"BZh9-notes");
         tar[257..262].copy_from_slice(b"ustar");
-        assert_eq!(ArchiveFormat::sniff(&tar), Some(ArchiveFormat::Tar));
+        assert_eq!(
+            ArchiveFormat::sniff(&tar),
+            Some(ArchiveFormat::Tar(Compression::None))
+        );
         assert_eq!(ArchiveFormat::sniff(b"<html>"), None);
     }
 
@@ -480,11 +495,11 @@ mod tests {
     fn formats_from_names_ignore_queries() {
         assert_eq!(
             ArchiveFormat::from_name("https://h/a.tar.gz?sig=x.zip"),
-            Some(ArchiveFormat::TarGz)
+            Some(ArchiveFormat::Tar(Compression::Gzip))
         );
         assert_eq!(
-            ArchiveFormat::from_name("https://h/a.TGZ"),
-            Some(ArchiveFormat::TarGz)
+            ArchiveFormat::from_name("https://h/a.TXZ"),
+            Some(ArchiveFormat::Tar(Compression::Xz))
         );
         assert_eq!(ArchiveFormat::from_name("https://h/archive/main"), None);
     }

@@ -1,5 +1,5 @@
-//! Archive URLs: the body is extracted while it downloads, in one pass. tar and tar.gz flow
-//! download → hash → gunzip → untar into staging and are never written whole to disk; a zip
+//! Archive URLs: the body is extracted while it downloads, in one pass. tars, plain or
+//! compressed, flow download → hash → decompress → untar into staging and are never written whole to disk; a zip
 //! (whose central directory is at its end) is spooled into staging while hashed, then
 //! extracted. The format is read from the first bytes, so `/archive/main` and
 //! `download?id=` URLs work like `.tar.gz` ones.
@@ -292,10 +292,10 @@ fn extract(
             .ctx(|| format!("creating {}", path.display()))
     };
     let checksums = match format {
-        ArchiveFormat::TarGz | ArchiveFormat::Tar => {
-            let gzip = format == ArchiveFormat::TarGz;
+        ArchiveFormat::Tar(compression) => {
             reader.keep = keep.map(create).transpose()?;
-            archive::extract_tar_stream(reader, &mut writer, algorithms, max, gzip)?.checksums
+            archive::extract_tar_stream(reader, &mut writer, algorithms, max, compression)?
+                .checksums
         }
         ArchiveFormat::Zip => {
             let mut spool = match keep {

@@ -2,6 +2,7 @@
 //! ordered rules; each source kind has a module that only materializes it into staging.
 
 pub mod archive;
+mod decompress;
 mod extract;
 pub mod git;
 pub mod http_archive;
@@ -213,7 +214,8 @@ pub enum PackSource {
         /// The branch, tag or (abbreviated) commit; the default branch when none.
         git_ref: Option<String>,
     },
-    /// An archive URL (.zip, .tar.gz, .tgz, .tar, or any URL serving one).
+    /// An archive URL (.zip, .tar, .tar.gz, .tar.xz, .tar.zst, .tar.bz2 and their short
+    /// spellings, or any URL serving one).
     Archive {
         /// Where it is.
         url: String,
@@ -759,6 +761,9 @@ mod tests {
             "https://h/p.tar.gz?sig=1",
             "http://h/p.tgz",
             "https://h/p.tar",
+            "https://h/p.tar.xz",
+            "https://h/p.tzst",
+            "https://h/p.tbz2",
             "https://h/archive/main",
             "https://h/download?id=3",
         ] {

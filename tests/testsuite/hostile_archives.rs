@@ -1,7 +1,8 @@
 //! Hostile archives, driven through the real binary: every case must be refused with exit 3
 //! (`unsafe_archive`), name the entry and the rule, write nothing outside staging and leave
 //! the store as it was. Each case runs as a plain .tar, a .tar.gz and (when zip can express
-//! it) a .zip. The allowed cases at the end prove the rules do not refuse legitimate packs.
+//! it) a .zip; the path, link and size cases also as .tar.xz, .tar.zst and .tar.bz2, which go
+//! through the same tar reader after their decoder. The allowed cases at the end prove the rules do not refuse legitimate packs.
 
 use crate::support::archives;
 
@@ -19,6 +20,9 @@ enum Format {
     Tar,
     TarGz,
     Zip,
+    TarXz,
+    TarZst,
+    TarBz2,
 }
 
 impl Format {
@@ -27,6 +31,9 @@ impl Format {
             Format::Tar => tar(entries),
             Format::TarGz => tar_gz(entries),
             Format::Zip => zip(entries),
+            Format::TarXz => Compressor::Xz.tar(entries),
+            Format::TarZst => Compressor::Zstd.tar(entries),
+            Format::TarBz2 => Compressor::Bzip2.tar(entries),
         }
     }
 
@@ -36,6 +43,7 @@ impl Format {
             Format::Tar => "pack-archive.tar",
             Format::TarGz => "pack-archive.tgz",
             Format::Zip => "pack-archive.zip",
+            Format::TarXz | Format::TarZst | Format::TarBz2 => "pack-archive.tar.gz",
         }
     }
 }
@@ -233,26 +241,34 @@ fn pack() -> Entry {
 
 // ---- names ---------------------------------------------------------------------------
 
-hostile!(absolute_path, |env| {
-    let target = env.sentinel.join("abs-evil");
-    let name = target.to_str().unwrap().to_owned();
-    Case::new(
-        vec![pack(), file(&name, b"pwned")],
-        &name,
-        "absolute paths are refused",
-    )
-    .absent(target)
-});
+hostile!(
+    absolute_path,
+    [Tar, TarGz, Zip, TarXz, TarZst, TarBz2],
+    |env| {
+        let target = env.sentinel.join("abs-evil");
+        let name = target.to_str().unwrap().to_owned();
+        Case::new(
+            vec![pack(), file(&name, b"pwned")],
+            &name,
+            "absolute paths are refused",
+        )
+        .absent(target)
+    }
+);
 
-hostile!(parent_component, |env| {
-    let name = format!("{}sentinel/dotdot-evil", Env::up_to_root());
-    Case::new(
-        vec![pack(), file(&name, b"pwned")],
-        &name,
-        "paths with a `..` component are refused",
-    )
-    .absent(env.sentinel.join("dotdot-evil"))
-});
+hostile!(
+    parent_component,
+    [Tar, TarGz, Zip, TarXz, TarZst, TarBz2],
+    |env| {
+        let name = format!("{}sentinel/dotdot-evil", Env::up_to_root());
+        Case::new(
+            vec![pack(), file(&name, b"pwned")],
+            &name,
+            "paths with a `..` component are refused",
+        )
+        .absent(env.sentinel.join("dotdot-evil"))
+    }
+);
 
 hostile!(parent_component_inside_a_name, |env| {
     let name = format!("a/../{}sentinel/inner-evil", Env::up_to_root());
@@ -378,23 +394,31 @@ hostile!(case_only_difference_in_a_directory, |_env| {
 
 // ---- symlinks ------------------------------------------------------------------------
 
-hostile!(symlink_absolute_target, |env| {
-    let target = env.sentinel.to_str().unwrap().to_owned();
-    Case::new(
-        vec![pack(), symlink("escape", &target)],
-        "escape",
-        "symlinks must have a relative target",
-    )
-});
+hostile!(
+    symlink_absolute_target,
+    [Tar, TarGz, Zip, TarXz, TarZst, TarBz2],
+    |env| {
+        let target = env.sentinel.to_str().unwrap().to_owned();
+        Case::new(
+            vec![pack(), symlink("escape", &target)],
+            "escape",
+            "symlinks must have a relative target",
+        )
+    }
+);
 
-hostile!(symlink_escaping_with_dotdot, |_env| {
-    let target = format!("{}sentinel", Env::up_to_root());
-    Case::new(
-        vec![pack(), symlink("escape", &target)],
-        "escape",
-        "symlink target resolves outside the pack",
-    )
-});
+hostile!(
+    symlink_escaping_with_dotdot,
+    [Tar, TarGz, Zip, TarXz, TarZst, TarBz2],
+    |_env| {
+        let target = format!("{}sentinel", Env::up_to_root());
+        Case::new(
+            vec![pack(), symlink("escape", &target)],
+            "escape",
+            "symlink target resolves outside the pack",
+        )
+    }
+);
 
 hostile!(symlink_escaping_from_a_subdirectory, |_env| {
     Case::new(
@@ -557,14 +581,18 @@ hostile!(hardlink_to_etc_passwd, [Tar, TarGz], |_env| {
     )
 });
 
-hostile!(hardlink_escaping_with_dotdot, [Tar, TarGz], |_env| {
-    let target = format!("{}sentinel/keep.txt", Env::up_to_root());
-    Case::new(
-        vec![pack(), hardlink("keep.txt", &target)],
-        "keep.txt",
-        "hardlinks may only point to an earlier regular-file entry",
-    )
-});
+hostile!(
+    hardlink_escaping_with_dotdot,
+    [Tar, TarGz, TarXz, TarZst, TarBz2],
+    |_env| {
+        let target = format!("{}sentinel/keep.txt", Env::up_to_root());
+        Case::new(
+            vec![pack(), hardlink("keep.txt", &target)],
+            "keep.txt",
+            "hardlinks may only point to an earlier regular-file entry",
+        )
+    }
+);
 
 hostile!(hardlink_to_a_symlink, [Tar, TarGz], |_env| {
     Case::new(
@@ -645,23 +673,27 @@ hostile!(gnu_long_name_with_dotdot, [Tar, TarGz], |env| {
     .absent(env.sentinel.join("long-evil"))
 });
 
-hostile!(pax_path_with_dotdot, [Tar, TarGz], |env| {
-    let name = format!("{}sentinel/pax-evil", Env::up_to_root());
-    Case::new(
-        vec![
-            pack(),
-            Entry::PaxPathFile {
-                header_name: "harmless.txt".into(),
-                pax_path: name.clone(),
-                data: b"pwned".to_vec(),
-            },
-        ],
-        &name,
-        "paths with a `..` component are refused",
-    )
-    .absent(env.sentinel.join("pax-evil"))
-    .absent(env.packs.join("hostile"))
-});
+hostile!(
+    pax_path_with_dotdot,
+    [Tar, TarGz, TarXz, TarZst, TarBz2],
+    |env| {
+        let name = format!("{}sentinel/pax-evil", Env::up_to_root());
+        Case::new(
+            vec![
+                pack(),
+                Entry::PaxPathFile {
+                    header_name: "harmless.txt".into(),
+                    pax_path: name.clone(),
+                    data: b"pwned".to_vec(),
+                },
+            ],
+            &name,
+            "paths with a `..` component are refused",
+        )
+        .absent(env.sentinel.join("pax-evil"))
+        .absent(env.packs.join("hostile"))
+    }
+);
 
 // GNU long names and pax records are held in memory while the next entry is read: a cap
 // stops a record of a gigabyte of name (a few MB compressed) before it is read.
@@ -877,16 +909,20 @@ hostile!(too_many_entries, |_env| {
         .config("limits: {max_entries: 5}\n")
 });
 
-hostile!(unpacked_size_over_the_limit, |_env| {
-    // 16 MiB of zeros: a few KiB compressed (gzip or deflate), 16x the limit unpacked.
-    let bomb = vec![0u8; 16 << 20];
-    Case::new(
-        vec![pack(), file("bomb.bin", &bomb)],
-        "bomb.bin",
-        "unpacked size exceeds 1048576 bytes (limits.max_unpacked_bytes)",
-    )
-    .config("limits:\n  max_unpacked_bytes: 1MiB\n")
-});
+hostile!(
+    unpacked_size_over_the_limit,
+    [Tar, TarGz, Zip, TarXz, TarZst, TarBz2],
+    |_env| {
+        // 16 MiB of zeros: a few KiB compressed (gzip or deflate), 16x the limit unpacked.
+        let bomb = vec![0u8; 16 << 20];
+        Case::new(
+            vec![pack(), file("bomb.bin", &bomb)],
+            "bomb.bin",
+            "unpacked size exceeds 1048576 bytes (limits.max_unpacked_bytes)",
+        )
+        .config("limits:\n  max_unpacked_bytes: 1MiB\n")
+    }
+);
 
 hostile!(unpacked_size_over_the_limit_across_files, |_env| {
     let chunk = vec![b'a'; 300 * 1024];
@@ -926,11 +962,19 @@ hostile!(
 );
 
 #[test]
-fn the_gzip_bomb_is_small() {
+fn the_compression_bombs_are_small() {
     let bomb = tar_gz(&[pack(), file("bomb.bin", &vec![0u8; 16 << 20])]);
     assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
     let bomb = zip(&[pack(), file("bomb.bin", &vec![0u8; 16 << 20])]);
     assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    for compressor in Compressor::NEWER {
+        let bomb = compressor.tar(&[pack(), file("bomb.bin", &vec![0u8; 16 << 20])]);
+        assert!(
+            bomb.len() < 64 * 1024,
+            "{compressor:?}: {} bytes",
+            bomb.len()
+        );
+    }
 }
 
 // ---- what is allowed -----------------------------------------------------------------

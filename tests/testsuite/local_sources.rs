@@ -806,6 +806,60 @@ fn a_truncated_archive_is_archive_corrupt() {
     env.assert_store_empty();
 }
 
+/// The content checksum and archive checksum of an install of `bytes` (named `name`).
+fn install_checksums(name: &str, bytes: &[u8]) -> (serde_json::Value, serde_json::Value) {
+    let env = Env::new();
+    let archive = env.write(name, bytes);
+    let receipt = json(ok(&env.install(&archive, &["--json"])));
+    assert_eq!(files_under(&env.packs.join("cut")).len(), 201, "{name}");
+    (
+        receipt["checksum"]["content"].clone(),
+        receipt["checksum"]["archive"].clone(),
+    )
+}
+
+#[test]
+fn xz_zstd_and_bzip2_tars_install_the_same_content_as_the_tar_gz() {
+    let entries = generated_pack("cut", 200);
+    let (from_tar_gz, _) = install_checksums("pack.tar.gz", &tar_gz(&entries));
+    for compressor in Compressor::NEWER {
+        let bytes = compressor.tar(&entries);
+        // Named like a tar.gz: the format comes from the first bytes.
+        let (content, archive) = install_checksums("pack.tar.gz", &bytes);
+        assert_eq!(content, from_tar_gz, "{compressor:?}");
+        assert_eq!(
+            archive,
+            format!("sha256:{}", sha256_hex(&bytes)),
+            "{compressor:?}: the archive checksum is of the compressed bytes"
+        );
+    }
+}
+
+#[test]
+fn truncated_or_damaged_xz_zstd_and_bzip2_tars_are_archive_corrupt_naming_the_format() {
+    let entries = generated_pack("cut", 200);
+    for compressor in Compressor::NEWER {
+        let whole = compressor.tar(&entries);
+        let mut damaged = whole.clone();
+        // Past the headers, into the compressed data.
+        let at = whole.len() / 2;
+        damaged[at..at + 8].iter_mut().for_each(|b| *b ^= 0x5a);
+        for (what, bytes) in [
+            ("truncated", &whole[..whole.len() / 2]),
+            ("damaged", &damaged),
+        ] {
+            let env = Env::new();
+            let archive = env.write("cut.tar", bytes);
+            let message = assert_error(&env.install(&archive, &["--json"]), 1, "archive_corrupt");
+            assert!(
+                message.contains(compressor.name()),
+                "{compressor:?} {what}: {message}"
+            );
+            env.assert_store_empty();
+        }
+    }
+}
+
 #[test]
 fn install_works_with_an_empty_environment_and_no_programs() {
     let env = Env::new();

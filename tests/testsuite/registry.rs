@@ -1087,3 +1087,76 @@ fn concurrent_installs_that_share_a_dependency_both_succeed() {
         );
     }
 }
+
+/// The refs a search for `query` finds.
+fn found(env: &Env, query: &str) -> Vec<String> {
+    let (code, doc, err) = env.json(&["search", query]);
+    assert_eq!(code, 0, "{err}");
+    doc.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["ref"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_changed_local_index_file_is_never_read_through_an_old_pre_parsed_form() {
+    let env = Env::new();
+    let dir = env.path("reg");
+    let path = dir.join("index.json");
+    // Every ref below has the length of the one it replaces, so the documents do too.
+    let document = |pack_ref: &str| index(local(&dir, pack_ref, &["1.0.0"]));
+    env.use_file_index(&dir, local(&dir, "alpha", &["1.0.0"]));
+    assert_eq!(found(&env, "alpha"), ["alpha"]);
+    let forms = || -> Vec<String> {
+        std::fs::read_dir(env.path("cache/indices"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        forms().iter().any(|f| f.ends_with(".local")),
+        "the first command keeps a pre-parsed form: {:?}",
+        forms()
+    );
+    // The second reads it, and does not write it again.
+    let form_written = || {
+        let form = forms().into_iter().find(|f| f.ends_with(".local")).unwrap();
+        let form = env.path("cache/indices").join(form);
+        std::fs::metadata(form).unwrap().modified().unwrap()
+    };
+    let first = form_written();
+    assert_eq!(found(&env, "alpha"), ["alpha"]);
+    assert_eq!(form_written(), first);
+    let set_time = |path: &Path, time| {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(time).unwrap();
+    };
+    let time = std::fs::metadata(&path).unwrap().modified().unwrap();
+
+    // Another file renamed over it: the same size and modification time, another inode.
+    let next = dir.join("next.json");
+    write(&next, document("bravo"));
+    assert_eq!(
+        std::fs::metadata(&next).unwrap().len(),
+        std::fs::metadata(&path).unwrap().len()
+    );
+    set_time(&next, time);
+    std::fs::rename(&next, &path).unwrap();
+    assert_eq!(found(&env, "bravo"), ["bravo"]);
+    assert!(found(&env, "alpha").is_empty());
+
+    // Written in place (the same inode) to another size, its modification time put back.
+    write(&path, document("charlie"));
+    set_time(&path, time);
+    assert_eq!(found(&env, "charlie"), ["charlie"]);
+
+    // Written in place to the same size, even with its modification time put back: the
+    // status-change time moved.
+    write(&path, document("foxtrot"));
+    set_time(&path, time);
+    assert_eq!(found(&env, "foxtrot"), ["foxtrot"]);
+    assert!(found(&env, "charlie").is_empty());
+}

@@ -297,6 +297,40 @@ fn formats_without_a_name_are_read_from_the_first_bytes() {
 }
 
 #[test]
+fn xz_zstd_and_bzip2_tars_install_from_urls_like_the_tar_gz() {
+    use crate::support::archives::Compressor;
+    let server = HttpServer::start();
+    let tar = tar_bytes("");
+    let tgz = Compressor::Gzip.compress(&tar);
+    server.serve("/hello.tar.gz", tgz.clone());
+    let env = Env::new();
+    let from_tar_gz = env
+        .install(&server.url("/hello.tar.gz"), &["--allow-http"])
+        .receipt();
+    for (compressor, name) in [
+        (Compressor::Xz, "hello.tar.xz"),
+        (Compressor::Zstd, "hello.tzst"),
+        (Compressor::Bzip2, "hello.tbz2"),
+    ] {
+        let bytes = compressor.compress(&tar);
+        server.serve(name, bytes.clone());
+        // And under a URL that says nothing of the format.
+        let unnamed = format!("/download/{}", compressor.name());
+        server.serve(&unnamed, bytes.clone());
+        for url in [server.url(name), server.url(&unnamed)] {
+            let env = Env::new();
+            let receipt = env.install(&url, &["--allow-http"]).receipt();
+            assert_archive_receipt(&receipt, &url, &bytes);
+            assert_eq!(
+                receipt["checksum"]["content"], from_tar_gz["checksum"]["content"],
+                "{url}"
+            );
+            env.assert_installed();
+        }
+    }
+}
+
+#[test]
 fn a_download_that_is_not_an_archive_is_archive_corrupt() {
     let server = HttpServer::start();
     server.script(
@@ -307,7 +341,7 @@ fn a_download_that_is_not_an_archive_is_archive_corrupt() {
     let message = env
         .install(&server.url("/archive/main"), &["--allow-http"])
         .failure(1, "archive_corrupt");
-    assert!(message.contains("not a zip, tar.gz or tar"), "{message}");
+    assert!(message.contains("not a zip or tar archive"), "{message}");
     assert!(message.contains("text/html"), "{message}");
     // rule 5 of the reference: a URL not named like an archive may be a git repository; it is not.
     assert!(

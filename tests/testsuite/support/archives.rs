@@ -1,4 +1,4 @@
-//! Builds tar, tar.gz and zip archives byte by byte, so tests can write the hostile entries
+//! Builds tar (plain or compressed) and zip archives byte by byte, so tests can write the hostile entries
 //! that well-behaved archive libraries refuse to produce: `..` and absolute names, links out
 //! of the tree, devices, FIFOs, duplicate names, GNU long names and pax path overrides. Also
 //! the temporary directory such tests install into, and what they read back from it.
@@ -311,6 +311,61 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 pub fn tar_gz(entries: &[Entry]) -> Vec<u8> {
     gzip(&tar(entries))
+}
+
+/// How a test tar is compressed, by the same Rust crates the binary decodes with (their
+/// encoders), so no system program is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compressor {
+    Gzip,
+    Xz,
+    Zstd,
+    Bzip2,
+}
+
+impl Compressor {
+    /// The formats added after gzip.
+    pub const NEWER: [Compressor; 3] = [Compressor::Xz, Compressor::Zstd, Compressor::Bzip2];
+
+    pub fn compress(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Compressor::Gzip => gzip(data),
+            Compressor::Xz => {
+                let mut enc =
+                    lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1))
+                        .unwrap();
+                enc.write_all(data).unwrap();
+                enc.finish().unwrap()
+            }
+            Compressor::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+                // As the zstd program writes them.
+                enc.include_checksum(true).unwrap();
+                enc.write_all(data).unwrap();
+                enc.finish().unwrap()
+            }
+            Compressor::Bzip2 => {
+                let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                enc.write_all(data).unwrap();
+                enc.finish().unwrap()
+            }
+        }
+    }
+
+    /// The format's name, as the binary's messages give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compressor::Gzip => "gzip",
+            Compressor::Xz => "xz",
+            Compressor::Zstd => "zstd",
+            Compressor::Bzip2 => "bzip2",
+        }
+    }
+
+    /// A tar of `entries`, compressed.
+    pub fn tar(self, entries: &[Entry]) -> Vec<u8> {
+        self.compress(&tar(entries))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
