@@ -20,6 +20,7 @@ use crate::records::oci_artifact::{
 };
 use crate::safety::TreeWriter;
 use crate::source::archive::ArchiveFormat;
+use crate::source::decompress::Compression;
 use crate::source::http_archive::{extract_body, Body};
 use crate::source::{Fetched, VersionSpec};
 
@@ -234,7 +235,7 @@ pub(crate) async fn materialize(
     let body = Body {
         response,
         head: Vec::new(),
-        format: ArchiveFormat::TarGz,
+        format: ArchiveFormat::Tar(Compression::Gzip),
     };
     let (tree, archive) = extract_body(ctx, body, writer, staging, &algos, None).await?;
     let layer_sha = archive
