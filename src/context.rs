@@ -137,6 +137,12 @@ impl Context {
         (self.events)(&event);
     }
 
+    /// A client for OCI registries with the config's mirrors, plain-http registries and
+    /// auth files (read now), over [`Context::http`].
+    pub async fn oci_client(&self) -> Result<crate::net::oci::Client<'_>> {
+        crate::net::oci::Client::new(self.http().await?, &self.config().oci, self.events())
+    }
+
     /// The event channel, for a part that emits from below the context's layer.
     pub fn events(&self) -> EventSink {
         self.events.clone()

@@ -210,6 +210,15 @@ impl ContentDigest {
         self.entries[index].digest = digest;
     }
 
+    /// The paths and kinds of the entries under directory `prefix`, relative to it (what a
+    /// pack's tar is written from).
+    pub fn entries_under(&self, prefix: &str) -> Vec<(String, EntryKind)> {
+        self.entries
+            .iter()
+            .filter_map(|e| strip_dir_prefix(&e.path, prefix).map(|p| (p.to_owned(), e.kind)))
+            .collect()
+    }
+
     /// The content checksum of the subtree at `prefix` (`""` for the whole tree), with paths
     /// taken relative to it, so a pack found in `pack/` hashes the same as the pack alone.
     pub fn checksum_under(&self, prefix: &str) -> Checksum {

@@ -420,21 +420,9 @@ fn write_layout(output: &Path, prepared: &[Prepared]) -> Result<BundleReport> {
 /// The pack root's files, relative to it.
 fn pack_tree(step: &Step) -> PackTree<'_> {
     let v = &step.validated;
-    let entries = v
-        .staged
-        .fetched
-        .tree
-        .digest
-        .entries()
-        .iter()
-        .filter_map(|e| {
-            crate::integrity::hashing::strip_dir_prefix(&e.path, &v.located.rel)
-                .map(|p| (p.to_owned(), e.kind))
-        })
-        .collect();
     PackTree {
         dir: &v.located.dir,
-        entries,
+        entries: v.staged.fetched.tree.digest.entries_under(&v.located.rel),
     }
 }
 

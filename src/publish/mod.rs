@@ -9,7 +9,7 @@ use serde_norway::Value as Yaml;
 use crate::config::Limits;
 use crate::error::{Error, IoContext, Result};
 use crate::fs::fsutil::Durability;
-use crate::integrity::hashing::{directory_digest, strip_dir_prefix, ContentDigest, EntryKind};
+use crate::integrity::hashing::{directory_digest, ContentDigest, EntryKind};
 use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::events::{Event, EventSink};
 use crate::pack::locate::{locate, pack_dirs, Located};
@@ -184,7 +184,7 @@ impl Unpacked {
             return Ok(Unpacked {
                 located,
                 content: work.checksum_under(""),
-                entries: entries_under(&work, ""),
+                entries: work.entries_under(""),
                 archive_sha256: None,
                 work: Some(work),
                 _tree: None,
@@ -195,22 +195,13 @@ impl Unpacked {
         written.check_links_within(&located.rel, &origin)?;
         Ok(Unpacked {
             content: written.digest.checksum_under(&located.rel),
-            entries: entries_under(&written.digest, &located.rel),
+            entries: written.digest.entries_under(&located.rel),
             located,
             archive_sha256,
             work: None,
             _tree: Some(tree),
         })
     }
-}
-
-/// The entries of `digest` under directory `rel`, relative to it.
-fn entries_under(digest: &ContentDigest, rel: &str) -> Vec<(String, EntryKind)> {
-    digest
-        .entries()
-        .iter()
-        .filter_map(|e| strip_dir_prefix(&e.path, rel).map(|p| (p.to_owned(), e.kind)))
-        .collect()
 }
 
 /// An archive unpacked into a temporary directory with the installer's safety rules: the

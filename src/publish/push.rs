@@ -18,7 +18,7 @@ use crate::records::oci_artifact::{
     self, signature_manifest, PackArtifact, PackTree, EMPTY_CONFIG, MANIFEST_MEDIA_TYPE,
     SIGNATURE_ARTIFACT_TYPE,
 };
-use crate::source::oci::OciReference;
+use crate::source::oci::{parse_namespace, OciReference};
 
 use super::Unpacked;
 
@@ -88,19 +88,12 @@ pub(crate) async fn push(
     let path = pack_path.to_owned();
     let limits = ctx.config().limits;
     let (artifact, manifest, layer_dir) = blocking(move || build(&path, limits)).await?;
-    let name = match namespace.name.as_str() {
-        "" => manifest.pack_ref.to_string(),
-        ns => format!("{ns}/{}", manifest.pack_ref),
-    };
-    let repo = Repository {
-        registry: namespace.registry,
-        name,
-    };
+    let repo = namespace.child(&manifest.pack_ref);
     let tag = tag.map_or_else(|| artifact.tag.clone(), str::to_owned);
     OciReference::parse(&format!("{repo}:{tag}"))?;
 
     ctx.emit(Event::Phase(Phase::Committing));
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let client = ctx.oci_client().await?;
     let blobs = [
         (
             &artifact.config_digest,
@@ -275,29 +268,12 @@ async fn sign(
     Ok(uploaded)
 }
 
-/// `oci://HOST[:PORT]/NS` (NS may be empty, or have several components).
+/// The push target as a registry and namespace.
 fn namespace_of(target: &str) -> Result<Repository> {
-    let bad = || {
+    parse_namespace(target).ok_or_else(|| {
         Error::Usage(format!(
             "push target `{target}`: expected oci://HOST[:PORT]/NAMESPACE (the pack is pushed to NAMESPACE/REF:VERSION)"
         ))
-    };
-    let rest = target.strip_prefix("oci://").ok_or_else(bad)?;
-    let (registry, ns) = rest.split_once('/').unwrap_or((rest, ""));
-    let ns = ns.trim_end_matches('/');
-    if ns.contains([':', '@']) {
-        return Err(bad());
-    }
-    // The namespace is checked as a repository name, with a placeholder when it is empty.
-    let probe = if ns.is_empty() {
-        "x".to_owned()
-    } else {
-        ns.to_owned()
-    };
-    OciReference::parse(&format!("oci://{registry}/{probe}")).map_err(|_| bad())?;
-    Ok(Repository {
-        registry: registry.to_ascii_lowercase(),
-        name: ns.to_owned(),
     })
 }
 

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use crate::context::Context;
 use crate::error::Result;
 use crate::net::oci::creds::{self, Credential};
-use crate::net::oci::Client;
 
 /// Checks `credential` against `host` (a `GET /v2/` that must succeed with it) and stores it
 /// for that host; returns the file written.
 pub(crate) async fn login(ctx: &Context, host: &str, credential: Credential) -> Result<PathBuf> {
     let host = host.to_ascii_lowercase();
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?
+    let client = ctx
+        .oci_client()
+        .await?
         .with_credential(&host, credential.clone());
     client.ping(&host).await?;
     let file = creds::login_file(ctx.config().oci.auth_file.as_deref())?;

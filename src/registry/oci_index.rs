@@ -20,7 +20,7 @@ use crate::net::oci::{sha256_digest, Client, Repository};
 use crate::records::oci_artifact::{
     signature_layer, tag_version, MAX_SIGNATURE_BYTES, SIGNATURE_ARTIFACT_TYPE,
 };
-use crate::source::oci::{fetch_config, resolve, OciReference};
+use crate::source::oci::{fetch_config, parse_namespace, resolve, OciReference};
 use crate::source::VersionSpec;
 
 use super::index::{Dependencies, Index, InstallSource, PackEntry};
@@ -35,30 +35,12 @@ pub(crate) fn is_oci(config: &IndexConfig) -> bool {
 
 /// The namespace an index names: `oci://HOST[:PORT]/NS` (NS may be empty).
 fn namespace(config: &IndexConfig) -> Result<Repository> {
-    let rest = &config.url["oci://".len()..];
-    let (registry, ns) = rest.split_once('/').unwrap_or((rest, ""));
-    let ns = ns.trim_end_matches('/');
-    let probe = format!("oci://{registry}/{}", if ns.is_empty() { "x" } else { ns });
-    OciReference::parse(&probe).map_err(|_| {
+    parse_namespace(&config.url).ok_or_else(|| {
         Error::Usage(format!(
             "pack_registry.indices url `{}` is not oci://HOST[:PORT]/NAMESPACE",
             config.url
         ))
-    })?;
-    Ok(Repository {
-        registry: registry.to_ascii_lowercase(),
-        name: ns.to_owned(),
     })
-}
-
-fn repository(ns: &Repository, pack_ref: &str) -> Repository {
-    Repository {
-        registry: ns.registry.clone(),
-        name: match ns.name.as_str() {
-            "" => pack_ref.to_owned(),
-            n => format!("{n}/{pack_ref}"),
-        },
-    }
 }
 
 /// The versions of `pack_ref` in the namespace, as a loaded index; `None` (with a warning)
@@ -66,13 +48,13 @@ fn repository(ns: &Repository, pack_ref: &str) -> Repository {
 /// the pack.
 pub(crate) async fn versions(
     ctx: &Context,
+    client: &Client<'_>,
     config: &IndexConfig,
     name: &str,
     pack_ref: &PackRef,
 ) -> Result<Option<Arc<Loaded>>> {
     let ns = namespace(config)?;
-    let repo = repository(&ns, pack_ref);
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let repo = ns.child(pack_ref);
     let tags = match client.tags(&repo).await {
         Ok(tags) => tags,
         Err(Error::NotFound(_)) => Vec::new(),
@@ -116,7 +98,7 @@ pub(crate) async fn versions(
 /// `trusted_keys`, the manifest must have a signature referrer by one of them, and the
 /// signature that verified is returned.
 pub(crate) async fn complete(
-    ctx: &Context,
+    client: &Client<'_>,
     config: &IndexConfig,
     mut entry: PackEntry,
 ) -> Result<(PackEntry, Option<Verified>)> {
@@ -124,13 +106,12 @@ pub(crate) async fn complete(
         return Ok((entry, None));
     };
     let reference = OciReference::parse(url)?;
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
-    let (digest, manifest, _) = resolve(&client, &reference).await?;
+    let (digest, manifest, _) = resolve(client, &reference).await?;
     let signed = match config.trusted_keys.is_empty() {
         true => None,
-        false => Some(signature(&client, config, &reference, &digest).await?),
+        false => Some(signature(client, config, &reference, &digest).await?),
     };
-    let pack = fetch_config(&client, &reference, &manifest)
+    let pack = fetch_config(client, &reference, &manifest)
         .await?
         .unwrap_or_default();
     entry.install_sources = vec![InstallSource::Oci {
@@ -211,10 +192,7 @@ pub(crate) async fn reachable(ctx: &Context, config: &IndexConfig) -> bool {
     let Ok(ns) = namespace(config) else {
         return false;
     };
-    let Ok(http) = ctx.http().await else {
-        return false;
-    };
-    match Client::new(http, &ctx.config().oci, ctx.events()) {
+    match ctx.oci_client().await {
         Ok(client) => client.ping(&ns.registry).await.is_ok(),
         Err(_) => false,
     }
@@ -229,7 +207,7 @@ pub(crate) async fn search(
     needle: &str,
 ) -> Result<Option<Vec<SearchHit>>> {
     let ns = namespace(config)?;
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let client = ctx.oci_client().await?;
     let prefix = match ns.name.as_str() {
         "" => String::new(),
         n => format!("{n}/"),
@@ -242,7 +220,7 @@ pub(crate) async fn search(
         let Some(pack_ref) = PackRef::new(&repo[prefix.len()..]) else {
             continue;
         };
-        let Some(loaded) = versions(ctx, config, name, &pack_ref).await? else {
+        let Some(loaded) = versions(ctx, &client, config, name, &pack_ref).await? else {
             continue;
         };
         let Some(found) = best(&loaded.index, &pack_ref, &VersionSpec::Latest) else {
@@ -252,7 +230,7 @@ pub(crate) async fn search(
             .index
             .entry(&found)
             .map_err(Error::IndexUnavailable)?;
-        let (entry, _) = complete(ctx, config, entry).await?;
+        let (entry, _) = complete(&client, config, entry).await?;
         let has = |s: &str| s.to_lowercase().contains(needle);
         if has(&entry.pack_ref)
             || has(&entry.label)

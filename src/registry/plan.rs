@@ -88,21 +88,27 @@ impl<'a> Registry<'a> {
         self.ctx.emit(Event::Phase(Phase::Resolving));
         let mut misses = Misses::default();
         let order = search_order(&self.ctx.config().pack_registry, pinned)?;
+        // One OCI client for the indices that need one: its token cache and auth files serve
+        // every request of this resolve.
+        let oci_client = tokio::sync::OnceCell::new();
         for config in &order {
             let name = index_name(config);
-            let oci = oci_index::is_oci(config);
-            let loaded = match oci {
-                true => oci_index::versions(self.ctx, config, &name, pack_ref).await?,
-                false => self.loader.load(config, Revalidate::IfStale).await?,
+            let client = match oci_index::is_oci(config) {
+                true => Some(oci_client.get_or_try_init(|| self.ctx.oci_client()).await?),
+                false => None,
+            };
+            let loaded = match client {
+                Some(c) => oci_index::versions(self.ctx, c, config, &name, pack_ref).await?,
+                None => self.loader.load(config, Revalidate::IfStale).await?,
             };
             match loaded {
                 Some(index) => {
                     if let Some(found) = best(&index.index, pack_ref, spec) {
                         let entry = index.index.entry(&found).map_err(Error::IndexUnavailable)?;
-                        if !oci {
+                        let Some(c) = client else {
                             return Ok(Found { index, entry });
-                        }
-                        let (entry, signed) = oci_index::complete(self.ctx, config, entry).await?;
+                        };
+                        let (entry, signed) = oci_index::complete(c, config, entry).await?;
                         return Ok(Found {
                             index: oci_index::with_signature(index, signed),
                             entry,

@@ -131,10 +131,9 @@ pub(crate) async fn extract_body(
         head,
         format,
     } = body;
+    // The announced length was checked by the caller (against the limit, or a manifest's
+    // size); the limit is also counted as the bytes arrive.
     let max = ctx.config().limits.max_download_bytes;
-    if response.content_length().is_some_and(|n| n > max) {
-        return Err(writer.download_limit_error("(the archive itself)"));
-    }
     let download = Download {
         total: response.content_length(),
         done: head.len() as u64,

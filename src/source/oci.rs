@@ -11,14 +11,14 @@ use semver::Version;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::model::checksum::Algorithm;
+use crate::model::checksum::{Algorithm, Checksum};
 use crate::model::events::{Event, Phase};
 use crate::model::receipt::{ReceiptSource, SourceKind};
 use crate::net::oci::{Client, Repository, MAX_MANIFEST_BYTES};
 use crate::records::oci_artifact::{
-    check_digest_syntax, tag_version, ArtifactManifest, PackConfig,
+    check_digest_syntax, tag_version, ArtifactManifest, Descriptor, PackConfig,
 };
-use crate::safety::TreeWriter;
+use crate::safety::{Tree, TreeWriter};
 use crate::source::archive::ArchiveFormat;
 use crate::source::decompress::Compression;
 use crate::source::http_archive::{extract_body, Body};
@@ -123,6 +123,25 @@ impl fmt::Display for OciReference {
     }
 }
 
+/// `oci://HOST[:PORT]/NS` as a registry and namespace (`NS` may be empty or have several
+/// components; a trailing `/` is ignored); `None` when it is not one (a tag or digest in it
+/// included).
+pub fn parse_namespace(url: &str) -> Option<Repository> {
+    let rest = url.strip_prefix("oci://")?;
+    let (registry, ns) = rest.split_once('/').unwrap_or((rest, ""));
+    let ns = ns.trim_end_matches('/');
+    if ns.contains([':', '@']) {
+        return None;
+    }
+    // The namespace is checked as a repository name, with a placeholder when it is empty.
+    let probe = if ns.is_empty() { "x" } else { ns };
+    OciReference::parse(&format!("oci://{registry}/{probe}")).ok()?;
+    Some(Repository {
+        registry: registry.to_ascii_lowercase(),
+        name: ns.to_owned(),
+    })
+}
+
 /// A repository name as the distribution spec allows it: lowercase components of
 /// `[a-z0-9]` separated by `.`, `_`, `__` or `-`, joined by `/` (so never `..`).
 fn check_name(name: &str) -> std::result::Result<(), String> {
@@ -209,7 +228,7 @@ pub(crate) async fn materialize(
 ) -> Result<Fetched> {
     let reference = OciReference::parse(input)?;
     ctx.emit(Event::Phase(Phase::Resolving));
-    let client = Client::new(ctx.http().await?, &ctx.config().oci, ctx.events())?;
+    let client = ctx.oci_client().await?;
     let (digest, manifest, tag) = resolve(&client, &reference).await?;
     let config = fetch_config(&client, &reference, &manifest).await?;
 
@@ -222,50 +241,22 @@ pub(crate) async fn materialize(
     let response = client.blob(&reference.repository, &layer.digest).await?;
     if response.content_length().is_some_and(|n| n != layer.size) {
         return Err(mismatch(
-            &reference,
+            &reference.to_string(),
             "the layer's size",
             &layer.size.to_string(),
             &response.content_length().unwrap_or(0).to_string(),
         ));
-    }
-    let mut algos = algorithms.to_vec();
-    if !algos.contains(&Algorithm::Sha256) {
-        algos.push(Algorithm::Sha256);
     }
     let body = Body {
         response,
         head: Vec::new(),
         format: ArchiveFormat::Tar(Compression::Gzip),
     };
-    let (tree, archive) = extract_body(ctx, body, writer, staging, &algos, None).await?;
-    let layer_sha = archive
-        .iter()
-        .find(|c| c.algorithm == Algorithm::Sha256)
-        .map(|c| format!("sha256:{}", c.hex()))
-        .unwrap_or_default();
-    if layer_sha != layer.digest {
-        return Err(mismatch(
-            &reference,
-            "the pack layer",
-            &layer.digest,
-            &layer_sha,
-        ));
-    }
-    if let Some(content) = config.and_then(|c| c.content) {
-        let actual = tree.digest.checksum_under("");
-        if actual != content {
-            return Err(mismatch(
-                &reference,
-                "the content checksum its config names",
-                &content.to_string(),
-                &actual.to_string(),
-            ));
-        }
-    }
-    let archive = archive
-        .into_iter()
-        .filter(|c| algorithms.contains(&c.algorithm) || algorithms.is_empty())
-        .collect();
+    let algos = layer_algorithms(algorithms);
+    let (tree, measured) = extract_body(ctx, body, writer, staging, &algos, None).await?;
+    let shown = reference.to_string();
+    let content = config.and_then(|c| c.content);
+    let archive = check_layer(&shown, layer, measured, &tree, content.as_ref(), algorithms)?;
     Ok(Fetched {
         tree,
         archive,
@@ -307,7 +298,12 @@ pub(crate) async fn fetch_config(
         .await?;
     let actual = crate::net::oci::sha256_digest(&bytes);
     if actual != d.digest {
-        return Err(mismatch(reference, "the config blob", &d.digest, &actual));
+        return Err(mismatch(
+            &reference.to_string(),
+            "the config blob",
+            &d.digest,
+            &actual,
+        ));
     }
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -317,13 +313,60 @@ pub(crate) async fn fetch_config(
         })
 }
 
-fn mismatch(reference: &OciReference, what: &str, expected: &str, actual: &str) -> Error {
+fn mismatch(shown: &str, what: &str, expected: &str, actual: &str) -> Error {
     Error::DigestMismatch {
         what: what.to_owned(),
-        reference: reference.to_string(),
+        reference: shown.to_owned(),
         expected: expected.to_owned(),
         actual: actual.to_owned(),
     }
+}
+
+/// The algorithms a layer is hashed with: those asked for, and sha256 for its digest.
+pub(crate) fn layer_algorithms(asked: &[Algorithm]) -> Vec<Algorithm> {
+    let mut algorithms = asked.to_vec();
+    if !algorithms.contains(&Algorithm::Sha256) {
+        algorithms.push(Algorithm::Sha256);
+    }
+    algorithms
+}
+
+/// Checks an extracted layer (of `shown`, a registry's or a layout's) against its manifest:
+/// the sha256 measured of its bytes against `layer`'s digest, the tree against the content
+/// checksum the config names. Returns the checksums the receipt records of the layer: those
+/// asked for, or its sha256 when none were.
+pub(crate) fn check_layer(
+    shown: &str,
+    layer: &Descriptor,
+    measured: Vec<Checksum>,
+    tree: &Tree,
+    content: Option<&Checksum>,
+    asked: &[Algorithm],
+) -> Result<Vec<Checksum>> {
+    let sha = measured
+        .iter()
+        .find(|c| c.algorithm == Algorithm::Sha256)
+        .map(|c| format!("sha256:{}", c.hex()))
+        .unwrap_or_default();
+    if sha != layer.digest {
+        return Err(mismatch(shown, "the pack layer", &layer.digest, &sha));
+    }
+    if let Some(content) = content {
+        let actual = tree.digest.checksum_under("");
+        if actual != *content {
+            let what = "the content checksum its config names";
+            return Err(mismatch(
+                shown,
+                what,
+                &content.to_string(),
+                &actual.to_string(),
+            ));
+        }
+    }
+    Ok(measured
+        .into_iter()
+        .filter(|c| asked.contains(&c.algorithm) || asked.is_empty())
+        .collect())
 }
 
 #[cfg(test)]

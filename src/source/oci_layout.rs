@@ -13,6 +13,7 @@ use crate::records::oci_artifact::{ArtifactManifest, PackConfig, CONFIG_MEDIA_TY
 use crate::records::oci_layout::Layout;
 use crate::safety::TreeWriter;
 use crate::source::archive::extract_file;
+use crate::source::oci::{check_layer, layer_algorithms};
 use crate::source::Fetched;
 
 /// Reads `DIR[:NAME]` (after `oci-layout:`): a name only when `DIR` is not itself a directory.
@@ -61,11 +62,8 @@ pub(crate) async fn materialize(
     ctx.emit(Event::Phase(Phase::Extracting));
     let dir = std::path::absolute(dir)
         .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
-    let (name, mut algos) = (name.map(str::to_owned), algorithms.to_vec());
-    if !algos.contains(&Algorithm::Sha256) {
-        algos.push(Algorithm::Sha256);
-    }
-    let wanted = algorithms.to_vec();
+    let name = name.map(str::to_owned);
+    let (algos, asked) = (layer_algorithms(algorithms), algorithms.to_vec());
     blocking(move || {
         let mut writer = writer;
         let layout = Layout::open(&dir)?;
@@ -75,40 +73,15 @@ pub(crate) async fn materialize(
         let layer_path = layout.blob_path(&manifest.layer.digest)?;
         let measured = extract_file(&layer_path, &mut writer, &algos)?;
         let tree = writer.finish()?;
-        let sha = measured
-            .checksums
-            .iter()
-            .find(|c| c.algorithm == Algorithm::Sha256)
-            .map(|c| format!("sha256:{}", c.hex()))
-            .unwrap_or_default();
-        let mismatch = |what: &str, expected: String, actual: String| Error::DigestMismatch {
-            what: what.to_owned(),
-            reference: shown.clone(),
-            expected,
-            actual,
-        };
-        if sha != manifest.layer.digest {
-            return Err(mismatch(
-                "the pack layer",
-                manifest.layer.digest.clone(),
-                sha,
-            ));
-        }
-        if let Some(content) = content {
-            let actual = tree.digest.checksum_under("");
-            if actual != content {
-                return Err(mismatch(
-                    "the content checksum its config names",
-                    content.to_string(),
-                    actual.to_string(),
-                ));
-            }
-        }
-        let archive = measured
-            .checksums
-            .into_iter()
-            .filter(|c| wanted.contains(&c.algorithm))
-            .collect();
+        let layer = &manifest.layer;
+        let archive = check_layer(
+            &shown,
+            layer,
+            measured.checksums,
+            &tree,
+            content.as_ref(),
+            &asked,
+        )?;
         Ok(Fetched {
             tree,
             archive,

@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::fs::fsutil::{write_atomic_mode, Durability};
 
 /// A username and its password or token. Never printed: `Debug` shows the username only.
 #[derive(Clone, PartialEq, Eq)]
@@ -257,35 +258,9 @@ pub fn store(path: &Path, host: &str, credential: Option<&Credential>) -> Result
 }
 
 fn write_private(path: &Path, doc: &Value) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("auth"),
-        std::process::id()
-    ));
-    let text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(&text)?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("writing {}", path.display()), e));
-    }
-    Ok(())
+    let mut text = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    text.push(b'\n');
+    write_atomic_mode(path, &text, Durability::Sync, "oci.auth_file", 0o600)
 }
 
 #[cfg(test)]

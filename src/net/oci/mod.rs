@@ -41,6 +41,20 @@ pub struct Repository {
     pub name: String,
 }
 
+impl Repository {
+    /// The repository `name` inside this one read as a namespace (`NS/name`; `name` alone
+    /// for the registry's root).
+    pub fn child(&self, name: &str) -> Repository {
+        Repository {
+            registry: self.registry.clone(),
+            name: match self.name.as_str() {
+                "" => name.to_owned(),
+                ns => format!("{ns}/{name}"),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "oci://{}/{}", self.registry, self.name)
@@ -256,6 +270,18 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// A GET with [`Client::call`]'s authentication.
+    async fn get(
+        &self,
+        endpoint: &Endpoint,
+        url: &str,
+        scope: &Scope,
+        headers: &[(&str, &str)],
+    ) -> Result<Response> {
+        self.call(endpoint, Method::GET, url, scope, headers, Body::Empty)
+            .await
+    }
+
     /// Sends, falling back from https to http for a registry that does not speak TLS when
     /// `--allow-http` allows it.
     async fn send(
@@ -297,16 +323,7 @@ impl<'a> Client<'a> {
     pub async fn ping(&self, registry: &str) -> Result<()> {
         let endpoint = self.upstream(registry);
         let url = format!("{}/v2/", endpoint.base);
-        let r = self
-            .call(
-                &endpoint,
-                Method::GET,
-                &url,
-                &Scope::registry(),
-                &[],
-                Body::Empty,
-            )
-            .await?;
+        let r = self.get(&endpoint, &url, &Scope::registry(), &[]).await?;
         expect(r, &[200], &endpoint.base).await.map(drop)
     }
 
@@ -317,14 +334,7 @@ impl<'a> Client<'a> {
         self.pulling(repo, async |endpoint| {
             let url = format!("{}/v2/{}/manifests/{reference}", endpoint.base, repo.name);
             let r = self
-                .call(
-                    endpoint,
-                    Method::GET,
-                    &url,
-                    &Scope::pull(repo),
-                    &[("accept", ACCEPT)],
-                    Body::Empty,
-                )
+                .get(endpoint, &url, &Scope::pull(repo), &[("accept", ACCEPT)])
                 .await?;
             let shown = format!("{repo}:{reference}");
             let r = expect_found(r, &shown, "manifest").await?;
@@ -357,16 +367,7 @@ impl<'a> Client<'a> {
     pub async fn blob(&self, repo: &Repository, digest: &str) -> Result<Response> {
         self.pulling(repo, async |endpoint| {
             let url = format!("{}/v2/{}/blobs/{digest}", endpoint.base, repo.name);
-            let r = self
-                .call(
-                    endpoint,
-                    Method::GET,
-                    &url,
-                    &Scope::pull(repo),
-                    &[],
-                    Body::Empty,
-                )
-                .await?;
+            let r = self.get(endpoint, &url, &Scope::pull(repo), &[]).await?;
             expect_found(r, &format!("{repo}@{digest}"), "blob").await
         })
         .await
@@ -375,37 +376,21 @@ impl<'a> Client<'a> {
     /// Every tag of `repo`, page after page as the registry's `Link` headers lead.
     pub async fn tags(&self, repo: &Repository) -> Result<Vec<String>> {
         self.pulling(repo, async |endpoint| {
-            let mut tags: Vec<String> = Vec::new();
-            let mut next = Some(format!(
+            let first = format!(
                 "{}/v2/{}/tags/list?n={TAGS_PER_PAGE}",
                 endpoint.base, repo.name
-            ));
-            let mut seen = std::collections::HashSet::new();
-            while let Some(url) = next.take() {
-                if !seen.insert(url.clone()) || tags.len() > MAX_TAGS {
-                    return Err(Error::Oci {
-                        reference: repo.to_string(),
-                        message: format!("the tag list does not end (more than {MAX_TAGS} tags, or a page links back)"),
-                    });
-                }
-                let r = self
-                    .call(endpoint, Method::GET, &url, &Scope::pull(repo), &[], Body::Empty)
-                    .await?;
-                let r = expect_found(r, &repo.to_string(), "repository").await?;
-                next = r.header("link").and_then(|l| next_link(&url, l));
-                let page: TagList = serde_json::from_slice(&r.bytes(64 << 20, "the tag list limit").await?)
-                    .map_err(|e| Error::Oci {
-                        reference: repo.to_string(),
-                        message: format!("the tag list is not valid JSON: {e}"),
-                    })?;
-                let count = page.tags.as_ref().map_or(0, Vec::len);
-                tags.extend(page.tags.unwrap_or_default());
-                // Registries without `Link` paging return everything at once or nothing more.
-                if count == 0 {
-                    next = None;
-                }
-            }
-            Ok(tags)
+            );
+            let shown = repo.to_string();
+            self.list(
+                endpoint,
+                first,
+                &Scope::pull(repo),
+                ("tags", "tag list"),
+                &shown,
+                &[404],
+            )
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no repository {repo} in the registry")))
         })
         .await
     }
@@ -414,45 +399,69 @@ impl<'a> Client<'a> {
     /// offers `_catalog` (paged like tag lists); `None` where it does not.
     pub async fn catalog(&self, registry: &str, prefix: &str) -> Result<Option<Vec<String>>> {
         let endpoint = self.upstream(registry);
-        let mut names = Vec::new();
-        let mut next = Some(format!("{}/v2/_catalog?n={TAGS_PER_PAGE}", endpoint.base));
+        let first = format!("{}/v2/_catalog?n={TAGS_PER_PAGE}", endpoint.base);
+        let absent = [401, 403, 404, 405];
+        let found = self
+            .list(
+                &endpoint,
+                first,
+                &Scope::catalog(),
+                ("repositories", "catalog"),
+                &endpoint.base,
+                &absent,
+            )
+            .await?;
+        Ok(found.map(|mut names| {
+            names.retain(|n| n.starts_with(prefix));
+            names
+        }))
+    }
+
+    /// A paged list (tags, the catalog): the strings under `key.0` of each page, following
+    /// `Link` headers from `first`; `None` when the first page answers one of `absent`. A page
+    /// that links back, or more than [`MAX_TAGS`] entries, is an error naming `key.1`.
+    async fn list(
+        &self,
+        endpoint: &Endpoint,
+        first: String,
+        scope: &Scope,
+        key: (&str, &str),
+        shown: &str,
+        absent: &[u16],
+    ) -> Result<Option<Vec<String>>> {
+        let (field, what) = key;
+        let mut entries = Vec::new();
+        let mut next = Some(first);
         let mut seen = std::collections::HashSet::new();
         while let Some(url) = next.take() {
-            if !seen.insert(url.clone()) || names.len() > MAX_TAGS {
-                return Err(protocol(&endpoint.base, "the catalog does not end"));
+            if !seen.insert(url.clone()) || entries.len() > MAX_TAGS {
+                let message = format!(
+                    "the {what} does not end (more than {MAX_TAGS} entries, or a page links back)"
+                );
+                return Err(protocol(shown, &message));
             }
-            let r = self
-                .call(
-                    &endpoint,
-                    Method::GET,
-                    &url,
-                    &Scope::catalog(),
-                    &[],
-                    Body::Empty,
-                )
-                .await?;
-            if matches!(r.status(), 401 | 403 | 404 | 405) {
+            let r = self.get(endpoint, &url, scope, &[]).await?;
+            if absent.contains(&r.status()) {
                 return Ok(None);
             }
-            let r = expect(r, &[200], &endpoint.base).await?;
+            let r = expect(r, &[200], shown).await?;
             next = r.header("link").and_then(|l| next_link(&url, l));
-            let page: serde_json::Value = serde_json::from_slice(
-                &r.bytes(64 << 20, "the catalog limit").await?,
-            )
-            .map_err(|e| {
-                protocol(
-                    &endpoint.base,
-                    &format!("the catalog is not valid JSON: {e}"),
-                )
-            })?;
-            let repos = page["repositories"].as_array().cloned().unwrap_or_default();
-            if repos.is_empty() {
+            let body = r.bytes(64 << 20, "the list limit").await?;
+            let page: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| protocol(shown, &format!("the {what} is not valid JSON: {e}")))?;
+            let page: Vec<String> = page[field]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            // Registries without `Link` paging return everything at once or nothing more.
+            if page.is_empty() {
                 next = None;
             }
-            names.extend(repos.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+            entries.extend(page);
         }
-        names.retain(|n| n.starts_with(prefix));
-        Ok(Some(names))
+        Ok(Some(entries))
     }
 
     /// The referrers of manifest `digest` with `artifact_type` (their descriptors): the
@@ -469,14 +478,7 @@ impl<'a> Client<'a> {
                 let url = format!("{}/v2/{}/referrers/{digest}", endpoint.base, repo.name);
                 let accept = [("accept", INDEX_MEDIA_TYPE)];
                 let r = self
-                    .call(
-                        endpoint,
-                        Method::GET,
-                        &url,
-                        &Scope::pull(repo),
-                        &accept,
-                        Body::Empty,
-                    )
+                    .get(endpoint, &url, &Scope::pull(repo), &accept)
                     .await?;
                 let is_index = r
                     .header("content-type")
@@ -678,11 +680,6 @@ pub fn fallback_tag(digest: &str) -> String {
 
 /// The image index media type (referrer lists).
 pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
-
-#[derive(serde::Deserialize)]
-struct TagList {
-    tags: Option<Vec<String>>,
-}
 
 /// The upload session's next URL: the response's `Location`, resolved against `base`.
 fn next_location(base: &str, r: &Response, shown: &str) -> Result<reqwest::Url> {
