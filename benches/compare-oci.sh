@@ -35,32 +35,16 @@ ref=$("${ap[@]}" --json push "$work/pack" "oci://$host/bench" | python3 -c 'impo
 pack_ref=$(sed -n 's/^ref: //p' "$work/pack/pack.yaml")
 "${ap[@]}" push "$work/bigpack" "oci://$host/bench" >/dev/null
 
-once() {
-  rm -rf "$work/store" "$work/out"; mkdir -p "$work/out"
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; echo "failed: $*" >&2; exit 1; }
-  t1=$(date +%s%N)
-  echo $(( (t1 - t0) / 1000000 ))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source benches/timing.sh
 
-ours="${ap[*]} install --skip-tests oci://$host/bench/$pack_ref:$ref"
-theirs="$oras_py -c \"import oras.client; oras.client.OrasClient(hostname='$host', insecure=True).pull(target='$host/bench/$pack_ref:$ref', outdir='$work/out')\" && tar -C $work/out -xzf $work/out/*.tar.gz"
-a=(); b=()
-for _ in $(seq "$runs"); do
-  a+=("$(once bash -c "$ours")")
-  b+=("$(once bash -c "$theirs")")
-done
-ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)
 echo "$(nproc) cores, tmpfs; binary: $bin ($(stat -c %s "$bin") bytes); median of $runs, alternating"
 echo
 echo "| work | attune-pack | reference | ratio |"
 echo "|---|---|---|---|"
-printf '| install oci:// of a 5,000-file 100 MB pack (ref: oras pull && tar xzf) | %s ms | %s ms | %s |\n' "$ma" "$mb" "$(awk "BEGIN {printf \"%.2f\", $ma / $mb}")"
-rm -rf "$work/store"
-/usr/bin/time -f %M -o "$work/rss" "${ap[@]}" install --skip-tests "oci://$host/bench/big:1.0.0" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
+pair "install oci:// of a 5,000-file 100 MB pack (ref: oras pull && tar xzf)" \
+  "${ap[*]} install --skip-tests oci://$host/bench/$pack_ref:$ref" \
+  "$oras_py -c \"import oras.client; oras.client.OrasClient(hostname='$host', insecure=True).pull(target='$host/bench/$pack_ref:$ref', outdir='$work/out')\" && tar -C $work/out -xzf $work/out/*.tar.gz"
 echo
 echo "| peak memory | MiB |"
 echo "|---|---|"
-echo "| install oci:// of a 1 GiB layer | $(( $(cat "$work/rss") / 1024 )) |"
+echo "| install oci:// of a 1 GiB layer | $(rss "${ap[@]}" install --skip-tests "oci://$host/bench/big:1.0.0") |"

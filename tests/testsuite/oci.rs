@@ -12,6 +12,7 @@ use crate::support::oci_registry::{tamper, Access, Registry};
 use crate::support::packs::write_pack;
 use crate::support::registry::Env;
 use crate::support::store;
+use crate::support::succeeded;
 
 fn text(out: &Output) -> String {
     format!(
@@ -126,23 +127,9 @@ fn bytes_that_do_not_match_their_digest_are_refused() {
 
     // The layer of 1.0.0 replaced by 1.0.1's: the registry serves other bytes than the
     // manifest names.
-    let manifest = json_of(
-        &Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!("docker://{}/packs/hello:1.0.0", registry.host()))
-            .output()
-            .unwrap()
-            .pipe_ok(),
-    );
+    let manifest = skopeo_manifest(&registry, "packs/hello:1.0.0");
     let layer = manifest["layers"][0]["digest"].as_str().unwrap();
-    let other = json_of(
-        &Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!("docker://{}/packs/hello:1.0.1", registry.host()))
-            .output()
-            .unwrap()
-            .pipe_ok(),
-    );
+    let other = skopeo_manifest(&registry, "packs/hello:1.0.1");
     let other_layer = other["layers"][0]["digest"].as_str().unwrap();
     std::fs::copy(registry.blob_file(other_layer), registry.blob_file(layer)).unwrap();
     let out = env.run(&["install", &format!("{repo}:1.0.0")]);
@@ -170,16 +157,25 @@ fn bytes_that_do_not_match_their_digest_are_refused() {
     );
 }
 
-/// Asserts success and returns the output (for a chain).
-trait PipeOk {
-    fn pipe_ok(self) -> Output;
+/// The manifest skopeo reads at `path` (`REPO:TAG`) of `registry`.
+fn skopeo_manifest(registry: &Registry, path: &str) -> Value {
+    let out = succeeded(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/{path}", registry.host())),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
-impl PipeOk for Output {
-    fn pipe_ok(self) -> Output {
-        assert!(self.status.success(), "{}", text(&self));
-        self
+/// `skopeo copy FROM TO` (transport-qualified: `docker://…`, `oci:DIR:NAME`) over plain
+/// http registries.
+fn skopeo_copy(from: &str, to: &str) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["copy", "--dest-tls-verify=false"]);
+    if from.starts_with("docker://") {
+        cmd.arg("--src-tls-verify=false");
     }
+    succeeded(cmd.arg(from).arg(to));
 }
 
 #[test]
@@ -278,18 +274,14 @@ urllib.request.urlopen(urllib.request.Request(f"{base}/v2/{repo}/manifests/{tag}
 
 fn foreign_push(registry: &Registry, repo: &str, tag: &str, hostile: bool) {
     let base = format!("http://{}", registry.host());
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            FOREIGN_PUSH,
-            &base,
-            repo,
-            tag,
-            if hostile { "1" } else { "0" },
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    succeeded(Command::new("python3").args([
+        "-c",
+        FOREIGN_PUSH,
+        &base,
+        repo,
+        tag,
+        if hostile { "1" } else { "0" },
+    ]));
 }
 
 #[test]
@@ -337,13 +329,7 @@ fn skopeo_copies_what_push_wrote_and_the_copy_installs() {
     let pack = write_pack(&env.path("src"), "hello", "1.2.0", "", 300);
     let pushed = push(&env, &pack, &registry.oci("packs"));
     let host = registry.host();
-    let manifest = json_of(
-        &Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!("docker://{host}/packs/hello:1.2.0"))
-            .output()
-            .unwrap(),
-    );
+    let manifest = skopeo_manifest(&registry, "packs/hello:1.2.0");
     assert!(
         manifest["layers"][0]["size"].as_u64().unwrap() > 3 * 1024,
         "{manifest}"
@@ -357,13 +343,10 @@ fn skopeo_copies_what_push_wrote_and_the_copy_installs() {
         "{patches} PATCH requests:\n{}",
         registry.access_log()
     );
-    let out = Command::new("skopeo")
-        .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
-        .arg(format!("docker://{host}/packs/hello:1.2.0"))
-        .arg(format!("docker://{host}/mirror/hello:1.2.0"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    skopeo_copy(
+        &format!("docker://{host}/packs/hello:1.2.0"),
+        &format!("docker://{host}/mirror/hello:1.2.0"),
+    );
     let receipt = json_of(&env.run(&["--json", "install", &registry.oci("mirror/hello:1.2.0")]));
     // skopeo copies the manifest byte for byte: the digest is the one push printed.
     assert_eq!(receipt["source"]["digest"], pushed["digest"]);
@@ -445,13 +428,10 @@ fn oras_pulls_what_push_wrote_and_what_oras_pushes_installs() {
     std::fs::create_dir_all(&src).unwrap();
     let tree = write_pack(&src, "orasmade", "0.3.0", "", 2);
     let layer = src.join("orasmade.tar.gz");
-    let out = Command::new("python3")
+    succeeded(Command::new("python3")
         .args(["-c", "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    t.add(sys.argv[2], arcname='.')"])
         .arg(&layer)
-        .arg(&tree)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+        .arg(&tree));
     std::fs::write(
         src.join("config.json"),
         r#"{"ref": "orasmade", "version": "0.3.0"}"#,
@@ -492,16 +472,6 @@ fn env_for_hosts(hosts: &[String], oci_extra: &str) -> Env {
     env
 }
 
-fn skopeo_copy(from: &str, to: &str) {
-    let out = Command::new("skopeo")
-        .args(["copy", "--src-tls-verify=false", "--dest-tls-verify=false"])
-        .arg(format!("docker://{from}"))
-        .arg(format!("docker://{to}"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-}
-
 #[test]
 fn mirrors_are_tried_first_and_the_upstream_after_them() {
     let upstream = Registry::start(Access::Anonymous);
@@ -522,8 +492,8 @@ fn mirrors_are_tried_first_and_the_upstream_after_them() {
 
     // The mirror has it and the upstream is down: the mirror serves it.
     skopeo_copy(
-        &format!("{}/packs/hello:1.0.0", upstream.host()),
-        &format!("{}/packs/hello:1.0.0", mirror.host()),
+        &format!("docker://{}/packs/hello:1.0.0", upstream.host()),
+        &format!("docker://{}/packs/hello:1.0.0", mirror.host()),
     );
     let upstream_host = upstream.host();
     drop(upstream);
@@ -749,13 +719,10 @@ fn an_oci_layout_seeds_a_registry_with_skopeo_and_installs_offline() {
     );
 
     // skopeo copies it into the registry; the same digest installs from there.
-    let out = Command::new("skopeo")
-        .args(["copy", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:hello_1.0.0", layout.display()))
-        .arg(format!("docker://{}/site/hello:1.0.0", registry.host()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    skopeo_copy(
+        &format!("oci:{}:hello_1.0.0", layout.display()),
+        &format!("docker://{}/site/hello:1.0.0", registry.host()),
+    );
     let receipt = json_of(&env.run(&[
         "--json",
         "install",
@@ -1017,14 +984,11 @@ fn an_oci_index_with_trusted_keys_installs_signed_versions_only() {
     let digest = one["digest"].as_str().unwrap();
     let base = format!("http://{}/v2/signed/hello", registry.host());
     let fetch = |path: &str, accept: &str| {
-        let out = Command::new("python3")
+        succeeded(Command::new("python3")
             .args(["-c", "import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Accept': sys.argv[2]})).read())"])
             .arg(format!("{base}/{path}"))
-            .arg(accept)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        out.stdout
+            .arg(accept))
+        .stdout
     };
     let index: Value = serde_json::from_slice(&fetch(
         &format!("manifests/{}", digest.replace(':', "-")),
