@@ -1096,3 +1096,36 @@ fn a_credential_helper_configured_for_the_host_supplies_its_credentials() {
     );
     assert!(!text(&out).contains("from-helper"));
 }
+
+#[test]
+fn a_403_for_a_token_issued_earlier_fetches_a_new_one_once() {
+    use crate::support::http_server::Reply;
+    let (server, env) = fake_registry();
+    let base = format!("oci://127.0.0.1:{}", server.port());
+    let challenge = format!("Bearer realm=\"{}\",service=\"x\"", server.url("/token"));
+    // The tag list asks for a token; the manifest then refuses that (cached) token once.
+    server.script(
+        "/v2/packs/p/tags/list",
+        vec![
+            Reply::status(401, "").header("WWW-Authenticate", &challenge),
+            Reply::ok(r#"{"tags": ["1.0.0"]}"#),
+        ],
+    );
+    server.script(
+        "/token",
+        vec![Reply::ok(r#"{"token": "t", "expires_in": 300}"#)],
+    );
+    server.script(
+        "/v2/packs/p/manifests/1.0.0",
+        vec![
+            Reply::status(403, "").header("WWW-Authenticate", &challenge),
+            Reply::status(404, ""),
+        ],
+    );
+    let out = env.run(&["install", &format!("{base}/packs/p")]);
+    // Past the 403: the manifest's 404 is what is reported.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("no manifest"), "{}", text(&out));
+    assert_eq!(server.hits("/token"), 2);
+    assert_eq!(server.hits("/v2/packs/p/manifests/1.0.0"), 2);
+}
