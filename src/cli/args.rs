@@ -188,11 +188,12 @@ pub enum RegistryCommand {
     Login {
         /// The registry: HOST[:PORT]
         host: String,
-        /// The user name
+        /// The user name (asked for on a terminal when not given)
         #[arg(short, long)]
-        username: String,
-        /// Read the password or token from stdin (the only way: never a flag)
-        #[arg(long, required = true)]
+        username: Option<String>,
+        /// Read the password or token from stdin (else it is asked for on a terminal; never
+        /// a flag)
+        #[arg(long)]
         password_stdin: bool,
     },
     /// Remove a registry's stored credentials

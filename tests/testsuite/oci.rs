@@ -205,6 +205,18 @@ fn basic_auth_with_registry_login_and_logout() {
     );
 
     let host = registry.host();
+    // No terminal to ask on, and no --password-stdin: told what to give, nothing written.
+    let unasked = run(
+        &["registry", "login", &host, "-u", "ops"],
+        Some(b"s3cret-pw\n"),
+    );
+    assert_eq!(unasked.status.code(), Some(2), "{}", text(&unasked));
+    assert!(
+        text(&unasked).contains("--password-stdin"),
+        "{}",
+        text(&unasked)
+    );
+    assert!(!docker.join("config.json").exists());
     let wrong = run(
         &["registry", "login", &host, "-u", "ops", "--password-stdin"],
         Some(b"nope\n"),
