@@ -17,6 +17,8 @@ use super::{Credential, Repository};
 
 /// A token whose server gives no lifetime lives 60 s (the token spec's default).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+/// Basic credentials are kept for one command, which this outlasts.
+pub(super) const BASIC_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Tokens are fetched again this long before they expire (or at half their life, for short
 /// ones), so none expires in flight.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
@@ -184,16 +186,22 @@ impl Tokens {
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LIFETIME);
         let authorization = format!("Bearer {token}");
+        self.remember(base, scope, &authorization, lifetime);
+        Ok(authorization)
+    }
+
+    /// Keeps `authorization` for `base` and `scope` for `lifetime` (less the margin), so the
+    /// next request sends it at once instead of being refused first.
+    pub fn remember(&self, base: &str, scope: &Scope, authorization: &str, lifetime: Duration) {
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(
                 (base.to_owned(), scope.clone()),
                 Token {
-                    authorization: authorization.clone(),
+                    authorization: authorization.to_owned(),
                     stale: Instant::now() + lifetime - EXPIRY_MARGIN.min(lifetime / 2),
                 },
             );
         }
-        Ok(authorization)
     }
 }
 

@@ -252,7 +252,12 @@ impl<'a> Client<'a> {
             let credential = self.credential(&endpoint.host).await?;
             authorization = Some(match challenge {
                 Challenge::Basic => match &credential {
-                    Some(c) => c.basic(),
+                    Some(c) => {
+                        let basic = c.basic();
+                        self.tokens
+                            .remember(&endpoint.base, scope, &basic, auth::BASIC_LIFETIME);
+                        basic
+                    }
                     None => return Err(self.auth_required(endpoint)),
                 },
                 Challenge::Bearer(bearer) => {
